@@ -1,0 +1,68 @@
+/**
+ * Typed errors with stable string codes.
+ *
+ * Every error Meridian throws on purpose is a `MeridianError` (or subclass) whose `code` is one of
+ * `ErrorCode`. Codes are part of the public API: they are never renamed or reused, so callers and
+ * logs can match on them across versions. Wire errors (numeric, with reconnect/terminal ranges)
+ * live with the protocol; they map onto these codes.
+ */
+
+export const ErrorCode = {
+  // topology
+  TopologyInvalid: 'TOPOLOGY_INVALID',
+  TopologyNotFound: 'TOPOLOGY_NOT_FOUND',
+  // bus
+  BusInvalidSubject: 'BUS_INVALID_SUBJECT',
+  BusInvalidHeader: 'BUS_INVALID_HEADER',
+  BusInvalidQueue: 'BUS_INVALID_QUEUE',
+  BusPayloadTooLarge: 'BUS_PAYLOAD_TOO_LARGE',
+  BusTimeout: 'BUS_TIMEOUT',
+  BusNoResponders: 'BUS_NO_RESPONDERS',
+  BusClosed: 'BUS_CLOSED',
+  BusUnavailable: 'BUS_UNAVAILABLE',
+  BusUnknownRegion: 'BUS_UNKNOWN_REGION',
+  // kv
+  KvInvalidKey: 'KV_INVALID_KEY',
+  KvInvalidBucket: 'KV_INVALID_BUCKET',
+  KvWrongRevision: 'KV_WRONG_REVISION',
+  KvKeyExists: 'KV_KEY_EXISTS',
+  // generic
+  NotAvailable: 'NOT_AVAILABLE',
+  InvalidArgument: 'INVALID_ARGUMENT',
+} as const;
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export interface MeridianErrorOptions {
+  cause?: unknown;
+  /** Structured facts about the failure (subject, bucket, limits…), safe to log. */
+  details?: Record<string, unknown>;
+}
+
+export class MeridianError extends Error {
+  override name = 'MeridianError';
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message: string, options: MeridianErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.details = options.details ?? {};
+  }
+
+  toJSON(): { code: ErrorCode; message: string; details: Record<string, unknown> } {
+    return { code: this.code, message: this.message, details: this.details };
+  }
+}
+
+/** Thrown when an implementation cannot offer a capability; never a silent no-op. */
+export class NotAvailableError extends MeridianError {
+  override name = 'NotAvailableError';
+  constructor(what: string, options: MeridianErrorOptions = {}) {
+    super(ErrorCode.NotAvailable, `${what} is not available in this implementation`, options);
+  }
+}
+
+export function isMeridianError(err: unknown, code?: ErrorCode): err is MeridianError {
+  return err instanceof MeridianError && (code === undefined || err.code === code);
+}

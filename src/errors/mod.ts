@@ -1,0 +1,2 @@
+export { ErrorCode, MeridianError, NotAvailableError, isMeridianError } from './errors.js';
+export type { MeridianErrorOptions } from './errors.js';

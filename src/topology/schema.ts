@@ -1,0 +1,86 @@
+/**
+ * The schema of `meridian.yaml`: the one topology file that drives the runtime and the generated
+ * deployment. Shapes are checked here (zod); cross-references (fallbacks, country rules, weights)
+ * in validate.ts, so every problem can be reported at once with its location.
+ */
+import { z } from 'zod';
+
+export const REGION_NAME = /^[a-z][a-z0-9-]{0,62}$/;
+const regionName = z.string().regex(REGION_NAME, 'region names are lower-case letters, digits and dashes, starting with a letter (they become NATS cluster names)');
+const countryCode = z.string().regex(/^[A-Z]{2}$/, 'country codes are ISO 3166-1 alpha-2, upper case (e.g. DE), or a group such as EU');
+const natsUrl = z.string().regex(/^(nats|tls|ws|wss):\/\/[^\s/]+(:\d+)?\/?$/, 'NATS urls look like nats://host:4222');
+
+export const RegionSchema = z.strictObject({
+  name: regionName,
+  location: z.strictObject({
+    lat: z.number().min(-90, 'latitude must be between -90 and 90').max(90, 'latitude must be between -90 and 90'),
+    lon: z.number().min(-180, 'longitude must be between -180 and 180').max(180, 'longitude must be between -180 and 180'),
+    city: z.string().optional(),
+  }),
+  jurisdiction: z.string().regex(/^[A-Z]{2,8}$/, 'jurisdictions are upper-case codes such as EU, US, SG'),
+  capacity: z
+    .strictObject({
+      connections: z.number().int().positive().default(10_000),
+      rps: z.number().positive().default(5_000),
+    })
+    .default({ connections: 10_000, rps: 5_000 }),
+  /** Relative cost of serving from this region; higher is more expensive. */
+  cost: z.number().min(0).default(1),
+  fallback: z.array(regionName).default([]),
+  nats: z.array(natsUrl).default([]),
+});
+
+const weight = z.number().min(0, 'weights are between 0 and 1').max(1, 'weights are between 0 and 1');
+export const DEFAULT_WEIGHTS = { proximity: 0.4, health: 0.3, latency: 0.2, cost: 0.1 } as const;
+
+export const RoutingSchema = z.strictObject({
+  weights: z
+    .strictObject({ proximity: weight, health: weight, latency: weight, cost: weight })
+    .default({ ...DEFAULT_WEIGHTS }),
+  /** Country pools: clients in these countries are served by these regions (in order). */
+  countries: z.array(z.strictObject({ countries: z.array(countryCode).min(1), regions: z.array(regionName).min(1) })).default([]),
+  /** Pool for clients no country rule matches; empty means every region. */
+  default: z.array(regionName).default([]),
+});
+
+export const ResidencyRuleSchema = z.strictObject({
+  name: z.string().min(1),
+  /** Clients (or data subjects) in these countries… */
+  countries: z.array(countryCode).min(1),
+  /** …are served and stored only in regions of these jurisdictions. */
+  jurisdictions: z.array(z.string().regex(/^[A-Z]{2,8}$/)).min(1),
+  /** Strict: with no allowed region healthy, refuse (503) rather than violate. */
+  strict: z.boolean().default(true),
+});
+
+export const WanSchema = z.strictObject({
+  /** Simulated one-way latency per 100 km of great-circle distance (embedded bus). */
+  msPer100Km: z.number().min(0).default(1),
+  links: z.array(z.strictObject({ between: z.tuple([regionName, regionName]), oneWayMs: z.number().min(0) })).default([]),
+});
+
+export const SloSchema = z.strictObject({
+  availability: z.number().min(0).max(1).optional(),
+  p95Ms: z.number().positive().optional(),
+  p99Ms: z.number().positive().optional(),
+  errorRate: z.number().min(0).max(1).optional(),
+});
+
+// Sections later capabilities define in full; accepted (as maps) so files can grow ahead of code.
+const reserved = z.record(z.string(), z.unknown());
+
+export const TopologySchema = z.strictObject({
+  version: z.literal(1).default(1),
+  regions: z.array(RegionSchema).min(1, 'at least one region is required'),
+  routing: RoutingSchema.default({ weights: { ...DEFAULT_WEIGHTS }, countries: [], default: [] }),
+  residency: z.array(ResidencyRuleSchema).default([]),
+  wan: WanSchema.default({ msPer100Km: 1, links: [] }),
+  slo: SloSchema.default({}),
+  services: reserved.optional(),
+  functions: reserved.optional(),
+});
+
+export type Topology = z.output<typeof TopologySchema>;
+export type Region = z.output<typeof RegionSchema>;
+export type RoutingWeights = Topology['routing']['weights'];
+export type ResidencyRule = z.output<typeof ResidencyRuleSchema>;

@@ -1,0 +1,82 @@
+/**
+ * Cross-reference checks that a shape schema cannot express: unique names, known fallback and
+ * pool regions, weights that sum to 1, links between known regions. They read the raw document
+ * defensively, so they run (and report) even when the shape check found problems elsewhere:
+ * a user sees every problem of the file in one pass.
+ */
+import { expandCountries } from './countries.js';
+import { DEFAULT_WEIGHTS } from './schema.js';
+
+export interface Finding {
+  path: (string | number)[];
+  message: string;
+}
+
+type Obj = Record<string, unknown>;
+const obj = (v: unknown): Obj => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : {});
+const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+const strs = (v: unknown): string[] => arr(v).filter((x): x is string => typeof x === 'string');
+
+export function crossCheck(raw: unknown): Finding[] {
+  const doc = obj(raw);
+  const out: Finding[] = [];
+  const regions = arr(doc.regions).map(obj);
+  const names = new Set<string>();
+  regions.forEach((r, i) => {
+    const name = str(r.name);
+    if (name === undefined) return;
+    if (names.has(name)) out.push({ path: ['regions', i, 'name'], message: `duplicate region name "${name}"` });
+    names.add(name);
+  });
+  const list = [...names].join(', ');
+  const checkRef = (n: unknown, path: (string | number)[], what: string): void => {
+    if (typeof n === 'string' && !names.has(n)) out.push({ path, message: `unknown region "${n}" in ${what} (known: ${list})` });
+  };
+
+  regions.forEach((r, i) => {
+    arr(r.fallback).forEach((f, j) => {
+      if (f === r.name) out.push({ path: ['regions', i, 'fallback', j], message: `region "${String(f)}" cannot fall back to itself` });
+      else checkRef(f, ['regions', i, 'fallback', j], 'fallback');
+    });
+  });
+
+  const routing = obj(doc.routing);
+  if (routing.weights !== undefined) {
+    const w = { ...DEFAULT_WEIGHTS, ...obj(routing.weights) } as Record<string, unknown>;
+    const parts = [w.proximity, w.health, w.latency, w.cost];
+    if (parts.every((p) => typeof p === 'number')) {
+      const sum = (parts as number[]).reduce((a, b) => a + b, 0);
+      if (Math.abs(sum - 1) > 1e-6) {
+        out.push({ path: ['routing', 'weights'], message: `routing weights must sum to 1 (proximity + health + latency + cost = ${+sum.toFixed(6)})` });
+      }
+    }
+  }
+
+  const seenCountry = new Map<string, number>();
+  arr(routing.countries).map(obj).forEach((rule, i) => {
+    arr(rule.regions).forEach((n, j) => checkRef(n, ['routing', 'countries', i, 'regions', j], 'country rule'));
+    for (const c of expandCountries(strs(rule.countries))) {
+      const prev = seenCountry.get(c);
+      if (prev !== undefined) out.push({ path: ['routing', 'countries', i, 'countries'], message: `country ${c} is already routed by rule ${prev}` });
+      else seenCountry.set(c, i);
+    }
+  });
+  arr(routing.default).forEach((n, j) => checkRef(n, ['routing', 'default', j], 'default pool'));
+
+  const jurisdictions = new Set(regions.map((r) => str(r.jurisdiction)));
+  arr(doc.residency).map(obj).forEach((rule, i) => {
+    arr(rule.jurisdictions).forEach((j, k) => {
+      if (typeof j === 'string' && !jurisdictions.has(j)) {
+        out.push({ path: ['residency', i, 'jurisdictions', k], message: `no region has jurisdiction ${j}: rule "${String(rule.name)}" could never be served` });
+      }
+    });
+  });
+
+  arr(obj(doc.wan).links).map(obj).forEach((l, i) => {
+    const between = arr(l.between);
+    between.forEach((n, j) => checkRef(n, ['wan', 'links', i, 'between', j], 'WAN link'));
+    if (between.length === 2 && between[0] === between[1]) out.push({ path: ['wan', 'links', i, 'between'], message: 'a WAN link joins two different regions' });
+  });
+  return out;
+}
