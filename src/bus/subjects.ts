@@ -13,8 +13,10 @@
  *   mrd.svc.<service>                     service calls (queue group `svc`: local first)
  *   mrd.fn.<function>                     function invocations (queue group `fn`)
  *   KV buckets: mrd-<name>                e.g. mrd-presence, mrd-workers
+ *   _INBOX.<random>                       single-use reply subjects (as NATS clients name them)
  */
 
+import { randomBytes } from 'node:crypto';
 import { ErrorCode, MeridianError } from '../errors/mod.js';
 
 export const PREFIX = 'mrd';
@@ -50,6 +52,14 @@ export const subjects = {
   allRooms: () => `${PREFIX}.room.*`,
 } as const;
 
+/** Prefix of reply subjects; the same as a NATS client's, so traces read alike in both buses. */
+export const INBOX_PREFIX = '_INBOX';
+
+/** A fresh, unguessable single-use reply subject. */
+export function newInbox(): string {
+  return `${INBOX_PREFIX}.${randomBytes(12).toString('base64url').replace(/[^A-Za-z0-9]/g, 'x')}`;
+}
+
 export const buckets = {
   name: (name: string) => `${PREFIX}-${name}`,
 } as const;
@@ -62,7 +72,7 @@ export function isValidSubject(subject: string, wildcards: boolean): boolean {
   const parts = subject.split('.');
   for (let i = 0; i < parts.length; i++) {
     const p = parts[i]!;
-    if (p.length === 0 || /[\s\u0000]/.test(p)) return false;
+    if (p.length === 0 || /\s/.test(p) || p.includes('\0')) return false;
     if (p === '*' || p === '>') {
       if (!wildcards) return false;
       if (p === '>' && i !== parts.length - 1) return false;
