@@ -26,6 +26,13 @@ export const ErrorCode = {
   KvInvalidBucket: 'KV_INVALID_BUCKET',
   KvWrongRevision: 'KV_WRONG_REVISION',
   KvKeyExists: 'KV_KEY_EXISTS',
+  // edge steering (client input the edge answers with 400, and its own setup)
+  EdgeInvalidCountry: 'EDGE_INVALID_COUNTRY',
+  EdgeInvalidLocation: 'EDGE_INVALID_LOCATION',
+  EdgeInvalidRtt: 'EDGE_INVALID_RTT',
+  EdgeInvalidIp: 'EDGE_INVALID_IP',
+  EdgeInvalidTrustedProxy: 'EDGE_INVALID_TRUSTED_PROXY',
+  EdgeGeoIpUnavailable: 'EDGE_GEOIP_UNAVAILABLE',
   // generic
   NotAvailable: 'NOT_AVAILABLE',
   InvalidArgument: 'INVALID_ARGUMENT',
