@@ -46,7 +46,7 @@ export function crossCheck(raw: unknown): Finding[] {
     const w = { ...DEFAULT_WEIGHTS, ...obj(routing.weights) } as Record<string, unknown>;
     const parts = [w.proximity, w.health, w.latency, w.cost];
     if (parts.every((p) => typeof p === 'number')) {
-      const sum = (parts as number[]).reduce((a, b) => a + b, 0);
+      const sum = (parts).reduce((a, b) => a + b, 0);
       if (Math.abs(sum - 1) > 1e-6) {
         out.push({ path: ['routing', 'weights'], message: `routing weights must sum to 1 (proximity + health + latency + cost = ${+sum.toFixed(6)})` });
       }

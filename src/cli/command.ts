@@ -1,0 +1,25 @@
+/** What a CLI subcommand is, and the small argument helpers they share. */
+
+export interface Io {
+  out(s: string): void;
+  err(s: string): void;
+}
+
+export interface Command {
+  readonly name: string;
+  readonly summary: string;
+  run(argv: readonly string[], io: Io): Promise<number>;
+}
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+/** Run an argument parser (node:util parseArgs), turning its errors into a UsageError naming the command. */
+export function usageGuard<R>(command: string, parse: () => R): R {
+  try {
+    return parse();
+  } catch (err) {
+    throw new UsageError(`meridian ${command}: ${(err as Error).message}`);
+  }
+}
