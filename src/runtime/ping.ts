@@ -4,6 +4,7 @@
  */
 import { subjects } from '../bus/subjects.js';
 import type { Bus, Subscription } from '../bus/types.js';
+import { ErrorCode, isMeridianError } from '../errors/mod.js';
 
 const encoder = new TextEncoder();
 
@@ -14,14 +15,24 @@ export function answerPings(bus: Bus): Subscription {
   });
 }
 
-/** Round trip from `from` to `to`'s region in ms, or undefined when it does not answer. */
+/**
+ * Round trip from `from` to `to`'s region in ms, or undefined when it does not answer in time.
+ * A fresh subscription's interest takes a moment to cross NATS gateways, so "no responders" is
+ * retried until the deadline; the RTT reported is the one of the request that was answered.
+ */
 export async function ping(from: Bus, to: string, timeoutMs = 2000): Promise<number | undefined> {
-  const start = performance.now();
-  try {
-    await from.request(subjects.ping(to), new Uint8Array(0), { timeoutMs });
-    return performance.now() - start;
-  } catch {
-    return undefined;
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const start = performance.now();
+    const left = deadline - start;
+    if (left <= 0) return undefined;
+    try {
+      await from.request(subjects.ping(to), new Uint8Array(0), { timeoutMs: left });
+      return performance.now() - start;
+    } catch (err) {
+      if (!isMeridianError(err, ErrorCode.BusNoResponders)) return undefined;
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 }
 
