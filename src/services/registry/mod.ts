@@ -1,0 +1,18 @@
+/** The global worker registry: registration, heartbeats, eviction, local-first endpoint lookup. */
+export { Registry } from './registry.js';
+export type { RegistryOptions, RegistryStats } from './options.js';
+export { registrationProblems, loadProblems } from './validate.js';
+export type { Problem, ValidationContext } from './validate.js';
+export type {
+  Endpoint,
+  FunctionSpec,
+  RttSource,
+  ServiceSpec,
+  ServiceSummary,
+  WorkerHealth,
+  WorkerLease,
+  WorkerLoad,
+  WorkerRecord,
+  WorkerRegistration,
+  WorkerView,
+} from './types.js';
