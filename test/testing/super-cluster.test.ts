@@ -133,7 +133,20 @@ describe('SuperCluster (3 regions, real nats-server, gateways through latency pr
     const jsm = await jetstreamManager(east);
     await jsm.streams.add({ name: 'KEEP', subjects: ['keep.>'], placement: { cluster: 'eu-west', tags: ['region:eu-west'] } });
     const js = jetstream(east);
-    for (let i = 0; i < 5; i++) await js.publish(`keep.${i}`, enc.encode(`m${i}`));
+    // The stream's subject interest needs a moment to cross the gateway from eu-west to us-east:
+    // until then a publish from us-east gets "no responders" (see docs/architecture.md).
+    await waitUntil(
+      async () => {
+        try {
+          await js.publish('keep.0', enc.encode('m0'));
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      { timeoutMs: 10_000, describe: () => 'the KEEP stream to accept a publish from us-east' },
+    );
+    for (let i = 1; i < 5; i++) await js.publish(`keep.${i}`, enc.encode(`m${i}`));
     expect((await jsm.streams.info('KEEP')).cluster?.name).toBe('eu-west');
 
     await sc.stop('eu-west');
