@@ -12,6 +12,8 @@
  *   mrd.node.<region>.<node>              control messages to one region node
  *   mrd.svc.<service>                     service calls (queue group `svc`: local first)
  *   mrd.fn.<function>                     function invocations (queue group `fn`)
+ *   mrd.log.<log>.<conversation>          message log entries (stream MRD_LOG_<log>, src/log)
+ *   mrd.loghead.<log>.<conversation>      a conversation's highest seq (stream MRD_LOGHEAD_<log>)
  *   KV buckets: mrd-<name>                e.g. mrd-presence, mrd-workers
  *   _INBOX.<random>                       single-use reply subjects (as NATS clients name them)
  */
@@ -47,6 +49,12 @@ export const subjects = {
   node: (region: string, node: string) => `${PREFIX}.node.${token(region)}.${token(node)}`,
   service: (name: string) => `${PREFIX}.svc.${token(name)}`,
   fn: (name: string) => `${PREFIX}.fn.${token(name)}`,
+  /** A conversation's entries in message log `log` (src/log). */
+  log: (log: string, conversation: string) => `${PREFIX}.log.${token(log)}.${token(conversation)}`,
+  /** A conversation's sequence high-water mark in message log `log`. */
+  logHead: (log: string, conversation: string) => `${PREFIX}.loghead.${token(log)}.${token(conversation)}`,
+  allLog: (log: string) => `${PREFIX}.log.${token(log)}.*`,
+  allLogHead: (log: string) => `${PREFIX}.loghead.${token(log)}.*`,
   /** Subscription patterns. */
   allUsers: () => `${PREFIX}.user.*`,
   allRooms: () => `${PREFIX}.room.*`,
@@ -62,6 +70,12 @@ export function newInbox(): string {
 
 export const buckets = {
   name: (name: string) => `${PREFIX}-${name}`,
+} as const;
+
+/** JetStream stream names (no `.`, `*`, `>` or spaces: callers pass `[A-Za-z0-9_-]` names). */
+export const streams = {
+  log: (log: string) => `MRD_LOG_${log}`,
+  logHead: (log: string) => `MRD_LOGHEAD_${log}`,
 } as const;
 
 const MAX_SUBJECT = 1024;

@@ -1,0 +1,182 @@
+/**
+ * `SqliteMessageLog`: the embedded `MessageLog`, one SQLite file per region (better-sqlite3).
+ *
+ * The file is the conversation's single owning store, so it assigns seqs: an append is one
+ * IMMEDIATE transaction that checks the dedupe table, takes `last_seq + 1` from the
+ * conversation's counter row, stores the entry, bumps the counter and applies count retention.
+ * SQLite serialises writers, so concurrent appends (from this process or another one on the same
+ * file) get distinct, dense seqs. WAL with synchronous=FULL: the commit is fsynced before
+ * `append` resolves, so an ack means the entry survives a crash or power loss.
+ *
+ * The counter lives in its own table (`log_conversations`), not `max(seq)` of the entries, so
+ * erasure and retention never make a seq come round again. Age retention is enforced twice:
+ * reads filter by timestamp (nothing older than `maxAgeMs` is ever returned) and a sweep timer
+ * deletes the rows. Schema and statements are in embedded-sql.ts.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { ErrorCode, MeridianError } from '../errors/mod.js';
+import { SCHEMA, prepareStatements } from './embedded-sql.js';
+import type { MessageRow, Statements } from './embedded-sql.js';
+import type { AppendInput, AppendResult, LogEntry, LogOptions, MessageLog, ReadOptions } from './types.js';
+import { assertConversation, checkAppend, checkFrom, checkLogOptions, checkRead, closedError, decodeBody } from './validate.js';
+
+export interface SqliteLogOptions extends LogOptions {
+  /** The region's database file (created with its directory if missing), or `:memory:`. */
+  path: string;
+  /** How often expired entries and dedupe records are deleted. Default 1000 ms. */
+  sweepIntervalMs?: number;
+}
+
+export class SqliteMessageLog implements MessageLog {
+  readonly path: string;
+  readonly #db: Database.Database;
+  readonly #st: Statements;
+  readonly #opts: Required<LogOptions>;
+  readonly #timer: NodeJS.Timeout;
+  #closed = false;
+
+  constructor(opts: SqliteLogOptions) {
+    this.#opts = checkLogOptions(opts);
+    this.path = opts.path;
+    if (opts.path !== ':memory:') mkdirSync(dirname(opts.path), { recursive: true });
+    this.#db = new Database(opts.path);
+    try {
+      this.#db.pragma('journal_mode = WAL');
+      // FULL: a WAL commit is fsynced before it returns, so an ack is a durable entry.
+      this.#db.pragma('synchronous = FULL');
+      this.#db.pragma('busy_timeout = 5000');
+      // Erasure should not leave message text behind in free pages of the file.
+      this.#db.pragma('secure_delete = ON');
+      this.#db.exec(SCHEMA);
+      this.#st = prepareStatements(this.#db);
+    } catch (err) {
+      this.#db.close();
+      throw err;
+    }
+    this.#timer = setInterval(() => this.#sweep(), opts.sweepIntervalMs ?? 1000);
+    this.#timer.unref();
+  }
+
+  append(conversation: string, input: AppendInput): Promise<AppendResult> {
+    return this.#run(() => {
+      const e = checkAppend(conversation, input, this.#opts.maxBodyBytes);
+      const now = Date.now();
+      const tx = this.#db.transaction((): AppendResult => {
+        if (e.keyed) {
+          const dup = this.#st.dedupeGet.get(conversation, e.id, now);
+          if (dup) {
+            if (!this.#st.exists.get(conversation, dup.seq) || this.#expired(dup.ts, now)) {
+              throw new MeridianError(ErrorCode.LogDuplicateGone, `message ${JSON.stringify(e.id)} was appended before as seq ${dup.seq}, which is no longer stored`, {
+                details: { conversation, id: e.id, seq: dup.seq },
+              });
+            }
+            return { conversation, seq: dup.seq, id: e.id, timestamp: dup.ts, duplicate: true };
+          }
+        }
+        const seq = (this.#st.lastSeq.get(conversation)?.last_seq ?? 0) + 1;
+        this.#st.insert.run(conversation, seq, e.id, e.from, now, e.kind, Buffer.from(e.body.buffer, e.body.byteOffset, e.body.byteLength), JSON.stringify(e.headers));
+        this.#st.setLast.run(conversation, seq);
+        if (e.keyed) this.#st.dedupePut.run(conversation, e.id, seq, now, now + this.#opts.dedupeWindowMs);
+        const keep = this.#opts.maxPerConversation;
+        if (keep > 0 && seq > keep) this.#st.trim.run(conversation, seq - keep);
+        return { conversation, seq, id: e.id, timestamp: now, duplicate: false };
+      });
+      return tx.immediate();
+    });
+  }
+
+  read(conversation: string, opts?: ReadOptions): Promise<LogEntry[]> {
+    return this.#run(() => {
+      const { after, limit } = checkRead(conversation, opts);
+      return this.#st.read.all(conversation, after, this.#minTs(), limit).map(toEntry);
+    });
+  }
+
+  last(conversation: string): Promise<number> {
+    return this.#run(() => {
+      assertConversation(conversation);
+      return this.#st.lastSeq.get(conversation)?.last_seq ?? 0;
+    });
+  }
+
+  firstAvailable(conversation: string): Promise<number> {
+    return this.#run(() => {
+      assertConversation(conversation);
+      const first = this.#st.first.get(conversation, this.#minTs())?.seq;
+      return first ?? (this.#st.lastSeq.get(conversation)?.last_seq ?? 0) + 1;
+    });
+  }
+
+  erase(conversation: string): Promise<number> {
+    return this.#run(() => {
+      assertConversation(conversation);
+      return this.#st.erase.run(conversation).changes;
+    });
+  }
+
+  eraseFrom(from: string): Promise<number> {
+    return this.#run(() => {
+      checkFrom(from);
+      return this.#st.eraseFrom.run(from).changes;
+    });
+  }
+
+  close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      clearInterval(this.#timer);
+      this.#db.close();
+    }
+    return Promise.resolve();
+  }
+
+  /** Oldest timestamp still inside retention (0: no age limit). */
+  #minTs(): number {
+    return this.#opts.maxAgeMs > 0 ? Date.now() - this.#opts.maxAgeMs : 0;
+  }
+
+  #expired(ts: number, now: number): boolean {
+    return this.#opts.maxAgeMs > 0 && ts < now - this.#opts.maxAgeMs;
+  }
+
+  #sweep(): void {
+    if (this.#closed) return;
+    try {
+      const now = Date.now();
+      this.#st.dedupeSweep.run(now);
+      if (this.#opts.maxAgeMs > 0) this.#st.ageSweep.run(now - this.#opts.maxAgeMs);
+    } catch {
+      // SQLITE_BUSY from another process holding the file: the next tick retries.
+    }
+  }
+
+  /** Run a synchronous store call as a promise, with closed and SQLite errors typed. */
+  #run<T>(fn: () => T): Promise<T> {
+    if (this.#closed) return Promise.reject(closedError());
+    try {
+      return Promise.resolve(fn());
+    } catch (err) {
+      if (err instanceof MeridianError) return Promise.reject(err);
+      return Promise.reject(new MeridianError(ErrorCode.LogUnavailable, `the log database failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err, details: { path: this.path } }));
+    }
+  }
+}
+
+function toEntry(r: MessageRow): LogEntry {
+  return {
+    conversation: r.conversation,
+    seq: r.seq,
+    id: r.id,
+    from: r.sender,
+    timestamp: r.ts,
+    body: decodeBody(r.kind === 'json' ? 'json' : 'bytes', new Uint8Array(r.body.buffer, r.body.byteOffset, r.body.byteLength)),
+    headers: JSON.parse(r.headers) as Record<string, string>,
+  };
+}
+
+/** Open (creating if needed) a region's message log file. */
+export function openSqliteLog(opts: SqliteLogOptions): SqliteMessageLog {
+  return new SqliteMessageLog(opts);
+}

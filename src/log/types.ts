@@ -1,0 +1,114 @@
+/**
+ * The durable message log: exactly one ordered log per conversation (a user pair or a room).
+ *
+ * The messaging layer appends every message a client sends to its conversation's log, acks the
+ * client with the returned `seq`, and serves history (`after=SEQ&limit=N`) and resume from it.
+ * Two implementations pass the same conformance suite (test/log/conformance.ts):
+ * - `SqliteMessageLog` (log/embedded.ts): one SQLite file per region (WAL, synchronous=FULL);
+ * - `NatsMessageLog` (log/nats.ts): a JetStream stream placed in its home region's cluster.
+ *
+ * Who assigns sequence numbers: the log, i.e. the one store that owns the conversation, inside
+ * the same atomic step that stores the message. Clients and region nodes never pick numbers, so
+ * two senders in two regions can never both get seq 7. (SQLite: `last + 1` in the append
+ * transaction. NATS: `last + 1` published with `Nats-Expected-Last-Subject-Sequence`, retried
+ * when another appender won; see log/nats.ts for why not the stream sequence.)
+ *
+ * Contract (MUST / MUST NOT):
+ * - `append` MUST resolve only once the entry is durable (fsynced file / JetStream ack), and
+ *   MUST give it `seq = previous last + 1`: seqs of a conversation start at 1 and are dense as
+ *   assigned. Concurrent appends to one conversation from any number of callers or regions MUST
+ *   get distinct, dense seqs. A seq MUST NOT ever be reused, not even after erasure or retention
+ *   removed every entry (the counter outlives the entries).
+ * - An append carrying an `id` already appended to the same conversation within the dedupe
+ *   window MUST store nothing and resolve with the ORIGINAL `seq`, `id`, `timestamp` and
+ *   `duplicate: true` (the body of the retry is ignored). If the original is no longer stored
+ *   (erased, or dropped by retention) it MUST reject with `LOG_DUPLICATE_GONE` and store nothing.
+ *   Ids are scoped to a conversation. Without `id` the log generates one, and no dedupe applies.
+ * - `read` MUST return stored entries with `seq > after`, ascending, at most `limit` of them.
+ *   Entries removed by retention or erasure are simply absent: compare `after` with
+ *   `firstAvailable` to tell "nothing new" from "history lost" (recovered: false).
+ * - `last` MUST return the highest seq ever assigned in the conversation (0 if none), also when
+ *   its entries are gone. `firstAvailable` MUST return the lowest stored seq, or `last + 1` when
+ *   nothing is stored.
+ * - Retention: entries older than `maxAgeMs`, and entries beyond the newest `maxPerConversation`
+ *   of a conversation, MUST eventually disappear (count at once, age within a sweep interval);
+ *   reads MUST NOT return entries older than `maxAgeMs`.
+ * - `erase(conversation)` MUST remove every stored entry (body, headers, sender) of the
+ *   conversation; `eraseFrom(user)` every entry sent by `user` in every conversation of this
+ *   log, leaving holes in the seqs. Neither resets the counter. What erasure does not reach:
+ *   copies outside this log (client caches, notifications already delivered) and, for NATS,
+ *   bytes on disk until the server compacts its blocks.
+ * - Bad input MUST be refused with typed errors before anything is stored:
+ *   `LOG_INVALID_CONVERSATION` (empty or over 256 characters), `LOG_INVALID_ARGUMENT` (bad id,
+ *   sender, headers, `after` < 0, `limit` < 1 …), `LOG_BODY_TOO_LARGE`. After `close()` every call
+ *   MUST reject with `LOG_CLOSED`; `close()` MUST be idempotent. A store that cannot be reached
+ *   rejects with `LOG_UNAVAILABLE`; heavy contention beyond the retry budget `LOG_CONTENTION`.
+ */
+
+/** What a message body may be: raw bytes, or any JSON value (stored as its UTF-8 text). */
+export type LogBody = Uint8Array | JsonValue;
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+export interface AppendInput {
+  /** Message id chosen by the sender, also the idempotency key (1-128 printable characters). */
+  id?: string;
+  /** The sender (user id), 1-256 characters; `eraseFrom` matches on it. */
+  from: string;
+  body: LogBody;
+  /** Extra metadata, names are HTTP tokens, values one line. */
+  headers?: Readonly<Record<string, string>>;
+}
+
+export interface AppendResult {
+  readonly conversation: string;
+  readonly seq: number;
+  readonly id: string;
+  /** Milliseconds since the epoch when the log accepted the original append. */
+  readonly timestamp: number;
+  /** True when this call was a retry of an already stored append: nothing new was stored. */
+  readonly duplicate: boolean;
+}
+
+export interface LogEntry {
+  readonly conversation: string;
+  readonly seq: number;
+  readonly id: string;
+  readonly from: string;
+  readonly timestamp: number;
+  /** As appended: a `Uint8Array` comes back as bytes, anything else as the parsed JSON value. */
+  readonly body: LogBody;
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+export interface ReadOptions {
+  /** Return entries with seq strictly greater than this. Default 0 (from the start). */
+  after?: number;
+  /** At most this many entries (1 to 1000). Default 100. */
+  limit?: number;
+}
+
+/** Options shared by both implementations; each adds its own. */
+export interface LogOptions {
+  /** How long an `id` is remembered for dedupe. Default 120 000 ms (JetStream's default). */
+  dedupeWindowMs?: number;
+  /** Drop entries older than this. 0 or absent: keep forever. */
+  maxAgeMs?: number;
+  /** Keep only the newest N entries per conversation. 0 or absent: no limit. */
+  maxPerConversation?: number;
+  /** Largest encoded body accepted. Default 64 KiB. */
+  maxBodyBytes?: number;
+}
+
+export interface MessageLog {
+  append(conversation: string, input: AppendInput): Promise<AppendResult>;
+  read(conversation: string, opts?: ReadOptions): Promise<LogEntry[]>;
+  /** Highest seq ever assigned (0 if none). */
+  last(conversation: string): Promise<number>;
+  /** Lowest stored seq, or `last + 1` when nothing is stored. */
+  firstAvailable(conversation: string): Promise<number>;
+  /** Remove every entry of the conversation; the seq counter continues. Returns how many. */
+  erase(conversation: string): Promise<number>;
+  /** Remove every entry sent by `from` in any conversation of this log. Returns how many. */
+  eraseFrom(from: string): Promise<number>;
+  close(): Promise<void>;
+}
