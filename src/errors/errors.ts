@@ -43,6 +43,7 @@ export const ErrorCode = {
   EdgeUnauthorized: 'EDGE_UNAUTHORIZED',
   EdgeOriginNotAllowed: 'EDGE_ORIGIN_NOT_ALLOWED',
   EdgeNotFound: 'EDGE_NOT_FOUND',
+  EdgeInternal: 'EDGE_INTERNAL',
   // services: registry and call policies
   SvcInvalidRegistration: 'SVC_INVALID_REGISTRATION',
   SvcInvalidPolicy: 'SVC_INVALID_POLICY',

@@ -1,0 +1,107 @@
+/**
+ * `meridian edge`: run the edge server — the one entry point clients connect to. It steers each
+ * client to a region (GET /v1/route), proxies WebSockets (/ws) and HTTP (/v1/*) there, and
+ * probes every region's /ready. Region node URLs come from --region until `meridian up` starts
+ * region nodes itself. SIGINT/SIGTERM close it and exit 0.
+ */
+import { once } from 'node:events';
+import { parseArgs } from 'node:util';
+import { isMeridianError } from '../../errors/mod.js';
+import { parseRegionList, startEdge, DEFAULT_EDGE_PORT } from '../../edge/server/mod.js';
+import type { EdgeOptions } from '../../edge/server/mod.js';
+import { defaultTopology, formatProblem, loadTopology, TopologyError } from '../../topology/mod.js';
+import { usageGuard, UsageError } from '../command.js';
+import type { Command } from '../command.js';
+
+const HELP = `Usage: meridian edge [--config FILE] [--port N] [--host ADDR] --region name=url,...
+
+Runs the edge: GET /v1/route, WebSocket /ws and HTTP /v1/* proxied to the steered region,
+/health, /ready, GET /v1/regions. See docs/edge.md.
+  --config FILE        topology file (default: built-in)
+  --port N             listen port (default: ${DEFAULT_EDGE_PORT})
+  --host ADDR          listen address (default: 127.0.0.1)
+  --region LIST        region node URLs: us-east=http://127.0.0.1:7701,eu-west=http://...
+  --trust-proxy LIST   proxies whose X-Forwarded-For is believed (CIDRs, loopback, ...)
+  --cors LIST          allowed browser origins, comma separated, or *
+  --dev-admin          open the admin endpoints without a token (local development only)
+The admin endpoints (POST /v1/admin/regions/NAME/down|up) are on when MERIDIAN_EDGE_ADMIN_TOKEN is set.
+`;
+
+const options = {
+  config: { type: 'string' },
+  port: { type: 'string' },
+  host: { type: 'string' },
+  region: { type: 'string' },
+  'trust-proxy': { type: 'string' },
+  cors: { type: 'string' },
+  'dev-admin': { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+const list = (s: string): string[] => s.split(',').map((x) => x.trim()).filter((x) => x !== '');
+
+export const edgeCommand: Command = {
+  name: 'edge',
+  summary: 'run the edge: steer clients to regions, proxy /ws and /v1/*, probe region health',
+  async run(argv, io) {
+    let values;
+    let port: number;
+    try {
+      values = usageGuard('edge', () => parseArgs({ args: [...argv], options, strict: true })).values;
+      if (values.help) {
+        io.out(HELP);
+        return 0;
+      }
+      port = values.port === undefined ? DEFAULT_EDGE_PORT : Number(values.port);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`meridian edge: --port must be 0..65535, not "${values.port}"`);
+      if (values.region === undefined) throw new UsageError('meridian edge: --region is required (name=url for each region node)');
+    } catch (err) {
+      if (err instanceof UsageError) {
+        io.err(`${err.message}\n\n${HELP}`);
+        return 2;
+      }
+      throw err;
+    }
+    let edge;
+    try {
+      const topology = values.config !== undefined ? await loadTopology(values.config) : defaultTopology();
+      const token = process.env['MERIDIAN_EDGE_ADMIN_TOKEN'];
+      const cors = values.cors === undefined ? undefined : values.cors.trim() === '*' ? '*' : list(values.cors);
+      const opts: EdgeOptions = {
+        topology,
+        regionUrls: parseRegionList(values.region),
+        port,
+        ...(values.host === undefined ? {} : { host: values.host }),
+        ...(values['trust-proxy'] === undefined ? {} : { trustedProxies: list(values['trust-proxy']) }),
+        ...(cors === undefined ? {} : { cors: { origins: cors, credentials: true } }),
+        ...(token === undefined || token === '' ? {} : { adminToken: token }),
+        devAdmin: values['dev-admin'] === true,
+      };
+      edge = await startEdge(opts);
+    } catch (err) {
+      if (err instanceof TopologyError) {
+        for (const p of err.problems) io.err(formatProblem(p) + '\n');
+        return 1;
+      }
+      if (isMeridianError(err) || (err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+        io.err(`meridian edge: ${(err as Error).message}\n`);
+        return 1;
+      }
+      throw err;
+    }
+    try {
+      io.out(`meridian edge: listening on ${edge.url}\n`);
+      for (const h of edge.monitor.all()) io.out(`  ${h.region.padEnd(14)} ${h.healthy ? 'up' : `down (${h.lastError ?? 'no answer'})`}\n`);
+      const unsubscribe = edge.monitor.subscribe((h) => io.out(`meridian edge: ${h.region} ${h.healthy ? 'up' : `down (${h.lastError ?? (h.ejectedUntil !== null ? 'ejected' : 'unknown')})`}\n`));
+      const keepAlive = setInterval(() => undefined, 1 << 30);
+      const signal = await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]).finally(() => {
+        clearInterval(keepAlive);
+        unsubscribe();
+      });
+      io.out(`\nmeridian edge: ${String(signal[0] ?? 'signal')}: stopping\n`);
+    } finally {
+      await edge.close();
+    }
+    return 0;
+  },
+};

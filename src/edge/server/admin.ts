@@ -1,0 +1,67 @@
+/**
+ * The edge's own endpoints under /v1: `GET /v1/regions` (topology plus live health and load, so
+ * an operator sees what steering sees) and the admin hooks
+ * `POST /v1/admin/regions/{name}/down|up`, which call `onRegionDown` / `onRegionUp` (the local
+ * runtime wires them to stop and revive a region). The edge does not mark the region itself: the
+ * monitor notices, exactly as it would for a real outage, which is what the hooks are for.
+ *
+ * Admin is off (404) unless a token is configured or `devAdmin` is set; with a token every call
+ * needs `Authorization: Bearer <token>` (compared in constant time).
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ErrorCode } from '../../errors/mod.js';
+import type { EdgeContext } from './context.js';
+import { sendError, sendJson } from './respond.js';
+
+export function regionsView(ctx: EdgeContext): unknown {
+  return {
+    regions: ctx.topology.regions.map((r) => ({
+      name: r.name,
+      city: r.location.city ?? null,
+      location: { lat: r.location.lat, lon: r.location.lon },
+      jurisdiction: r.jurisdiction,
+      capacity: r.capacity,
+      fallback: r.fallback,
+      url: ctx.urls.get(r.name)?.origin ?? null,
+      health: ctx.urls.has(r.name) ? ctx.monitor.health(r.name) : null,
+      load: { connections: ctx.load.connections(r.name), rps: ctx.load.rps(r.name) },
+    })),
+    probe: ctx.monitor.probeConfig,
+    outlier: ctx.monitor.outlierConfig,
+  };
+}
+
+function digest(s: string): Buffer {
+  return createHash('sha256').update(s).digest();
+}
+
+function authorized(ctx: EdgeContext, req: IncomingMessage): boolean {
+  const token = ctx.options.adminToken;
+  if (token === undefined || token === '') return ctx.options.devAdmin === true;
+  const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
+  // Hash both sides so the comparison takes the same time whatever the lengths.
+  return m?.[1] !== undefined && timingSafeEqual(digest(m[1]), digest(token));
+}
+
+export const ADMIN_PATH = /^\/v1\/admin\/regions\/([^/]+)\/(down|up)$/;
+
+export async function handleAdmin(ctx: EdgeContext, req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+  const enabled = (ctx.options.adminToken !== undefined && ctx.options.adminToken !== '') || ctx.options.devAdmin === true;
+  const m = ADMIN_PATH.exec(path);
+  if (!enabled || m === null) return sendError(res, 404, ErrorCode.EdgeNotFound, 'no such endpoint');
+  if (req.method !== 'POST') return sendError(res, 405, ErrorCode.InvalidArgument, 'admin endpoints take POST', { allow: 'POST' });
+  if (!authorized(ctx, req)) return sendError(res, 401, ErrorCode.EdgeUnauthorized, 'admin endpoints need Authorization: Bearer <token>', { 'www-authenticate': 'Bearer' });
+  let region: string;
+  try {
+    region = decodeURIComponent(m[1] ?? '');
+  } catch {
+    return sendError(res, 404, ErrorCode.EdgeUnknownRegion, 'malformed region name');
+  }
+  const action = m[2] === 'down' ? 'down' : 'up';
+  if (!ctx.topology.regions.some((r) => r.name === region)) return sendError(res, 404, ErrorCode.EdgeUnknownRegion, `no region named ${region.slice(0, 64)}`);
+  const hook = action === 'down' ? ctx.options.onRegionDown : ctx.options.onRegionUp;
+  if (hook === undefined) return sendError(res, 501, ErrorCode.NotAvailable, `no on-region-${action} hook is configured on this edge`);
+  await hook(region);
+  sendJson(res, 202, { region, action, health: ctx.urls.has(region) ? ctx.monitor.health(region) : null });
+}

@@ -1,0 +1,107 @@
+/**
+ * What the edge server is configured with, the defaults, and the checks that turn a bad
+ * configuration into one typed error at start (`EDGE_INVALID_CONFIG`, `EDGE_UNKNOWN_REGION`)
+ * instead of a surprise on the first request. Region URLs are the only proxy targets there will
+ * ever be: nothing a client sends can name another address.
+ */
+import { ErrorCode, MeridianError } from '../../errors/mod.js';
+import type { Topology } from '../../topology/mod.js';
+import type { GeoIp } from '../geoip.js';
+import type { Clock, OutlierConfig, ProbeConfig } from '../health/types.js';
+
+export interface CorsOptions {
+  /** Allowed origins (`https://app.example.com`), or `'*'` for any. */
+  readonly origins: readonly string[] | '*';
+  /** Preflight cache time, seconds (Access-Control-Max-Age). */
+  readonly maxAgeS?: number;
+  /** Send Access-Control-Allow-Credentials (needed for the affinity cookie cross-site). */
+  readonly credentials?: boolean;
+}
+
+export interface RateLimitOptions {
+  /** Tokens added per second and client IP. */
+  readonly ratePerSec: number;
+  /** Bucket size: the burst a client may send at once. */
+  readonly burst: number;
+}
+
+export interface AffinityOptions {
+  readonly cookie?: string;
+  /** Cookie lifetime, seconds; 23 h by default, as Cloudflare's cookie affinity. */
+  readonly ttlS?: number;
+  /** Mark the cookie Secure (set when the edge is served over HTTPS). */
+  readonly secure?: boolean;
+}
+
+export type RegionHook = (region: string) => void | Promise<void>;
+
+export interface EdgeOptions {
+  readonly topology: Topology;
+  /** Base URL (http://host:port) of each region node; regions without one are never targets. */
+  readonly regionUrls: Readonly<Record<string, string>>;
+  /** Listen port (0: any free port); default 7700. */
+  readonly port?: number;
+  /** Listen address; default 127.0.0.1 (pass 0.0.0.0 or :: to serve other hosts). */
+  readonly host?: string;
+  /** GeoIP for client location; undefined opens the packaged data, null disables it. */
+  readonly geoip?: GeoIp | null;
+  /** Proxies whose X-Forwarded-For is believed (see client-ip.ts); default none. */
+  readonly trustedProxies?: readonly string[];
+  readonly probe?: Partial<ProbeConfig>;
+  readonly outlier?: Partial<OutlierConfig>;
+  /** No CORS headers unless set. */
+  readonly cors?: CorsOptions;
+  /** Per-client-IP token bucket; default 100/s with bursts of 200; false disables it. */
+  readonly rateLimit?: RateLimitOptions | false;
+  readonly affinity?: AffinityOptions;
+  /** Admin endpoints need `Authorization: Bearer <adminToken>`… */
+  readonly adminToken?: string;
+  /** …or are open without a token when devAdmin is true (local development only). */
+  readonly devAdmin?: boolean;
+  readonly onRegionDown?: RegionHook;
+  readonly onRegionUp?: RegionHook;
+  /** Upstream idle time before a proxied request fails with 504; default 60 s. */
+  readonly proxyTimeoutMs?: number;
+  /** Pause reading one WebSocket side while the other has more than this queued; default 1 MiB. */
+  readonly wsHighWaterMark?: number;
+  readonly clock?: Clock;
+}
+
+export const DEFAULT_EDGE_PORT = 7700;
+export const DEFAULT_RATE_LIMIT: RateLimitOptions = { ratePerSec: 100, burst: 200 };
+export const DEFAULT_AFFINITY_COOKIE = 'meridian_region';
+export const DEFAULT_AFFINITY_TTL_S = 82_800;
+
+/** Validated region URLs: topology regions only, http(s) origins without credentials or path. */
+export function checkRegionUrls(topology: Topology, urls: Readonly<Record<string, string>>): Map<string, URL> {
+  const known = new Set(topology.regions.map((r) => r.name));
+  const out = new Map<string, URL>();
+  for (const [region, text] of Object.entries(urls)) {
+    if (!known.has(region)) {
+      throw new MeridianError(ErrorCode.EdgeUnknownRegion, `region URL given for "${region}", which is not in the topology (known: ${[...known].join(', ')})`, { details: { region } });
+    }
+    let url: URL;
+    try {
+      url = new URL(text);
+    } catch (cause) {
+      throw new MeridianError(ErrorCode.EdgeInvalidConfig, `region ${region}: "${text}" is not a URL`, { cause, details: { region } });
+    }
+    if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.username !== '' || url.password !== '' || (url.pathname !== '/' && url.pathname !== '') || url.search !== '') {
+      throw new MeridianError(ErrorCode.EdgeInvalidConfig, `region ${region}: URL must be http(s)://host:port without path, query or credentials`, { details: { region, url: text } });
+    }
+    out.set(region, new URL(url.origin));
+  }
+  if (out.size === 0) throw new MeridianError(ErrorCode.EdgeInvalidConfig, 'no region URLs: the edge needs at least one region to send clients to');
+  return out;
+}
+
+/** `us-east=http://127.0.0.1:7701,eu-west=http://…` as given on the command line. */
+export function parseRegionList(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of text.split(',').map((s) => s.trim()).filter((s) => s !== '')) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) throw new MeridianError(ErrorCode.EdgeInvalidConfig, `"${part}" is not name=url`, { details: { part } });
+    out[part.slice(0, eq)] = part.slice(eq + 1);
+  }
+  return out;
+}
