@@ -14,7 +14,9 @@
  *   mrd.fn.<function>                     function invocations (queue group `fn`)
  *   mrd.log.<log>.<conversation>          message log entries (stream MRD_LOG_<log>, src/log)
  *   mrd.loghead.<log>.<conversation>      a conversation's highest seq (stream MRD_LOGHEAD_<log>)
- *   KV buckets: mrd-<name>                e.g. mrd-presence, mrd-workers
+ *   mrd.logrpc.<region>                   sends/reads forwarded to a conversation's home region
+ *   KV buckets: mrd-<name>                e.g. mrd-presence, mrd-workers, mrd-homes, mrd-cursors,
+ *                                         mrd-inbox; ids in keys go through kvToken()
  *   _INBOX.<random>                       single-use reply subjects (as NATS clients name them)
  */
 
@@ -55,6 +57,8 @@ export const subjects = {
   logHead: (log: string, conversation: string) => `${PREFIX}.loghead.${token(log)}.${token(conversation)}`,
   allLog: (log: string) => `${PREFIX}.log.${token(log)}.*`,
   allLogHead: (log: string) => `${PREFIX}.loghead.${token(log)}.*`,
+  /** Appends and reads forwarded to a conversation's home region (queue group `logrpc`). */
+  logRpc: (region: string) => `${PREFIX}.logrpc.${token(region)}`,
   /** Subscription patterns. */
   allUsers: () => `${PREFIX}.user.*`,
   allRooms: () => `${PREFIX}.room.*`,
@@ -66,6 +70,23 @@ export const INBOX_PREFIX = '_INBOX';
 /** A fresh, unguessable single-use reply subject. */
 export function newInbox(): string {
   return `${INBOX_PREFIX}.${randomBytes(12).toString('base64url').replace(/[^A-Za-z0-9]/g, 'x')}`;
+}
+
+const KV_SAFE = /^[A-Za-z0-9_-]+$/;
+
+/**
+ * Encode an arbitrary id as exactly one KV key token: safe ids pass unchanged, anything else
+ * becomes `=` + base64url(utf8) (`=` cannot start a safe id, so the two never collide).
+ */
+export function kvToken(id: string): string {
+  if (id.length === 0) throw new MeridianError(ErrorCode.KvInvalidKey, 'an id used in a KV key must not be empty');
+  if (KV_SAFE.test(id)) return id;
+  return '=' + Buffer.from(id, 'utf8').toString('base64url');
+}
+
+/** Inverse of `kvToken()`. */
+export function unKvToken(tok: string): string {
+  return tok.startsWith('=') ? Buffer.from(tok.slice(1), 'base64url').toString('utf8') : tok;
 }
 
 export const buckets = {

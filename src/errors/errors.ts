@@ -59,6 +59,28 @@ export const ErrorCode = {
   LogContention: 'LOG_CONTENTION',
   LogUnavailable: 'LOG_UNAVAILABLE',
   LogClosed: 'LOG_CLOSED',
+  // messaging (src/messaging)
+  MsgForbidden: 'MSG_FORBIDDEN',
+  MsgInvalid: 'MSG_INVALID',
+  MsgUnavailable: 'MSG_UNAVAILABLE',
+  MsgTimeout: 'MSG_TIMEOUT',
+  MsgClosed: 'MSG_CLOSED',
+  // presence (src/presence)
+  PresenceInvalid: 'PRESENCE_INVALID',
+  PresenceClosed: 'PRESENCE_CLOSED',
+  // region node (src/node): configuration and authentication
+  NodeInvalidConfig: 'NODE_INVALID_CONFIG',
+  AuthFailed: 'AUTH_FAILED',
+  AuthExpired: 'AUTH_EXPIRED',
+  // services: proxy, functions, DLQ (src/services)
+  SvcUnknownService: 'SVC_UNKNOWN_SERVICE',
+  SvcUnknownFunction: 'SVC_UNKNOWN_FUNCTION',
+  SvcInvalidEvent: 'SVC_INVALID_EVENT',
+  SvcBodyTooLarge: 'SVC_BODY_TOO_LARGE',
+  SvcUpstreamFailed: 'SVC_UPSTREAM_FAILED',
+  SvcUnauthorized: 'SVC_UNAUTHORIZED',
+  SvcNotFound: 'SVC_NOT_FOUND',
+  SvcBreakerOpen: 'SVC_BREAKER_OPEN',
   // generic
   NotAvailable: 'NOT_AVAILABLE',
   InvalidArgument: 'INVALID_ARGUMENT',
