@@ -62,6 +62,7 @@ export const ErrorCode = {
   // messaging (src/messaging)
   MsgForbidden: 'MSG_FORBIDDEN',
   MsgInvalid: 'MSG_INVALID',
+  MsgBadSequence: 'MSG_BAD_SEQUENCE',
   MsgUnavailable: 'MSG_UNAVAILABLE',
   MsgTimeout: 'MSG_TIMEOUT',
   MsgClosed: 'MSG_CLOSED',
@@ -81,6 +82,14 @@ export const ErrorCode = {
   SvcUnauthorized: 'SVC_UNAUTHORIZED',
   SvcNotFound: 'SVC_NOT_FOUND',
   SvcBreakerOpen: 'SVC_BREAKER_OPEN',
+  // TypeScript client (src/client)
+  ClientClosed: 'CLIENT_CLOSED',
+  ClientTimeout: 'CLIENT_TIMEOUT',
+  ClientRequestFailed: 'CLIENT_REQUEST_FAILED',
+  ClientConnectionClosed: 'CLIENT_CONNECTION_CLOSED',
+  ClientSendExpired: 'CLIENT_SEND_EXPIRED',
+  ClientProtocol: 'CLIENT_PROTOCOL',
+  ClientInvalid: 'CLIENT_INVALID',
   // generic
   NotAvailable: 'NOT_AVAILABLE',
   InvalidArgument: 'INVALID_ARGUMENT',

@@ -1,0 +1,178 @@
+/**
+ * Live deliveries on one node: one bus subscription per user or room however many local sessions
+ * want it, the same `Delivery` object handed to every handler (so the node frames it once), and
+ * per-conversation order restored before anything reaches a handler.
+ *
+ * Why order needs restoring: the bus keeps order per publisher, but a conversation can be
+ * appended by several nodes of its home region, or a message can be lost on a link (core NATS is
+ * at-most-once). So each channel keeps the highest seq it delivered per conversation: a seq at or
+ * below it is a duplicate and dropped; the next one is delivered; one beyond a gap is held for
+ * `gapWaitMs`, then the gap is filled from the log and everything is delivered in order. Seqs
+ * the log no longer has (erasure, retention) are skipped.
+ */
+import type { Bus, Subscription } from '../bus/types.js';
+import { encodeMessage } from './frames.js';
+import type { Delivery, StoredMessage } from './types.js';
+
+type Handler = (d: Delivery) => void;
+export type GapFill = (conversation: string, after: number, upTo: number) => Promise<readonly StoredMessage[]>;
+
+const MAX_TRACKED = 1000;
+const dec = new TextDecoder();
+
+interface Held {
+  readonly buf: Map<number, Delivery & { kind: 'message' }>;
+  timer: NodeJS.Timeout | null;
+}
+
+class Channel {
+  readonly handlers = new Set<Handler>();
+  readonly hwm = new Map<string, number>();
+  readonly held = new Map<string, Held>();
+  sub: Subscription | null = null;
+}
+
+export class Fanout {
+  readonly #bus: Bus;
+  readonly #fill: GapFill;
+  readonly #gapWaitMs: number;
+  readonly #channels = new Map<string, Channel>();
+  #closed = false;
+
+  constructor(bus: Bus, fill: GapFill, gapWaitMs = 100) {
+    this.#bus = bus;
+    this.#fill = fill;
+    this.#gapWaitMs = gapWaitMs;
+  }
+
+  /** Handlers on a subject; the subscription is made for the first and ended with the last. */
+  on(subject: string, handler: Handler): () => void {
+    let ch = this.#channels.get(subject);
+    if (!ch) {
+      const created = new Channel();
+      created.sub = this.#bus.subscribe(subject, (msg) => this.#receive(created, msg.data));
+      this.#channels.set(subject, created);
+      ch = created;
+    }
+    const channel = ch;
+    channel.handlers.add(handler);
+    return () => {
+      channel.handlers.delete(handler);
+      if (channel.handlers.size === 0 && this.#channels.get(subject) === channel) this.#drop(subject, channel);
+    };
+  }
+
+  /** Subjects with a live subscription on this node. */
+  get subjects(): number {
+    return this.#channels.size;
+  }
+
+  close(): void {
+    this.#closed = true;
+    for (const [subject, ch] of this.#channels) this.#drop(subject, ch);
+  }
+
+  #drop(subject: string, ch: Channel): void {
+    ch.sub?.unsubscribe();
+    for (const h of ch.held.values()) if (h.timer) clearTimeout(h.timer);
+    ch.held.clear();
+    this.#channels.delete(subject);
+  }
+
+  #receive(ch: Channel, data: Uint8Array): void {
+    const frame = dec.decode(data);
+    let parsed: { type?: unknown; conversation?: unknown; seq?: unknown; from?: unknown };
+    try {
+      parsed = JSON.parse(frame) as typeof parsed;
+    } catch {
+      return; // not ours: only home nodes publish here, always valid JSON
+    }
+    if (typeof parsed.conversation !== 'string' || typeof parsed.seq !== 'number') return;
+    if (parsed.type === 'receipt') {
+      this.#emit(ch, { kind: 'receipt', conversation: parsed.conversation, seq: parsed.seq, frame });
+      return;
+    }
+    if (parsed.type !== 'message' || typeof parsed.from !== 'string') return;
+    this.#ordered(ch, { kind: 'message', conversation: parsed.conversation, seq: parsed.seq, from: parsed.from, frame });
+  }
+
+  #ordered(ch: Channel, d: Delivery & { kind: 'message' }): void {
+    const hwm = ch.hwm.get(d.conversation);
+    if (hwm === undefined || d.seq === hwm + 1) {
+      this.#advance(ch, d);
+      this.#drain(ch, d.conversation);
+      return;
+    }
+    if (d.seq <= hwm) return;
+    let held = ch.held.get(d.conversation);
+    if (!held) {
+      held = { buf: new Map(), timer: null };
+      ch.held.set(d.conversation, held);
+    }
+    held.buf.set(d.seq, d);
+    if (!held.timer) {
+      const h = held;
+      h.timer = setTimeout(() => {
+        void this.#fillGap(ch, d.conversation, h);
+      }, this.#gapWaitMs);
+      h.timer.unref();
+    }
+  }
+
+  async #fillGap(ch: Channel, conversation: string, held: Held): Promise<void> {
+    const hwm = ch.hwm.get(conversation) ?? 0;
+    const first = Math.min(...held.buf.keys());
+    let filled: readonly StoredMessage[] = [];
+    try {
+      filled = await this.#fill(conversation, hwm, first - 1);
+    } catch {
+      // The home is unreachable: deliver what we have; the client's resume fills the rest.
+    }
+    held.timer = null;
+    if (this.#closed || this.#channels.get(ch.sub?.subject ?? '') !== ch) return;
+    for (const m of filled) {
+      const cur = ch.hwm.get(conversation) ?? 0;
+      if (m.seq > cur && m.seq < first) this.#advance(ch, { kind: 'message', conversation, seq: m.seq, from: m.from, frame: encodeMessage(m) });
+    }
+    // Whatever is still missing below the first held seq is gone from the log: skip it.
+    if ((ch.hwm.get(conversation) ?? 0) < first - 1) ch.hwm.set(conversation, first - 1);
+    this.#drain(ch, conversation);
+  }
+
+  #drain(ch: Channel, conversation: string): void {
+    const held = ch.held.get(conversation);
+    if (!held) return;
+    for (;;) {
+      const next = (ch.hwm.get(conversation) ?? 0) + 1;
+      const d = held.buf.get(next);
+      if (!d) break;
+      held.buf.delete(next);
+      this.#advance(ch, d);
+    }
+    for (const s of [...held.buf.keys()]) if (s <= (ch.hwm.get(conversation) ?? 0)) held.buf.delete(s);
+    if (held.buf.size === 0) {
+      if (held.timer) clearTimeout(held.timer);
+      ch.held.delete(conversation);
+    }
+  }
+
+  #advance(ch: Channel, d: Delivery & { kind: 'message' }): void {
+    ch.hwm.delete(d.conversation); // re-insert: the map's order is recency
+    ch.hwm.set(d.conversation, d.seq);
+    if (ch.hwm.size > MAX_TRACKED) {
+      const oldest = ch.hwm.keys().next();
+      if (!oldest.done && !ch.held.has(oldest.value)) ch.hwm.delete(oldest.value);
+    }
+    this.#emit(ch, d);
+  }
+
+  #emit(ch: Channel, d: Delivery): void {
+    for (const h of ch.handlers) {
+      try {
+        h(d);
+      } catch {
+        // A failing session must not stop delivery to the others.
+      }
+    }
+  }
+}

@@ -1,0 +1,216 @@
+/**
+ * The messaging conformance suite: one deployment of three regions (a bus, a log and a
+ * `Messaging` per region), run on the embedded network and on a real NATS super-cluster.
+ * Each test uses fresh user and room ids, so tests share one deployment.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ErrorCode } from '../../src/errors/mod.js';
+import type { Delivery, Messaging } from '../../src/messaging/mod.js';
+import { dmConversation, roomConversation } from '../../src/protocol/mod.js';
+
+export interface Deployment {
+  readonly regions: readonly string[];
+  messaging(region: string): Messaging;
+  /** Make a region unreachable (its bus and log), then bring it back. */
+  kill(region: string): Promise<void>;
+  revive(region: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface DeploymentFactory {
+  readonly name: string;
+  create(): Promise<Deployment>;
+}
+
+let ids = 0;
+const uid = (p: string): string => `${p}${++ids}-${Math.random().toString(36).slice(2, 7)}`;
+
+interface Seen {
+  deliveries: Delivery[];
+  frames(): Array<{ type: string; conversation: string; seq: number; from?: string; body?: unknown; user?: string; kind?: string }>;
+  stop(): void;
+}
+
+function collect(subscribe: (h: (d: Delivery) => void) => () => void): Seen {
+  const deliveries: Delivery[] = [];
+  const stop = subscribe((d) => deliveries.push(d));
+  return { deliveries, frames: () => deliveries.map((d) => JSON.parse(d.frame) as ReturnType<Seen['frames']>[number]), stop };
+}
+
+export async function eventually(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Sends can meet a fresh subscription's interest still crossing gateways: retry until stored. */
+async function settle(ms = 300): Promise<void> {
+  await new Promise((r) => setTimeout(r, ms));
+}
+
+export function runMessagingConformance(factory: DeploymentFactory): void {
+  describe(`messaging conformance: ${factory.name}`, () => {
+    let d: Deployment;
+    let A: string, B: string, C: string;
+    beforeAll(async () => {
+      d = await factory.create();
+      [A, B, C] = d.regions as [string, string, string];
+    }, 120_000);
+    afterAll(async () => d?.close(), 60_000);
+
+    it('a direct message reaches the recipient in another region and the sender\'s other region, acked with seq 1', async () => {
+      const alice = uid('alice');
+      const bob = uid('bob');
+      const bobSeen = collect((h) => d.messaging(C).onUser(bob, h));
+      const aliceElsewhere = collect((h) => d.messaging(B).onUser(alice, h));
+      await settle();
+      const ack = await d.messaging(A).send({ from: alice, to: { user: bob }, body: { text: 'hi' }, clientMsgId: 'c1' });
+      expect(ack).toMatchObject({ conversation: dmConversation(alice, bob), seq: 1, duplicate: false, home: A });
+      await eventually(() => bobSeen.deliveries.length === 1 && aliceElsewhere.deliveries.length === 1, 'both deliveries');
+      const f = bobSeen.frames()[0];
+      expect(f).toMatchObject({ type: 'message', conversation: ack.conversation, seq: 1, from: alice, body: { text: 'hi' } });
+      expect(JSON.parse(aliceElsewhere.deliveries[0]!.frame)).toMatchObject({ messageId: ack.messageId, region: A });
+      bobSeen.stop();
+      aliceElsewhere.stop();
+    });
+
+    it('the conversation stays homed where it started: a reply from another region gets the next seq from the same log', async () => {
+      const alice = uid('alice');
+      const bob = uid('bob');
+      const first = await d.messaging(B).send({ from: alice, to: { user: bob }, body: 'one', clientMsgId: 'x1' });
+      const reply = await d.messaging(C).send({ from: bob, to: { user: alice }, body: 'two', clientMsgId: 'x1' });
+      expect(first.home).toBe(B);
+      expect(reply.home).toBe(B);
+      expect(reply.seq).toBe(2);
+      const page = await d.messaging(A).history(first.conversation);
+      expect(page.messages.map((m) => [m.seq, m.from, m.body, m.region])).toEqual([
+        [1, alice, 'one', B],
+        [2, bob, 'two', C],
+      ]);
+      expect(page.lastSeq).toBe(2);
+      expect(page.firstAvailable).toBe(1);
+    });
+
+    it('a room message reaches its subscribers in every region', async () => {
+      const room = uid('room');
+      const seen = d.regions.map((r) => collect((h) => d.messaging(r).onRoom(room, h)));
+      await settle();
+      const ack = await d.messaging(B).send({ from: uid('u'), to: { room }, body: 'hello room', clientMsgId: 'r1' });
+      expect(ack.conversation).toBe(roomConversation(room));
+      await eventually(() => seen.every((s) => s.deliveries.length === 1), 'a delivery in every region');
+      for (const s of seen) {
+        expect(s.frames()[0]).toMatchObject({ seq: 1, body: 'hello room' });
+        s.stop();
+      }
+    });
+
+    it('concurrent senders in three regions: dense seqs, one order for every recipient, each sender\'s order kept', async () => {
+      const room = uid('room');
+      const seen = d.regions.map((r) => collect((h) => d.messaging(r).onRoom(room, h)));
+      await settle();
+      const per = 8;
+      await Promise.all(
+        d.regions.map(async (r, i) => {
+          for (let n = 0; n < per; n++) await d.messaging(r).send({ from: `sender${i}`, to: { room }, body: { n }, clientMsgId: `s${i}-${n}` });
+        }),
+      );
+      const total = per * d.regions.length;
+      await eventually(() => seen.every((s) => s.deliveries.length >= total), 'every delivery everywhere');
+      const orders = seen.map((s) => s.frames().map((f) => `${f.from}:${(f.body as { n: number }).n}`));
+      for (const s of seen) expect(s.frames().map((f) => f.seq)).toEqual(Array.from({ length: total }, (_, i) => i + 1));
+      expect(orders[1]).toEqual(orders[0]);
+      expect(orders[2]).toEqual(orders[0]);
+      for (let i = 0; i < d.regions.length; i++) {
+        const mine = orders[0]!.filter((x) => x.startsWith(`sender${i}:`)).map((x) => Number(x.split(':')[1]));
+        expect(mine).toEqual(Array.from({ length: per }, (_, n) => n));
+      }
+      for (const s of seen) s.stop();
+    });
+
+    it('a retried send with the same clientMsgId, from another region, is stored and delivered once and gets the same ack', async () => {
+      const alice = uid('alice');
+      const bob = uid('bob');
+      const bobSeen = collect((h) => d.messaging(C).onUser(bob, h));
+      await settle();
+      const first = await d.messaging(A).send({ from: alice, to: { user: bob }, body: 'once', clientMsgId: 'same' });
+      const retry = await d.messaging(B).send({ from: alice, to: { user: bob }, body: 'ignored', clientMsgId: 'same' });
+      expect(retry).toEqual({ ...first, duplicate: true });
+      await eventually(() => bobSeen.deliveries.length >= 1, 'the delivery');
+      await settle(200);
+      expect(bobSeen.deliveries).toHaveLength(1);
+      expect((await d.messaging(C).history(first.conversation)).messages).toHaveLength(1);
+      bobSeen.stop();
+    });
+
+    it('offline inbox: messages to a user with no connection are pending in every region until acked, and the sender hears the receipt', async () => {
+      const alice = uid('alice');
+      const bob = uid('bob');
+      for (let i = 1; i <= 3; i++) await d.messaging(A).send({ from: alice, to: { user: bob }, body: `m${i}`, clientMsgId: `p${i}` });
+      const conversation = dmConversation(alice, bob);
+      for (const r of d.regions) expect(await d.messaging(r).pending(bob)).toEqual([{ conversation, cursor: 0, lastSeq: 3 }]);
+      const receipts = collect((h) => d.messaging(A).onUser(alice, h));
+      await settle();
+      await d.messaging(C).ackDelivered(bob, conversation, 2);
+      expect(await d.messaging(B).pending(bob)).toEqual([{ conversation, cursor: 2, lastSeq: 3 }]);
+      expect(await d.messaging(A).cursor(bob, conversation)).toBe(2);
+      // A cursor never goes down.
+      await d.messaging(B).ackDelivered(bob, conversation, 1);
+      expect(await d.messaging(A).cursor(bob, conversation)).toBe(2);
+      await d.messaging(B).ackDelivered(bob, conversation, 3);
+      expect(await d.messaging(C).pending(bob)).toEqual([]);
+      await eventually(() => receipts.deliveries.filter((x) => x.kind === 'receipt').length >= 2, 'two receipts to alice');
+      expect(receipts.frames().filter((f) => f.type === 'receipt').map((f) => [f.kind, f.user, f.seq])).toEqual([
+        ['delivered', bob, 2],
+        ['delivered', bob, 3],
+      ]);
+      await d.messaging(C).ackRead(bob, conversation, 3);
+      await eventually(() => receipts.frames().some((f) => f.type === 'receipt' && f.kind === 'read'), 'a read receipt');
+      receipts.stop();
+    });
+
+    it('history pages with after/limit from any region; an unknown conversation is empty', async () => {
+      const room = uid('room');
+      for (let i = 1; i <= 5; i++) await d.messaging(C).send({ from: 'u', to: { room }, body: i, clientMsgId: `h${i}` });
+      const page = await d.messaging(A).history(roomConversation(room), { after: 2, limit: 2 });
+      expect(page.messages.map((m) => m.body)).toEqual([3, 4]);
+      expect(page.lastSeq).toBe(5);
+      expect(await d.messaging(B).lastSeq(roomConversation(room))).toBe(5);
+      expect(await d.messaging(B).history(roomConversation(uid('never')))).toMatchObject({ messages: [], lastSeq: 0, firstAvailable: 1 });
+    });
+
+    it('bad input gets typed errors: invalid ids, bad sequences, non-participants', async () => {
+      const m = d.messaging(A);
+      const code = async (p: Promise<unknown>): Promise<unknown> => p.then(() => 'resolved', (e: { code?: string }) => e.code);
+      expect(await code(m.send({ from: '', to: { user: 'b' }, body: 1, clientMsgId: 'c' }))).toBe(ErrorCode.MsgInvalid);
+      expect(await code(m.send({ from: 'a', to: { user: 'b' }, body: 1, clientMsgId: '' }))).toBe(ErrorCode.MsgInvalid);
+      expect(await code(m.send({ from: 'a', to: {} as { user: string }, body: 1, clientMsgId: 'c' }))).toBe(ErrorCode.MsgInvalid);
+      expect(await code(m.history('nonsense'))).toBe(ErrorCode.MsgInvalid);
+      const ack = await m.send({ from: uid('a'), to: { user: uid('b') }, body: 1, clientMsgId: 'c' });
+      expect(await code(m.ackDelivered('mallory', ack.conversation, 1))).toBe(ErrorCode.MsgForbidden);
+      const [, a] = ack.conversation.split(':') as [string, string];
+      expect(await code(m.ackDelivered(a, ack.conversation, 5))).toBe(ErrorCode.MsgBadSequence);
+    });
+
+    it('sends to a conversation homed in an unreachable region fail as retryable, then succeed after it is back', async () => {
+      const alice = uid('alice');
+      const bob = uid('bob');
+      const first = await d.messaging(C).send({ from: alice, to: { user: bob }, body: 1, clientMsgId: 'k1' });
+      expect(first.home).toBe(C);
+      await d.kill(C);
+      try {
+        const err = await d.messaging(B).send({ from: bob, to: { user: alice }, body: 2, clientMsgId: 'k2' }).then(() => null, (e: { code?: string }) => e.code);
+        expect([ErrorCode.MsgUnavailable, ErrorCode.MsgTimeout]).toContain(err);
+      } finally {
+        await d.revive(C);
+      }
+      let ack;
+      await eventually(async () => {
+        ack = await d.messaging(B).send({ from: bob, to: { user: alice }, body: 2, clientMsgId: 'k2' }).catch(() => undefined);
+        return ack !== undefined;
+      }, 'the home region to answer again', 30_000);
+      expect(ack).toMatchObject({ seq: 2, home: C });
+    }, 60_000);
+  });
+}
