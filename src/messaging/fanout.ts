@@ -25,11 +25,21 @@ interface Held {
   timer: NodeJS.Timeout | null;
 }
 
+// One per user or room with local sessions, so it stays small: most users have one session and
+// a few conversations (an idle connection's cost is dominated by this and presence).
 class Channel {
   readonly handlers = new Set<Handler>();
   readonly hwm = new Map<string, number>();
-  readonly held = new Map<string, Held>();
+  #held: Map<string, Held> | undefined;
   sub: Subscription | null = null;
+
+  get held(): Map<string, Held> {
+    return (this.#held ??= new Map());
+  }
+
+  get holding(): boolean {
+    return this.#held !== undefined && this.#held.size > 0;
+  }
 }
 
 export class Fanout {
@@ -74,8 +84,7 @@ export class Fanout {
 
   #drop(subject: string, ch: Channel): void {
     ch.sub?.unsubscribe();
-    for (const h of ch.held.values()) if (h.timer) clearTimeout(h.timer);
-    ch.held.clear();
+    if (ch.holding) for (const h of ch.held.values()) if (h.timer) clearTimeout(h.timer);
     this.#channels.delete(subject);
   }
 
@@ -140,6 +149,7 @@ export class Fanout {
   }
 
   #drain(ch: Channel, conversation: string): void {
+    if (!ch.holding) return;
     const held = ch.held.get(conversation);
     if (!held) return;
     for (;;) {
@@ -161,7 +171,7 @@ export class Fanout {
     ch.hwm.set(d.conversation, d.seq);
     if (ch.hwm.size > MAX_TRACKED) {
       const oldest = ch.hwm.keys().next();
-      if (!oldest.done && !ch.held.has(oldest.value)) ch.hwm.delete(oldest.value);
+      if (!oldest.done && !(ch.holding && ch.held.has(oldest.value))) ch.hwm.delete(oldest.value);
     }
     this.#emit(ch, d);
   }

@@ -38,7 +38,7 @@ export class Homes {
     this.#lookup = lookup;
   }
 
-  /** The home if the conversation has one, else null (nothing is created). */
+  /** The home if the conversation has one (recorded, or found in a log), else null: nothing new is homed. */
   async find(conversation: string): Promise<string | null> {
     return this.#resolve(conversation, null);
   }
@@ -67,17 +67,19 @@ export class Homes {
     const key = keys.home(conversation);
     const existing = await this.#get(kv, key);
     if (existing !== null) return this.#remember(conversation, existing);
-    if (createAs === null) return null;
-    // No entry: a log that already has the conversation wins over the sender's region.
+    // No entry: a log that already has the conversation wins over the sender's region, for
+    // reads too (after a restart with an empty bucket, history must not look empty).
     const lasts = await this.#lookup.probeLogs(conversation);
-    let chosen = createAs;
+    let found: string | null = null;
     let best = 0;
     for (const [region, last] of lasts) {
       if (last > best) {
         best = last;
-        chosen = region;
+        found = region;
       }
     }
+    const chosen = found ?? createAs;
+    if (chosen === null) return null;
     try {
       await kv.create(key, enc.encode(chosen));
       return this.#remember(conversation, chosen);

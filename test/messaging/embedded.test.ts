@@ -68,6 +68,9 @@ describe('messaging on the embedded network', () => {
     // A new network: its KV (in memory) is empty, the SQLite files are the same.
     const second = await deploy(dir);
     try {
+      // Reads rediscover the home from the logs too: history is not empty after the restart.
+      const page = await second.messaging('eu-west').history(ack.conversation);
+      expect(page.messages.map((m) => m.body)).toEqual([1]);
       const next = await second.messaging('us-east').send({ from: 'ben', to: { user: 'ann' }, body: 2, clientMsgId: 'b' });
       expect(next).toMatchObject({ home: 'ap-southeast', seq: 2 });
     } finally {
