@@ -10,6 +10,7 @@
  * - `connect`/`disconnect`/`join`/`leave` MUST NOT throw on a bus outage and MUST return at once;
  *   the report reaches the other regions asynchronously (write-behind), and is re-sent after the
  *   bus comes back. Calls are idempotent per `(user, session)` / `(room, user, session)`.
+ *   `disconnect(user, session)` also ends every room join of that session (as `leave` would).
  * - A change MUST become visible to `user()`/`room()` and as a `PresenceChange` in every
  *   region within about one link RTT plus `flushDelayMs` (default ≤ 50 ms) of the call.
  * - A user is online while at least one session of theirs is connected on any node. When the
@@ -21,18 +22,30 @@
  * - `online`/`offline` events MUST be emitted once per transition of the user's overall state
  *   (first session anywhere / last session gone everywhere), not per session or region;
  *   `join`/`leave` once per transition of the user's membership of the room (any session).
+ *   Handlers are called after the call that caused a change has returned (never re-entrantly
+ *   from `connect`/`join`…), in order; a throwing handler does not affect the others.
  * - `user()` of a never-seen user MUST return `{ online: false, regions: [], connections: 0 }`;
  *   `lastSeenAt` is set when this view saw the user go offline.
  * - `room()` MUST list members (users with at least one session joined) sorted by user id, at
  *   most `limit` of them, with `truncated` when more exist.
  * - `close()` MUST withdraw this node's reports (best effort), stop timers and watches, and be
- *   idempotent; afterwards reads MUST reject with `PRESENCE_CLOSED`.
+ *   idempotent; afterwards reads MUST reject with `PRESENCE_CLOSED`, and `connect`, `join` and
+ *   `watch` throw it; `disconnect` and `leave` do nothing (close already withdrew everything, and
+ *   session clean-up during a shutdown must not trip over the order things close in). Withdrawal is immediate, without the grace: a draining
+ *   node that wants reconnects elsewhere to cause no flap disconnects its sessions and waits
+ *   `graceMs` before closing.
+ * - Invalid ids (user and room ids as `checkId` in protocol/conversation.ts; sessions strings
+ *   of 1-1024 characters) and invalid `room()` limits (1-10 000, default 100) are refused with
+ *   `PRESENCE_INVALID`, thrown by the four report calls and rejected by the reads.
  */
 
 export interface PresenceState {
   readonly user: string;
   readonly online: boolean;
-  /** Regions where the user has at least one session, sorted. */
+  /**
+   * Regions where the user has at least one session, sorted. A region whose last session of the
+   * user went less than `graceMs` ago stays listed (contributing 0 connections) until its grace ends.
+   */
   readonly regions: readonly string[];
   /** Sessions of the user across all nodes. */
   readonly connections: number;
