@@ -7,11 +7,13 @@
  *
  * Scheme (later capabilities add their rows here and in docs/architecture.md):
  *   mrd.sys.ping.<region>                 liveness ping of a region's bus (tests, `meridian up`)
+ *   mrd.sys.status.<region>               a region node's live state (draining, sessions), for /v1/regions
  *   mrd.user.<user>                       deliveries to a user, wherever connected
  *   mrd.room.<room>                       deliveries to a room's members
  *   mrd.node.<region>.<node>              control messages to one region node
  *   mrd.svc.<service>                     service calls (queue group `svc`: local first)
  *   mrd.fn.<function>                     function invocations (queue group `fn`)
+ *   mrd.fnw.<worker>                      invocations of one in-process function worker (src/services)
  *   mrd.log.<log>.<conversation>          message log entries (stream MRD_LOG_<log>, src/log)
  *   mrd.loghead.<log>.<conversation>      a conversation's highest seq (stream MRD_LOGHEAD_<log>)
  *   mrd.logrpc.<region>                   sends/reads forwarded to a conversation's home region
@@ -46,11 +48,15 @@ export function untoken(tok: string): string {
 
 export const subjects = {
   ping: (region: string) => `${PREFIX}.sys.ping.${token(region)}`,
+  /** Region nodes answer requests here with their live state (src/node). */
+  status: (region: string) => `${PREFIX}.sys.status.${token(region)}`,
   user: (user: string) => `${PREFIX}.user.${token(user)}`,
   room: (room: string) => `${PREFIX}.room.${token(room)}`,
   node: (region: string, node: string) => `${PREFIX}.node.${token(region)}.${token(node)}`,
   service: (name: string) => `${PREFIX}.svc.${token(name)}`,
   fn: (name: string) => `${PREFIX}.fn.${token(name)}`,
+  /** CloudEvents for one in-process function worker (worker SDK, in-process mode). */
+  fnWorker: (worker: string) => `${PREFIX}.fnw.${token(worker)}`,
   /** A conversation's entries in message log `log` (src/log). */
   log: (log: string, conversation: string) => `${PREFIX}.log.${token(log)}.${token(conversation)}`,
   /** A conversation's sequence high-water mark in message log `log`. */

@@ -5,12 +5,13 @@
  */
 import { validateCommand } from './commands/validate.js';
 import { upCommand } from './commands/up.js';
+import { regionCommand } from './commands/region.js';
 import { edgeCommand } from './commands/edge.js';
 import { exportCommand } from './commands/export.js';
 import type { Command, Io } from './command.js';
 import { VERSION } from '../version.js';
 
-const commands: readonly Command[] = [upCommand, edgeCommand, exportCommand, validateCommand];
+const commands: readonly Command[] = [upCommand, regionCommand, edgeCommand, exportCommand, validateCommand];
 
 function usage(): string {
   const rows = commands.map((c) => `  ${c.name.padEnd(10)} ${c.summary}`).join('\n');

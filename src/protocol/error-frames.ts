@@ -38,6 +38,13 @@ const FROM_INTERNAL: Partial<Record<ErrorCodeValue, RequestErrorName>> = {
   [ErrorCode.BusClosed]: 'UNAVAILABLE',
   [ErrorCode.BusTimeout]: 'TIMEOUT',
   [ErrorCode.BusPayloadTooLarge]: 'BODY_TOO_LARGE',
+  [ErrorCode.MsgForbidden]: 'FORBIDDEN',
+  [ErrorCode.MsgInvalid]: 'INVALID_FIELD',
+  [ErrorCode.MsgUnavailable]: 'UNAVAILABLE',
+  [ErrorCode.MsgTimeout]: 'TIMEOUT',
+  [ErrorCode.MsgClosed]: 'UNAVAILABLE',
+  [ErrorCode.PresenceClosed]: 'UNAVAILABLE',
+  [ErrorCode.PresenceInvalid]: 'INVALID_FIELD',
   [ErrorCode.NotAvailable]: 'NOT_SUPPORTED',
   [ErrorCode.InvalidArgument]: 'INVALID_FIELD',
 };

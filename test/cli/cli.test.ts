@@ -52,6 +52,19 @@ describe('meridian', () => {
     expect(r.err).toContain('unknown command "frob"');
   });
 
+  it('region and up refuse bad arguments with exit 2', async () => {
+    expect((await run(['region'])).code).toBe(2);
+    expect((await run(['region', 'us-east', '--bus', 'carrier-pigeon'])).code).toBe(2);
+    const noAuth = await run(['region', 'us-east', '--port', '0']);
+    expect(noAuth.code).toBe(2);
+    expect(noAuth.err).toContain('no way to authenticate clients');
+    const unknown = await run(['region', 'mars', '--dev']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.err).toContain('no region "mars"');
+    expect((await run(['up', '--port-base', 'x'])).code).toBe(2);
+    expect((await run(['region', '--help'])).out).toContain('Usage: meridian region NAME');
+  });
+
   it('up refuses an invalid topology without starting anything', async () => {
     const file = join(dir, 'bad-up.yaml');
     writeFileSync(file, 'regions: []\n');
@@ -62,7 +75,7 @@ describe('meridian', () => {
   });
 
   it('up starts the three built-in regions, measures the WAN and stops cleanly on SIGTERM', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/entry.ts', 'up'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/entry.ts', 'up', '--port-base', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -73,9 +86,10 @@ describe('meridian', () => {
     expect(out, err).toContain('ready.');
     expect(out).toContain('3 regions on the embedded bus');
     // us-east ↔ eu-west is ~5,450 km: ~109 ms round trip at 1 ms per 100 km one way.
-    const m = /us-east\s+Ashburn\s+US\s+rtt → eu-west ([\d.]+) ms/.exec(out);
+    const m = /us-east\s+Ashburn\s+US\s+http:\/\/127\.0\.0\.1:\d+\s+rtt → eu-west ([\d.]+) ms/.exec(out);
     expect(m, out).not.toBeNull();
     expect(Number(m![1])).toBeGreaterThanOrEqual(105);
+    expect(out).toMatch(/edge\s+http:\/\/127\.0\.0\.1:\d+/);
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
     expect(out).toContain('stopping');

@@ -3,6 +3,7 @@ import { expect, it, beforeAll, afterAll } from 'vitest';
 import { startSuperCluster } from '../../src/testing/mod.js';
 import type { SuperCluster } from '../../src/testing/mod.js';
 import { describeWithNats, REGIONS, latencyMs, waitFor } from '../bus/nats-env.js';
+import { TestClient } from '../node/client.js';
 
 describeWithNats('meridian up --bus nats', () => {
   let sc: SuperCluster;
@@ -13,9 +14,9 @@ describeWithNats('meridian up --bus nats', () => {
     await sc?.close();
   });
 
-  it('attaches every region to its own cluster and measures the gateway RTT', async () => {
+  it('attaches every region to its own cluster, measures the gateway RTT and carries messages on JetStream', async () => {
     const nats = REGIONS.map((r) => `${r}=${sc.url(r)}`).join(',');
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/entry.ts', 'up', '--bus', 'nats', '--nats', nats], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/entry.ts', 'up', '--bus', 'nats', '--nats', nats, '--port-base', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -24,10 +25,17 @@ describeWithNats('meridian up --bus nats', () => {
     await waitFor(() => out.includes('ready.') || child.exitCode !== null, 'meridian up to be ready', 20_000);
     expect(out, err).toContain('3 regions on the nats bus');
     // us-east <-> eu-west is 8 ms one way through the gateway proxy: the ping crosses it twice.
-    const m = /us-east\s+Ashburn\s+US\s+rtt → eu-west ([\d.]+) ms/.exec(out);
+    const m = /us-east\s+Ashburn\s+US\s+(http:\/\/127\.0\.0\.1:\d+)\s+rtt → eu-west ([\d.]+) ms/.exec(out);
     expect(m, out).not.toBeNull();
-    expect(Number(m![1])).toBeGreaterThanOrEqual(2 * latencyMs('us-east', 'eu-west'));
+    expect(Number(m![2])).toBeGreaterThanOrEqual(2 * latencyMs('us-east', 'eu-west'));
     expect(out).not.toContain('unreachable');
+    const eu = /eu-west\s+Dublin\s+EU\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(out)![1]!;
+    const alice = await TestClient.dev(`${m![1]!.replace('http', 'ws')}/ws`, 'alice');
+    const bob = await TestClient.dev(`${eu.replace('http', 'ws')}/ws`, 'bob');
+    expect(await alice.request({ type: 'send', id: 's', to: { user: 'bob' }, body: 'over nats', clientMsgId: 'k' }, 15_000)).toMatchObject({ type: 'ack', seq: 1 });
+    expect(await bob.next('message', () => true, 10_000)).toMatchObject({ from: 'alice', body: 'over nats' });
+    await alice.close();
+    await bob.close();
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
   });

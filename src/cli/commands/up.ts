@@ -1,61 +1,114 @@
 /**
- * `meridian up`: start every region of the topology. With the embedded bus (the default) all
- * regions live in this process, joined by the simulated WAN; with `--bus nats` each region
- * attaches to its own NATS cluster of a super-cluster. Until region nodes exist, it starts each
- * region's bus, answers pings on it, measures the round trip between every pair of regions and
- * prints what runs. SIGINT/SIGTERM close everything and exit 0.
+ * `meridian up` (npm start): every region of the topology with its region node, and the edge in
+ * front of them. With the embedded bus (the default) all regions live in this process, joined by
+ * the simulated WAN; with `--bus nats` each region attaches to its own NATS cluster of a
+ * super-cluster. Dev auth is on (the demo page at each region's `/` uses it), the edge's admin
+ * endpoints take a region down and back (embedded: its bus links die and its node stops
+ * answering). It prints the URLs and the measured WAN; `--json` prints one JSON line instead.
+ * SIGINT/SIGTERM drain and exit 0.
  */
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import { parseArgs } from 'node:util';
+import { startEdge, DEFAULT_EDGE_PORT } from '../../edge/server/mod.js';
+import type { Edge } from '../../edge/server/mod.js';
+import { isMeridianError } from '../../errors/mod.js';
+import type { BusKind } from '../../runtime/buses.js';
+import { startDeployment } from '../../runtime/deployment.js';
+import type { Deployment } from '../../runtime/deployment.js';
+import { measureRtts } from '../../runtime/ping.js';
 import { loadTopology, defaultTopology, TopologyError, formatProblem } from '../../topology/mod.js';
 import type { Topology } from '../../topology/mod.js';
-import { isMeridianError } from '../../errors/mod.js';
-import { parseArgs } from 'node:util';
 import { usageGuard, UsageError } from '../command.js';
 import type { Command, Io } from '../command.js';
-import { startRegionBuses } from '../../runtime/buses.js';
-import type { BusKind } from '../../runtime/buses.js';
-import { measureRtts } from '../../runtime/ping.js';
 
-const HELP = `Usage: meridian up [--config FILE] [--bus embedded|nats] [--nats URL,...]
+export const DEFAULT_PORT_BASE = 7701;
+/** How long Ctrl-C waits for clients to follow `migrate` (every region drains at once here). */
+const UP_DRAIN_MS = 3000;
 
-Starts every region of the topology (default: the built-in us-east, eu-west, ap-southeast).
-  --config FILE   topology file (default: built-in)
-  --bus KIND      embedded (default): all regions in this process over a simulated WAN
-                  nats: each region on its NATS cluster (urls from the topology, or --nats)
-  --nats URLS     with --bus nats: region=url pairs, comma separated
-                  (us-east=nats://127.0.0.1:4222,eu-west=...); overrides the topology's urls
-Ctrl-C (SIGINT) or SIGTERM stops it.
+const HELP = `Usage: meridian up [--config FILE] [--bus embedded|nats] [--nats URLS] [--data DIR]
+                   [--port-base N] [--edge-port N] [--host ADDR] [--json]
+
+Starts every region of the topology (default: the built-in us-east, eu-west, ap-southeast), each
+with its region node (WebSocket /ws, HTTP /v1/*, a demo page at /), and the edge in front.
+  --config FILE    topology file (default: built-in)
+  --bus KIND       embedded (default): all regions in this process over a simulated WAN
+                   nats: each region on its NATS cluster (urls from the topology, or --nats)
+  --nats URLS      with --bus nats: region=url pairs, comma separated
+                   (us-east=nats://127.0.0.1:4222,eu-west=...); overrides the topology's urls
+  --data DIR       keep the message logs here (default: a temp dir, removed at exit)
+  --port-base N    first region's port, the next regions follow (default ${DEFAULT_PORT_BASE}; 0: free ports)
+  --edge-port N    the edge's port (default ${DEFAULT_EDGE_PORT}; a free port with --port-base 0)
+  --host ADDR      listen address of every server (default 127.0.0.1)
+  --json           print one JSON line when ready: {"regions":{...},"edge":"...","workerToken":"..."}
+Dev auth is on: connect with { "type": "auth", "id": "a", "user": "alice" }.
+Take a region down and back: POST <edge>/v1/admin/regions/NAME/down (or /up).
+Ctrl-C (SIGINT) or SIGTERM drains and stops it.
 `;
 
 const options = {
   config: { type: 'string' },
   bus: { type: 'string', default: 'embedded' },
   nats: { type: 'string' },
+  data: { type: 'string' },
+  'port-base': { type: 'string' },
+  'edge-port': { type: 'string' },
+  host: { type: 'string' },
+  json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
+interface UpArgs {
+  readonly kind: BusKind;
+  readonly nats: string | undefined;
+  readonly data: string | undefined;
+  readonly portBase: number;
+  readonly edgePort: number;
+  readonly host: string | undefined;
+  readonly json: boolean;
+}
+
+export function parsePort(name: string, text: string | undefined, dflt: number): number {
+  if (text === undefined) return dflt;
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n > 65535) throw new UsageError(`--${name} must be 0..65535, not "${text}"`);
+  return n;
+}
+
 export const upCommand: Command = {
   name: 'up',
-  summary: 'start every region of the topology (embedded: one process, simulated WAN)',
+  summary: 'start every region of the topology and the edge (embedded: one process, simulated WAN)',
   async run(argv, io) {
-    let values;
+    let args: UpArgs;
+    let config: string | undefined;
     try {
-      values = usageGuard('up', () => parseArgs({ args: [...argv], options, strict: true })).values;
+      const { values } = usageGuard('up', () => parseArgs({ args: [...argv], options, strict: true }));
       if (values.help) {
         io.out(HELP);
         return 0;
       }
       if (values.bus !== 'embedded' && values.bus !== 'nats') throw new UsageError(`meridian up: --bus must be embedded or nats, not "${values.bus}"`);
+      const portBase = parsePort('port-base', values['port-base'], DEFAULT_PORT_BASE);
+      config = values.config;
+      args = {
+        kind: values.bus,
+        nats: values.nats,
+        data: values.data,
+        portBase,
+        edgePort: parsePort('edge-port', values['edge-port'], portBase === 0 ? 0 : DEFAULT_EDGE_PORT),
+        host: values.host,
+        json: values.json === true,
+      };
     } catch (err) {
       if (err instanceof UsageError) {
-        io.err(`${err.message}\n\n${HELP}`);
+        io.err(`${err.message.startsWith('meridian') ? '' : 'meridian up: '}${err.message}\n\n${HELP}`);
         return 2;
       }
       throw err;
     }
     let topology: Topology;
     try {
-      topology = values.config ? await loadTopology(values.config) : defaultTopology();
+      topology = config ? await loadTopology(config) : defaultTopology();
     } catch (err) {
       if (err instanceof TopologyError) {
         for (const p of err.problems) io.err(formatProblem(p) + '\n');
@@ -67,38 +120,66 @@ export const upCommand: Command = {
       }
       throw err;
     }
-    return runUp(topology, values.bus, values.nats, io);
+    return runUp(topology, args, io);
   },
 };
 
-async function runUp(topology: Topology, kind: BusKind, nats: string | undefined, io: Io): Promise<number> {
-  let fabric;
+async function runUp(topology: Topology, a: UpArgs, io: Io): Promise<number> {
+  // With --json, stdout carries exactly the one JSON line; the story goes to stderr.
+  const say = (s: string): void => (a.json ? io.err(s) : io.out(s));
+  let d: Deployment | undefined;
+  let edge: Edge | undefined;
+  const workerToken = randomBytes(24).toString('base64url');
   try {
-    fabric = await startRegionBuses(topology, kind, nats);
+    d = await startDeployment(topology, {
+      bus: a.kind,
+      ...(a.nats === undefined ? {} : { nats: a.nats }),
+      ...(a.data === undefined ? {} : { dataDir: a.data }),
+      portBase: a.portBase,
+      ...(a.host === undefined ? {} : { host: a.host }),
+      region: { node: { auth: { dev: true } } },
+    });
+    const dep = d;
+    edge = await startEdge({
+      topology,
+      regionUrls: d.urls,
+      port: a.edgePort,
+      ...(a.host === undefined ? {} : { host: a.host }),
+      devAdmin: true,
+      onRegionDown: (region) => dep.takeDown(region),
+      onRegionUp: (region) => dep.bringUp(region),
+    });
   } catch (err) {
-    if (isMeridianError(err) || err instanceof UsageError) {
-      io.err(`meridian up: ${err.message}\n`);
+    await edge?.close().catch(() => undefined);
+    await d?.close().catch(() => undefined);
+    if (isMeridianError(err) || err instanceof UsageError || (err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      io.err(`meridian up: ${(err as Error).message}\n`);
       return 1;
     }
     throw err;
   }
   try {
-    io.out(`meridian up: ${topology.regions.length} regions on the ${kind} bus\n`);
-    const rtts = await measureRtts(fabric.buses);
+    say(`meridian up: ${topology.regions.length} regions on the ${a.kind} bus${a.data === undefined ? '' : `, data in ${a.data}`}\n`);
+    const rtts = await measureRtts(d.buses.buses);
     for (const r of topology.regions) {
       const row = topology.regions
         .filter((o) => o.name !== r.name)
         .map((o) => `${o.name} ${formatMs(rtts.get(`${r.name}|${o.name}`))}`)
         .join(', ');
-      io.out(`  ${r.name.padEnd(14)} ${(r.location.city ?? '').padEnd(12)} ${r.jurisdiction.padEnd(4)} rtt → ${row}\n`);
+      say(`  ${r.name.padEnd(14)} ${(r.location.city ?? '').padEnd(12)} ${r.jurisdiction.padEnd(4)} ${d.urls[r.name]}  rtt → ${row}\n`);
     }
-    io.out('ready. Ctrl-C to stop.\n');
+    say(`  edge           ${edge.url}  (GET /v1/route, /ws, /v1/*; admin: POST /v1/admin/regions/NAME/down|up)\n`);
+    say(`Open ${d.urls[topology.regions[0]!.name]}/ and ${d.urls[topology.regions[1]?.name ?? topology.regions[0]!.name]}/ in two tabs to send messages across regions.\n`);
+    if (a.json) io.out(`${JSON.stringify({ regions: d.urls, edge: edge.url, workerToken })}\n`);
+    say('ready. Ctrl-C to stop.\n');
     // Signal listeners do not keep Node's event loop alive, and the bus's timers are unref'd.
     const keepAlive = setInterval(() => undefined, 1 << 30);
     const signal = await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]).finally(() => clearInterval(keepAlive));
-    io.out(`\nmeridian up: ${String(signal[0] ?? 'signal')}: stopping\n`);
+    say(`\nmeridian up: ${String(signal[0] ?? 'signal')}: draining and stopping\n`);
+    await Promise.all([...d.regions.values()].map((r) => r.node.drain({ deadlineMs: UP_DRAIN_MS })));
   } finally {
-    await fabric.close();
+    await edge.close().catch(() => undefined);
+    await d.close();
   }
   return 0;
 }

@@ -1,0 +1,185 @@
+/**
+ * `meridian region NAME`: run one region's node — the way to deploy Meridian, one process (or
+ * more) per region, each on its region's NATS cluster. With the embedded bus it runs alone, which
+ * is useful for trying a single region. Authentication must be configured: a JWT secret or public
+ * key (flags or MERIDIAN_AUTH_SECRET / MERIDIAN_AUTH_PUBLIC_KEY), or `--dev` for anonymous users.
+ * SIGTERM (and SIGINT) drain: clients are told to migrate, then it exits 0.
+ */
+import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { EmbeddedNetwork } from '../../bus/embedded/mod.js';
+import { connectNatsBus } from '../../bus/nats/mod.js';
+import type { Bus } from '../../bus/types.js';
+import { isMeridianError } from '../../errors/mod.js';
+import { parseRegionList } from '../../edge/server/mod.js';
+import type { AuthOptions } from '../../node/mod.js';
+import { startRegion } from '../../runtime/region.js';
+import type { RegionRuntime } from '../../runtime/region.js';
+import { defaultTopology, formatProblem, linkLatencyMs, loadTopology, TopologyError } from '../../topology/mod.js';
+import type { Topology } from '../../topology/mod.js';
+import { usageGuard, UsageError } from '../command.js';
+import type { Command, Io } from '../command.js';
+import { DEFAULT_PORT_BASE, parsePort } from './up.js';
+
+const HELP = `Usage: meridian region NAME [--config FILE] [--bus embedded|nats] [--nats URL,...] [--data DIR]
+                       [--port N] [--host ADDR] [--dev] [--auth-secret S | --auth-public-key FILE]
+                       [--region-urls name=url,...]
+
+Runs the region node of region NAME: WebSocket /ws, HTTP /v1/*, /health, /ready, a demo page at /.
+  --config FILE          topology file (default: built-in)
+  --bus KIND             nats: attach to the region's NATS cluster (urls from the topology, or --nats)
+                         embedded (default): this region alone, in this process
+  --nats URLS            the region's NATS servers, comma separated (nats://10.0.0.1:4222,...)
+  --data DIR             embedded bus: where the message log lives (default: ./meridian-data)
+  --port N               listen port (default: ${DEFAULT_PORT_BASE} + the region's position in the topology)
+  --host ADDR            listen address (default 127.0.0.1; 0.0.0.0 to serve other hosts)
+  --dev                  accept anonymous { "user": ... } auth (development only)
+  --auth-secret S        HS256 secret for client JWTs (or MERIDIAN_AUTH_SECRET)
+  --auth-public-key FILE Ed25519 public key (SPKI PEM) for EdDSA JWTs (or MERIDIAN_AUTH_PUBLIC_KEY, the PEM itself)
+  --region-urls LIST     other regions' node URLs, for migrate and /v1/regions (us-east=https://...,...)
+SIGTERM or Ctrl-C drains (clients are told to migrate) and stops.
+`;
+
+const options = {
+  config: { type: 'string' },
+  bus: { type: 'string', default: 'embedded' },
+  nats: { type: 'string' },
+  data: { type: 'string' },
+  port: { type: 'string' },
+  host: { type: 'string' },
+  dev: { type: 'boolean' },
+  'auth-secret': { type: 'string' },
+  'auth-public-key': { type: 'string' },
+  'region-urls': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+type Values = ReturnType<typeof parse>['values'];
+const parse = (argv: readonly string[]) => parseArgs({ args: [...argv], options, strict: true, allowPositionals: true });
+
+export const regionCommand: Command = {
+  name: 'region',
+  summary: 'run one region\'s node (WebSocket /ws, HTTP /v1/*) on its bus',
+  async run(argv, io) {
+    let values: Values;
+    let name: string;
+    try {
+      const parsed = usageGuard('region', () => parse(argv));
+      values = parsed.values;
+      if (values.help) {
+        io.out(HELP);
+        return 0;
+      }
+      if (parsed.positionals.length !== 1) throw new UsageError('meridian region: name exactly one region');
+      name = parsed.positionals[0]!;
+      if (values.bus !== 'embedded' && values.bus !== 'nats') throw new UsageError(`meridian region: --bus must be embedded or nats, not "${values.bus}"`);
+      if (values['auth-secret'] !== undefined && values['auth-public-key'] !== undefined) throw new UsageError('meridian region: give --auth-secret or --auth-public-key, not both');
+    } catch (err) {
+      if (err instanceof UsageError) {
+        io.err(`${err.message.startsWith('meridian') ? '' : 'meridian region: '}${err.message}\n\n${HELP}`);
+        return 2;
+      }
+      throw err;
+    }
+    try {
+      return await runRegion(name, values, io);
+    } catch (err) {
+      if (err instanceof TopologyError) {
+        for (const p of err.problems) io.err(formatProblem(p) + '\n');
+        return 1;
+      }
+      if (err instanceof UsageError) {
+        io.err(`${err.message}\n`);
+        return 2;
+      }
+      if (isMeridianError(err) || (err as NodeJS.ErrnoException).code === 'EADDRINUSE' || (err as NodeJS.ErrnoException).code === 'ENOENT') {
+        io.err(`meridian region: ${(err as Error).message}\n`);
+        return 1;
+      }
+      throw err;
+    }
+  },
+};
+
+async function authOptions(values: Values): Promise<AuthOptions> {
+  const secret = values['auth-secret'] ?? process.env['MERIDIAN_AUTH_SECRET'];
+  const keyFile = values['auth-public-key'];
+  const pem = keyFile !== undefined ? await readFile(keyFile, 'utf8') : process.env['MERIDIAN_AUTH_PUBLIC_KEY'];
+  const auth: AuthOptions = {
+    ...(secret === undefined || secret === '' ? {} : { hs256Secret: secret }),
+    ...(pem === undefined || pem === '' ? {} : { eddsaPublicKey: pem }),
+    dev: values.dev === true,
+  };
+  if (auth.hs256Secret === undefined && auth.eddsaPublicKey === undefined && !auth.dev) {
+    throw new UsageError('meridian region: no way to authenticate clients: pass --auth-secret, --auth-public-key (or set MERIDIAN_AUTH_SECRET / MERIDIAN_AUTH_PUBLIC_KEY), or --dev');
+  }
+  return auth;
+}
+
+async function attach(topology: Topology, name: string, values: Values): Promise<{ bus: Bus; close: () => Promise<void> }> {
+  if (values.bus === 'nats') {
+    const spec = values.nats?.trim();
+    const servers = spec === undefined || spec === '' ? (topology.regions.find((r) => r.name === name)?.nats ?? []) : spec.split(',').map((s) => s.trim()).filter(Boolean).map((s) => (s.includes('=') ? s.slice(s.indexOf('=') + 1) : s));
+    if (servers.length === 0) throw new UsageError(`meridian region: region ${name} has no NATS urls: set regions[].nats in the topology or pass --nats nats://host:4222`);
+    const bus = await connectNatsBus({ region: name, servers, name: `meridian-${name}` });
+    return { bus, close: () => bus.close() };
+  }
+  // Embedded: the whole topology's WAN exists, only this region has a node on it.
+  const network = new EmbeddedNetwork(
+    topology.regions.map((r) => ({ name: r.name, lat: r.location.lat, lon: r.location.lon })),
+    { latencyMs: (a, b) => linkLatencyMs(topology, a, b) },
+  );
+  const bus = network.connect(name);
+  return {
+    bus,
+    close: async () => {
+      await bus.close();
+      await network.close();
+    },
+  };
+}
+
+async function runRegion(name: string, values: Values, io: Io): Promise<number> {
+  const topology = values.config !== undefined ? await loadTopology(values.config) : defaultTopology();
+  const index = topology.regions.findIndex((r) => r.name === name);
+  if (index < 0) throw new UsageError(`meridian region: no region "${name}" in the topology (known: ${topology.regions.map((r) => r.name).join(', ')})`);
+  let port: number;
+  try {
+    port = parsePort('port', values.port, DEFAULT_PORT_BASE + index);
+  } catch (err) {
+    throw new UsageError(`meridian region: ${(err as Error).message}`);
+  }
+  const auth = await authOptions(values);
+  const regionUrls = values['region-urls'] === undefined ? {} : parseRegionList(values['region-urls']);
+  const dataDir = values.data ?? 'meridian-data';
+  const { bus, close: closeBus } = await attach(topology, name, values);
+  let region: RegionRuntime;
+  try {
+    region = await startRegion({
+      topology,
+      region: name,
+      bus,
+      dataDir,
+      node: { port, ...(values.host === undefined ? {} : { host: values.host }), auth, regionUrls },
+    });
+  } catch (err) {
+    await closeBus();
+    throw err;
+  }
+  try {
+    const how = [auth.hs256Secret ? 'HS256' : '', auth.eddsaPublicKey ? 'EdDSA' : '', auth.dev ? 'dev (anonymous users allowed)' : ''].filter(Boolean).join(', ');
+    io.out(`meridian region ${name}: listening on ${region.url} (WebSocket ${region.url.replace(/^http/, 'ws')}/ws), node ${region.node.node}\n`);
+    io.out(`  bus ${values.bus}${values.bus === 'embedded' ? `, log in ${dataDir}` : ', log on JetStream'}; auth: ${how}\n`);
+    io.out('ready. SIGTERM or Ctrl-C drains and stops.\n');
+    const keepAlive = setInterval(() => undefined, 1 << 30);
+    const signal = await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]).finally(() => clearInterval(keepAlive));
+    io.out(`meridian region ${name}: ${String(signal[0] ?? 'signal')}: draining (${region.node.sessions} sessions)\n`);
+    await region.node.drain();
+  } finally {
+    await region.close();
+    await closeBus();
+  }
+  io.out(`meridian region ${name}: stopped\n`);
+  return 0;
+}

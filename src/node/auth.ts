@@ -1,0 +1,132 @@
+/**
+ * Who a connection is: JWT verification (HS256 with a shared secret, EdDSA with an Ed25519
+ * public key, via `jose`) and room capability patterns. A token needs `sub` (a valid user id) and
+ * `exp`; `rooms` lists patterns where `*` matches any run of characters. Dev mode (an explicit
+ * flag) admits `auth { user }` with every room capability; without the flag nothing is anonymous.
+ */
+import { createSecretKey } from 'node:crypto';
+import type { KeyObject, webcrypto } from 'node:crypto';
+
+type CryptoKey = webcrypto.CryptoKey;
+import { decodeProtectedHeader, importSPKI, jwtVerify } from 'jose';
+import { ErrorCode, MeridianError } from '../errors/mod.js';
+import { checkId } from '../protocol/mod.js';
+import type { AuthOptions } from './options.js';
+
+export interface Identity {
+  readonly user: string;
+  /** Room capability patterns as granted (`["*"]` in dev mode). */
+  readonly rooms: readonly string[];
+  /** Token expiry, ms since the epoch; undefined for dev identities. */
+  readonly expiresAt?: number;
+  readonly canJoin: (room: string) => boolean;
+}
+
+const matcherCache = new Map<string, (room: string) => boolean>();
+const ALL_ROOMS: readonly string[] = Object.freeze(['*']);
+const anyRoom = (): boolean => true;
+const noRoom = (): boolean => false;
+
+/** A predicate for a list of room patterns (`*` matches any run, everything else literally). */
+export function roomMatcher(patterns: readonly string[]): (room: string) => boolean {
+  if (patterns.length === 0) return noRoom;
+  if (patterns.includes('*')) return anyRoom;
+  const key = JSON.stringify(patterns);
+  const cached = matcherCache.get(key);
+  if (cached) return cached;
+  const exact = new Set(patterns.filter((p) => !p.includes('*')));
+  const wild = patterns.filter((p) => p.includes('*'));
+  const re = wild.length === 0 ? undefined : new RegExp(`^(?:${wild.map((p) => p.split('*').map(escapeRe).join('[\\s\\S]*')).join('|')})$`, 'u');
+  const fn = (room: string): boolean => exact.has(room) || (re !== undefined && re.test(room));
+  // Tokens of one deployment share a handful of pattern lists; bound the cache anyway.
+  if (matcherCache.size > 1000) matcherCache.clear();
+  matcherCache.set(key, fn);
+  return fn;
+}
+
+function escapeRe(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+}
+
+function failed(message: string): MeridianError {
+  return new MeridianError(ErrorCode.AuthFailed, message);
+}
+
+export class Authenticator {
+  readonly dev: boolean;
+  readonly #secret: KeyObject | undefined;
+  readonly #publicKey: Promise<KeyObject | CryptoKey> | undefined;
+  readonly #opts: AuthOptions;
+
+  constructor(opts: AuthOptions) {
+    this.#opts = opts;
+    this.dev = opts.dev === true;
+    this.#secret = opts.hs256Secret === undefined ? undefined : createSecretKey(Buffer.from(opts.hs256Secret, 'utf8'));
+    if (opts.eddsaPublicKey !== undefined) {
+      this.#publicKey = importSPKI(opts.eddsaPublicKey, 'EdDSA');
+      // Surfaced by ready(); keep an unhandled rejection from crashing the process meanwhile.
+      this.#publicKey.catch(() => undefined);
+    }
+  }
+
+  /** Rejects with NODE_INVALID_CONFIG when the configured public key does not parse. */
+  async ready(): Promise<void> {
+    try {
+      await this.#publicKey;
+    } catch (cause) {
+      throw new MeridianError(ErrorCode.NodeInvalidConfig, 'auth.eddsaPublicKey is not an Ed25519 public key in SPKI PEM form', { cause });
+    }
+  }
+
+  /** True when any way of authenticating is configured. */
+  get configured(): boolean {
+    return this.dev || this.#secret !== undefined || this.#publicKey !== undefined;
+  }
+
+  devIdentity(user: string): Identity {
+    if (!this.dev) throw failed('anonymous (user) authentication needs the node\'s dev flag');
+    return { user, rooms: ALL_ROOMS, canJoin: anyRoom };
+  }
+
+  /** Verify a token: AUTH_FAILED for every bad token, AUTH_EXPIRED when it has expired. */
+  async verify(token: string): Promise<Identity> {
+    let alg: string | undefined;
+    try {
+      alg = decodeProtectedHeader(token).alg;
+    } catch {
+      throw failed('the token is not a JWT');
+    }
+    let key: KeyObject | CryptoKey | undefined;
+    if (alg === 'HS256') key = this.#secret;
+    else if (alg === 'EdDSA' || alg === 'Ed25519') key = await this.#publicKey?.catch(() => undefined);
+    if (key === undefined) throw failed(`no key is configured for ${String(alg).slice(0, 16)} tokens`);
+    let payload;
+    try {
+      ({ payload } = await jwtVerify(token, key, {
+        algorithms: [alg as string],
+        requiredClaims: ['exp', 'sub'],
+        ...(this.#opts.audience === undefined ? {} : { audience: this.#opts.audience }),
+        ...(this.#opts.issuer === undefined ? {} : { issuer: this.#opts.issuer }),
+      }));
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code === 'ERR_JWT_EXPIRED') throw new MeridianError(ErrorCode.AuthExpired, 'the token has expired');
+      throw failed(`the token was refused: ${(err as Error).message.slice(0, 120)}`);
+    }
+    const sub = payload.sub;
+    const idCheck = checkId(sub);
+    if (!idCheck.ok) throw failed(`sub ${idCheck.reason}`);
+    const rooms = payload['rooms'] ?? [];
+    if (!Array.isArray(rooms) || rooms.length > 256 || !rooms.every((r) => typeof r === 'string' && r.length > 0 && r.length <= 256)) {
+      throw failed('rooms must be a list of at most 256 room patterns');
+    }
+    const patterns = rooms as string[];
+    return { user: sub as string, rooms: patterns, expiresAt: (payload.exp as number) * 1000, canJoin: roomMatcher(patterns) };
+  }
+}
+
+/** The bearer token of an `Authorization` header, if any. */
+export function bearer(header: string | undefined): string | undefined {
+  const m = /^Bearer\s+(\S+)$/i.exec(header ?? '');
+  return m?.[1];
+}

@@ -1,0 +1,31 @@
+/** What every session of a node shares: options, the capabilities it calls, and node-wide state. */
+import type { Messaging } from '../messaging/types.js';
+import type { Presence } from '../presence/types.js';
+import type { WelcomeLimits } from '../protocol/mod.js';
+import type { Authenticator } from './auth.js';
+import type { ResolvedNodeOptions } from './options.js';
+import type { PresenceHub } from './presence-hub.js';
+
+export interface SessionRef {
+  readonly id: string;
+  /** Send `migrate` (drain). */
+  migrate(frame: { suggestedRegion: string; url: string; deadlineMs: number }): void;
+  /** Close with a code of ours (4500 …); the socket is destroyed if the client does not answer. */
+  close(code: number, reason: string): void;
+  /** Destroy the socket at once (region taken down). */
+  destroy(): void;
+  /** Idle, auth and token-expiry checks, called by the node's sweep. */
+  sweep(now: number, wall: number): void;
+}
+
+export interface NodeContext {
+  readonly opts: ResolvedNodeOptions;
+  readonly messaging: Messaging;
+  readonly presence: Presence;
+  readonly auth: Authenticator;
+  readonly hub: PresenceHub;
+  readonly welcomeLimits: WelcomeLimits;
+  readonly sessions: Set<SessionRef>;
+  /** Unexpected failures (bugs): logged, never thrown at the socket. */
+  readonly onInternalError: (err: unknown, where: string) => void;
+}

@@ -1,0 +1,274 @@
+/**
+ * The node's HTTP API under /v1, for servers and tools (clients use the WebSocket):
+ *
+ *   GET  /v1/regions                                   topology + live state of each region
+ *   POST /v1/messages                                  server-side send, answered like `ack`
+ *   GET  /v1/presence/{user}                           a user's presence
+ *   GET  /v1/rooms/{room}/presence                     a room's members
+ *   GET  /v1/conversations/{id}/messages?after=&limit= history from the log
+ *
+ * Authentication: `Authorization: Bearer <JWT>` (the same tokens as `auth`), or in dev mode
+ * nothing (sends then name the sender in `from`). /v1/regions is public. Errors are
+ * `{ error: { code, message } }` with the wire error names of docs/protocol.md (and
+ * `AUTH_FAILED`), status 400/401/403/404/405/413/503.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isMeridianError } from '../errors/mod.js';
+import { checkId, parseClientFrame, parseConversation, dmPeer, tryDmConversation, roomConversation, wireErrorName } from '../protocol/mod.js';
+import type { RequestErrorName } from '../protocol/mod.js';
+import { bearer } from './auth.js';
+import type { Identity } from './auth.js';
+import type { NodeContext } from './context.js';
+import type { NodeState, RegionView } from './regions.js';
+
+export interface HttpApiContext {
+  readonly ctx: NodeContext;
+  readonly view: RegionView;
+  readonly self: () => NodeState;
+}
+
+const STATUS: Partial<Record<RequestErrorName, number>> = {
+  BAD_FRAME: 400,
+  UNKNOWN_TYPE: 400,
+  INVALID_FIELD: 400,
+  FRAME_TOO_LARGE: 413,
+  BODY_TOO_LARGE: 413,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  BAD_SEQUENCE: 400,
+  DUPLICATE_GONE: 409,
+  RATE_LIMITED: 429,
+  UNAVAILABLE: 503,
+  TIMEOUT: 504,
+  NOT_SUPPORTED: 501,
+  INTERNAL_ERROR: 500,
+};
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const text = JSON.stringify(body);
+  res.writeHead(status, { ...headers, 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+  res.end(text);
+}
+
+export function sendError(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
+  sendJson(res, status, { error: { code, message } }, headers);
+}
+
+function sendWireError(res: ServerResponse, name: RequestErrorName, message: string): void {
+  sendError(res, STATUS[name] ?? 400, name, message);
+}
+
+function sendFailure(api: HttpApiContext, res: ServerResponse, err: unknown): void {
+  if (isMeridianError(err)) return sendWireError(res, wireErrorName(err.code), err.message);
+  api.ctx.onInternalError(err, 'http');
+  sendWireError(res, 'INTERNAL_ERROR', 'the server failed to handle this request');
+}
+
+/** The request body, at most `max` bytes; undefined (after answering 413) when larger. */
+async function readBody(req: IncomingMessage, res: ServerResponse, max: number): Promise<Buffer | undefined> {
+  const declared = Number(req.headers['content-length'] ?? '0');
+  if (declared > max) {
+    sendWireError(res, 'FRAME_TOO_LARGE', `the body exceeds ${max} bytes`);
+    req.resume();
+    return undefined;
+  }
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const chunk of req) {
+    n += (chunk as Buffer).length;
+    if (n > max) {
+      sendWireError(res, 'FRAME_TOO_LARGE', `the body exceeds ${max} bytes`);
+      req.resume();
+      return undefined;
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** The caller: a verified token, dev (anyone), or undefined after answering 401. */
+async function caller(api: HttpApiContext, req: IncomingMessage, res: ServerResponse): Promise<Identity | 'dev' | undefined> {
+  const token = bearer(req.headers.authorization);
+  if (token !== undefined) {
+    try {
+      return await api.ctx.auth.verify(token);
+    } catch (err) {
+      sendError(res, 401, 'AUTH_FAILED', isMeridianError(err) ? err.message : 'authentication failed', { 'www-authenticate': 'Bearer' });
+      return undefined;
+    }
+  }
+  if (api.ctx.auth.dev) return 'dev';
+  sendError(res, 401, 'AUTH_FAILED', 'this endpoint needs Authorization: Bearer <token>', { 'www-authenticate': 'Bearer' });
+  return undefined;
+}
+
+function decodeSegment(s: string): string | undefined {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return undefined;
+  }
+}
+
+const PRESENCE_USER = /^\/v1\/presence\/([^/]+)$/;
+const ROOM_PRESENCE = /^\/v1\/rooms\/([^/]+)\/presence$/;
+const HISTORY = /^\/v1\/conversations\/([^/]+)\/messages$/;
+
+/** Serve /v1 requests of the node; false when the path is not one of them. */
+export async function handleApi(api: HttpApiContext, req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> {
+  const path = url.pathname;
+  const method = req.method ?? 'GET';
+  const only = (m: string): boolean => {
+    if (method === m || (m === 'GET' && method === 'HEAD')) return true;
+    sendError(res, 405, 'METHOD_NOT_ALLOWED', `${path} takes ${m}`, { allow: m });
+    return false;
+  };
+  if (path === '/v1/regions') {
+    if (only('GET')) await regions(api, res);
+    return true;
+  }
+  if (path === '/v1/messages') {
+    if (only('POST')) await postMessage(api, req, res);
+    return true;
+  }
+  let m = PRESENCE_USER.exec(path);
+  if (m) {
+    if (only('GET')) await userPresence(api, req, res, m[1]!);
+    return true;
+  }
+  m = ROOM_PRESENCE.exec(path);
+  if (m) {
+    if (only('GET')) await roomPresence(api, req, res, m[1]!);
+    return true;
+  }
+  m = HISTORY.exec(path);
+  if (m) {
+    if (only('GET')) await history(api, req, res, m[1]!, url.searchParams);
+    return true;
+  }
+  return false;
+}
+
+async function regions(api: HttpApiContext, res: ServerResponse): Promise<void> {
+  const { opts } = api.ctx;
+  const urls = opts.regionUrls;
+  const rows = await Promise.all(
+    opts.topology.regions.map(async (r) => {
+      const self = r.name === opts.region;
+      const state = self ? { reachable: true, rttMs: 0, nodes: [api.self()], checkedAt: Date.now() } : await api.view.state(r.name);
+      return {
+        name: r.name,
+        city: r.location.city ?? null,
+        location: { lat: r.location.lat, lon: r.location.lon },
+        jurisdiction: r.jurisdiction,
+        url: urls[r.name] ?? null,
+        self,
+        ...state,
+      };
+    }),
+  );
+  sendJson(res, 200, { region: opts.region, node: opts.node, regions: rows });
+}
+
+async function postMessage(api: HttpApiContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const who = await caller(api, req, res);
+  if (who === undefined) return;
+  const limits = api.ctx.opts.limits;
+  const raw = await readBody(req, res, limits.maxFrameBytes);
+  if (raw === undefined) return;
+  let value: unknown;
+  try {
+    value = JSON.parse(raw.toString('utf8'));
+  } catch {
+    return sendWireError(res, 'BAD_FRAME', 'the body is not valid JSON');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return sendWireError(res, 'BAD_FRAME', 'the body must be a JSON object');
+  const { from, ...rest } = value as Record<string, unknown>;
+  let sender: string;
+  if (who === 'dev') {
+    const c = checkId(from, limits.maxIdLength);
+    if (!c.ok) return sendError(res, 400, 'INVALID_FIELD', `from: ${c.reason} (dev mode: name the sender)`);
+    sender = from as string;
+  } else {
+    if (from !== undefined && from !== who.user) return sendError(res, 403, 'FORBIDDEN', 'from: must be the token\'s user (or be left out)');
+    sender = who.user;
+  }
+  // The same checks as a client's `send` frame, by the same parser.
+  const parsed = parseClientFrame(JSON.stringify({ ...rest, type: 'send', id: 'http' }), limits);
+  if (!parsed.ok) return sendWireError(res, parsed.error.name as RequestErrorName, parsed.error.message);
+  const f = parsed.frame;
+  if (f.type !== 'send') return sendWireError(res, 'INTERNAL_ERROR', 'unexpected frame');
+  if (f.to.room !== undefined && who !== 'dev' && !who.canJoin(f.to.room)) return sendWireError(res, 'FORBIDDEN', `to.room: no capability for room ${JSON.stringify(f.to.room.slice(0, 64))}`);
+  if (f.to.user !== undefined) {
+    const dm = tryDmConversation(sender, f.to.user, limits.maxIdLength);
+    if (!dm.ok) return sendWireError(res, 'INVALID_FIELD', `to.user: ${dm.reason}`);
+  }
+  try {
+    const to = f.to.user !== undefined ? { user: f.to.user } : { room: f.to.room! };
+    const r = await api.ctx.messaging.send({ from: sender, to, body: f.body, clientMsgId: f.clientMsgId });
+    sendJson(res, r.duplicate ? 200 : 201, { messageId: r.messageId, conversation: r.conversation, seq: r.seq, timestamp: r.timestamp, duplicate: r.duplicate });
+  } catch (err) {
+    sendFailure(api, res, err);
+  }
+}
+
+async function userPresence(api: HttpApiContext, req: IncomingMessage, res: ServerResponse, segment: string): Promise<void> {
+  const user = decodeSegment(segment);
+  const c = checkId(user, api.ctx.opts.limits.maxIdLength);
+  if (user === undefined || !c.ok) return sendWireError(res, 'INVALID_FIELD', `user: ${c.ok ? 'malformed' : c.reason}`);
+  if ((await caller(api, req, res)) === undefined) return;
+  try {
+    sendJson(res, 200, await api.ctx.presence.user(user));
+  } catch (err) {
+    sendFailure(api, res, err);
+  }
+}
+
+async function roomPresence(api: HttpApiContext, req: IncomingMessage, res: ServerResponse, segment: string): Promise<void> {
+  const room = decodeSegment(segment);
+  const c = checkId(room, api.ctx.opts.limits.maxIdLength);
+  if (room === undefined || !c.ok) return sendWireError(res, 'INVALID_FIELD', `room: ${c.ok ? 'malformed' : c.reason}`);
+  const who = await caller(api, req, res);
+  if (who === undefined) return;
+  if (who !== 'dev' && !who.canJoin(room)) return sendWireError(res, 'FORBIDDEN', `no capability for room ${JSON.stringify(room.slice(0, 64))}`);
+  try {
+    sendJson(res, 200, await api.ctx.presence.room(room, { limit: api.ctx.opts.maxPresenceMembers }));
+  } catch (err) {
+    sendFailure(api, res, err);
+  }
+}
+
+function intParam(q: URLSearchParams, name: string, dflt: number, min: number, max: number): number | string {
+  const v = q.get(name);
+  if (v === null) return dflt;
+  if (!/^\d{1,16}$/.test(v)) return `${name}: must be an integer`;
+  const n = Number(v);
+  if (n < min || n > max) return `${name}: must be between ${min} and ${max}`;
+  return n;
+}
+
+async function history(api: HttpApiContext, req: IncomingMessage, res: ServerResponse, segment: string, q: URLSearchParams): Promise<void> {
+  const id = decodeSegment(segment);
+  const conv = parseConversation(id, api.ctx.opts.limits.maxIdLength);
+  if (id === undefined || conv === undefined) return sendWireError(res, 'INVALID_FIELD', 'conversation: must be a canonical conversation id (dm:<a>:<b> or room:<id>)');
+  const after = intParam(q, 'after', 0, 0, Number.MAX_SAFE_INTEGER);
+  const limit = intParam(q, 'limit', 100, 1, 1000);
+  if (typeof after === 'string') return sendWireError(res, 'INVALID_FIELD', after);
+  if (typeof limit === 'string') return sendWireError(res, 'INVALID_FIELD', limit);
+  const who = await caller(api, req, res);
+  if (who === undefined) return;
+  if (who !== 'dev') {
+    const allowed = conv.kind === 'dm' ? dmPeer(conv, who.user) !== undefined : who.canJoin(conv.room);
+    if (!allowed) return sendWireError(res, 'FORBIDDEN', 'not a participant of this conversation');
+  }
+  try {
+    const page = await api.ctx.messaging.history(conv.kind === 'room' ? roomConversation(conv.room) : id, { after, limit });
+    sendJson(res, 200, page);
+  } catch (err) {
+    sendFailure(api, res, err);
+  }
+}

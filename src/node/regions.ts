@@ -1,0 +1,96 @@
+/**
+ * The live state of regions, as this node sees it, for `GET /v1/regions` and for picking where
+ * `migrate` sends clients. Every node answers status requests on `mrd.sys.status.<region>` with
+ * its own state; a node asks the other regions (1 s timeout, answers cached 2 s) and reports
+ * them unreachable when nothing answers — the same view the bus gives the messaging layer.
+ */
+import { subjects } from '../bus/subjects.js';
+import type { Bus, Subscription } from '../bus/types.js';
+import { greatCircleKm } from '../topology/mod.js';
+import type { Topology } from '../topology/mod.js';
+
+export interface NodeState {
+  readonly region: string;
+  readonly node: string;
+  readonly draining: boolean;
+  readonly sessions: number;
+}
+
+export interface RegionState {
+  readonly reachable: boolean;
+  readonly rttMs?: number;
+  readonly nodes: readonly NodeState[];
+  readonly checkedAt: number;
+}
+
+const CACHE_MS = 2000;
+const TIMEOUT_MS = 1000;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export class RegionView {
+  readonly #sub: Subscription;
+  readonly #cache = new Map<string, Promise<RegionState>>();
+
+  constructor(
+    readonly bus: Bus,
+    readonly topology: Topology,
+    readonly self: () => NodeState,
+  ) {
+    this.#sub = bus.subscribe(subjects.status(bus.region), (msg) => {
+      if (msg.reply) {
+        try {
+          bus.publish(msg.reply, encoder.encode(JSON.stringify(self())));
+        } catch {
+          // The bus is closing or down: the asker times out, which is the truth.
+        }
+      }
+    });
+  }
+
+  /** Another region's state (cached for a moment). */
+  state(region: string): Promise<RegionState> {
+    const hit = this.#cache.get(region);
+    if (hit) return hit;
+    const p = this.#ask(region);
+    this.#cache.set(region, p);
+    setTimeout(() => this.#cache.delete(region), CACHE_MS).unref();
+    return p;
+  }
+
+  async #ask(region: string): Promise<RegionState> {
+    const start = performance.now();
+    try {
+      const reply = await this.bus.request(subjects.status(region), new Uint8Array(0), { timeoutMs: TIMEOUT_MS });
+      const node = JSON.parse(decoder.decode(reply.data)) as NodeState;
+      return { reachable: true, rttMs: Math.round((performance.now() - start) * 10) / 10, nodes: [node], checkedAt: Date.now() };
+    } catch {
+      return { reachable: false, nodes: [], checkedAt: Date.now() };
+    }
+  }
+
+  /** Other regions, nearest first (great-circle distance from this region). */
+  othersByDistance(): string[] {
+    const me = this.topology.regions.find((r) => r.name === this.bus.region);
+    if (!me) return [];
+    return this.topology.regions
+      .filter((r) => r.name !== me.name)
+      .map((r) => ({ name: r.name, km: greatCircleKm(me.location, r.location) }))
+      .sort((a, b) => a.km - b.km)
+      .map((r) => r.name);
+  }
+
+  close(): void {
+    this.#sub.unsubscribe();
+    this.#cache.clear();
+  }
+}
+
+/** `ws(s)://host:port/ws` for a region's base URL. */
+export function wsUrl(base: string): string {
+  const u = new URL(base);
+  u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
+  u.pathname = '/ws';
+  u.search = '';
+  return u.toString();
+}

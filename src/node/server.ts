@@ -1,0 +1,248 @@
+/**
+ * The region node: one node:http server that serves the WebSocket protocol at `/ws`, its own
+ * HTTP endpoints (`/health`, `/ready`, `/v1/…`, the demo page at `/`), then offers every other
+ * request to its HTTP modules in order; else 404.
+ *
+ * It owns no state of its own beyond connections: messages, cursors and homes live in messaging
+ * (on the log and the bus), presence in presence. So a node can be drained, taken down and
+ * replaced, and its clients resume elsewhere.
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { SUBPROTOCOL } from '../protocol/mod.js';
+import type { WelcomeLimits } from '../protocol/mod.js';
+import type { HttpModule } from '../runtime/http-module.js';
+import { Authenticator } from './auth.js';
+import type { NodeContext, SessionRef } from './context.js';
+import { demoPage } from './demo.js';
+import { drainSessions } from './drain.js';
+import { handleApi, sendError, sendJson } from './http-api.js';
+import type { HttpApiContext } from './http-api.js';
+import { resolveNodeOptions } from './options.js';
+import type { RegionNodeOptions } from './options.js';
+import { PresenceHub } from './presence-hub.js';
+import { RegionView } from './regions.js';
+import type { NodeState } from './regions.js';
+import { WsEndpoint, refuse } from './ws.js';
+
+export interface RegionNode {
+  readonly region: string;
+  readonly node: string;
+  /** http://host:port the node listens on (ws://host:port/ws for clients). */
+  readonly url: string;
+  readonly port: number;
+  /** Open WebSocket sessions. */
+  readonly sessions: number;
+  readonly draining: boolean;
+  /** What /ready answers: not draining, not down, the bus connected and every module ready. */
+  ready(): boolean;
+  /** Migrate every client away and wait for them (see drain.ts); /ready is 503 from the start. */
+  drain(opts?: { deadlineMs?: number }): Promise<void>;
+  /** Simulate the region failing: stop listening and destroy every connection (no goodbyes). */
+  takeDown(): Promise<void>;
+  /** Listen again on the same port after `takeDown`. */
+  bringUp(): Promise<void>;
+  /** Close every connection (4500 if not drained), the modules and the listener. Idempotent. */
+  close(): Promise<void>;
+}
+
+function defaultOnError(err: unknown, where: string): void {
+  process.stderr.write(`meridian node: unexpected error in ${where}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+}
+
+export async function startRegionNode(options: RegionNodeOptions): Promise<RegionNode> {
+  const opts = resolveNodeOptions(options, randomBytes(4).toString('hex'));
+  const auth = new Authenticator(opts.auth);
+  await auth.ready();
+  const modules: readonly HttpModule[] = options.modules ?? [];
+  const welcomeLimits: WelcomeLimits = { ...opts.limits };
+  const sessions = new Set<SessionRef>();
+  const ctx: NodeContext = {
+    opts,
+    messaging: options.messaging,
+    presence: options.presence,
+    auth,
+    hub: new PresenceHub(options.presence),
+    welcomeLimits,
+    sessions,
+    onInternalError: options.onError ?? defaultOnError,
+  };
+  let draining = false;
+  let down = false;
+  let closed = false;
+  let busUp = true;
+  const self = (): NodeState => ({ region: opts.region, node: opts.node, draining, sessions: sessions.size });
+  const view = new RegionView(options.bus, opts.topology, self);
+  const api: HttpApiContext = { ctx, view, self };
+  const ws = new WsEndpoint(ctx);
+  const sockets = new Set<Socket>();
+
+  void (async () => {
+    try {
+      for await (const s of options.bus.status()) {
+        if (s.type === 'disconnected' || s.type === 'reconnecting') busUp = false;
+        else if (s.type === 'reconnected') busUp = true;
+        else if (s.type === 'closed') return;
+      }
+    } catch {
+      // A status stream that ends with an error leaves the last state; the bus reports closure.
+    }
+  })();
+
+  const ready = (): boolean => !draining && !down && !closed && busUp && modules.every((m) => m.ready?.() ?? true);
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://node');
+    } catch {
+      return sendError(res, 400, 'BAD_REQUEST', 'malformed request target');
+    }
+    const path = url.pathname;
+    if (path === '/health') return sendJson(res, 200, { status: 'ok', region: opts.region, node: opts.node });
+    if (path === '/ready') {
+      const ok = ready();
+      const reason = draining ? 'draining' : !busUp ? 'bus_disconnected' : ok ? undefined : 'module_not_ready';
+      return sendJson(res, ok ? 200 : 503, { ready: ok, region: opts.region, node: opts.node, ...(reason ? { reason } : {}) });
+    }
+    if (path === '/' && (req.method === 'GET' || req.method === 'HEAD')) {
+      const html = demoPage(opts.region, opts.node, auth.dev);
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(html), 'cache-control': 'no-store' });
+      res.end(req.method === 'HEAD' ? undefined : html);
+      return;
+    }
+    if (path === '/ws') return sendError(res, 426, 'UPGRADE_REQUIRED', `connect with a WebSocket offering the ${SUBPROTOCOL} subprotocol`, { upgrade: 'websocket' });
+    if (await handleApi(api, req, res, url)) return;
+    for (const m of modules) {
+      if (await m.handle(req, res, url)) return;
+    }
+    sendError(res, 404, 'NOT_FOUND', 'no such endpoint');
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      ctx.onInternalError(err, 'http');
+      if (!res.headersSent) sendError(res, 500, 'INTERNAL_ERROR', 'the server failed to handle this request');
+      else res.destroy();
+    });
+  });
+  server.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.once('close', () => sockets.delete(s));
+  });
+  server.on('clientError', (_err, socket: Duplex) => {
+    if (!socket.destroyed) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+  });
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => undefined);
+    const path = (req.url ?? '/').split('?')[0];
+    if (path !== '/ws') return refuse(socket, 404, { error: { code: 'NOT_FOUND', message: 'the WebSocket endpoint is /ws' } });
+    if (draining || closed || down) return refuse(socket, 503, { error: { code: 'UNAVAILABLE', message: 'this node is draining: connect to another region' } });
+    try {
+      ws.upgrade(req, socket, head);
+    } catch (err) {
+      ctx.onInternalError(err, 'upgrade');
+      socket.destroy();
+    }
+  });
+
+  const sweepMs = Math.max(10, Math.min(1000, Math.floor(Math.min(opts.authTimeoutMs, opts.idleTimeoutMs) / 4)));
+  const sweep = setInterval(() => {
+    const now = performance.now();
+    const wall = Date.now();
+    for (const s of sessions) s.sweep(now, wall);
+  }, sweepMs);
+  sweep.unref();
+
+  const listen = (port: number): Promise<number> =>
+    new Promise<number>((resolve, reject) => {
+      const onError = (err: Error): void => reject(err);
+      server.once('error', onError);
+      server.listen(port, opts.host, () => {
+        server.off('error', onError);
+        resolve((server.address() as AddressInfo).port);
+      });
+    });
+
+  let port: number;
+  try {
+    port = await listen(opts.port);
+  } catch (err) {
+    clearInterval(sweep);
+    ctx.hub.close();
+    view.close();
+    throw err;
+  }
+  const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+  const url = `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${port}`;
+
+  const stopListening = (): Promise<void> =>
+    new Promise<void>((resolve) => {
+      if (!server.listening) return resolve();
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+
+  let drainP: Promise<void> | undefined;
+  let closeP: Promise<void> | undefined;
+
+  const node: RegionNode = {
+    region: opts.region,
+    node: opts.node,
+    url,
+    port,
+    get sessions() {
+      return sessions.size;
+    },
+    get draining() {
+      return draining;
+    },
+    ready,
+    drain(o = {}) {
+      draining = true;
+      drainP ??= drainSessions(ctx, view, url, modules, o.deadlineMs ?? opts.drainDeadlineMs);
+      return drainP;
+    },
+    async takeDown() {
+      if (down || closed) return;
+      down = true;
+      for (const s of [...sessions]) s.destroy();
+      for (const s of sockets) s.destroy();
+      await stopListening();
+    },
+    async bringUp() {
+      if (!down || closed) return;
+      await listen(port);
+      down = false;
+    },
+    close() {
+      closeP ??= (async () => {
+        draining = true;
+        closed = true;
+        clearInterval(sweep);
+        for (const s of [...sessions]) s.close(4500, 'the node is shutting down');
+        // Give close frames a moment to leave, then cut whatever is left.
+        const until = performance.now() + 500;
+        while (sessions.size > 0 && performance.now() < until) await new Promise((r) => setTimeout(r, 10));
+        for (const s of [...sessions]) s.destroy();
+        ctx.hub.close();
+        view.close();
+        ws.close();
+        for (const m of modules) {
+          try {
+            await m.close?.();
+          } catch (err) {
+            ctx.onInternalError(err, `module ${m.name} close`);
+          }
+        }
+        for (const s of sockets) s.destroy();
+        await stopListening();
+      })();
+      return closeP;
+    },
+  };
+  return node;
+}

@@ -1,0 +1,64 @@
+/**
+ * The WebSocket endpoint `/ws`: refusals before the upgrade (draining, down, wrong path, unknown
+ * protocol version), subprotocol negotiation, and a `Session` per accepted connection.
+ *
+ * Version negotiation (docs/protocol.md): a client offering `meridian.v1` gets it; one offering
+ * only other versions gets HTTP 400 with `{ name: "PROTOCOL_VERSION", supported }`; one offering
+ * none is accepted and closed 4752 so command-line tools see a readable reason. Compression is
+ * off (frames are written pre-framed to many sockets, and it costs memory per connection);
+ * UTF-8 is checked by the frame parser, so invalid text is a BAD_FRAME error, not a close.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import { CloseCode, SUBPROTOCOL } from '../protocol/mod.js';
+import type { NodeContext } from './context.js';
+import { Session } from './session.js';
+
+export type UpgradeRefusal = { status: number; body: unknown } | undefined;
+
+export class WsEndpoint {
+  readonly #wss: WebSocketServer;
+
+  constructor(readonly ctx: NodeContext) {
+    this.#wss = new WebSocketServer({
+      noServer: true,
+      clientTracking: false,
+      perMessageDeflate: false,
+      skipUTF8Validation: true,
+      // Frames up to 4× the protocol limit are read and answered FRAME_TOO_LARGE; beyond that the
+      // client is clearly not speaking the protocol and ws closes with 1009.
+      maxPayload: ctx.opts.limits.maxFrameBytes * 4,
+      handleProtocols: (offered) => (offered.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
+    });
+  }
+
+  /** Upgrade `req` (already routed to /ws and admitted by the server). */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const offered = req.headers['sec-websocket-protocol'];
+    if (offered !== undefined) {
+      const list = offered.split(',').map((s) => s.trim());
+      if (!list.includes(SUBPROTOCOL)) {
+        refuse(socket, 400, { name: 'PROTOCOL_VERSION', supported: [SUBPROTOCOL] });
+        return;
+      }
+    }
+    this.#wss.handleUpgrade(req, socket, head, (ws) => {
+      const session = new Session(this.ctx, ws, socket as Socket);
+      if (offered === undefined) session.close(CloseCode.PROTOCOL_VERSION, `offer the ${SUBPROTOCOL} subprotocol`);
+    });
+  }
+
+  close(): void {
+    this.#wss.close();
+  }
+}
+
+/** Refuse an upgrade with a plain HTTP answer and a JSON body. */
+export function refuse(socket: Duplex, status: number, body: unknown, reason = ''): void {
+  if (socket.destroyed) return;
+  const text = JSON.stringify(body);
+  const phrase = reason || ({ 400: 'Bad Request', 404: 'Not Found', 503: 'Service Unavailable' } as Record<number, string>)[status] || 'Error';
+  socket.end(`HTTP/1.1 ${status} ${phrase}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
+}

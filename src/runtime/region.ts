@@ -1,0 +1,121 @@
+/**
+ * One region, assembled: its message log, messaging, presence, HTTP modules and the region node
+ * in front of them. `meridian region` runs one; `meridian up` and tests run every region of a
+ * topology through deployment.ts. The log follows the bus: an embedded bus gets a SQLite file
+ * (`<data>/<region>/messages.db`), a NATS bus gets JetStream streams homed in the region.
+ */
+import { join } from 'node:path';
+import type { Bus } from '../bus/types.js';
+import { NatsBus } from '../bus/nats/mod.js';
+import { ErrorCode, MeridianError } from '../errors/mod.js';
+import { openNatsLog, openSqliteLog } from '../log/mod.js';
+import type { LogOptions, MessageLog } from '../log/mod.js';
+import { createMessaging } from '../messaging/mod.js';
+import type { Messaging } from '../messaging/mod.js';
+import { startRegionNode } from '../node/mod.js';
+import type { RegionNode, RegionNodeOptions } from '../node/mod.js';
+import { createPresence } from '../presence/mod.js';
+import type { Presence, PresenceOptions } from '../presence/mod.js';
+import type { Topology } from '../topology/mod.js';
+import type { HttpModule } from './http-module.js';
+
+/** What a module factory gets: the region's parts, built before the node starts. */
+export interface RegionParts {
+  readonly topology: Topology;
+  readonly region: string;
+  readonly node: string;
+  readonly bus: Bus;
+  readonly log: MessageLog;
+  readonly messaging: Messaging;
+  readonly presence: Presence;
+}
+
+export interface StartRegionOptions {
+  readonly topology: Topology;
+  readonly region: string;
+  readonly bus: Bus;
+  /** Data directory for the embedded log (`<data>/<region>/messages.db`); `:memory:` keeps nothing. */
+  readonly dataDir?: string;
+  /** Use this log instead of opening one (tests). It is closed with the region. */
+  readonly log?: MessageLog;
+  /** Retention and dedupe of the log. */
+  readonly logOptions?: LogOptions;
+  readonly presence?: PresenceOptions;
+  /** HTTP modules (services …), built once the region's parts exist. */
+  readonly modules?: (parts: RegionParts) => readonly HttpModule[] | Promise<readonly HttpModule[]>;
+  /** Everything else the node takes (port, host, auth, limits, timeouts, regionUrls …). */
+  readonly node?: Omit<RegionNodeOptions, 'topology' | 'region' | 'bus' | 'messaging' | 'presence' | 'modules'>;
+}
+
+export interface RegionRuntime {
+  readonly region: string;
+  readonly url: string;
+  readonly node: RegionNode;
+  readonly log: MessageLog;
+  readonly messaging: Messaging;
+  readonly presence: Presence;
+  /** Drain the node (migrate clients away, bounded by its deadline), then close everything. */
+  stop(opts?: { deadlineMs?: number }): Promise<void>;
+  /** Close everything at once (open sessions get 4500). Idempotent; the bus is not closed. */
+  close(): Promise<void>;
+}
+
+function logName(region: string): string {
+  return region.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 32);
+}
+
+async function openLog(o: StartRegionOptions): Promise<MessageLog> {
+  if (o.log) return o.log;
+  if (o.bus instanceof NatsBus) return openNatsLog({ ...o.logOptions, nc: o.bus.nc, name: logName(o.region), home: o.region });
+  if (o.dataDir === undefined) throw new MeridianError(ErrorCode.NodeInvalidConfig, 'the embedded log needs a data directory (dataDir), or ":memory:"');
+  return openSqliteLog({ ...o.logOptions, path: o.dataDir === ':memory:' ? ':memory:' : join(o.dataDir, o.region, 'messages.db') });
+}
+
+export async function startRegion(o: StartRegionOptions): Promise<RegionRuntime> {
+  const first = o.topology.regions[0]?.name ?? o.region;
+  const nodeId = o.node?.node ?? `${o.region}-${Math.random().toString(16).slice(2, 10)}`;
+  const cleanup: (() => Promise<void>)[] = [];
+  const undo = async (): Promise<void> => {
+    for (const f of cleanup.reverse()) await f().catch(() => undefined);
+  };
+  try {
+    const log = await openLog(o);
+    cleanup.push(() => log.close());
+    const messaging = await createMessaging({ bus: o.bus, region: o.region, topology: o.topology, log, bucketRegion: first });
+    cleanup.push(() => messaging.close());
+    const presence = await createPresence(o.bus, { ...o.presence, node: nodeId, bucketRegion: first });
+    cleanup.push(() => presence.close());
+    const parts: RegionParts = { topology: o.topology, region: o.region, node: nodeId, bus: o.bus, log, messaging, presence };
+    const modules = o.modules ? await o.modules(parts) : [];
+    for (const m of modules) if (m.close) cleanup.push(() => m.close!());
+    // welcome.limits.dedupeWindowMs must be the log's window, whatever the log was opened with.
+    const dedupe = o.logOptions?.dedupeWindowMs;
+    const limits = dedupe === undefined ? o.node?.limits : { ...o.node?.limits, dedupeWindowMs: dedupe };
+    const node = await startRegionNode({ ...o.node, ...(limits === undefined ? {} : { limits }), node: nodeId, topology: o.topology, region: o.region, bus: o.bus, messaging, presence, modules });
+    let closing: Promise<void> | undefined;
+    const close = (): Promise<void> =>
+      (closing ??= (async () => {
+        await node.close();
+        // The node closed the modules; the rest in reverse order of opening.
+        await presence.close().catch(() => undefined);
+        await messaging.close().catch(() => undefined);
+        await log.close().catch(() => undefined);
+      })());
+    return {
+      region: o.region,
+      url: node.url,
+      node,
+      log,
+      messaging,
+      presence,
+      async stop(s = {}) {
+        await node.drain(s);
+        await close();
+      },
+      close,
+    };
+  } catch (err) {
+    await undo();
+    throw err;
+  }
+}

@@ -1,0 +1,106 @@
+// `meridian up` and `meridian region` as a newcomer runs them: real processes, free ports, the
+// JSON line, messages across regions and through the edge, a region taken down by the edge's
+// admin endpoint, and a clean exit on SIGTERM.
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestClient, eventually } from '../node/client.js';
+import { SECRET, hsToken } from '../node/fixtures.js';
+
+interface Proc {
+  child: ChildProcess;
+  out: () => string;
+  err: () => string;
+  exited: Promise<number | null>;
+}
+
+function start(args: string[], env: Record<string, string> = {}): Proc {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/entry.ts', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, out: () => out, err: () => err, exited };
+}
+
+describe('meridian up --json', () => {
+  let p: Proc;
+  let info: { regions: Record<string, string>; edge: string; workerToken: string };
+  beforeAll(async () => {
+    p = start(['up', '--port-base', '0', '--json']);
+    await eventually(() => p.out().includes('\n') || p.child.exitCode !== null, 'the JSON line', 30_000);
+    info = JSON.parse(p.out()) as typeof info;
+  }, 40_000);
+  afterAll(() => {
+    if (p.child.exitCode === null) p.child.kill('SIGKILL');
+  });
+
+  it('prints exactly one JSON line with every region, the edge and a worker token', () => {
+    expect(p.out().trim().split('\n')).toHaveLength(1);
+    expect(Object.keys(info.regions)).toEqual(['us-east', 'eu-west', 'ap-southeast']);
+    expect(info.edge).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(info.workerToken.length).toBeGreaterThanOrEqual(32);
+    expect(p.err()).toContain('ready.');
+  });
+
+  it('carries a direct message across regions, and through the edge', async () => {
+    const alice = await TestClient.dev(`${info.regions['us-east']!.replace('http', 'ws')}/ws`, 'alice');
+    const bob = await TestClient.dev(`${info.edge.replace('http', 'ws')}/ws`, 'bob');
+    await alice.request({ type: 'send', id: 's', to: { user: 'bob' }, body: { text: 'hi' }, clientMsgId: 'k' });
+    expect(await bob.next('message')).toMatchObject({ from: 'alice', body: { text: 'hi' } });
+    await alice.close();
+    await bob.close();
+  });
+
+  it('takes a region down through the edge admin endpoint, and brings it back', async () => {
+    const url = info.regions['ap-southeast']!;
+    const c = await TestClient.dev(`${url.replace('http', 'ws')}/ws`, 'carol');
+    expect((await fetch(`${info.edge}/v1/admin/regions/ap-southeast/down`, { method: 'POST' })).status).toBe(202);
+    expect((await c.closed).code).toBe(1006);
+    await expect(fetch(`${url}/ready`)).rejects.toThrow();
+    expect((await fetch(`${info.edge}/v1/admin/regions/ap-southeast/up`, { method: 'POST' })).status).toBe(202);
+    await eventually(async () => (await fetch(`${url}/ready`).catch(() => undefined))?.status === 200, 'ap-southeast back');
+  });
+
+  it('drains and exits 0 on SIGTERM', async () => {
+    p.child.kill('SIGTERM');
+    expect(await p.exited).toBe(0);
+    expect(p.err()).toContain('draining and stopping');
+  }, 20_000);
+});
+
+describe('meridian region', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'meridian-region-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('serves one region with JWT auth from the environment, keeps its log in --data, and drains on SIGTERM', async () => {
+    const p = start(['region', 'eu-west', '--port', '0', '--data', dir], { MERIDIAN_AUTH_SECRET: SECRET });
+    await eventually(() => p.out().includes('ready.') || p.child.exitCode !== null, 'the region to listen', 30_000);
+    const url = /listening on (http:\/\/[\d.:]+)/.exec(p.out())?.[1];
+    expect(url, p.out() + p.err()).toBeDefined();
+    const dev = await TestClient.open(`${url!.replace('http', 'ws')}/ws`);
+    dev.send({ type: 'auth', id: 'a', user: 'anon' });
+    expect((await dev.closed).code).toBe(4750);
+    const c = await TestClient.token(`${url!.replace('http', 'ws')}/ws`, await hsToken({ sub: 'alice' }));
+    expect(await c.request({ type: 'send', id: 's', to: { user: 'bob' }, body: 1, clientMsgId: 'k' })).toMatchObject({ type: 'ack', seq: 1 });
+    p.child.kill('SIGTERM');
+    // Alone in its topology, the node suggests itself; the client is told before the close.
+    expect(await c.next('migrate')).toMatchObject({ reason: 'drain' });
+    await c.close();
+    expect(await p.exited).toBe(0);
+    expect(p.out()).toContain('stopped');
+    const again = start(['region', 'eu-west', '--port', '0', '--data', dir], { MERIDIAN_AUTH_SECRET: SECRET });
+    await eventually(() => again.out().includes('ready.') || again.child.exitCode !== null, 'the region to listen again', 30_000);
+    const url2 = /listening on (http:\/\/[\d.:]+)/.exec(again.out())?.[1];
+    // The log outlived the process: the conversation goes on from seq 1.
+    const c2 = await TestClient.token(`${url2!.replace('http', 'ws')}/ws`, await hsToken({ sub: 'alice' }));
+    expect(await c2.request({ type: 'send', id: 's', to: { user: 'bob' }, body: 2, clientMsgId: 'k2' })).toMatchObject({ type: 'ack', seq: 2 });
+    await c2.close();
+    again.child.kill('SIGTERM');
+    expect(await again.exited).toBe(0);
+  }, 60_000);
+});
