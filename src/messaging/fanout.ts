@@ -29,9 +29,14 @@ interface Held {
 // a few conversations (an idle connection's cost is dominated by this and presence).
 class Channel {
   readonly handlers = new Set<Handler>();
-  readonly hwm = new Map<string, number>();
+  #hwm: Map<string, number> | undefined;
   #held: Map<string, Held> | undefined;
   sub: Subscription | null = null;
+
+  /** Highest seq delivered per conversation (made on the first delivery). */
+  get hwm(): Map<string, number> {
+    return (this.#hwm ??= new Map());
+  }
 
   get held(): Map<string, Held> {
     return (this.#held ??= new Map());

@@ -16,12 +16,15 @@ export interface SubRecord {
 }
 
 export class SubIndex {
-  private readonly exact = new Map<string, Set<SubRecord>>();
+  // Most subjects have exactly one subscription (a user's or room's channel on a node), so a lone
+  // record is stored as is and a Set is made only for the second: a region node holds one
+  // subscription per connected user, and an empty Set per subject would double its cost.
+  private readonly exact = new Map<string, SubRecord | Set<SubRecord>>();
   private readonly wild = new Set<SubRecord>();
 
   get size(): number {
     let n = this.wild.size;
-    for (const set of this.exact.values()) n += set.size;
+    for (const v of this.exact.values()) n += v instanceof Set ? v.size : 1;
     return n;
   }
 
@@ -30,9 +33,10 @@ export class SubIndex {
       this.wild.add(sub);
       return;
     }
-    let set = this.exact.get(sub.subject);
-    if (!set) this.exact.set(sub.subject, (set = new Set()));
-    set.add(sub);
+    const cur = this.exact.get(sub.subject);
+    if (cur === undefined) this.exact.set(sub.subject, sub);
+    else if (cur instanceof Set) cur.add(sub);
+    else if (cur !== sub) this.exact.set(sub.subject, new Set([cur, sub]));
   }
 
   remove(sub: SubRecord): void {
@@ -40,14 +44,21 @@ export class SubIndex {
       this.wild.delete(sub);
       return;
     }
-    const set = this.exact.get(sub.subject);
-    if (!set) return;
-    set.delete(sub);
-    if (set.size === 0) this.exact.delete(sub.subject);
+    const cur = this.exact.get(sub.subject);
+    if (cur === undefined) return;
+    if (cur === sub) {
+      this.exact.delete(sub.subject);
+      return;
+    }
+    if (!(cur instanceof Set)) return;
+    cur.delete(sub);
+    if (cur.size === 1) this.exact.set(sub.subject, cur.values().next().value!);
+    else if (cur.size === 0) this.exact.delete(sub.subject);
   }
 
   match(subject: string): SubRecord[] {
-    const out = [...(this.exact.get(subject) ?? [])];
+    const cur = this.exact.get(subject);
+    const out = cur === undefined ? [] : cur instanceof Set ? [...cur] : [cur];
     for (const sub of this.wild) if (subjectMatches(sub.subject, subject)) out.push(sub);
     return out;
   }
