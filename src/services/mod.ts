@@ -1,7 +1,8 @@
-/** Services: the global worker registry and the call policies (the HTTP proxy builds on both). */
+/** Services: the global worker registry, call policies, the HTTP module (proxy, functions, DLQ) a region node mounts. */
 export { Registry, loadProblems, registrationProblems } from './registry/mod.js';
 export type {
   Endpoint,
+  FunctionInstance,
   FunctionSpec,
   Problem,
   RegistryOptions,
@@ -25,6 +26,7 @@ export {
   ServiceCaller,
   ServicePolicy,
   isIdempotent,
+  isUndelivered,
   pickP2C,
   resolvePolicy,
   seededRandom,
@@ -48,3 +50,16 @@ export type {
   ServicePolicySnapshot,
   ServiceRequest,
 } from './policy/mod.js';
+export { ServicesModule, createServicesModule } from './http/module.js';
+export type { InProcessWorker } from './http/module.js';
+export type { ServicesModuleOptions } from './http/options.js';
+export { generateWorkerToken } from './http/auth.js';
+export { KvDeadLetterQueue, SqliteDeadLetterQueue } from './dlq/mod.js';
+export type { AttemptRecord, DeadLetter, DeadLetterQueue, KvDlqOptions, ListOptions, NewDeadLetter } from './dlq/mod.js';
+export { parseHttpEvent, toBinary, toStructured } from './functions/event.js';
+export type { ContentMode, WireEvent } from './functions/event.js';
+export type { LocalHandler } from './functions/local.js';
+export type { FnResponse } from './functions/transport.js';
+export type { RoutingStrategy } from './functions/routing.js';
+export { affinity as affinityOrder, hash32 } from './functions/routing.js';
+export type { Invocation, InvocationStatus } from './functions/invocations.js';

@@ -66,8 +66,40 @@ export const SloSchema = z.strictObject({
   errorRate: z.number().min(0).max(1).optional(),
 });
 
-// Sections later capabilities define in full; accepted (as maps) so files can grow ahead of code.
-const reserved = z.record(z.string(), z.unknown());
+// Resilience policy of a service or function (src/services/policy/config.ts has the defaults
+// and the reasons; cross-field checks such as maxDelayMs >= baseDelayMs happen there).
+const pos = z.number().positive();
+const nonNeg = z.number().min(0);
+const share = z.number().min(0).max(1);
+export const PolicySchema = z.strictObject({
+  timeoutMs: pos.optional(),
+  retries: z.strictObject({ max: z.number().int().min(0).optional(), baseDelayMs: nonNeg.optional(), maxDelayMs: nonNeg.optional(), on: z.array(z.number().int().min(100).max(599)).optional() }).optional(),
+  retryBudget: z.strictObject({ ratio: share.optional(), minPerSecond: nonNeg.optional(), windowMs: pos.optional() }).optional(),
+  breaker: z
+    .discriminatedUnion('mode', [
+      z.strictObject({ mode: z.literal('consecutive'), failures: z.number().int().min(1).optional(), halfOpenAfterMs: pos.optional() }),
+      z.strictObject({ mode: z.literal('sampling'), threshold: z.number().gt(0).max(1).optional(), windowMs: pos.optional(), minimumRps: nonNeg.optional(), halfOpenAfterMs: pos.optional() }),
+    ])
+    .optional(),
+  outlier: z.strictObject({ consecutiveFailures: z.number().int().min(1).optional(), baseEjectionMs: pos.optional(), maxEjectionMs: pos.optional(), maxEjectedShare: share.optional() }).optional(),
+  bulkhead: z.strictObject({ maxConcurrent: z.number().int().min(1).optional(), queue: z.number().int().min(0).optional() }).optional(),
+});
+
+export const SERVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const serviceName = z.string().regex(SERVICE_NAME, 'service and function names are 1-64 characters of [A-Za-z0-9_.-], starting with a letter or digit');
+
+export const ServiceDeclSchema = z.strictObject({ policy: PolicySchema.optional() });
+
+export const FunctionDeclSchema = z.strictObject({
+  /** Desired replicas per region (GET /v1/functions reports live against it). */
+  placement: z.record(z.string(), z.number().int().min(0, 'replicas must be >= 0')).default({}),
+  routing: z.enum(['geographic', 'round-robin', 'affinity']).default('geographic'),
+  /** CloudEvents attribute whose value is the affinity key (CloudEvents partitioning: partitionkey). */
+  affinityKey: z.string().regex(/^[a-z0-9]{1,20}$/, 'CloudEvents attribute names are 1-20 lower-case letters or digits').default('partitionkey'),
+  /** Asynchronous invocations (Prefer: respond-async): attempts before the DLQ, and backoff between them. */
+  async: z.strictObject({ maxAttempts: z.number().int().min(1).default(3), backoffMs: nonNeg.default(200) }).default({ maxAttempts: 3, backoffMs: 200 }),
+  policy: PolicySchema.optional(),
+});
 
 export const TopologySchema = z.strictObject({
   version: z.literal(1).default(1),
@@ -76,11 +108,14 @@ export const TopologySchema = z.strictObject({
   residency: z.array(ResidencyRuleSchema).default([]),
   wan: WanSchema.default({ msPer100Km: 1, links: [] }),
   slo: SloSchema.default({}),
-  services: reserved.optional(),
-  functions: reserved.optional(),
+  services: z.record(serviceName, ServiceDeclSchema).optional(),
+  functions: z.record(serviceName, FunctionDeclSchema).optional(),
 });
 
 export type Topology = z.output<typeof TopologySchema>;
 export type Region = z.output<typeof RegionSchema>;
 export type RoutingWeights = Topology['routing']['weights'];
 export type ResidencyRule = z.output<typeof ResidencyRuleSchema>;
+export type PolicyDecl = z.output<typeof PolicySchema>;
+export type ServiceDecl = z.output<typeof ServiceDeclSchema>;
+export type FunctionDecl = z.output<typeof FunctionDeclSchema>;

@@ -73,6 +73,11 @@ export function crossCheck(raw: unknown): Finding[] {
     });
   });
 
+  // Function placement names regions of this topology.
+  for (const [fn, decl] of Object.entries(obj(doc.functions))) {
+    for (const region of Object.keys(obj(obj(decl).placement))) checkRef(region, ['functions', fn, 'placement', region], `placement of function "${fn}"`);
+  }
+
   arr(obj(doc.wan).links).map(obj).forEach((l, i) => {
     const between = arr(l.between);
     between.forEach((n, j) => checkRef(n, ['wan', 'links', i, 'between', j], 'WAN link'));

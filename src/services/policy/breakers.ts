@@ -6,11 +6,23 @@
  * endpoint again, and cockatiel lets exactly one request through as the probe). cockatiel reads
  * `Date.now()` for breaker timing, so the open time here does too.
  */
-import { CircuitState, ConsecutiveBreaker, SamplingBreaker, circuitBreaker, handleAll } from 'cockatiel';
+import { CircuitState, ConsecutiveBreaker, SamplingBreaker, circuitBreaker, handleWhen } from 'cockatiel';
 import type { CircuitBreakerPolicy } from 'cockatiel';
 import type { ResolvedPolicy } from './config.js';
 
 export type BreakerState = 'closed' | 'open' | 'half-open';
+
+/**
+ * The caller gave up (client disconnected, its signal aborted) while the attempt ran: not the
+ * endpoint's fault, so it must not count towards opening its breaker (a load generator closing
+ * 32 connections at once would otherwise open the breaker of a healthy endpoint).
+ */
+export class CallerGoneError extends Error {
+  override name = 'CallerGoneError';
+  constructor(override readonly cause: unknown) {
+    super('the caller gave up during the attempt');
+  }
+}
 
 interface Entry {
   readonly policy: CircuitBreakerPolicy;
@@ -54,7 +66,7 @@ export class EndpointBreakers {
     if (e) return e;
     const c = this.cfg;
     const breaker = c.mode === 'consecutive' ? new ConsecutiveBreaker(c.failures) : new SamplingBreaker({ threshold: c.threshold, duration: c.windowMs, minimumRps: c.minimumRps });
-    const policy = circuitBreaker(handleAll.orWhenResult(this.isFailure), { halfOpenAfter: c.halfOpenAfterMs, breaker });
+    const policy = circuitBreaker(handleWhen((err) => !(err instanceof CallerGoneError)).orWhenResult(this.isFailure), { halfOpenAfter: c.halfOpenAfterMs, breaker });
     const created: Entry = { policy, openedAt: 0 };
     policy.onBreak(() => (created.openedAt = Date.now()));
     this.entries.set(key, (e = created));

@@ -28,8 +28,13 @@ export class ServiceCaller<E extends PolicyEndpoint = PolicyEndpoint> {
     for (const [name, cfg] of Object.entries(opts.services ?? {})) resolvePolicy({ ...opts.defaults, ...cfg }, name);
   }
 
-  invoke<R extends ResponseLike>(service: string, request: ServiceRequest, attempt: (endpoint: E, ctx: AttemptContext) => Promise<R>, signal?: AbortSignal): Promise<R> {
-    return this.policy(service).invoke(request, attempt, signal);
+  invoke<R extends ResponseLike>(service: string, request: ServiceRequest, attempt: (endpoint: E, ctx: AttemptContext) => Promise<R>, signal?: AbortSignal, order?: () => readonly E[]): Promise<R> {
+    return this.policy(service).invoke(request, attempt, signal, order);
+  }
+
+  /** Whether a policy exists for the service (it has been called before). */
+  has(service: string): boolean {
+    return this.policies.has(service);
   }
 
   /** The policy of a service (created with its config on first use). */

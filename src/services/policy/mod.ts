@@ -13,5 +13,5 @@ export { EndpointBreakers } from './breakers.js';
 export type { BreakerState } from './breakers.js';
 export { pickP2C, seededRandom } from './picker.js';
 export type { Pickable, Random } from './picker.js';
-export { isIdempotent } from './types.js';
+export { isIdempotent, isUndelivered } from './types.js';
 export type { AttemptContext, EndpointPolicyState, PolicyEndpoint, ResponseLike, ServicePolicySnapshot, ServiceRequest } from './types.js';

@@ -3,6 +3,7 @@
  * response, kept transport-agnostic (the HTTP proxy maps its own objects onto these), and the
  * policy state as data (for `GET /v1/services/{name}`).
  */
+import { MeridianError } from '../../errors/mod.js';
 import type { RetryBudgetSnapshot } from './budget.js';
 import type { BreakerState } from './breakers.js';
 import type { ResolvedPolicy } from './config.js';
@@ -44,6 +45,14 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
 export function isIdempotent(req: ServiceRequest): boolean {
   if (req.idempotent !== undefined) return req.idempotent;
   return IDEMPOTENT.has(req.method.toUpperCase()) || (req.idempotencyKey !== undefined && req.idempotencyKey !== '');
+}
+
+/**
+ * True for a failed attempt that provably never reached the endpoint (the transport marks it
+ * with `details.delivered === false`, e.g. connection refused before a byte was sent).
+ */
+export function isUndelivered(err: unknown): boolean {
+  return err instanceof MeridianError && err.details['delivered'] === false;
 }
 
 export interface EndpointPolicyState {

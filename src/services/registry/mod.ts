@@ -5,6 +5,7 @@ export { registrationProblems, loadProblems } from './validate.js';
 export type { Problem, ValidationContext } from './validate.js';
 export type {
   Endpoint,
+  FunctionInstance,
   FunctionSpec,
   RttSource,
   ServiceSpec,

@@ -13,14 +13,15 @@
 import type { Kv, KvEntry, KvWatch } from '../../bus/types.js';
 import { buckets } from '../../bus/subjects.js';
 import { ErrorCode, MeridianError, isMeridianError } from '../../errors/mod.js';
-import type { Endpoint, ServiceSummary, Tombstone, WorkerLease, WorkerLoad, WorkerRecord, WorkerRegistration, WorkerView } from './types.js';
-import { assertLoad, assertRegistration, normaliseServices } from './validate.js';
+import type { Endpoint, FunctionInstance, ServiceSummary, Tombstone, WorkerLease, WorkerLoad, WorkerRecord, WorkerRegistration, WorkerView } from './types.js';
+import { assertLoad, assertRegistration, functionUrls, normaliseServices } from './validate.js';
 import { RegistryView, decodeRecord, encodeRecord } from './view.js';
-import { orderEndpoints } from './order.js';
+import { orderEndpoints, orderFunctionInstances } from './order.js';
 import { checkOptions } from './options.js';
 import type { RegistryOptions, RegistryStats } from './options.js';
 
 const CAS_ATTEMPTS = 5;
+const ENDPOINT_CACHE_MS = 200;
 const TTL_FLOOR_MS = 10 * 60_000;
 
 const isCode = (err: unknown, code: ErrorCode): boolean => isMeridianError(err, code);
@@ -32,6 +33,7 @@ export class Registry {
   private sweepTimer: NodeJS.Timeout | undefined;
   private sweeping = false;
   private closed = false;
+  private readonly endpointCache = new Map<string, { version: number; at: number; list: readonly Endpoint[] }>();
   private evictions = 0;
   private evictionConflicts = 0;
   private watchRestarts = 0;
@@ -77,6 +79,7 @@ export class Registry {
       region: valid.region,
       services: normaliseServices(valid),
       functions: (valid.functions ?? []).map((f) => f.name),
+      functionUrls: functionUrls(valid),
       load: { inFlight: 0, metrics: {} },
       heartbeatIntervalMs: this.heartbeatIntervalMs,
       staleAfterMs: this.staleAfterMs,
@@ -129,10 +132,27 @@ export class Registry {
     return [...by].sort(([a], [b]) => a.localeCompare(b)).map(([name, e]) => ({ name, endpoints: e.endpoints, healthy: e.healthy, regions: [...e.regions].sort() }));
   }
 
-  /** Healthy endpoints of a service: `fromRegion` first, then other regions by RTT. */
-  endpoints(name: string, fromRegion: string = this.opts.bus.region): Endpoint[] {
+  /**
+   * Healthy endpoints of a service: `fromRegion` first, then other regions by RTT. Called on
+   * every proxied attempt, so the answer is cached until the view changes or `ENDPOINT_CACHE_MS`
+   * passes (health turns stale on a clock, at a granularity of seconds).
+   */
+  endpoints(name: string, fromRegion: string = this.opts.bus.region): readonly Endpoint[] {
+    const key = `${fromRegion}|${name}`;
+    const at = this.now();
+    const hit = this.endpointCache.get(key);
+    if (hit && hit.version === this.view.version && at - hit.at < ENDPOINT_CACHE_MS && at >= hit.at) return hit.list;
     const all = this.view.all();
-    return orderEndpoints(all, name, fromRegion, this.opts.rtt ?? (() => 0), this.isPanic(all));
+    const list = orderEndpoints(all, name, fromRegion, this.opts.rtt ?? (() => 0), this.isPanic(all));
+    if (this.endpointCache.size > 4096) this.endpointCache.clear();
+    this.endpointCache.set(key, { version: this.view.version, at, list });
+    return list;
+  }
+
+  /** Healthy instances of a function: `fromRegion` first, then other regions by RTT. */
+  functionInstances(name: string, fromRegion: string = this.opts.bus.region): FunctionInstance[] {
+    const all = this.view.all();
+    return orderFunctionInstances(all, name, fromRegion, this.opts.rtt ?? (() => 0), this.isPanic(all));
   }
 
   stats(): RegistryStats {

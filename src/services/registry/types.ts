@@ -19,9 +19,15 @@ export interface ServiceSpec {
   readonly meta?: Readonly<Record<string, string>>;
 }
 
-/** A function the worker can run (the function runtime is not built yet; names are checked). */
+/** A function the worker can run. */
 export interface FunctionSpec {
   readonly name: string;
+  /**
+   * Where region nodes POST the CloudEvent (binary mode), e.g. `http://10.0.0.7:8080/fn/resize`.
+   * Absent: the function runs inside a region node's process (worker SDK, in-process mode) and
+   * is reached over the bus at `subjects.fnWorker(workerId)`.
+   */
+  readonly url?: string;
 }
 
 export interface WorkerRegistration {
@@ -61,6 +67,8 @@ export interface WorkerRecord {
   readonly region: string;
   readonly services: ReadonlyArray<Required<Pick<ServiceSpec, 'name' | 'url' | 'weight'>> & { readonly meta: Readonly<Record<string, string>> }>;
   readonly functions: readonly string[];
+  /** Function name → CloudEvents URL; functions missing here run in-process (see `FunctionSpec.url`). */
+  readonly functionUrls?: Readonly<Record<string, string>>;
   readonly load: { readonly inFlight: number; readonly metrics: Readonly<Record<string, number>> };
   readonly heartbeatIntervalMs: number;
   readonly staleAfterMs: number;
@@ -105,6 +113,21 @@ export interface Endpoint {
   /** Round-trip estimate from the asking region (0 for the local region). */
   readonly rttMs: number;
   /** True only in panic mode (see `RegistryOptions.panicThreshold`). */
+  readonly stale: boolean;
+}
+
+/** One instance of a function (a worker that declared it), ordered like endpoints. */
+export interface FunctionInstance {
+  /** `<worker>|fn:<name>`: the key of its breaker, ejection and affinity state. */
+  readonly key: string;
+  readonly function: string;
+  readonly workerId: string;
+  readonly region: string;
+  /** HTTP URL to POST CloudEvents to; undefined for an in-process instance (bus). */
+  readonly url: string | undefined;
+  readonly weight: number;
+  readonly reportedInFlight: number;
+  readonly rttMs: number;
   readonly stale: boolean;
 }
 

@@ -28,7 +28,7 @@ const MAX_META = 32;
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-function checkUrl(raw: unknown, path: string, out: Problem[]): void {
+function checkUrl(raw: unknown, path: string, out: Problem[], exact = false): void {
   if (typeof raw !== 'string') return void out.push({ path, message: 'must be a URL string' });
   let url: URL;
   try {
@@ -40,7 +40,7 @@ function checkUrl(raw: unknown, path: string, out: Problem[]): void {
   // Credentials in a registered URL would be shown to every region and in every listing.
   if (url.username !== '' || url.password !== '') out.push({ path, message: 'must not contain credentials (user:password@)' });
   if (url.hostname === '') out.push({ path, message: 'must name a host' });
-  if (url.search !== '' || url.hash !== '') out.push({ path, message: 'must not have a query or fragment: it is a base URL' });
+  if (url.hash !== '' || (url.search !== '' && !exact)) out.push({ path, message: exact ? 'must not have a fragment' : 'must not have a query or fragment: it is a base URL' });
 }
 
 function checkMeta(meta: unknown, path: string, out: Problem[]): void {
@@ -59,8 +59,9 @@ export function registrationProblems(reg: unknown, ctx: ValidationContext = {}):
   if (typeof id !== 'string' || !WORKER_ID.test(id)) out.push({ path: 'id', message: '1-128 characters of [A-Za-z0-9_-]' });
   if (typeof region !== 'string' || region === '') out.push({ path: 'region', message: 'must be a region name' });
   else if (ctx.regions && !ctx.regions.includes(region)) out.push({ path: 'region', message: `unknown region ${JSON.stringify(region)}; known: ${ctx.regions.join(', ')}` });
-  if (!Array.isArray(services) || services.length === 0) {
-    out.push({ path: 'services', message: 'must list at least one service' });
+  const hasFunctions = Array.isArray(functions) && functions.length > 0;
+  if (!Array.isArray(services) || (services.length === 0 && !hasFunctions)) {
+    out.push({ path: 'services', message: 'must list at least one service (or at least one function)' });
   } else {
     const seen = new Set<string>();
     services.forEach((s: unknown, i) => {
@@ -89,6 +90,7 @@ export function registrationProblems(reg: unknown, ctx: ValidationContext = {}):
       functions.forEach((f: unknown, i) => {
         const name = isObject(f) ? f['name'] : undefined;
         const p = `functions[${i}].name`;
+        if (isObject(f) && f['url'] !== undefined) checkUrl(f['url'], `functions[${i}].url`, out, true);
         if (typeof name !== 'string' || !SERVICE_NAME.test(name)) return void out.push({ path: p, message: 'must be a function name' });
         if (seen.has(name)) out.push({ path: p, message: `duplicate function ${JSON.stringify(name)}` });
         else if (ctx.functions && !ctx.functions.includes(name)) out.push({ path: p, message: `unknown function ${JSON.stringify(name)}: not in the function catalogue` });
@@ -128,6 +130,13 @@ export function assertLoad(load: unknown): WorkerLoad {
   const problems = loadProblems(load);
   if (problems.length > 0) throw invalid('heartbeat', problems);
   return load as WorkerLoad;
+}
+
+/** Function name → URL for the functions a registration serves over HTTP. */
+export function functionUrls(reg: WorkerRegistration): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const f of reg.functions ?? []) if (f.url !== undefined) out[f.name] = f.url;
+  return out;
 }
 
 /** Normalise a valid registration into the stored services list (defaults filled in). */

@@ -43,12 +43,16 @@ export class RegistryView {
   /** Highest revision seen per key, deletes included, so late or replayed changes are ignored. */
   private readonly revisions = new Map<string, number>();
 
+  /** Bumped on every change to the slots, so readers can cache what they derive from them. */
+  version = 0;
+
   constructor(private readonly now: () => number) {}
 
   /** Apply a change from the watch (or a write of our own, for read-your-writes). */
   apply(entry: Pick<KvEntry, 'key' | 'value' | 'revision' | 'operation' | 'created'>): void {
     if ((this.revisions.get(entry.key) ?? 0) >= entry.revision) return;
     this.revisions.set(entry.key, entry.revision);
+    this.version++;
     const value = entry.operation === 'PUT' ? decodeRecord(entry.value) : null;
     if (!value || value.kind === 'evicted') {
       this.slots.delete(entry.key);
@@ -61,6 +65,7 @@ export class RegistryView {
 
   /** Drop a worker now (our own delete); the watch's DEL follows and is ignored. */
   forget(id: string): void {
+    this.version++;
     this.slots.delete(id);
   }
 

@@ -1,0 +1,19 @@
+/** What every route of the services module needs: built once by `createServicesModule`. */
+import type { Topology } from '../../topology/mod.js';
+import type { DeadLetterQueue } from '../dlq/mod.js';
+import type { FunctionRuntime } from '../functions/runtime.js';
+import type { Registry } from '../registry/mod.js';
+import type { Limits } from './options.js';
+import type { ProxyContext } from './proxy.js';
+
+export interface ModuleContext {
+  readonly region: string;
+  readonly topology: Topology;
+  readonly token: string;
+  readonly registry: Registry;
+  readonly runtime: FunctionRuntime;
+  readonly dlq: DeadLetterQueue;
+  readonly proxy: ProxyContext;
+  readonly limits: Limits;
+  readonly retryAfterS: number;
+}

@@ -1,0 +1,44 @@
+/**
+ * `/v1/workers`: registration (`POST`), heartbeat (`PUT /{id}/heartbeat`), deregistration
+ * (`DELETE /{id}`) and the fleet as this region sees it (`GET`). Every call needs the
+ * registration token: anyone who could deregister a worker could take a service down.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ErrorCode, MeridianError } from '../../errors/mod.js';
+import { checkBearer } from './auth.js';
+import { readJson } from './body.js';
+import type { ModuleContext } from './context.js';
+import { sendJson } from './respond.js';
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+export async function workersRoute(ctx: ModuleContext, req: IncomingMessage, res: ServerResponse, parts: readonly string[]): Promise<void> {
+  checkBearer(req, ctx.token);
+  const method = req.method ?? 'GET';
+  const [id, action, ...more] = parts;
+  if (id === undefined && method === 'POST') {
+    const body = await readJson(req, ctx.limits.maxRegistrationBytes);
+    // The node's own region unless the worker names one (a worker may register through any node).
+    const reg = isObject(body) && body['region'] === undefined ? { ...body, region: ctx.region } : body;
+    const lease = await ctx.registry.register(reg as never);
+    return sendJson(res, 201, { ...lease, region: (reg as { region: string }).region, node: ctx.region }, { location: `/v1/workers/${encodeURIComponent(lease.id)}` });
+  }
+  if (id === undefined && method === 'GET') {
+    return sendJson(res, 200, { region: ctx.region, workers: ctx.registry.workers().map((w) => ({ ...w.record, health: w.health, ageMs: Math.round(w.ageMs), revision: w.revision })), stats: ctx.registry.stats() });
+  }
+  if (id !== undefined && action === 'heartbeat' && more.length === 0 && (method === 'PUT' || method === 'POST')) {
+    const load = (await readJson(req, ctx.limits.maxRegistrationBytes)) ?? { inFlight: 0 };
+    return sendJson(res, 200, await ctx.registry.heartbeat(id, load as never));
+  }
+  if (id !== undefined && action === undefined && method === 'DELETE') {
+    await ctx.registry.deregister(id);
+    res.writeHead(204).end();
+    return;
+  }
+  if (id !== undefined && action === undefined && method === 'GET') {
+    const w = ctx.registry.worker(id);
+    if (!w) throw new MeridianError(ErrorCode.SvcUnknownWorker, `worker ${JSON.stringify(id)} is not registered`, { details: { id } });
+    return sendJson(res, 200, { ...w.record, health: w.health, ageMs: Math.round(w.ageMs), revision: w.revision });
+  }
+  throw new MeridianError(ErrorCode.SvcNotFound, `no route ${method} /v1/workers/${parts.join('/')}`);
+}
