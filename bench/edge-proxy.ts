@@ -1,46 +1,93 @@
 /**
- * Edge HTTP proxy overhead on loopback: requests per second and latency percentiles for GET
- * /v1/ping straight to a stand-in region, through a bare node:http proxy (the floor for any Node
- * proxy), and through the edge (steering, rate limit off, header rewriting, streaming). Region,
- * bare proxy and edge each run in their own process (forked, so the client does not share their
- * event loop); every run uses the same client (node:http, keep-alive, N in flight), one after the
- * other, so only the proxy differs. On a shared 2-core machine, repeat it: runs vary a lot.
+ * Edge proxy overhead on loopback, every side measured in the same run.
  *
- *   npx tsx bench/edge-proxy.ts [--seconds 5] [--concurrency 32]
+ * HTTP: `GET /v1/ping` straight to a stand-in region, and through four proxies in front of it:
+ * the bare node:http proxy (the floor for any Node proxy), `http-proxy` (npm), haproxy (Debian;
+ * config written to a temp dir, started and stopped here) and the Meridian edge (steering, health
+ * monitor, header rewriting, streaming; rate limit off). Region and each proxy run in their own
+ * process; the load generator is wrk, out of process. For each side two wrk runs:
+ *   - throughput: `--concurrency` keep-alive connections, `--seconds` → requests/s;
+ *   - latency: one connection, one request at a time (no queueing), `--latency-seconds` → p50/p99;
+ *     "added" is the side's value minus direct's from the same run.
+ * Limits on 2 cores: wrk, the proxy and the region are three busy processes on two cores, so a
+ * proxy gets about one core and the region shares with wrk. haproxy runs with one thread, like
+ * Node. `http-proxy` gets a keep-alive agent (its default opens a connection per request, which
+ * would flatter everyone else).
+ *
+ * WebSocket: an echo server in the region process at `/ws`, reached directly and through the
+ * edge. The client (this process, ws) keeps `--ws-connections` sockets with `--ws-window`
+ * messages each in flight → echoes/s; then one socket, one message at a time → round-trip
+ * p50/p99 and the edge's added latency.
+ *
+ *   npx tsx bench/edge-proxy.ts [--seconds 3] [--latency-seconds 2] [--concurrency 32] [--json out.json]
  */
-import { fork } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
-import { once as onceEvent } from 'node:events';
-import { Agent, createServer, request } from 'node:http';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent, createServer } from 'node:http';
+import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import httpProxy from 'http-proxy';
+import { WebSocket, WebSocketServer } from 'ws';
 import { startEdge } from '../src/edge/server/mod.js';
+import { freePort } from '../src/testing/mod.js';
 import { defaultTopology } from '../src/topology/mod.js';
+import { cpuSeconds, exitWithParent, forkRole, sleep, startProgram, waitForPort } from './lib/proc.js';
+import type { Role } from './lib/proc.js';
+import { emit, maxCheck, missing, ratioCheck } from './lib/report.js';
+import type { Check } from './lib/report.js';
+import { fmt, signed, summarize, table } from './lib/stats.js';
+import { wrk } from './lib/wrk.js';
+import type { WrkResult } from './lib/wrk.js';
+
+const HAPROXY = '/usr/sbin/haproxy';
+const BENCH = 'edge proxy';
+const self = fileURLToPath(import.meta.url);
 
 const { values } = parseArgs({
-  options: { seconds: { type: 'string', default: '5' }, concurrency: { type: 'string', default: '32' }, role: { type: 'string' }, region: { type: 'string' } },
+  options: {
+    seconds: { type: 'string', default: '3' },
+    'latency-seconds': { type: 'string', default: '2' },
+    concurrency: { type: 'string', default: '32' },
+    rounds: { type: 'string', default: '2' },
+    'ws-connections': { type: 'string', default: '16' },
+    'ws-window': { type: 'string', default: '8' },
+    role: { type: 'string' },
+    region: { type: 'string' },
+    json: { type: 'string' },
+  },
 });
 const seconds = Number(values.seconds);
+const latencySeconds = Number(values['latency-seconds']);
 const concurrency = Number(values.concurrency);
+const rounds = Number(values.rounds);
+
+function listen(server: ReturnType<typeof createServer>): Promise<string> {
+  return new Promise((r) => server.listen(0, '127.0.0.1', () => r(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)));
+}
 
 if (values.role === 'region') {
-  // The stand-in region: /ready and a tiny JSON answer.
+  // The stand-in region: /ready for the edge's probes, a tiny JSON answer, and a /ws echo.
+  const body = '{"ok":true}';
   const region = createServer((req, res) => {
     if (req.url === '/ready') return void res.writeHead(200).end();
-    const body = '{"ok":true}';
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length }).end(body);
   });
-  await new Promise<void>((r) => region.listen(0, '127.0.0.1', r));
-  process.send?.(`http://127.0.0.1:${(region.address() as AddressInfo).port}`);
-  process.once('disconnect', () => process.exit(0));
+  const wss = new WebSocketServer({ server: region, path: '/ws', perMessageDeflate: false, handleProtocols: (p) => [...p][0] ?? false });
+  wss.on('connection', (ws) => ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary })));
+  process.send?.(await listen(region));
+  exitWithParent();
 } else if (values.role === 'edge') {
   const topology = defaultTopology();
   const edge = await startEdge({ topology, regionUrls: Object.fromEntries(topology.regions.map((r) => [r.name, values.region ?? ''])), port: 0, geoip: null, rateLimit: false });
   process.send?.(edge.url);
-  process.once('disconnect', () => process.exit(0));
-} else if (values.role === 'baseline') {
+  exitWithParent(() => edge.close());
+} else if (values.role === 'bare') {
   // The floor for any Node proxy: node:http in, node:http out with keep-alive, bodies piped, no
-  // steering or header work — what node-http-proxy-style proxies do per request.
+  // steering or header work.
   const target = new URL(values.region ?? '');
   const agent = new Agent({ keepAlive: true });
   const proxy = createServer((req, res) => {
@@ -51,58 +98,217 @@ if (values.role === 'region') {
     up.on('error', () => res.destroy());
     req.pipe(up);
   });
-  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
-  process.send?.(`http://127.0.0.1:${(proxy.address() as AddressInfo).port}`);
-  process.once('disconnect', () => process.exit(0));
+  process.send?.(await listen(proxy));
+  exitWithParent();
+} else if (values.role === 'http-proxy') {
+  const proxy = httpProxy.createProxyServer({ target: values.region ?? '', agent: new Agent({ keepAlive: true }), xfwd: true });
+  proxy.on('error', (_err, _req, res) => {
+    if ('writeHead' in res && !res.headersSent) res.writeHead(502).end();
+    else res.destroy();
+  });
+  const server = createServer((req, res) => proxy.web(req, res));
+  process.send?.(await listen(server));
+  exitWithParent();
 } else {
-  await client();
+  await main();
 }
 
-async function spawn(args: string[]): Promise<{ child: ChildProcess; url: string }> {
-  const child = fork(process.argv[1] ?? '', args, { execArgv: ['--import', 'tsx'] });
-  const [url] = (await onceEvent(child, 'message')) as [string];
-  return { child, url };
+interface HttpSide {
+  readonly name: string;
+  readonly throughput: WrkResult;
+  readonly latency: WrkResult;
+  /** Requests per CPU-second of the proxy process (of the region, for direct). */
+  readonly perCpuSec: number;
+  /** Share of one core the proxy used during the throughput run. */
+  readonly cpu: number;
 }
 
-async function client(): Promise<void> {
-  const region = await spawn(['--role', 'region']);
-  const edge = await spawn(['--role', 'edge', '--region', region.url]);
-  const baseline = await spawn(['--role', 'baseline', '--region', region.url]);
-  console.log(`GET /v1/ping, ${concurrency} in flight, ${seconds} s each, loopback`);
-  await run('direct', region.url);
-  await run('bare proxy', baseline.url);
-  await run('via edge', edge.url);
-  edge.child.disconnect();
-  baseline.child.disconnect();
-  region.child.disconnect();
+async function startHaproxy(regionUrl: string): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'meridian-haproxy-'));
+  const port = await freePort();
+  const up = new URL(regionUrl);
+  const cfg = join(dir, 'haproxy.cfg');
+  // One thread like Node; keep-alive both sides and connection reuse to the server, as a tuned
+  // production haproxy would run.
+  writeFileSync(
+    cfg,
+    [
+      'global',
+      '  nbthread 1',
+      '  maxconn 4000',
+      'defaults',
+      '  mode http',
+      '  option http-keep-alive',
+      '  http-reuse always',
+      '  timeout connect 5s',
+      '  timeout client 30s',
+      '  timeout server 30s',
+      'frontend fe',
+      `  bind 127.0.0.1:${port}`,
+      '  default_backend be',
+      'backend be',
+      `  server region ${up.hostname}:${up.port}`,
+      '',
+    ].join('\n'),
+  );
+  const p = startProgram(HAPROXY, ['-db', '-f', cfg]);
+  await waitForPort(port);
+  return {
+    url: `http://127.0.0.1:${port}`,
+    pid: p.child.pid ?? 0,
+    async stop() {
+      await p.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
-function once(agent: Agent, base: string): Promise<number> {
-  const t0 = process.hrtime.bigint();
+async function measureHttp(name: string, base: string, pid: number): Promise<HttpSide> {
+  const url = `${base}/v1/ping`;
+  // Warm up (connections, JIT) before either measurement.
+  await wrk(url, { connections: concurrency, seconds: 1 });
+  const c0 = cpuSeconds(pid);
+  const t0 = performance.now();
+  const throughput = await wrk(url, { connections: concurrency, seconds });
+  const cpu = cpuSeconds(pid) - c0;
+  const wall = (performance.now() - t0) / 1000;
+  const latency = await wrk(url, { connections: 1, seconds: latencySeconds });
+  if (throughput.errors > 0 || latency.errors > 0) throw new Error(`${name}: ${throughput.errors + latency.errors} errors or non-2xx answers`);
+  return { name, throughput, latency, perCpuSec: throughput.requests / cpu, cpu: cpu / wall };
+}
+
+interface WsSide {
+  readonly name: string;
+  readonly echoesPerSec: number;
+  readonly p50: number;
+  readonly p99: number;
+}
+
+function openWs(url: string): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
-    const req = request(`${base}/v1/ping`, { agent }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(Number(process.hrtime.bigint() - t0) / 1e6));
-    });
-    req.on('error', reject);
-    req.end();
+    const ws = new WebSocket(url, ['bench'], { perMessageDeflate: false });
+    ws.once('open', () => resolve(ws));
+    ws.once('error', reject);
   });
 }
 
-async function run(label: string, base: string): Promise<void> {
-  const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
-  const latencies: number[] = [];
-  const end = Date.now() + seconds * 1000;
-  const worker = async (): Promise<void> => {
-    while (Date.now() < end) latencies.push(await once(agent, base));
-  };
-  // Warm up connections first so both runs measure steady state.
-  await Promise.all(Array.from({ length: concurrency }, () => once(agent, base)));
-  const started = Date.now();
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  const elapsed = (Date.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
-  const pct = (p: number): string => (latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? NaN).toFixed(2);
-  console.log(`${label.padEnd(12)} ${(latencies.length / elapsed).toFixed(0).padStart(7)} req/s   p50 ${pct(0.5)} ms   p99 ${pct(0.99)} ms`);
-  agent.destroy();
+async function measureWs(name: string, base: string): Promise<WsSide> {
+  const url = `${base.replace('http:', 'ws:')}/ws`;
+  const payload = Buffer.alloc(100, 'x').toString();
+  const n = Number(values['ws-connections']);
+  const window = Number(values['ws-window']);
+  const socks = await Promise.all(Array.from({ length: n }, () => openWs(url)));
+  // Throughput: each socket keeps `window` messages in flight; sends the next on each echo.
+  let echoes = 0;
+  let running = true;
+  for (const ws of socks) {
+    ws.on('message', () => {
+      echoes++;
+      if (running) ws.send(payload);
+    });
+  }
+  const warm = Date.now() + 500;
+  for (const ws of socks) for (let i = 0; i < window; i++) ws.send(payload);
+  await sleep(warm - Date.now());
+  const e0 = echoes;
+  const t0 = process.hrtime.bigint();
+  await sleep(seconds * 1000);
+  const got = echoes - e0;
+  const elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
+  running = false;
+  await sleep(200);
+  for (const ws of socks) ws.terminate();
+  // Latency: one socket, one message at a time.
+  const one = await openWs(url);
+  const samples: number[] = [];
+  const end = Date.now() + latencySeconds * 1000;
+  while (Date.now() < end && samples.length < 200_000) {
+    const t = process.hrtime.bigint();
+    await new Promise<void>((r) => {
+      one.once('message', () => r());
+      one.send(payload);
+    });
+    samples.push(Number(process.hrtime.bigint() - t) / 1e6);
+  }
+  one.terminate();
+  const s = summarize(samples);
+  return { name, echoesPerSec: got / elapsed, p50: s.p50, p99: s.p99 };
+}
+
+async function main(): Promise<void> {
+  const roles: Role<string>[] = [];
+  let haproxy: { url: string; pid: number; stop(): Promise<void> } | undefined;
+  const notes: string[] = [];
+  try {
+    const region = await forkRole<string>(self, 'region');
+    roles.push(region);
+    const proxies: [string, string, number][] = [];
+    for (const role of ['bare', 'http-proxy', 'edge']) {
+      const r = await forkRole<string>(self, role, ['--region', region.ready]);
+      roles.push(r);
+      proxies.push([role, r.ready, r.child.pid ?? 0]);
+    }
+    haproxy = await startHaproxy(region.ready);
+    // Let the edge's first health probe pass before measuring.
+    await sleep(300);
+    const order: [string, string, number][] = [['direct', region.ready, region.child.pid ?? 0], ...proxies.slice(0, 2), ['haproxy', haproxy.url, haproxy.pid], ...proxies.slice(2)];
+    // Rounds interleave the sides, so a burst of load from elsewhere on the machine hits one
+    // round of every side rather than all of one side; each side keeps its least disturbed run
+    // (highest throughput; lowest p99 at one connection).
+    const runs: HttpSide[] = [];
+    for (let r = 0; r < rounds; r++) for (const [name, url, pid] of order) runs.push(await measureHttp(name, url, pid));
+    const sides: HttpSide[] = order.map(([name]) => {
+      const mine = runs.filter((x) => x.name === name);
+      const best = <T>(pick: (x: HttpSide) => T, score: (x: HttpSide) => number): T => pick(mine.reduce((a, b) => (score(b) > score(a) ? b : a)));
+      const top = mine.reduce((a, b) => (b.throughput.rps > a.throughput.rps ? b : a));
+      return { ...top, latency: best((x) => x.latency, (x) => -x.latency.p99) };
+    });
+    const wsSides = [await measureWs('direct', region.ready), await measureWs('edge', proxies[2]?.[1] ?? '')];
+    const by = (n: string): HttpSide | undefined => sides.find((s) => s.name === n);
+    const direct = by('direct');
+    const rows = sides.map((s) => [
+      s.name,
+      fmt(s.throughput.rps),
+      fmt(s.perCpuSec),
+      `${(s.cpu * 100).toFixed(0)} %`,
+      fmt(s.throughput.p50, 2),
+      fmt(s.throughput.p99, 2),
+      fmt(s.latency.p50, 3),
+      fmt(s.latency.p99, 3),
+      s.name === 'direct' ? '' : signed(s.latency.p50 - (direct?.latency.p50 ?? NaN)),
+      s.name === 'direct' ? '' : signed(s.latency.p99 - (direct?.latency.p99 ?? NaN)),
+    ]);
+    const wsDirect = wsSides[0];
+    const wsEdge = wsSides[1];
+    const detail = [
+      `HTTP GET /v1/ping; throughput: wrk 1 thread, ${concurrency} connections, ${seconds} s; latency: 1 connection, ${latencySeconds} s; best of ${rounds} interleaved rounds (ms)`,
+      table(['side', 'req/s', 'req/CPU-s', 'CPU', 'p50@load', 'p99@load', 'p50@1', 'p99@1', 'added p50', 'added p99'], rows),
+      '',
+      `WebSocket echo, 100 B text; throughput: ${values['ws-connections']} sockets × ${values['ws-window']} in flight, ${seconds} s; latency: 1 socket, 1 in flight, ${latencySeconds} s (ms)`,
+      table(
+        ['side', 'echoes/s', 'rtt p50', 'rtt p99', 'added p50', 'added p99'],
+        wsSides.map((s) => [s.name, fmt(s.echoesPerSec), fmt(s.p50, 3), fmt(s.p99, 3), s === wsDirect ? '' : signed(s.p50 - (wsDirect?.p50 ?? NaN)), s === wsDirect ? '' : signed(s.p99 - (wsDirect?.p99 ?? NaN))]),
+      ),
+    ].join('\n');
+    const edge = by('edge');
+    const checks: Check[] = [];
+    const hap = by('haproxy');
+    const hp = by('http-proxy');
+    if (edge && hap && hp && direct) {
+      checks.push(ratioCheck(BENCH, 'edge req/s vs haproxy', edge.throughput.rps, hap.throughput.rps, 0.6, 'req/s'));
+      checks.push(ratioCheck(BENCH, 'edge req/s vs http-proxy', edge.throughput.rps, hp.throughput.rps, 2, 'req/s'));
+      checks.push(ratioCheck(BENCH, 'edge req per CPU-s vs haproxy', edge.perCpuSec, hap.perCpuSec, 0.6, 'req/CPU-s'));
+      checks.push(ratioCheck(BENCH, 'edge req per CPU-s vs http-proxy', edge.perCpuSec, hp.perCpuSec, 2, 'req/CPU-s'));
+      checks.push(maxCheck(BENCH, 'edge added p99 (1 connection)', edge.latency.p99 - direct.latency.p99, 1, 'ms', 3));
+    } else checks.push(missing(BENCH, 'edge vs haproxy / http-proxy', '≥ 0.6× / ≥ 2×', 'a side failed'));
+    if (wsEdge && wsDirect) {
+      checks.push({ bench: BENCH, what: 'WebSocket echoes/s via edge vs direct', measured: `${(wsEdge.echoesPerSec / wsDirect.echoesPerSec).toFixed(2)}× (${fmt(wsEdge.echoesPerSec)} vs ${fmt(wsDirect.echoesPerSec)})`, target: 'report', met: null });
+      checks.push(maxCheck(BENCH, 'WebSocket added rtt p99 via edge', wsEdge.p99 - wsDirect.p99, 1, 'ms', 3));
+    }
+    notes.push('the region (node:http) and wrk share the machine with the proxy: at 2 cores the proxy gets about one core');
+    emit({ bench: BENCH, checks, detail, notes }, values.json);
+  } finally {
+    await haproxy?.stop();
+    for (const r of roles.reverse()) await r.stop();
+  }
 }

@@ -1,0 +1,203 @@
+/**
+ * Room fan-out: one sender, `--subscribers` sockets in one room, 100-byte bodies; deliveries per
+ * second, side by side in one run:
+ *   - raw ws + bufferutil, frame once and write the same bytes to every socket (the target's
+ *     baseline), and plain `ws.send` per socket;
+ *   - Socket.IO 4, `io.to(room).emit`;
+ *   - Meridian: a region node (embedded bus, dev auth) with every subscriber joined to the room.
+ * The server runs in its own process; all sockets (subscribers and the sender) live in one client
+ * process that counts deliveries, with a lean hand-written WebSocket client (lib/lean-ws.ts) that
+ * only parses frame headers — with `ws` as the client, the client process saturated first. The sender keeps at most `--window` messages in flight end to
+ * end (sent × subscribers − deliveries ≤ window × subscribers), so no queue grows without bound.
+ * Besides deliveries/s (wall clock), the server's CPU time gives deliveries per server
+ * CPU-second: on 2 cores the client process takes about one core, and that number does not
+ * depend on it.
+ *
+ *   npx tsx bench/fanout.ts [--subscribers 1000] [--seconds 3] [--window 64] [--rounds 2] [--json out.json]
+ */
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { exitWithParent, forkRole, sleep } from './lib/proc.js';
+import type { Role } from './lib/proc.js';
+import { emit, missing, ratioCheck } from './lib/report.js';
+import type { Check } from './lib/report.js';
+import { fmt, table } from './lib/stats.js';
+import { openClient, openMany } from './lib/ws-clients.js';
+import type { BenchSocket, ServerKind } from './lib/ws-clients.js';
+import { startRawWs, startSocketIo } from './lib/ws-servers.js';
+import type { StartedServer } from './lib/ws-servers.js';
+import { meridianAvailable, startMeridianNode } from './lib/meridian.js';
+
+const BENCH = 'room fan-out';
+const self = fileURLToPath(import.meta.url);
+const { values } = parseArgs({
+  options: {
+    subscribers: { type: 'string', default: '1000' },
+    seconds: { type: 'string', default: '3' },
+    window: { type: 'string', default: '64' },
+    rounds: { type: 'string', default: '2' },
+    bytes: { type: 'string', default: '100' },
+    role: { type: 'string' },
+    kind: { type: 'string' },
+    only: { type: 'string' },
+    json: { type: 'string' },
+  },
+});
+const subscribers = Number(values.subscribers);
+const seconds = Number(values.seconds);
+const windowSize = Number(values.window);
+const rounds = Number(values.rounds);
+const body = 'x'.repeat(Number(values.bytes));
+
+type ServerMsg = { cmd: 'cpu' };
+type ClientMsg = { cmd: 'connect'; base: string; kind: ServerKind } | { cmd: 'start' } | { cmd: 'count' } | { cmd: 'stop' };
+
+export interface Count {
+  readonly deliveries: number;
+  readonly sent: number;
+  readonly atNs: number;
+  readonly cpuUs: number;
+}
+
+if (values.role === 'server') {
+  const kind = values.kind as ServerKind;
+  const started: StartedServer = kind === 'socket.io' ? await startSocketIo() : kind === 'meridian' ? await startMeridianNode() : await startRawWs({ frameOnce: kind === 'raw-ws' });
+  process.on('message', (m: ServerMsg) => {
+    if (m.cmd === 'cpu') {
+      const u = process.cpuUsage();
+      process.send?.({ cpuUs: u.user + u.system, atNs: Number(process.hrtime.bigint()), connections: started.connections() });
+    }
+  });
+  process.send?.(started.url);
+  exitWithParent(() => started.close());
+} else if (values.role === 'clients') {
+  clientProcess();
+} else {
+  await main();
+}
+
+function clientProcess(): void {
+  let deliveries = 0;
+  let sent = 0;
+  let running = false;
+  let pub: BenchSocket | undefined;
+  let subs: BenchSocket[] = [];
+  const pump = (): void => {
+    while (running && pub !== undefined && sent * subscribers - deliveries < windowSize * subscribers && pub.sock.bufferedAmount < 1 << 20) {
+      pub.send(body);
+      sent++;
+    }
+  };
+  const onDelivery = (): void => {
+    deliveries++;
+    if (running && (deliveries & 63) === 0) pump();
+  };
+  const count = (): Count => {
+    const u = process.cpuUsage();
+    return { deliveries, sent, atNs: Number(process.hrtime.bigint()), cpuUs: u.user + u.system };
+  };
+  process.on('message', (m: ClientMsg) => {
+    void (async () => {
+      if (m.cmd === 'connect') {
+        subs = await openMany(subscribers, 50, (i) => openClient({ kind: m.kind, base: m.base, role: 'sub', user: `u${i}`, room: 'bench', onDelivery }));
+        pub = await openClient({ kind: m.kind, base: m.base, role: 'pub', user: 'sender', room: 'bench' });
+        process.send?.({ connected: subs.length });
+      } else if (m.cmd === 'start') {
+        running = true;
+        pump();
+        // A delivery-driven pump can stall if a batch ends between multiples of 64.
+        const t = setInterval(pump, 1);
+        process.once('disconnect', () => clearInterval(t));
+        process.send?.(count());
+      } else if (m.cmd === 'count') process.send?.(count());
+      else {
+        running = false;
+        // Drain: wait (bounded) for everything sent to arrive, then report loss if any.
+        const end = Date.now() + 5_000;
+        while (deliveries < sent * subscribers && Date.now() < end) await sleep(20);
+        process.send?.(count());
+        for (const s of [...subs, ...(pub ? [pub] : [])]) s.sock.close();
+      }
+    })();
+  });
+  process.send?.('ready');
+  exitWithParent();
+}
+
+interface Side {
+  readonly kind: ServerKind;
+  readonly deliveriesPerSec: number;
+  readonly perServerCpuSec: number;
+  readonly serverCpu: number;
+  readonly clientCpu: number;
+  readonly lost: number;
+}
+
+async function measure(kind: ServerKind): Promise<Side> {
+  const roles: Role<string>[] = [];
+  try {
+    const server = await forkRole<string>(self, 'server', ['--kind', kind]);
+    roles.push(server);
+    const clients = await forkRole<string>(self, 'clients', ['--subscribers', String(subscribers), '--window', String(windowSize), '--bytes', String(body.length)]);
+    roles.push(clients);
+    await clients.ask({ cmd: 'connect', base: server.ready, kind });
+    await clients.ask({ cmd: 'start' });
+    await sleep(500);
+    const s0 = await server.ask<{ cpuUs: number; atNs: number }>({ cmd: 'cpu' });
+    const c0 = await clients.ask<Count>({ cmd: 'count' });
+    await sleep(seconds * 1000);
+    const s1 = await server.ask<{ cpuUs: number; atNs: number }>({ cmd: 'cpu' });
+    const c1 = await clients.ask<Count>({ cmd: 'count' });
+    const end = await clients.ask<Count>({ cmd: 'stop' }, 30_000);
+    const wall = (c1.atNs - c0.atNs) / 1e9;
+    const d = c1.deliveries - c0.deliveries;
+    const serverCpuS = (s1.cpuUs - s0.cpuUs) / 1e6;
+    return { kind, deliveriesPerSec: d / wall, perServerCpuSec: d / serverCpuS, serverCpu: serverCpuS / ((s1.atNs - s0.atNs) / 1e9), clientCpu: (c1.cpuUs - c0.cpuUs) / 1e6 / wall, lost: end.sent * subscribers - end.deliveries };
+  } finally {
+    for (const r of roles.reverse()) await r.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  const kinds: ServerKind[] = ['raw-ws', 'raw-ws-send', 'socket.io'];
+  const meridian = await meridianAvailable();
+  if (meridian.ok) kinds.push('meridian');
+  if (values.only !== undefined) {
+    const only = values.only.split(',');
+    kinds.splice(0, kinds.length, ...kinds.filter((k) => only.includes(k)));
+  }
+  // Rounds interleave the servers so a burst of outside load hits one round of each; every side
+  // keeps its least disturbed round (most deliveries/s).
+  const runs: Side[] = [];
+  for (let r = 0; r < rounds; r++) {
+    for (const k of kinds) {
+      const s = await measure(k);
+      runs.push(s);
+      console.log(`  round ${r + 1} ${s.kind}: ${fmt(s.deliveriesPerSec)} deliveries/s, ${fmt(s.perServerCpuSec)} per server CPU-s, server CPU ${(s.serverCpu * 100).toFixed(0)} %`);
+    }
+  }
+  const sides: Side[] = kinds.map((k) => runs.filter((x) => x.kind === k).reduce((a, b) => (b.deliveriesPerSec > a.deliveriesPerSec ? b : a)));
+  const by = (k: ServerKind): Side | undefined => sides.find((s) => s.kind === k);
+  const detail = [
+    `${subscribers} subscribers in one room, one sender, ${body.length} B bodies, ≤ ${windowSize} messages in flight, ${seconds} s per side, best of ${rounds} interleaved rounds`,
+    table(
+      ['server', 'deliveries/s', 'per server CPU-s', 'server CPU', 'client CPU', 'not delivered'],
+      sides.map((s) => [s.kind, fmt(s.deliveriesPerSec), fmt(s.perServerCpuSec), `${(s.serverCpu * 100).toFixed(0)} %`, `${(s.clientCpu * 100).toFixed(0)} %`, fmt(s.lost)]),
+    ),
+  ].join('\n');
+  const raw = by('raw-ws');
+  const sio = by('socket.io');
+  const m = by('meridian');
+  const checks: Check[] = [];
+  if (m && raw && sio) {
+    checks.push(ratioCheck(BENCH, 'Meridian vs raw ws frame-once', m.deliveriesPerSec, raw.deliveriesPerSec, 0.85, 'deliveries/s'));
+    checks.push(ratioCheck(BENCH, 'Meridian vs Socket.IO', m.deliveriesPerSec, sio.deliveriesPerSec, 5, 'deliveries/s'));
+    checks.push(ratioCheck(BENCH, 'Meridian vs raw ws, per server CPU-s', m.perServerCpuSec, raw.perServerCpuSec, 0.85, 'deliveries/CPU-s'));
+    checks.push(ratioCheck(BENCH, 'Meridian vs Socket.IO, per server CPU-s', m.perServerCpuSec, sio.perServerCpuSec, 5, 'deliveries/CPU-s'));
+  } else {
+    checks.push(missing(BENCH, 'Meridian vs raw ws frame-once', '≥ 0.85×', meridian.ok ? 'a side failed' : meridian.why));
+    checks.push(missing(BENCH, 'Meridian vs Socket.IO', '≥ 5×', meridian.ok ? 'a side failed' : meridian.why));
+  }
+  if (raw && sio) checks.push({ bench: BENCH, what: 'raw ws frame-once vs Socket.IO (context)', measured: `${(raw.deliveriesPerSec / sio.deliveriesPerSec).toFixed(1)}×`, target: 'report', met: null });
+  emit({ bench: BENCH, checks, detail, notes: ['client process (all sockets) and server share 2 cores; "per server CPU-s" does not depend on the client'] }, values.json);
+}

@@ -1,0 +1,118 @@
+/**
+ * The Meridian side of the messaging benches: region nodes started in the bench's server process
+ * on the embedded bus, wired as a deployment would be — SQLite message log (WAL, on a temp file),
+ * messaging, presence on the bus KV, the region node serving the client protocol at `/ws`.
+ * Auth is dev mode (`auth { user }`) unless an HS256 secret is given. The only limit raised from
+ * its default is the per-connection send rate, which a bench sender exceeds on purpose.
+ */
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EmbeddedNetwork } from '../../src/bus/embedded/mod.js';
+import type { Bus } from '../../src/bus/types.js';
+import { openSqliteLog } from '../../src/log/mod.js';
+import { createMessaging } from '../../src/messaging/mod.js';
+import type { Messaging } from '../../src/messaging/mod.js';
+import { startRegionNode } from '../../src/node/mod.js';
+import type { RegionNode } from '../../src/node/mod.js';
+import { createPresence } from '../../src/presence/mod.js';
+import type { Presence } from '../../src/presence/mod.js';
+import { defaultTopology, linkLatencyMs } from '../../src/topology/mod.js';
+import type { StartedServer } from './ws-servers.js';
+
+export function meridianAvailable(): Promise<{ ok: true } | { ok: false; why: string }> {
+  const node = new URL('../../src/node/mod.ts', import.meta.url);
+  return Promise.resolve(existsSync(node) ? { ok: true } : { ok: false, why: 'the region node (src/node) does not exist yet' });
+}
+
+export interface NodeBenchOptions {
+  /** HS256 secret for real tokens; without it the node runs with dev auth. */
+  readonly secret?: string;
+  /** Regions to start a node in (of the default topology); default the first. */
+  readonly regions?: readonly string[];
+  /** One-way latency of every link; default the topology's. */
+  readonly linkMs?: number;
+  /** `file` (default: durable, fsync per commit) or `memory` (SQLite :memory:, to see what fsync costs). */
+  readonly log?: 'file' | 'memory';
+}
+
+export interface MeridianRegions {
+  readonly nodes: ReadonlyMap<string, RegionNode>;
+  close(): Promise<void>;
+}
+
+/** A region node on `bus`: its SQLite log in `dir` (or in memory), messaging, presence. */
+export async function startNodeOnBus(bus: Bus, region: string, dir: string, opts: NodeBenchOptions = {}): Promise<{ node: RegionNode; close(): Promise<void> }> {
+  const topology = defaultTopology();
+  const bucketRegion = topology.regions[0]?.name ?? region;
+  const name = `${region}-1`;
+  const log = openSqliteLog({ path: opts.log === 'memory' ? ':memory:' : join(dir, `${region}.db`) });
+  let messaging: Messaging | undefined;
+  let presence: Presence | undefined;
+  let node: RegionNode | undefined;
+  const close = async (): Promise<void> => {
+    await node?.close();
+    await messaging?.close();
+    await presence?.close();
+    await log.close();
+  };
+  try {
+    messaging = await createMessaging({ bus, region, topology, log, bucketRegion });
+    presence = await createPresence(bus, { node: name, bucketRegion });
+    node = await startRegionNode({
+      topology,
+      region,
+      node: name,
+      bus,
+      messaging,
+      presence,
+      auth: opts.secret === undefined ? { dev: true } : { hs256Secret: opts.secret },
+      rateLimit: { ratePerSec: 1_000_000, burst: 1_000_000 },
+    });
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return { node, close };
+}
+
+export async function startMeridianRegions(opts: NodeBenchOptions = {}): Promise<MeridianRegions> {
+  const topology = defaultTopology();
+  const names = opts.regions ?? [topology.regions[0]?.name ?? 'us-east'];
+  const linkMs = opts.linkMs;
+  const network = new EmbeddedNetwork(
+    topology.regions.map((r) => ({ name: r.name, lat: r.location.lat, lon: r.location.lon })),
+    { latencyMs: (a, b) => (a === b ? 0 : (linkMs ?? linkLatencyMs(topology, a, b))) },
+  );
+  const dir = mkdtempSync(join(tmpdir(), 'meridian-bench-node-'));
+  const nodes = new Map<string, RegionNode>();
+  const parts: { bus: Bus; close(): Promise<void> }[] = [];
+  const close = async (): Promise<void> => {
+    for (const p of parts) {
+      await p.close();
+      await p.bus.close();
+    }
+    await network.close();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    for (const region of names) {
+      const bus = network.connect(region);
+      const started = await startNodeOnBus(bus, region, dir, opts);
+      parts.push({ bus, close: () => started.close() });
+      nodes.set(region, started.node);
+    }
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return { nodes, close };
+}
+
+/** One region node as a bench server (fan-out, idle connections). */
+export async function startMeridianNode(opts: NodeBenchOptions = {}): Promise<StartedServer & { regions: MeridianRegions }> {
+  const regions = await startMeridianRegions(opts);
+  const node = [...regions.nodes.values()][0];
+  if (node === undefined) throw new Error('no node started');
+  return { url: node.url, server: undefined, connections: () => node.sessions, close: () => regions.close(), regions };
+}
