@@ -28,6 +28,8 @@ export interface RegionParts {
   readonly log: MessageLog;
   readonly messaging: Messaging;
   readonly presence: Presence;
+  /** The region's data directory, when it has one (embedded log, DLQ files). */
+  readonly dataDir?: string;
 }
 
 export interface StartRegionOptions {
@@ -85,7 +87,7 @@ export async function startRegion(o: StartRegionOptions): Promise<RegionRuntime>
     cleanup.push(() => messaging.close());
     const presence = await createPresence(o.bus, { ...o.presence, node: nodeId, bucketRegion: first });
     cleanup.push(() => presence.close());
-    const parts: RegionParts = { topology: o.topology, region: o.region, node: nodeId, bus: o.bus, log, messaging, presence };
+    const parts: RegionParts = { topology: o.topology, region: o.region, node: nodeId, bus: o.bus, log, messaging, presence, ...(o.dataDir === undefined ? {} : { dataDir: o.dataDir }) };
     const modules = o.modules ? await o.modules(parts) : [];
     for (const m of modules) if (m.close) cleanup.push(() => m.close!());
     // welcome.limits.dedupeWindowMs must be the log's window, whatever the log was opened with.

@@ -2,6 +2,8 @@
 // JSON line, messages across regions and through the edge, a region taken down by the edge's
 // admin endpoint, and a clean exit on SIGTERM.
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -54,6 +56,30 @@ describe('meridian up --json', () => {
     expect(await bob.next('message')).toMatchObject({ from: 'alice', body: { text: 'hi' } });
     await alice.close();
     await bob.close();
+  });
+
+  it('mounts the service mesh: a worker registered in eu-west with the printed token is called from us-east', async () => {
+    const worker = createServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ path: req.url, served: 'w1' }));
+    });
+    await new Promise<void>((r) => worker.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(worker.address() as AddressInfo).port}`;
+      const body = JSON.stringify({ id: 'w1', services: [{ name: 'echo', url }] });
+      const denied = await fetch(`${info.regions['eu-west']}/v1/workers`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer wrong-token-wrong-token' }, body });
+      expect(denied.status).toBe(401);
+      const reg = await fetch(`${info.regions['eu-west']}/v1/workers`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${info.workerToken}` }, body });
+      expect(reg.status).toBe(201);
+      let res: Response | undefined;
+      await eventually(async () => {
+        res = await fetch(`${info.regions['us-east']}/v1/services/echo/hello?x=1`);
+        return res.status === 200;
+      }, 'us-east to see the worker registered in eu-west');
+      expect(await res!.json()).toEqual({ path: '/hello?x=1', served: 'w1' });
+      expect(res!.headers.get('x-meridian-region')).toBe('eu-west');
+    } finally {
+      await new Promise((r) => worker.close(r));
+    }
   });
 
   it('takes a region down through the edge admin endpoint, and brings it back', async () => {

@@ -15,6 +15,7 @@ import { isMeridianError } from '../../errors/mod.js';
 import { parseRegionList } from '../../edge/server/mod.js';
 import type { AuthOptions } from '../../node/mod.js';
 import { startRegion } from '../../runtime/region.js';
+import { newWorkerToken, servicesModules } from '../../runtime/services.js';
 import type { RegionRuntime } from '../../runtime/region.js';
 import { defaultTopology, formatProblem, linkLatencyMs, loadTopology, TopologyError } from '../../topology/mod.js';
 import type { Topology } from '../../topology/mod.js';
@@ -38,6 +39,9 @@ Runs the region node of region NAME: WebSocket /ws, HTTP /v1/*, /health, /ready,
   --auth-secret S        HS256 secret for client JWTs (or MERIDIAN_AUTH_SECRET)
   --auth-public-key FILE Ed25519 public key (SPKI PEM) for EdDSA JWTs (or MERIDIAN_AUTH_PUBLIC_KEY, the PEM itself)
   --region-urls LIST     other regions' node URLs, for migrate and /v1/regions (us-east=https://...,...)
+  --worker-token T       registration token workers present on POST /v1/workers (or env
+                         MERIDIAN_WORKER_TOKEN; every region of a deployment uses the same one).
+                         Without it a token is generated and printed
 SIGTERM or Ctrl-C drains (clients are told to migrate) and stops.
 `;
 
@@ -52,6 +56,7 @@ const options = {
   'auth-secret': { type: 'string' },
   'auth-public-key': { type: 'string' },
   'region-urls': { type: 'string' },
+  'worker-token': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -153,6 +158,8 @@ async function runRegion(name: string, values: Values, io: Io): Promise<number> 
   const auth = await authOptions(values);
   const regionUrls = values['region-urls'] === undefined ? {} : parseRegionList(values['region-urls']);
   const dataDir = values.data ?? 'meridian-data';
+  const workerToken = values['worker-token'] ?? process.env['MERIDIAN_WORKER_TOKEN'] ?? newWorkerToken();
+  if (workerToken.length < 16) throw new UsageError('meridian region: the worker token must be at least 16 characters');
   const { bus, close: closeBus } = await attach(topology, name, values);
   let region: RegionRuntime;
   try {
@@ -161,6 +168,7 @@ async function runRegion(name: string, values: Values, io: Io): Promise<number> 
       region: name,
       bus,
       dataDir,
+      modules: servicesModules(workerToken),
       node: { port, ...(values.host === undefined ? {} : { host: values.host }), auth, regionUrls },
     });
   } catch (err) {
@@ -171,6 +179,8 @@ async function runRegion(name: string, values: Values, io: Io): Promise<number> 
     const how = [auth.hs256Secret ? 'HS256' : '', auth.eddsaPublicKey ? 'EdDSA' : '', auth.dev ? 'dev (anonymous users allowed)' : ''].filter(Boolean).join(', ');
     io.out(`meridian region ${name}: listening on ${region.url} (WebSocket ${region.url.replace(/^http/, 'ws')}/ws), node ${region.node.node}\n`);
     io.out(`  bus ${values.bus}${values.bus === 'embedded' ? `, log in ${dataDir}` : ', log on JetStream'}; auth: ${how}\n`);
+    const tokenSource = values['worker-token'] !== undefined ? '--worker-token' : process.env['MERIDIAN_WORKER_TOKEN'] !== undefined ? 'MERIDIAN_WORKER_TOKEN' : `generated: ${workerToken}`;
+    io.out(`  services: workers register at ${region.url}/v1/workers with the worker token (${tokenSource})\n`);
     io.out('ready. SIGTERM or Ctrl-C drains and stops.\n');
     const keepAlive = setInterval(() => undefined, 1 << 30);
     const signal = await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]).finally(() => clearInterval(keepAlive));

@@ -7,7 +7,6 @@
  * answering). It prints the URLs and the measured WAN; `--json` prints one JSON line instead.
  * SIGINT/SIGTERM drain and exit 0.
  */
-import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { parseArgs } from 'node:util';
 import { startEdge, DEFAULT_EDGE_PORT } from '../../edge/server/mod.js';
@@ -15,6 +14,7 @@ import type { Edge } from '../../edge/server/mod.js';
 import { isMeridianError } from '../../errors/mod.js';
 import type { BusKind } from '../../runtime/buses.js';
 import { startDeployment } from '../../runtime/deployment.js';
+import { newWorkerToken, servicesModules } from '../../runtime/services.js';
 import type { Deployment } from '../../runtime/deployment.js';
 import { measureRtts } from '../../runtime/ping.js';
 import { loadTopology, defaultTopology, TopologyError, formatProblem } from '../../topology/mod.js';
@@ -129,7 +129,7 @@ async function runUp(topology: Topology, a: UpArgs, io: Io): Promise<number> {
   const say = (s: string): void => (a.json ? io.err(s) : io.out(s));
   let d: Deployment | undefined;
   let edge: Edge | undefined;
-  const workerToken = randomBytes(24).toString('base64url');
+  const workerToken = newWorkerToken();
   try {
     d = await startDeployment(topology, {
       bus: a.kind,
@@ -137,7 +137,7 @@ async function runUp(topology: Topology, a: UpArgs, io: Io): Promise<number> {
       ...(a.data === undefined ? {} : { dataDir: a.data }),
       portBase: a.portBase,
       ...(a.host === undefined ? {} : { host: a.host }),
-      region: { node: { auth: { dev: true } } },
+      region: { node: { auth: { dev: true } }, modules: servicesModules(workerToken) },
     });
     const dep = d;
     edge = await startEdge({
@@ -169,6 +169,7 @@ async function runUp(topology: Topology, a: UpArgs, io: Io): Promise<number> {
       say(`  ${r.name.padEnd(14)} ${(r.location.city ?? '').padEnd(12)} ${r.jurisdiction.padEnd(4)} ${d.urls[r.name]}  rtt → ${row}\n`);
     }
     say(`  edge           ${edge.url}  (GET /v1/route, /ws, /v1/*; admin: POST /v1/admin/regions/NAME/down|up)\n`);
+    say(`  worker token   ${workerToken}  (Authorization: Bearer … on POST /v1/workers; see docs/services.md)\n`);
     say(`Open ${d.urls[topology.regions[0]!.name]}/ and ${d.urls[topology.regions[1]?.name ?? topology.regions[0]!.name]}/ in two tabs to send messages across regions.\n`);
     if (a.json) io.out(`${JSON.stringify({ regions: d.urls, edge: edge.url, workerToken })}\n`);
     say('ready. Ctrl-C to stop.\n');
