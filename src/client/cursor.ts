@@ -1,0 +1,121 @@
+/**
+ * One conversation's receive position: dedupe by seq, in-order release, gap detection.
+ *
+ * `contiguous` is the highest seq such that every seq up to it was delivered (or skipped on
+ * purpose after `recovered: false`): the delivery-ack cursor and the resume position. Messages
+ * that arrive above a hole are held and released in seq order once the hole is filled, so the
+ * application sees each conversation in seq order whatever the network did. A seq the client
+ * already has is dropped, which is what makes the overlap of a migration and replays harmless.
+ *
+ * Seqs seen only through the client's own `ack` (its sends) count as present without anything
+ * to deliver: the application already has those messages.
+ */
+import type { MessageFrame } from '../protocol/mod.js';
+
+/** Held messages above a hole per conversation; beyond, they are dropped and fetched again. */
+export const DEFAULT_MAX_HELD = 10_000;
+
+export interface Offer {
+  /** Messages now deliverable, in seq order (the offered one and any it unblocked). */
+  readonly deliver: MessageFrame[];
+  readonly duplicate: boolean;
+}
+
+export class ConversationCursor {
+  /** Undefined until the first sighting (then everything before it is history). */
+  private pos: number | undefined;
+  /** seq → frame, or null for a seq present without a frame (own send). */
+  private readonly held = new Map<number, MessageFrame | null>();
+  /** Set when held messages were dropped: the missing range then has no known end. */
+  private overflowed = false;
+
+  constructor(
+    readonly conversation: string,
+    position?: number,
+    private readonly maxHeld = DEFAULT_MAX_HELD,
+  ) {
+    this.pos = position;
+  }
+
+  get position(): number | undefined {
+    return this.pos;
+  }
+
+  /** A message arrived (live or replayed). */
+  offer(frame: MessageFrame): Offer {
+    return this.put(frame.seq, frame);
+  }
+
+  /** The client's own send was acked with `seq`. */
+  markOwn(seq: number): Offer {
+    return this.put(seq, null);
+  }
+
+  private put(seq: number, frame: MessageFrame | null): Offer {
+    if (this.pos === undefined) this.pos = seq - 1;
+    if (seq <= this.pos || this.held.has(seq)) return { deliver: [], duplicate: true };
+    if (seq !== this.pos + 1) {
+      if (this.held.size >= this.maxHeld) {
+        this.overflowed = true;
+        return { deliver: [], duplicate: false };
+      }
+      this.held.set(seq, frame);
+      return { deliver: [], duplicate: false };
+    }
+    this.pos = seq;
+    const deliver = frame ? [frame] : [];
+    this.release(deliver);
+    return { deliver, duplicate: false };
+  }
+
+  /**
+   * History before `seq` is gone (`recovered: false`, its `fromSeq`): move the position to
+   * `seq - 1` if it is lower, releasing what that unblocks. Returns the released messages.
+   */
+  skipTo(seq: number): MessageFrame[] {
+    const deliver: MessageFrame[] = [];
+    if (this.pos === undefined || this.pos < seq - 1) {
+      for (const s of this.held.keys()) if (s < seq) this.held.delete(s);
+      this.pos = seq - 1;
+      this.release(deliver);
+    }
+    return deliver;
+  }
+
+  /** Set the position for a conversation first seen now (e.g. `joined.lastSeq`); no-op once known. */
+  baseline(seq: number): void {
+    if (this.pos === undefined) this.pos = seq;
+  }
+
+  /**
+   * The hole to fetch: from the position + 1 to just below the lowest held seq, or open-ended
+   * (`to` undefined) after held messages were dropped. Undefined when nothing is missing.
+   */
+  missing(): { from: number; to: number | undefined } | undefined {
+    if (this.pos === undefined) return undefined;
+    if (this.held.size === 0) return this.overflowed ? { from: this.pos + 1, to: undefined } : undefined;
+    let lowest = Infinity;
+    for (const s of this.held.keys()) if (s < lowest) lowest = s;
+    return { from: this.pos + 1, to: this.overflowed ? undefined : lowest - 1 };
+  }
+
+  /** A fetch read up to the log's end: dropped held messages, if any, were all in it. */
+  caughtUp(): void {
+    this.overflowed = false;
+  }
+
+  get heldCount(): number {
+    return this.held.size;
+  }
+
+  private release(into: MessageFrame[]): void {
+    for (;;) {
+      const next = (this.pos ?? 0) + 1;
+      if (!this.held.has(next)) break;
+      const f = this.held.get(next);
+      this.held.delete(next);
+      this.pos = next;
+      if (f) into.push(f);
+    }
+  }
+}

@@ -1,0 +1,301 @@
+/**
+ * The receiving half of the client: per-conversation cursors (dedupe, order, holes), filling
+ * holes with `retransmit`, `resume` after a (re)connect, and delivery-ack cursors.
+ *
+ * How a hole is filled. A live message above the next expected seq means live delivery lost
+ * something (it is at-most-once; the log is the truth): the hole is fetched at once. A hole
+ * opened only by the client's own ack is given `gapGraceMs` first, because an ack and the
+ * live copy of an earlier message travel different paths and the ack may simply be ahead.
+ * One fetch per conversation at a time; each answer (`resumed`) says how far the replay goes,
+ * and the fetch is over when the cursor reaches that seq (or retried when it does not in time).
+ * `recovered: false` skips what the server no longer has and reports it as a `lost` range.
+ */
+import type { ClientFrame, GapFrame, MessageFrame, ResumedFrame } from '../protocol/mod.js';
+import { CursorBatcher } from './batcher.js';
+import type { Clock } from './clock.js';
+import { ConversationCursor } from './cursor.js';
+import { ConnectionDroppedError, RequestFailedError } from './errors.js';
+import type { Requests } from './requests.js';
+import type { LostRange } from './types.js';
+
+interface Fetch {
+  /** The fetch is over when the cursor reaches this (Infinity until the answer tells). */
+  until: number;
+  /** The replay stopped short of what was asked (maxReplay): fetch on from `until + 1`. */
+  more: boolean;
+  /** The last seq asked for (undefined: up to the log's end). */
+  readonly to: number | undefined;
+  timer: unknown;
+}
+
+export interface ReceiverOptions {
+  readonly clock: Clock;
+  readonly requests: Requests;
+  /** Write cursor frames; false when not connected. */
+  readonly write: (frame: ClientFrame) => boolean;
+  readonly deliver: (message: MessageFrame) => void;
+  readonly resumed: (frame: ResumedFrame) => void;
+  readonly lost: (range: LostRange) => void;
+  readonly error: (err: Error) => void;
+  readonly autoAck: boolean;
+  readonly ackDelayMs: number;
+  readonly gapGraceMs: number;
+  readonly refetchAfterMs: number;
+  readonly positions?: Readonly<Record<string, number>> | undefined;
+}
+
+export class Receiver {
+  private readonly cursors = new Map<string, ConversationCursor>();
+  private readonly fetches = new Map<string, Fetch>();
+  private readonly graceTimers = new Map<string, unknown>();
+  readonly acks: CursorBatcher;
+  readonly reads: CursorBatcher;
+  /** Counters for `client.stats`. */
+  readonly counts = { delivered: 0, duplicates: 0, retransmits: 0 };
+
+  constructor(private readonly o: ReceiverOptions) {
+    this.acks = new CursorBatcher(o.clock, Math.min(1000, o.ackDelayMs), (batch) => this.writeCursors('delivery_ack', batch));
+    this.reads = new CursorBatcher(o.clock, 0, (batch) => this.writeCursors('read', batch));
+    for (const [c, seq] of Object.entries(o.positions ?? {})) this.cursors.set(c, new ConversationCursor(c, seq));
+  }
+
+  /** Every conversation's position (the highest contiguous seq handed to the application). */
+  positions(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [c, cur] of this.cursors) if (cur.position !== undefined) out[c] = cur.position;
+    return out;
+  }
+
+  position(conversation: string): number | undefined {
+    return this.cursors.get(conversation)?.position;
+  }
+
+  message(frame: MessageFrame): void {
+    const cur = this.cursor(frame.conversation);
+    const r = cur.offer(frame);
+    if (r.duplicate) {
+      this.counts.duplicates += 1;
+      return;
+    }
+    this.release(cur, r.deliver);
+    this.progress(frame.conversation, false);
+  }
+
+  /** Own send acked: that seq is present (the application has the message). */
+  ownAck(conversation: string, seq: number): void {
+    const cur = this.cursor(conversation);
+    const r = cur.markOwn(seq);
+    if (r.duplicate) return;
+    this.release(cur, r.deliver);
+    this.progress(conversation, true);
+  }
+
+  /**
+   * A room was joined. Never seen: history before `lastSeq` is not this client's business.
+   * Seen before (a position from `options.positions` or an earlier join): fetch what it missed,
+   * unless a resume that covers it follows (`catchUp: false`, after a reconnect).
+   */
+  joined(conversation: string, lastSeq: number, catchUp: boolean): void {
+    const cur = this.cursor(conversation);
+    const pos = cur.position;
+    if (pos === undefined) cur.baseline(lastSeq);
+    else if (catchUp && pos < lastSeq) this.fetch(conversation, pos + 1, lastSeq);
+  }
+
+  gap(frame: GapFrame): void {
+    const cur = this.cursor(frame.conversation);
+    cur.baseline(frame.fromSeq - 1);
+    this.endFetch(frame.conversation);
+    this.fetch(frame.conversation, (cur.position ?? 0) + 1, frame.toSeq);
+  }
+
+  resumed(frame: ResumedFrame): void {
+    const cur = this.cursor(frame.conversation);
+    if (!frame.recovered) {
+      const before = cur.position ?? 0;
+      this.release(cur, cur.skipTo(frame.fromSeq));
+      if (before < frame.fromSeq - 1) this.o.lost({ conversation: frame.conversation, fromSeq: before + 1, toSeq: frame.fromSeq - 1, reason: frame.reason ?? 'history_gone' });
+    }
+    if (frame.toSeq >= frame.lastSeq) cur.caughtUp();
+    this.o.resumed(frame);
+    const f = this.fetches.get(frame.conversation);
+    if (f) {
+      f.until = frame.toSeq;
+      f.more = frame.toSeq < Math.min(f.to ?? Infinity, frame.lastSeq);
+      this.o.clock.clearTimeout(f.timer);
+      f.timer = this.o.clock.setTimeout(() => this.stalled(frame.conversation, f), this.o.refetchAfterMs);
+    }
+    this.progress(frame.conversation, false);
+  }
+
+  /**
+   * After a (re)connect: resume every known conversation `include` accepts, at most `perFrame`
+   * per `resume` frame. Fetches of the previous connection are void.
+   */
+  resumeAll(include: (conversation: string) => boolean, perFrame: number): void {
+    const convs = [...this.cursors.values()].filter((c) => c.position !== undefined && include(c.conversation));
+    for (let i = 0; i < convs.length; i += perFrame) {
+      const chunk = convs.slice(i, i + perFrame);
+      const positions: Record<string, number> = {};
+      const mine = new Map<string, Fetch>();
+      for (const c of chunk) {
+        positions[c.conversation] = c.position ?? 0;
+        const f: Fetch = { until: Infinity, more: false, to: undefined, timer: undefined };
+        this.endFetch(c.conversation);
+        this.fetches.set(c.conversation, f);
+        mine.set(c.conversation, f);
+      }
+      this.o.requests.request({ once: true, answers: chunk.length, frame: (id) => ({ type: 'resume', id, positions }) }).catch((err: unknown) => {
+        for (const [conv, f] of mine) {
+          if (this.fetches.get(conv) !== f || f.until !== Infinity) continue;
+          this.endFetch(conv);
+          // One refused conversation fails the whole frame: retry each on its own.
+          if (err instanceof RequestFailedError) this.progressOrRefetch(conv);
+        }
+        this.report(err);
+      });
+    }
+  }
+
+  /** The connection dropped: in-flight fetches died with it (resumeAll redoes them). */
+  disconnected(): void {
+    for (const conv of [...this.fetches.keys()]) this.endFetch(conv);
+    for (const t of this.graceTimers.values()) this.o.clock.clearTimeout(t);
+    this.graceTimers.clear();
+  }
+
+  /** Manual delivery ack (with `autoAck: false`). */
+  ack(conversation: string, seq: number): void {
+    this.acks.mark(conversation, seq);
+  }
+
+  read(conversation: string, seq: number): void {
+    this.reads.mark(conversation, seq);
+  }
+
+  stop(): void {
+    this.disconnected();
+    this.acks.stop();
+    this.reads.stop();
+  }
+
+  private cursor(conversation: string): ConversationCursor {
+    let cur = this.cursors.get(conversation);
+    if (!cur) {
+      cur = new ConversationCursor(conversation);
+      this.cursors.set(conversation, cur);
+    }
+    return cur;
+  }
+
+  /**
+   * Hand messages over and raise the delivery cursor. Only when something was handed over:
+   * a cursor moved by the client's own sends alone would tell the other side "delivered" for
+   * messages it wrote itself, and would hide them from the user's other devices' inbox.
+   */
+  private release(cur: ConversationCursor, messages: readonly MessageFrame[]): void {
+    if (messages.length === 0) return;
+    this.counts.delivered += messages.length;
+    for (const m of messages) this.o.deliver(m);
+    if (this.o.autoAck && cur.position !== undefined) this.acks.mark(cur.conversation, cur.position);
+  }
+
+  private progress(conversation: string, grace: boolean): void {
+    const cur = this.cursor(conversation);
+    const pos = cur.position ?? 0;
+    const f = this.fetches.get(conversation);
+    if (f) {
+      if (pos < f.until) return;
+      this.endFetch(conversation);
+      if (f.more) {
+        this.fetch(conversation, pos + 1, f.to);
+        return;
+      }
+    }
+    const miss = cur.missing();
+    if (!miss) return;
+    if (!grace) {
+      this.fetch(conversation, miss.from, miss.to);
+      return;
+    }
+    if (this.graceTimers.has(conversation)) return;
+    this.graceTimers.set(
+      conversation,
+      this.o.clock.setTimeout(() => {
+        this.graceTimers.delete(conversation);
+        this.progress(conversation, false);
+      }, this.o.gapGraceMs),
+    );
+  }
+
+  private progressOrRefetch(conversation: string): void {
+    const pos = this.cursor(conversation).position ?? 0;
+    this.fetch(conversation, pos + 1, undefined);
+  }
+
+  private fetch(conversation: string, fromSeq: number, toSeq: number | undefined): void {
+    if (this.fetches.has(conversation)) return;
+    const t = this.graceTimers.get(conversation);
+    if (t !== undefined) {
+      this.o.clock.clearTimeout(t);
+      this.graceTimers.delete(conversation);
+    }
+    const f: Fetch = { until: Infinity, more: false, to: toSeq, timer: undefined };
+    this.fetches.set(conversation, f);
+    this.counts.retransmits += 1;
+    const frame = (id: string): ClientFrame => (toSeq === undefined ? { type: 'retransmit', id, conversation, fromSeq } : { type: 'retransmit', id, conversation, fromSeq, toSeq });
+    this.o.requests.request({ once: true, frame }).catch((err: unknown) => {
+      if (this.fetches.get(conversation) !== f) return;
+      this.endFetch(conversation);
+      if (err instanceof RequestFailedError && err.retryable) {
+        // Still failing after the request's own retries (the store is unavailable…): try later.
+        this.o.clock.setTimeout(() => {
+          if (!this.fetches.has(conversation)) this.fetch(conversation, (this.cursor(conversation).position ?? 0) + 1, toSeq);
+        }, this.o.refetchAfterMs);
+      } else if (err instanceof RequestFailedError && err.wireName === 'BAD_SEQUENCE' && toSeq === undefined && this.cursor(conversation).heldCount === 0) {
+        // Our position is beyond the conversation's end: the log we knew is gone (a wiped
+        // deployment). Forget the position; the next message starts the conversation afresh.
+        this.cursors.delete(conversation);
+      } else if (err instanceof RequestFailedError) {
+        // The server will not return this range (FORBIDDEN, BAD_SEQUENCE…): holding messages
+        // behind it forever helps no one. Skip it, say so, and go on.
+        const cur = this.cursor(conversation);
+        const before = cur.position ?? 0;
+        const upTo = toSeq ?? cur.missing()?.to ?? before;
+        if (upTo > before) {
+          this.release(cur, cur.skipTo(upTo + 1));
+          this.o.lost({ conversation, fromSeq: before + 1, toSeq: upTo, reason: err.wireName });
+        }
+        cur.caughtUp();
+      }
+      this.report(err);
+    });
+  }
+
+  /** A fetch answered but the replay did not reach its end in time: ask again from where it stopped. */
+  private stalled(conversation: string, f: Fetch): void {
+    if (this.fetches.get(conversation) !== f) return;
+    const pos = this.cursor(conversation).position ?? 0;
+    this.fetches.delete(conversation);
+    if (pos < f.until) this.fetch(conversation, pos + 1, f.more ? f.to : f.until);
+    else this.progress(conversation, false);
+  }
+
+  private endFetch(conversation: string): void {
+    const f = this.fetches.get(conversation);
+    if (!f) return;
+    this.o.clock.clearTimeout(f.timer);
+    this.fetches.delete(conversation);
+  }
+
+  private writeCursors(type: 'delivery_ack' | 'read', batch: ReadonlyArray<readonly [string, number]>): boolean {
+    for (const [conversation, seq] of batch) if (!this.o.write({ type, conversation, seq })) return false;
+    return true;
+  }
+
+  private report(err: unknown): void {
+    // A fetch that died with its connection is redone by the next resume: not an error.
+    if (err instanceof ConnectionDroppedError) return;
+    this.o.error(err instanceof Error ? err : new Error(String(err)));
+  }
+}

@@ -1,0 +1,168 @@
+/**
+ * The receive side's decisions, driven frame by frame with a manual clock: which `retransmit`
+ * it asks for and when, what it hands over, and what it reports lost. The same code runs
+ * against real nodes in client.test.ts; here each branch is reached on purpose.
+ */
+import { describe, it, expect } from 'vitest';
+import { Receiver } from '../../src/client/receiver.js';
+import { Requests } from '../../src/client/requests.js';
+import type { LostRange } from '../../src/client/mod.js';
+import type { ClientFrame, MessageFrame, ResumedFrame, ServerFrame } from '../../src/protocol/mod.js';
+import { FakeClock } from './fake-clock.js';
+
+const C = 'room:r';
+function msg(seq: number): MessageFrame {
+  return { type: 'message', conversation: C, seq, messageId: `m${seq}`, from: 'a', to: { room: 'r' }, body: seq, timestamp: seq, region: 'us-east' };
+}
+
+function setup(positions: Record<string, number> = { [C]: 0 }) {
+  const clock = new FakeClock();
+  const out: ClientFrame[] = [];
+  let up = true;
+  let n = 0;
+  const write = (f: ClientFrame): boolean => (up ? (out.push(f), true) : false);
+  const requests = new Requests(clock, 5000, { write, nextId: () => `r${++n}` });
+  const delivered: number[] = [];
+  const lost: LostRange[] = [];
+  const errors: Error[] = [];
+  const rx = new Receiver({
+    clock,
+    requests,
+    write,
+    deliver: (m) => delivered.push(m.seq),
+    resumed: () => undefined,
+    lost: (l) => lost.push(l),
+    error: (e) => errors.push(e),
+    autoAck: true,
+    ackDelayMs: 1000,
+    gapGraceMs: 300,
+    refetchAfterMs: 5000,
+    positions,
+  });
+  const answer = (f: ServerFrame & { ref?: string }): void => {
+    if (f.type === 'resumed') rx.resumed(f);
+    requests.answer(f);
+  };
+  const retransmits = (): ClientFrame[] => out.filter((f) => f.type === 'retransmit');
+  return { clock, out, rx, delivered, lost, errors, answer, retransmits, setUp: (v: boolean) => (up = v) };
+}
+
+function resumed(ref: string, fromSeq: number, toSeq: number, lastSeq: number, recovered = true): ResumedFrame {
+  return { type: 'resumed', ref, conversation: C, recovered, ...(recovered ? {} : { reason: 'history_gone' }), fromSeq, toSeq, lastSeq };
+}
+
+describe('client receiver', () => {
+  it('fetches a hole opened by a live message at once and releases in order when it is filled', () => {
+    const t = setup();
+    t.rx.message(msg(1));
+    t.rx.message(msg(4));
+    expect(t.retransmits()).toEqual([{ type: 'retransmit', id: 'r1', conversation: C, fromSeq: 2, toSeq: 3 }]);
+    t.rx.message(msg(5)); // no second fetch while one is running
+    expect(t.retransmits()).toHaveLength(1);
+    t.answer(resumed('r1', 2, 3, 5));
+    t.rx.message(msg(2));
+    t.rx.message(msg(3));
+    expect(t.delivered).toEqual([1, 2, 3, 4, 5]);
+    t.clock.advance(1000);
+    expect(t.out.filter((f) => f.type === 'delivery_ack')).toEqual([{ type: 'delivery_ack', conversation: C, seq: 5 }]);
+  });
+
+  it('gives a hole opened by its own ack a grace period before fetching', () => {
+    const t = setup();
+    t.rx.ownAck(C, 2);
+    t.clock.advance(299);
+    expect(t.retransmits()).toEqual([]);
+    t.rx.message(msg(1)); // the live copy was only behind the ack
+    t.clock.advance(1000);
+    expect(t.retransmits()).toEqual([]);
+    expect(t.delivered).toEqual([1]);
+    expect(t.rx.position(C)).toBe(2);
+    t.rx.ownAck(C, 4);
+    t.clock.advance(300);
+    expect(t.retransmits()).toEqual([{ type: 'retransmit', id: 'r1', conversation: C, fromSeq: 3, toSeq: 3 }]);
+  });
+
+  it('answers a gap frame with an open-ended retransmit and continues while the log has more', () => {
+    const t = setup({ [C]: 10 });
+    t.rx.gap({ type: 'gap', conversation: C, fromSeq: 11, reason: 'slow_consumer' });
+    expect(t.retransmits()).toEqual([{ type: 'retransmit', id: 'r1', conversation: C, fromSeq: 11 }]);
+    t.answer(resumed('r1', 11, 12, 20)); // maxReplay cut it short
+    t.rx.message(msg(11));
+    t.rx.message(msg(12));
+    expect(t.retransmits()[1]).toEqual({ type: 'retransmit', id: 'r2', conversation: C, fromSeq: 13 });
+  });
+
+  it('asks again when a replay does not arrive in time', () => {
+    const t = setup();
+    t.rx.message(msg(3));
+    t.answer(resumed('r1', 1, 2, 3));
+    t.rx.message(msg(1));
+    t.clock.advance(5000);
+    expect(t.retransmits()[1]).toEqual({ type: 'retransmit', id: 'r2', conversation: C, fromSeq: 2, toSeq: 2 });
+  });
+
+  it('skips history the server no longer has and reports it lost', () => {
+    const t = setup({ [C]: 2 });
+    t.rx.resumeAll(() => true, 256);
+    expect(t.out).toEqual([{ type: 'resume', id: 'r1', positions: { [C]: 2 } }]);
+    t.answer(resumed('r1', 8, 9, 9, false));
+    t.rx.message(msg(8));
+    t.rx.message(msg(9));
+    expect(t.delivered).toEqual([8, 9]);
+    expect(t.lost).toEqual([{ conversation: C, fromSeq: 3, toSeq: 7, reason: 'history_gone' }]);
+  });
+
+  it('skips a hole the server refuses to replay instead of holding messages forever', () => {
+    const t = setup();
+    t.rx.message(msg(1));
+    t.rx.message(msg(3));
+    t.answer({ type: 'error', code: 4012, name: 'FORBIDDEN', message: 'no', ref: 'r1', retryable: false });
+    return Promise.resolve().then(() => {
+      expect(t.delivered).toEqual([1, 3]);
+      expect(t.lost).toEqual([{ conversation: C, fromSeq: 2, toSeq: 2, reason: 'FORBIDDEN' }]);
+    });
+  });
+
+  it('resumes in chunks of the server limit and redoes them on the next connection', () => {
+    const t = setup({ 'room:a': 1, 'room:b': 2, 'room:c': 3 });
+    t.rx.resumeAll(() => true, 2);
+    expect(t.out.map((f) => f.type === 'resume' && f.positions)).toEqual([{ 'room:a': 1, 'room:b': 2 }, { 'room:c': 3 }]);
+    t.setUp(false);
+    t.rx.disconnected();
+    t.setUp(true);
+    t.rx.resumeAll((c) => c !== 'room:b', 256);
+    expect(t.out[2]).toEqual({ type: 'resume', id: 'r3', positions: { 'room:a': 1, 'room:c': 3 } });
+  });
+
+  it('forgets a position beyond the conversation end (a wiped log) and starts afresh', async () => {
+    const t = setup({ [C]: 50 });
+    t.rx.resumeAll(() => true, 256);
+    const bad = (ref: string) => ({ type: 'error' as const, code: 4020, name: 'BAD_SEQUENCE', message: 'beyond', ref, retryable: false });
+    t.answer(bad('r1'));
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(t.retransmits()).toEqual([{ type: 'retransmit', id: 'r2', conversation: C, fromSeq: 51 }]);
+    t.answer(bad('r2'));
+    await Promise.resolve();
+    await Promise.resolve();
+    t.rx.message(msg(1));
+    expect(t.delivered).toEqual([1]);
+    expect(t.rx.position(C)).toBe(1);
+  });
+
+  it('does not skip a hole when the replay failed for a transient reason: it asks again later', async () => {
+    const t = setup();
+    t.rx.message(msg(3));
+    // Retryable failures are retried by the request itself first, then the fetch fails.
+    for (let i = 1; i <= 4; i++) {
+      t.answer({ type: 'error', code: 4031, name: 'UNAVAILABLE', message: 'down', ref: `r${i}`, retryable: true, retryAfterMs: 10 });
+      t.clock.advance(10);
+    }
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(t.lost).toEqual([]);
+    expect(t.delivered).toEqual([]);
+    t.clock.advance(5000);
+    expect(t.retransmits().at(-1)).toEqual({ type: 'retransmit', id: 'r5', conversation: C, fromSeq: 1, toSeq: 2 });
+  });
+});

@@ -1,0 +1,68 @@
+/**
+ * The deployments the end-to-end suites run on, behind one shape: three regions in this process
+ * on the embedded bus, or the same three regions on a real NATS super-cluster (one nats-server
+ * per region, 50 ms one way on every gateway link). Both run real region nodes (src/runtime);
+ * only the bus differs. `killBus`/`reviveBus` take a region's bus away under a running node:
+ * the embedded network's kill switch, or the region's nats-server stopped with SIGKILL.
+ */
+import { startDeployment, startEmbeddedDeployment } from '../../src/runtime/deployment.js';
+import type { Deployment } from '../../src/runtime/deployment.js';
+import { startSuperCluster } from '../../src/testing/mod.js';
+import type { SuperCluster } from '../../src/testing/mod.js';
+import { defaultTopology } from '../../src/topology/mod.js';
+import type { DeploymentOptions } from '../../src/runtime/deployment.js';
+
+export const REGIONS = ['us-east', 'eu-west', 'ap-southeast'] as const;
+export type Region = (typeof REGIONS)[number];
+
+export interface E2eDeployment {
+  readonly kind: 'embedded' | 'nats';
+  readonly inner: Deployment;
+  wsUrl(region: Region): string;
+  /** The region's bus goes away under its running node (embedded kill / nats-server SIGKILL). */
+  killBus(region: Region): Promise<void>;
+  reviveBus(region: Region): Promise<void>;
+  close(): Promise<void>;
+}
+
+export type DeploymentFactory = () => Promise<E2eDeployment>;
+
+// Presence grace shortened so offline events come within the test budget (the contract's
+// 3 s default is a product choice, not what is under test).
+const regionOptions: DeploymentOptions['region'] = { presence: { graceMs: 400, ttlMs: 5000 }, node: { auth: { dev: true } } };
+
+export const embeddedFactory: DeploymentFactory = async () => {
+  const d = await startEmbeddedDeployment(defaultTopology(), { dataDir: ':memory:', region: regionOptions });
+  return {
+    kind: 'embedded',
+    inner: d,
+    wsUrl: (r) => d.wsUrl(r),
+    killBus: (r) => Promise.resolve(d.network!.kill(r)),
+    reviveBus: (r) => Promise.resolve(d.network!.revive(r)),
+    close: () => d.close(),
+  };
+};
+
+export const NATS_LINK_MS = 50;
+
+export const natsFactory: DeploymentFactory = async () => {
+  const sc: SuperCluster = await startSuperCluster({ regions: REGIONS, latencyMs: NATS_LINK_MS });
+  let d: Deployment;
+  try {
+    d = await startDeployment(defaultTopology(), { bus: 'nats', nats: REGIONS.map((r) => `${r}=${sc.url(r)}`).join(','), region: regionOptions });
+  } catch (err) {
+    await sc.close();
+    throw err;
+  }
+  return {
+    kind: 'nats',
+    inner: d,
+    wsUrl: (r) => d.wsUrl(r),
+    killBus: (r) => sc.stop(r, { kill: true }),
+    reviveBus: (r) => sc.start(r),
+    async close() {
+      await d.close();
+      await sc.close();
+    },
+  };
+};
