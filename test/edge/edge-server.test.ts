@@ -101,6 +101,8 @@ describe('edge server - GET /v1/route', () => {
     ['ip=193.99.144.80', 'eu-west'],
     ['ip=203.116.1.1', 'ap-southeast'],
     ['ip=133.242.0.1', 'ap-southeast'], // Japan: no country rule, nearest by score
+    ['country=JP', 'ap-southeast'], // a country alone: placed at its centroid, so proximity counts
+    ['country=BR', 'us-east'],
     ['lat=-33.87&lon=151.21', 'ap-southeast'], // Sydney, by coordinates only
   ])('%s is sent to %s', async (query, region) => {
     const r = await get(`/v1/route?${query}`);
@@ -131,6 +133,7 @@ describe('edge server - GET /v1/route', () => {
   it.each([
     ['ip=not-an-ip', 'EDGE_INVALID_IP'],
     ['country=XYZ', 'EDGE_INVALID_COUNTRY'],
+    ['country=ZZ', 'EDGE_INVALID_COUNTRY'],
     ['country=1A', 'EDGE_INVALID_COUNTRY'],
     ['lat=91&lon=0', 'EDGE_INVALID_LOCATION'],
     ['lat=10', 'EDGE_INVALID_LOCATION'],

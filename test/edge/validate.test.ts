@@ -20,7 +20,7 @@ describe('edge steering - input validation', () => {
     [' sg ', 'SG'],
   ])('country %j becomes %j', (input, out) => expect(normalizeCountry(input)).toBe(out));
 
-  it.each([['D'], ['DEU'], ['1A'], [''], ['é1'], [42], [null]])('country %j is refused with EDGE_INVALID_COUNTRY', (input) => {
+  it.each([['D'], ['DEU'], ['1A'], [''], ['é1'], [42], [null], ['ZZ'], ['xx'], ['EU']])('country %j is refused with EDGE_INVALID_COUNTRY', (input) => {
     expect(codeOf(() => normalizeCountry(input))).toBe(ErrorCode.EdgeInvalidCountry);
   });
 

@@ -6,6 +6,7 @@
  */
 import { ErrorCode, MeridianError } from '../../errors/mod.js';
 import type { Topology } from '../../topology/mod.js';
+import { isKnownCountry } from '../countries.js';
 import type { RttSource, SteeringClient } from './types.js';
 
 /** The client after validation: country upper case, coordinates both present or both absent. */
@@ -25,14 +26,18 @@ function toNumber(value: unknown): number | undefined {
   return undefined;
 }
 
-/** ISO 3166-1 alpha-2 by shape (two letters), upper-cased: `de` → `DE`. */
+/** An assigned ISO 3166-1 alpha-2 code, upper-cased: `de` → `DE`; `ZZ` or `D3` are refused. */
 export function normalizeCountry(value: unknown): string {
   if (typeof value !== 'string' || !/^[A-Za-z]{2}$/.test(value.trim())) {
     throw new MeridianError(ErrorCode.EdgeInvalidCountry, 'country must be an ISO 3166-1 alpha-2 code such as DE', {
       details: { country: typeof value === 'string' ? value.slice(0, 16) : typeof value },
     });
   }
-  return value.trim().toUpperCase();
+  const code = value.trim().toUpperCase();
+  if (!isKnownCountry(code)) {
+    throw new MeridianError(ErrorCode.EdgeInvalidCountry, `unknown country code "${code}": not an assigned ISO 3166-1 alpha-2 code`, { details: { country: code } });
+  }
+  return code;
 }
 
 /** Latitude in [-90, 90] and longitude in [-180, 180]; numbers or numeric strings. */

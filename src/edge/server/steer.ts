@@ -12,6 +12,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { clientIp } from '../client-ip.js';
+import { countryCentroid } from '../countries.js';
 import { requireIp } from '../ip.js';
 import { decide, normalizeCountry, validateLocation } from '../policy/mod.js';
 import type { Decision, RegionState, SteeringClient } from '../policy/mod.js';
@@ -53,8 +54,10 @@ export function locateClient(ctx: EdgeContext, req: IncomingMessage, query?: URL
   const lon = query?.get('lon') ?? null;
   const explicit = lat !== null || lon !== null ? validateLocation(lat ?? undefined, lon ?? undefined) : undefined;
   const located = geo?.lat !== undefined && geo.lon !== undefined ? { lat: geo.lat, lon: geo.lon } : undefined;
-  const at = explicit ?? located;
-  return { country: countryParam !== null ? normalizeCountry(countryParam) : geo?.country, lat: at?.lat, lon: at?.lon };
+  const country = countryParam !== null ? normalizeCountry(countryParam) : geo?.country;
+  // Only a country known: its centroid, so proximity still counts (see ../countries.ts).
+  const at = explicit ?? located ?? (country === undefined ? undefined : countryCentroid(country));
+  return { country, lat: at?.lat, lon: at?.lon };
 }
 
 function readCookie(header: string | undefined, name: string): string | undefined {
