@@ -2,7 +2,8 @@
  * Room fan-out: one sender, `--subscribers` sockets in one room, 100-byte bodies; deliveries per
  * second, side by side in one run:
  *   - raw ws + bufferutil, frame once and write the same bytes to every socket (the target's
- *     baseline), and plain `ws.send` per socket;
+ *     baseline), plain `ws.send` per socket, and (context) frame once with every socket corked
+ *     until the end of the event-loop turn — the write path Meridian's node uses;
  *   - Socket.IO 4, `io.to(room).emit`;
  *   - Meridian: a region node (embedded bus, dev auth) with every subscriber joined to the room.
  * The server runs in its own process; all sockets (subscribers and the sender) live in one client
@@ -61,7 +62,7 @@ export interface Count {
 
 if (values.role === 'server') {
   const kind = values.kind as ServerKind;
-  const started: StartedServer = kind === 'socket.io' ? await startSocketIo() : kind === 'meridian' ? await startMeridianNode() : await startRawWs({ frameOnce: kind === 'raw-ws' });
+  const started: StartedServer = kind === 'socket.io' ? await startSocketIo() : kind === 'meridian' ? await startMeridianNode() : await startRawWs({ frameOnce: kind === 'raw-ws', cork: kind === 'raw-ws-corked' });
   process.on('message', (m: ServerMsg) => {
     if (m.cmd === 'cpu') {
       const u = process.cpuUsage();
@@ -136,7 +137,7 @@ interface Side {
 async function measure(kind: ServerKind): Promise<Side> {
   const roles: Role<string>[] = [];
   try {
-    const server = await forkRole<string>(self, 'server', ['--kind', kind]);
+    const server = await forkRole<string>(self, 'server', ['--kind', kind], process.env['MRD_BENCH_PROF'] ? { nodeFlags: ['--cpu-prof', '--cpu-prof-dir=' + process.env['MRD_BENCH_PROF']] } : {});
     roles.push(server);
     const clients = await forkRole<string>(self, 'clients', ['--subscribers', String(subscribers), '--window', String(windowSize), '--bytes', String(body.length)]);
     roles.push(clients);
@@ -159,7 +160,7 @@ async function measure(kind: ServerKind): Promise<Side> {
 }
 
 async function main(): Promise<void> {
-  const kinds: ServerKind[] = ['raw-ws', 'raw-ws-send', 'socket.io'];
+  const kinds: ServerKind[] = ['raw-ws', 'raw-ws-send', 'raw-ws-corked', 'socket.io'];
   const meridian = await meridianAvailable();
   if (meridian.ok) kinds.push('meridian');
   if (values.only !== undefined) {
@@ -198,6 +199,8 @@ async function main(): Promise<void> {
     checks.push(missing(BENCH, 'Meridian vs raw ws frame-once', '≥ 0.85×', meridian.ok ? 'a side failed' : meridian.why));
     checks.push(missing(BENCH, 'Meridian vs Socket.IO', '≥ 5×', meridian.ok ? 'a side failed' : meridian.why));
   }
+  const corkedRaw = by('raw-ws-corked');
+  if (m && corkedRaw) checks.push({ bench: BENCH, what: 'Meridian vs raw ws frame-once + corked writes (context)', measured: `${(m.deliveriesPerSec / corkedRaw.deliveriesPerSec).toFixed(2)}× (${fmt(m.deliveriesPerSec)} vs ${fmt(corkedRaw.deliveriesPerSec)})`, target: 'report', met: null });
   if (raw && sio) checks.push({ bench: BENCH, what: 'raw ws frame-once vs Socket.IO (context)', measured: `${(raw.deliveriesPerSec / sio.deliveriesPerSec).toFixed(1)}×`, target: 'report', met: null });
   emit({ bench: BENCH, checks, detail, notes: ['client process (all sockets) and server share 2 cores; "per server CPU-s" does not depend on the client'] }, values.json);
 }

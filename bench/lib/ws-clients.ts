@@ -7,7 +7,7 @@
  */
 import { LeanWs } from './lean-ws.js';
 
-export type ServerKind = 'raw-ws' | 'raw-ws-send' | 'socket.io' | 'meridian';
+export type ServerKind = 'raw-ws' | 'raw-ws-send' | 'raw-ws-corked' | 'socket.io' | 'meridian';
 
 export interface BenchSocket {
   readonly sock: LeanWs;
@@ -48,7 +48,7 @@ export async function openClient(o: ClientOptions): Promise<BenchSocket> {
     ready = res;
     fail = rej;
   });
-  if (o.kind === 'raw-ws' || o.kind === 'raw-ws-send') {
+  if (o.kind === 'raw-ws' || o.kind === 'raw-ws-send' || o.kind === 'raw-ws-corked') {
     sock.onFrame = (_op, payload) => deliver(payload);
     await sock.open(`${base}/?r=${o.role}`, o.token === undefined ? {} : { headers: { Authorization: `Bearer ${o.token}` } });
     ready();

@@ -47,7 +47,7 @@ function role(req: IncomingMessage): string {
  */
 export type Verify = (token: string) => Promise<string>;
 
-export async function startRawWs(opts: { frameOnce: boolean; verify?: Verify }): Promise<StartedServer> {
+export async function startRawWs(opts: { frameOnce: boolean; cork?: boolean; verify?: Verify }): Promise<StartedServer> {
   const server = createServer();
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, clientTracking: false });
   const subs = new Set<WebSocket>();
@@ -67,7 +67,27 @@ export async function startRawWs(opts: { frameOnce: boolean; verify?: Verify }):
       socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
     });
   });
-  const broadcast = opts.frameOnce
+  // Context for Meridian's own write path: frame once AND cork every socket until the end of the
+  // event-loop turn, so a turn's frames leave in one writev per socket.
+  const corked = new Set<Socket>();
+  const uncorkAll = (): void => {
+    for (const s of corked) s.uncork();
+    corked.clear();
+  };
+  const broadcast = opts.cork
+    ? (data: Buffer): void => {
+        const bytes = Buffer.concat(frame(data, { fin: true, rsv1: false, opcode: 1, mask: false, readOnly: false }));
+        if (corked.size === 0) setImmediate(uncorkAll);
+        for (const ws of subs) {
+          const s = (ws as unknown as { _socket: Socket })._socket;
+          if (!corked.has(s)) {
+            s.cork();
+            corked.add(s);
+          }
+          s.write(bytes);
+        }
+      }
+    : opts.frameOnce
     ? (data: Buffer): void => {
         const bytes = Buffer.concat(frame(data, { fin: true, rsv1: false, opcode: 1, mask: false, readOnly: false }));
         for (const ws of subs) (ws as unknown as { _socket: Socket })._socket.write(bytes);
