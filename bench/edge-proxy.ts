@@ -21,29 +21,25 @@
  *
  *   npx tsx bench/edge-proxy.ts [--seconds 3] [--latency-seconds 2] [--concurrency 32] [--json out.json]
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, createServer } from 'node:http';
 import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import httpProxy from 'http-proxy';
 import { WebSocket, WebSocketServer } from 'ws';
 import { startEdge } from '../src/edge/server/mod.js';
-import { freePort } from '../src/testing/mod.js';
 import { defaultTopology } from '../src/topology/mod.js';
-import { cpuSeconds, exitWithParent, forkRole, sleep, startProgram, waitForPort } from './lib/proc.js';
+import { cpuSeconds, exitWithParent, forkRole, sleep } from './lib/proc.js';
 import type { Role } from './lib/proc.js';
+import { startHaproxy } from './lib/haproxy.js';
 import { emit, maxCheck, missing, ratioCheck } from './lib/report.js';
 import type { Check } from './lib/report.js';
 import { fmt, signed, summarize, table } from './lib/stats.js';
 import { wrk } from './lib/wrk.js';
 import type { WrkResult } from './lib/wrk.js';
 
-const HAPROXY = '/usr/sbin/haproxy';
 const BENCH = 'edge proxy';
 const self = fileURLToPath(import.meta.url);
 
@@ -121,46 +117,6 @@ interface HttpSide {
   readonly perCpuSec: number;
   /** Share of one core the proxy used during the throughput run. */
   readonly cpu: number;
-}
-
-async function startHaproxy(regionUrl: string): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
-  const dir = mkdtempSync(join(tmpdir(), 'meridian-haproxy-'));
-  const port = await freePort();
-  const up = new URL(regionUrl);
-  const cfg = join(dir, 'haproxy.cfg');
-  // One thread like Node; keep-alive both sides and connection reuse to the server, as a tuned
-  // production haproxy would run.
-  writeFileSync(
-    cfg,
-    [
-      'global',
-      '  nbthread 1',
-      '  maxconn 4000',
-      'defaults',
-      '  mode http',
-      '  option http-keep-alive',
-      '  http-reuse always',
-      '  timeout connect 5s',
-      '  timeout client 30s',
-      '  timeout server 30s',
-      'frontend fe',
-      `  bind 127.0.0.1:${port}`,
-      '  default_backend be',
-      'backend be',
-      `  server region ${up.hostname}:${up.port}`,
-      '',
-    ].join('\n'),
-  );
-  const p = startProgram(HAPROXY, ['-db', '-f', cfg]);
-  await waitForPort(port);
-  return {
-    url: `http://127.0.0.1:${port}`,
-    pid: p.child.pid ?? 0,
-    async stop() {
-      await p.stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
 }
 
 async function measureHttp(name: string, base: string, pid: number): Promise<HttpSide> {
@@ -248,7 +204,7 @@ async function main(): Promise<void> {
       roles.push(r);
       proxies.push([role, r.ready, r.child.pid ?? 0]);
     }
-    haproxy = await startHaproxy(region.ready);
+    haproxy = await startHaproxy(region.ready, 'region');
     // Let the edge's first health probe pass before measuring.
     await sleep(300);
     const order: [string, string, number][] = [['direct', region.ready, region.child.pid ?? 0], ...proxies.slice(0, 2), ['haproxy', haproxy.url, haproxy.pid], ...proxies.slice(2)];

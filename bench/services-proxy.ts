@@ -15,27 +15,23 @@
  *
  *   npx tsx bench/services-proxy.ts [--seconds 3] [--latency-seconds 2] [--concurrency 32] [--rounds 2] [--json out.json]
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import httpProxy from 'http-proxy';
 import { EmbeddedNetwork } from '../src/bus/embedded/mod.js';
 import { createServicesModule } from '../src/services/mod.js';
-import { freePort } from '../src/testing/mod.js';
 import { defaultTopology, linkLatencyMs } from '../src/topology/mod.js';
-import { exitWithParent, forkRole, sleep, startProgram, waitForPort } from './lib/proc.js';
+import { exitWithParent, forkRole, sleep } from './lib/proc.js';
 import type { Role } from './lib/proc.js';
+import { startHaproxy } from './lib/haproxy.js';
 import { emit, maxCheck, missing, ratioCheck } from './lib/report.js';
 import type { Check } from './lib/report.js';
 import { fmt, signed, table } from './lib/stats.js';
 import { wrk } from './lib/wrk.js';
 import type { WrkResult } from './lib/wrk.js';
 
-const HAPROXY = '/usr/sbin/haproxy';
 const BENCH = 'services proxy';
 const PATH = '/v1/services/bench/ping';
 const self = fileURLToPath(import.meta.url);
@@ -136,43 +132,6 @@ interface Stats {
   readonly served: number;
 }
 
-async function startHaproxy(workerUrl: string): Promise<{ url: string; stop(): Promise<void> }> {
-  const dir = mkdtempSync(join(tmpdir(), 'meridian-haproxy-'));
-  const port = await freePort();
-  const up = new URL(workerUrl);
-  const cfg = join(dir, 'haproxy.cfg');
-  writeFileSync(
-    cfg,
-    [
-      'global',
-      '  nbthread 1',
-      '  maxconn 4000',
-      'defaults',
-      '  mode http',
-      '  option http-keep-alive',
-      '  http-reuse always',
-      '  timeout connect 5s',
-      '  timeout client 30s',
-      '  timeout server 30s',
-      'frontend fe',
-      `  bind 127.0.0.1:${port}`,
-      '  default_backend be',
-      'backend be',
-      `  server worker ${up.hostname}:${up.port}`,
-      '',
-    ].join('\n'),
-  );
-  const p = startProgram(HAPROXY, ['-db', '-f', cfg]);
-  await waitForPort(port);
-  return {
-    url: `http://127.0.0.1:${port}`,
-    async stop() {
-      await p.stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
 async function measure(name: string, base: string, role?: Role<string>): Promise<Side> {
   const url = `${base}${PATH}`;
   const probe = await fetch(url);
@@ -200,7 +159,7 @@ async function main(): Promise<void> {
     const mesh = await forkRole<string>(self, 'mesh', ['--worker', worker.ready]);
     const hp = await forkRole<string>(self, 'http-proxy', ['--worker', worker.ready]);
     roles.push(mesh, hp);
-    haproxy = await startHaproxy(worker.ready);
+    haproxy = await startHaproxy(worker.ready, 'worker');
     await sleep(200);
     const order: [string, string, Role<string> | undefined][] = [
       ['direct', worker.ready, undefined],
