@@ -28,7 +28,8 @@ interface Held {
 // One per user or room with local sessions, so it stays small: most users have one session and
 // a few conversations (an idle connection's cost is dominated by this and presence).
 class Channel {
-  readonly handlers = new Set<Handler>();
+  /** One handler as is (a user's channel nearly always has one session), a Set from the second. */
+  handlers: Handler | Set<Handler> | undefined;
   #hwm: Map<string, number> | undefined;
   #held: Map<string, Held> | undefined;
   sub: Subscription | null = null;
@@ -40,6 +41,26 @@ class Channel {
 
   get held(): Map<string, Held> {
     return (this.#held ??= new Map());
+  }
+
+  add(h: Handler): void {
+    const cur = this.handlers;
+    if (cur === undefined) this.handlers = h;
+    else if (typeof cur === 'function') {
+      if (cur !== h) this.handlers = new Set([cur, h]);
+    } else cur.add(h);
+  }
+
+  /** Remove a handler; true when none is left. */
+  remove(h: Handler): boolean {
+    const cur = this.handlers;
+    if (cur === h) this.handlers = undefined;
+    else if (cur instanceof Set) {
+      cur.delete(h);
+      if (cur.size === 1) this.handlers = cur.values().next().value!;
+      else if (cur.size === 0) this.handlers = undefined;
+    }
+    return this.handlers === undefined;
   }
 
   get holding(): boolean {
@@ -70,10 +91,9 @@ export class Fanout {
       ch = created;
     }
     const channel = ch;
-    channel.handlers.add(handler);
+    channel.add(handler);
     return () => {
-      channel.handlers.delete(handler);
-      if (channel.handlers.size === 0 && this.#channels.get(subject) === channel) this.#drop(subject, channel);
+      if (channel.remove(handler) && this.#channels.get(subject) === channel) this.#drop(subject, channel);
     };
   }
 
@@ -182,12 +202,17 @@ export class Fanout {
   }
 
   #emit(ch: Channel, d: Delivery): void {
-    for (const h of ch.handlers) {
-      try {
-        h(d);
-      } catch {
-        // A failing session must not stop delivery to the others.
-      }
-    }
+    const hs = ch.handlers;
+    if (hs === undefined) return;
+    if (typeof hs === 'function') return call(hs, d);
+    for (const h of hs) call(h, d);
+  }
+}
+
+function call(h: Handler, d: Delivery): void {
+  try {
+    h(d);
+  } catch {
+    // A failing session must not stop delivery to the others.
   }
 }

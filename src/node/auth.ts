@@ -120,7 +120,8 @@ export class Authenticator {
     if (!Array.isArray(rooms) || rooms.length > 256 || !rooms.every((r) => typeof r === 'string' && r.length > 0 && r.length <= 256)) {
       throw failed('rooms must be a list of at most 256 room patterns');
     }
-    const patterns = rooms as string[];
+    // The common grant is shared, not kept per connection.
+    const patterns = rooms.length === 1 && rooms[0] === '*' ? ALL_ROOMS : (rooms as string[]);
     return { user: sub as string, rooms: patterns, expiresAt: (payload.exp as number) * 1000, canJoin: roomMatcher(patterns) };
   }
 }

@@ -55,10 +55,17 @@ export function framedDelivery(d: Delivery): Buffer {
 
 export type SlowReason = 'hard_limit' | 'stuck';
 
+/** Told when the client does not keep up (a method, not a callback: no closure per connection). */
+export interface SlowListener {
+  slowConsumer(reason: SlowReason): void;
+}
+
 export class Outbound {
   #aboveSince: number | undefined;
   #timer: NodeJS.Timeout | undefined;
-  #waiters: (() => void)[] = [];
+  // Made on first use: an idle connection never waits, and never needs a 'drain' listener.
+  #waiters: (() => void)[] | undefined;
+  #wakeFn: (() => void) | undefined;
   /** One 'drain' listener at most, however many replays wait. */
   #drainArmed = false;
   #closed = false;
@@ -67,7 +74,7 @@ export class Outbound {
     readonly ws: WebSocket,
     readonly socket: Socket,
     readonly limits: OutboundLimits,
-    readonly onSlow: (reason: SlowReason) => void,
+    readonly owner: SlowListener,
   ) {}
 
   get buffered(): number {
@@ -103,7 +110,7 @@ export class Outbound {
     while (this.open && this.#backlog > this.limits.softBytes) {
       this.#markAbove();
       await new Promise<void>((resolve) => {
-        this.#waiters.push(resolve);
+        (this.#waiters ??= []).push(resolve);
         this.#armDrain();
       });
     }
@@ -113,16 +120,17 @@ export class Outbound {
   #armDrain(): void {
     if (this.#drainArmed) return;
     this.#drainArmed = true;
-    this.socket.once('drain', this.#wake);
+    this.socket.once('drain', (this.#wakeFn ??= () => this.#wake()));
   }
 
-  readonly #wake = (): void => {
+  #wake(): void {
     this.#drainArmed = false;
     this.#aboveSince = undefined;
     const w = this.#waiters;
-    this.#waiters = [];
+    if (w === undefined) return;
+    this.#waiters = undefined;
     for (const f of w) f();
-  };
+  }
 
   #write(frame: Buffer): boolean {
     if (!this.open) return false;
@@ -131,13 +139,13 @@ export class Outbound {
     if (!this.#corked) {
       this.#corked = true;
       this.socket.cork();
-      setImmediate(this.#uncork);
+      setImmediate(Outbound.#uncork, this);
     }
     this.#turnBytes += frame.length;
     this.socket.write(frame);
     const n = this.socket.writableLength;
     if (n > this.limits.hardBytes) {
-      this.onSlow('hard_limit');
+      this.owner.slowConsumer('hard_limit');
       return false;
     }
     if (n - this.#turnBytes > this.limits.softBytes) this.#markAbove();
@@ -147,11 +155,12 @@ export class Outbound {
   #corked = false;
   /** Bytes written this turn: corked in user space, not a sign of a slow client. */
   #turnBytes = 0;
-  readonly #uncork = (): void => {
-    this.#corked = false;
-    this.#turnBytes = 0;
-    if (!this.socket.destroyed) this.socket.uncork();
-  };
+  /** Shared by every connection (the Outbound comes as setImmediate's argument): no closure each. */
+  static #uncork(o: Outbound): void {
+    o.#corked = false;
+    o.#turnBytes = 0;
+    if (!o.socket.destroyed) o.socket.uncork();
+  }
 
   #markAbove(): void {
     if (this.#aboveSince === undefined) {
@@ -170,7 +179,7 @@ export class Outbound {
         return;
       }
       const waited = performance.now() - this.#aboveSince;
-      if (waited >= this.limits.stuckMs) this.onSlow('stuck');
+      if (waited >= this.limits.stuckMs) this.owner.slowConsumer('stuck');
       else this.#arm(this.limits.stuckMs - waited);
     }, ms);
     this.#timer.unref();
@@ -181,7 +190,7 @@ export class Outbound {
     this.#closed = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
-    if (this.#drainArmed) this.socket.off('drain', this.#wake);
+    if (this.#drainArmed && this.#wakeFn) this.socket.off('drain', this.#wakeFn);
     this.#wake();
   }
 }

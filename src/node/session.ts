@@ -45,7 +45,7 @@ import type {
 import type { Identity } from './auth.js';
 import type { NodeContext, SessionRef } from './context.js';
 import { Outbound, frameText, framedDelivery } from './deliver.js';
-import type { SlowReason } from './deliver.js';
+import type { SlowListener, SlowReason } from './deliver.js';
 import { roomKey, userKey } from './presence-hub.js';
 import type { PresenceKey, PresenceListener } from './presence-hub.js';
 import { TokenBucket } from './rate-limit.js';
@@ -60,10 +60,22 @@ const CLOSE_GRACE_MS = 2000;
 type State = 'auth' | 'authenticating' | 'open' | 'closed';
 
 const ignore = (): void => undefined;
+
+/**
+ * The socket's listeners are shared by every session (found through this map) rather than two
+ * closures per connection: an idle connection should cost little more than its socket.
+ */
+const sessionOf = new WeakMap<WebSocket, Session>();
+function onWsMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
+  sessionOf.get(this)?.onMessage(data, isBinary);
+}
+function onWsClose(this: WebSocket): void {
+  sessionOf.get(this)?.onClose();
+}
 /** History reads one connection may have in flight (resume of many conversations). */
 const REPLAY_READS = 8;
 
-export class Session implements SessionRef, StreamHost, PresenceListener {
+export class Session implements SessionRef, StreamHost, PresenceListener, SlowListener {
   readonly id = `s-${randomBytes(9).toString('base64url')}`;
   readonly out: Outbound;
   #state: State = 'auth';
@@ -75,7 +87,8 @@ export class Session implements SessionRef, StreamHost, PresenceListener {
   readonly #connectedAt = performance.now();
   #lastSeen = this.#connectedAt;
   readonly #frames: TokenBucket;
-  readonly #abuse: TokenBucket;
+  /** Made at the first invalid frame: a full bucket made late is the same as one made at connect. */
+  #abuse: TokenBucket | undefined;
   // Allocated on first use: an idle connection should cost little more than its socket.
   #streams: Map<string, ConversationStream> | undefined;
   #rooms: Map<string, () => void> | undefined;
@@ -94,11 +107,11 @@ export class Session implements SessionRef, StreamHost, PresenceListener {
     socket: Socket,
   ) {
     const { opts } = ctx;
-    this.out = new Outbound(ws, socket, opts.outbound, (r) => this.#slow(r));
+    this.out = new Outbound(ws, socket, opts.outbound, this);
     this.#frames = new TokenBucket(opts.rateLimit.ratePerSec, opts.rateLimit.burst);
-    this.#abuse = new TokenBucket(opts.abuseRatePerSec, opts.abuseBurst);
-    ws.on('message', (data, isBinary) => this.#onMessage(data as Buffer, isBinary));
-    ws.on('close', () => this.#cleanup());
+    sessionOf.set(ws, this);
+    ws.on('message', onWsMessage);
+    ws.on('close', onWsClose);
     // Socket errors end in 'close'; without a listener ws would rethrow them.
     ws.on('error', ignore);
     ctx.sessions.add(this);
@@ -210,13 +223,16 @@ export class Session implements SessionRef, StreamHost, PresenceListener {
     else if (this.#identity?.expiresAt !== undefined && wall >= this.#identity.expiresAt) this.close(CloseCode.TOKEN_EXPIRED, 'the token expired');
   }
 
-  #slow(reason: SlowReason): void {
+  /** The client does not keep up (called by `out`). */
+  slowConsumer(reason: SlowReason): void {
     // The close frame queues behind what is buffered; a client that starts reading within the
     // grace gets it, one that does not is cut off by close() (memory stays within hardBytes + grace).
     this.close(CloseCode.SLOW_CONSUMER, reason === 'stuck' ? 'not reading' : 'outgoing buffer full');
   }
 
-  #cleanup(): void {
+  /** The socket closed (its 'close' event). */
+  onClose(): void {
+    sessionOf.delete(this.ws);
     this.#state = 'closed';
     this.ctx.sessions.delete(this);
     this.out.close();
@@ -238,10 +254,12 @@ export class Session implements SessionRef, StreamHost, PresenceListener {
   // --- reading -----------------------------------------------------------------------------
 
   #abused(): void {
-    if (this.#abuse.take() > 0) this.close(CloseCode.POLICY_VIOLATION, 'too many invalid or rate-limited frames');
+    const { opts } = this.ctx;
+    if ((this.#abuse ??= new TokenBucket(opts.abuseRatePerSec, opts.abuseBurst)).take() > 0) this.close(CloseCode.POLICY_VIOLATION, 'too many invalid or rate-limited frames');
   }
 
-  #onMessage(data: Buffer, isBinary: boolean): void {
+  /** A frame from the client (the socket's 'message' event). */
+  onMessage(data: Buffer, isBinary: boolean): void {
     if (this.#state === 'closed') return;
     this.#lastSeen = performance.now();
     const limits = this.ctx.opts.limits;

@@ -14,7 +14,11 @@ export interface LocalKey {
   readonly kind: 'u' | 'r';
   readonly user: string;
   readonly room: string | undefined;
-  readonly sessions: Set<string>;
+  /**
+   * This node's sessions on the key: one id as is (nearly every key has one session), a Set only
+   * from the second, none as undefined — a Set per key cost ~130 bytes per idle connection.
+   */
+  sessions: string | Set<string> | undefined;
   /** Set while held for the grace after the last session went. */
   holdUntil: number | undefined;
   /** Sessions the bucket holds from our last successful write; null: nothing (or deleted). */
@@ -28,7 +32,42 @@ export interface LocalKey {
 }
 
 /** What this node reports for a key: sessions, 0 while held, null for nothing. */
-export const desired = (k: LocalKey): number | null => (k.sessions.size > 0 ? k.sessions.size : k.holdUntil !== undefined ? 0 : null);
+export const desired = (k: LocalKey): number | null => {
+  const n = sessionCount(k);
+  return n > 0 ? n : k.holdUntil !== undefined ? 0 : null;
+};
+
+/** How many sessions of this node the key has. */
+export const sessionCount = (k: LocalKey): number => (k.sessions === undefined ? 0 : typeof k.sessions === 'string' ? 1 : k.sessions.size);
+
+/** Add a session to the key; false when it was already there. */
+function addSession(k: LocalKey, session: string): boolean {
+  const cur = k.sessions;
+  if (cur === undefined) k.sessions = session;
+  else if (typeof cur === 'string') {
+    if (cur === session) return false;
+    k.sessions = new Set([cur, session]);
+  } else {
+    if (cur.has(session)) return false;
+    cur.add(session);
+  }
+  return true;
+}
+
+/** Remove a session from the key; false when it was not there. */
+function deleteSession(k: LocalKey, session: string): boolean {
+  const cur = k.sessions;
+  if (cur === undefined) return false;
+  if (typeof cur === 'string') {
+    if (cur !== session) return false;
+    k.sessions = undefined;
+    return true;
+  }
+  if (!cur.delete(session)) return false;
+  if (cur.size === 1) k.sessions = cur.values().next().value!;
+  else if (cur.size === 0) k.sessions = undefined;
+  return true;
+}
 
 export interface LocalOptions {
   readonly graceMs: number;
@@ -100,22 +139,21 @@ export class LocalState {
     const key = this.o.keyOf(kind, user, room);
     let k = this.keys.get(key);
     if (!k) {
-      k = { key, kind, user, room, sessions: new Set(), holdUntil: undefined, written: null, writtenRevision: 0, writtenAt: 0, inFlight: false, dirty: false, force: false };
+      k = { key, kind, user, room, sessions: undefined, holdUntil: undefined, written: null, writtenRevision: 0, writtenAt: 0, inFlight: false, dirty: false, force: false };
       this.keys.set(key, k);
     }
     return k;
   }
 
   private add(k: LocalKey, session: string): void {
-    if (k.sessions.has(session)) return;
-    k.sessions.add(session);
+    if (!addSession(k, session)) return;
     k.holdUntil = undefined;
     this.o.changed(k);
   }
 
   private drop(k: LocalKey | undefined, session: string): void {
-    if (!k || !k.sessions.delete(session)) return;
-    if (k.sessions.size === 0) {
+    if (!k || !deleteSession(k, session)) return;
+    if (k.sessions === undefined) {
       const until = Date.now() + this.o.graceMs;
       k.holdUntil = until;
       this.graceQueue.push({ k, until });
@@ -140,7 +178,7 @@ export class LocalState {
       if (until > now) break;
       this.graceHead++;
       // Skipped when the key got a session back (holdUntil cleared) or was held again later.
-      if (k.holdUntil === until && k.sessions.size === 0) {
+      if (k.holdUntil === until && k.sessions === undefined) {
         k.holdUntil = undefined;
         this.o.changed(k);
       }

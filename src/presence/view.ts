@@ -67,15 +67,43 @@ export interface Garbage {
   readonly revision: number;
 }
 
+/**
+ * A user's (or room member's) records: one as is — nearly everyone is on one node — and a Set
+ * only from the second, since a Set per online user cost ~130 bytes per idle connection.
+ */
+type Recs = Rec | Set<Rec> | undefined;
+
 interface UserAgg {
-  readonly recs: Set<Rec>;
+  recs: Recs;
   counted: number;
   sessions: number;
 }
 
 interface MemberAgg {
-  readonly recs: Set<Rec>;
+  recs: Recs;
   counted: number;
+}
+
+function addRec(a: UserAgg | MemberAgg, r: Rec): void {
+  const cur = a.recs;
+  if (cur === undefined) a.recs = r;
+  else if (cur instanceof Set) cur.add(r);
+  else if (cur !== r) a.recs = new Set([cur, r]);
+}
+
+function deleteRec(a: UserAgg | MemberAgg, r: Rec): void {
+  const cur = a.recs;
+  if (cur === r) a.recs = undefined;
+  else if (cur instanceof Set) {
+    cur.delete(r);
+    if (cur.size === 1) a.recs = cur.values().next().value!;
+    else if (cur.size === 0) a.recs = undefined;
+  }
+}
+
+function recsOf(a: UserAgg | MemberAgg): Iterable<Rec> {
+  const cur = a.recs;
+  return cur === undefined ? [] : cur instanceof Set ? cur : [cur];
 }
 
 export interface ViewOptions {
@@ -251,7 +279,7 @@ export class PresenceView {
     const agg = this.users.get(user);
     if (agg && agg.counted > 0) {
       const regions = new Set<string>();
-      for (const r of agg.recs) if (r.counted) regions.add(r.node.region);
+      for (const r of recsOf(agg)) if (r.counted) regions.add(r.node.region);
       return { user, online: true, regions: [...regions].sort(), connections: agg.sessions };
     }
     const seen = this.lastSeen.get(user);
@@ -317,7 +345,7 @@ export class PresenceView {
       };
       this.recs.set(key, r);
       node.recs.add(r);
-      this.agg(r, true)!.recs.add(r);
+      addRec(this.agg(r, true)!, r);
       if (node !== this.self) this.uncounted.add(r);
       this.recount(r);
       return;
@@ -340,8 +368,8 @@ export class PresenceView {
     this.uncounted.delete(r);
     r.node.recs.delete(r);
     const agg = this.agg(r, false);
-    agg?.recs.delete(r);
-    if (agg && agg.recs.size === 0) {
+    if (agg) deleteRec(agg, r);
+    if (agg && agg.recs === undefined) {
       if (r.kind === 'u') this.users.delete(r.user);
       else {
         const members = this.rooms.get(r.room!);
@@ -396,7 +424,7 @@ export class PresenceView {
   private agg(r: Rec, create: boolean): UserAgg | MemberAgg | undefined {
     if (r.kind === 'u') {
       let a = this.users.get(r.user);
-      if (!a && create) this.users.set(r.user, (a = { recs: new Set(), counted: 0, sessions: 0 }));
+      if (!a && create) this.users.set(r.user, (a = { recs: undefined, counted: 0, sessions: 0 }));
       return a;
     }
     let members = this.rooms.get(r.room!);
@@ -405,7 +433,7 @@ export class PresenceView {
       this.rooms.set(r.room!, (members = new Map<string, MemberAgg>()));
     }
     let m = members.get(r.user);
-    if (!m && create) members.set(r.user, (m = { recs: new Set(), counted: 0 }));
+    if (!m && create) members.set(r.user, (m = { recs: undefined, counted: 0 }));
     return m;
   }
 

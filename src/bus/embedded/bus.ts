@@ -29,7 +29,6 @@ const DEFAULT_REQUEST_TIMEOUT_MS = 5000;
 export class EmbeddedBus implements Bus, Attached, KvOwner {
   readonly maxPayload: number;
   private isClosed = false;
-  private readonly subs = new Set<SubRecord>();
   private readonly requests = new Set<(err: Error) => void>();
   private readonly statuses = new Set<AsyncQueue<BusStatus>>();
   private readonly watches = new Set<{ stop(): void }>();
@@ -68,29 +67,14 @@ export class EmbeddedBus implements Bus, Attached, KvOwner {
     this.assertOpen();
     assertSubscribeSubject(subject);
     if (opts.queue !== undefined) assertQueueName(opts.queue);
-    const record: SubRecord = {
-      subject,
-      queue: opts.queue,
-      region: this.region,
-      active: true,
-      deliver: (msg) => {
-        try {
-          handler(msg);
-        } catch (err) {
-          // A throwing handler is the application's bug; report it as data, keep delivering.
-          this.onStatus({ type: 'error', region: this.region, error: err instanceof Error ? err : new Error(String(err)) });
-        }
-      },
-    };
-    this.subs.add(record);
-    this.core.addSub(record);
-    const unsubscribe = (): void => {
-      if (!record.active) return;
-      record.active = false;
-      this.subs.delete(record);
-      this.core.removeSub(record);
-    };
-    return { subject, ...(opts.queue === undefined ? {} : { queue: opts.queue }), unsubscribe };
+    const sub = new EmbeddedSub(this, subject, opts.queue, handler);
+    this.core.addSub(sub);
+    return sub;
+  }
+
+  /** @internal Called by a subscription's `unsubscribe()`. */
+  dropSub(sub: SubRecord): void {
+    this.core.removeSub(sub);
   }
 
   request(subject: string, data: Uint8Array, opts: RequestOptions = {}): Promise<BusMessage> {
@@ -133,11 +117,12 @@ export class EmbeddedBus implements Bus, Attached, KvOwner {
   close(): Promise<void> {
     if (this.isClosed) return Promise.resolve();
     this.isClosed = true;
-    for (const sub of this.subs) {
+    // The core holds every subscription (a Set here too would cost an entry per subscription).
+    for (const sub of this.core.subsIn(this.region)) {
+      if (!(sub instanceof EmbeddedSub) || !sub.ownedBy(this)) continue;
       sub.active = false;
       this.core.removeSub(sub);
     }
-    this.subs.clear();
     const closed = closedError(this.region);
     for (const fail of [...this.requests]) fail(closed);
     for (const w of [...this.watches]) w.stop();
@@ -199,5 +184,43 @@ export class EmbeddedBus implements Bus, Attached, KvOwner {
         details: { size: data.byteLength, maxPayload: this.maxPayload },
       });
     }
+  }
+}
+
+/**
+ * One subscription: the record the network routes to and the handle the caller holds, as one
+ * object with methods (a region node holds one per connected user, so closures per
+ * subscription were a measurable part of an idle connection's cost).
+ */
+class EmbeddedSub implements SubRecord, Subscription {
+  active = true;
+  readonly region: string;
+
+  constructor(
+    private readonly bus: EmbeddedBus,
+    readonly subject: string,
+    readonly queue: string | undefined,
+    private readonly handler: MessageHandler,
+  ) {
+    this.region = bus.region;
+  }
+
+  ownedBy(bus: EmbeddedBus): boolean {
+    return this.bus === bus;
+  }
+
+  deliver(msg: BusMessage): void {
+    try {
+      this.handler(msg);
+    } catch (err) {
+      // A throwing handler is the application's bug; report it as data, keep delivering.
+      this.bus.onStatus({ type: 'error', region: this.region, error: err instanceof Error ? err : new Error(String(err)) });
+    }
+  }
+
+  unsubscribe(): void {
+    if (!this.active) return;
+    this.active = false;
+    this.bus.dropSub(this);
   }
 }

@@ -147,6 +147,11 @@ export class WanCore {
     this.subs.get(sub.region)?.remove(sub);
   }
 
+  /** Every subscription registered in `region`. */
+  subsIn(region: string): SubRecord[] {
+    return this.subs.get(region)?.all() ?? [];
+  }
+
   /** Is anything subscribed to `subject` in a region `from` can reach? */
   hasInterest(from: string, subject: string): boolean {
     return this.regions.some((r) => this.reachable(from, r) && this.subs.get(r)!.match(subject).length > 0);

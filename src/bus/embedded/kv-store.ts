@@ -15,10 +15,31 @@ export interface StoreWatcher {
   resync(): void;
 }
 
+/**
+ * One stored change. The value is kept as a latin1 string (one byte per char, lossless): a
+ * Uint8Array per value costs its view, its ArrayBuffer and an off-heap backing store, and a region
+ * node's presence bucket holds a record per connected user. Readers get a KvEntry built from it.
+ */
 interface Stored {
-  readonly entry: KvEntry;
+  readonly key: string;
+  readonly value: string;
+  readonly revision: number;
+  readonly created: number;
+  readonly operation: 'PUT' | 'DEL';
   /** False once trimmed by history: still in `stream` until swept, but no longer readable. */
   live: boolean;
+}
+
+const EMPTY = '';
+
+function pack(value: Uint8Array): string {
+  return value.byteLength === 0 ? EMPTY : Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('latin1');
+}
+
+function unpack(value: string): Uint8Array {
+  const out = new Uint8Array(value.length);
+  if (value.length > 0) Buffer.from(out.buffer, out.byteOffset, out.byteLength).write(value, 0, 'latin1');
+  return out;
 }
 
 export type WriteCondition = { kind: 'any' } | { kind: 'create' } | { kind: 'update'; revision: number };
@@ -29,7 +50,8 @@ export class BucketStore {
   private stream: Stored[] = [];
   /** Trimmed entries still in `stream`; compacted away once they are the majority. */
   private dead = 0;
-  private readonly perKey = new Map<string, Stored[]>();
+  /** Each key's retained versions, oldest first: a lone version as is (most keys), else a list. */
+  private readonly perKey = new Map<string, Stored | Stored[]>();
 
   constructor(
     readonly bucket: string,
@@ -41,7 +63,7 @@ export class BucketStore {
   get(key: string): KvEntry | null {
     this.sweep();
     const last = this.latest(key);
-    return last && last.operation === 'PUT' ? copy(last) : null;
+    return last && last.operation === 'PUT' ? this.entry(last) : null;
   }
 
   write(key: string, value: Uint8Array, operation: 'PUT' | 'DEL', cond: WriteCondition = { kind: 'any' }): KvEntry {
@@ -55,15 +77,20 @@ export class BucketStore {
         details: { bucket: this.bucket, key, expected: cond.revision, actual: last?.revision ?? 0 },
       });
     }
-    const entry: KvEntry = { bucket: this.bucket, key, value, revision: ++this.revision, created: Date.now(), operation };
-    const stored: Stored = { entry, live: true };
+    const stored: Stored = { key, value: pack(value), revision: ++this.revision, created: Date.now(), operation, live: true };
+    // What watchers are told (they copy it before handing it out): `value` is the caller's bytes.
+    const entry: KvEntry = { bucket: this.bucket, key, value, revision: stored.revision, created: stored.created, operation };
     this.stream.push(stored);
-    let versions = this.perKey.get(key);
-    if (!versions) this.perKey.set(key, (versions = []));
-    versions.push(stored);
-    while (versions.length > this.history) {
-      versions.shift()!.live = false;
-      this.dead++;
+    const cur = this.perKey.get(key);
+    if (cur === undefined) this.perKey.set(key, stored);
+    else {
+      const versions = Array.isArray(cur) ? cur : [cur];
+      versions.push(stored);
+      while (versions.length > this.history) {
+        versions.shift()!.live = false;
+        this.dead++;
+      }
+      this.perKey.set(key, versions.length === 1 ? versions[0]! : versions);
     }
     if (this.dead > 64 && this.dead * 2 > this.stream.length) {
       this.stream = this.stream.filter((st) => st.live);
@@ -78,7 +105,7 @@ export class BucketStore {
     this.sweep();
     const out: string[] = [];
     for (const [key, versions] of this.perKey) {
-      if (versions.at(-1)?.entry.operation === 'PUT' && subjectMatches(pattern, key)) out.push(key);
+      if (newest(versions)?.operation === 'PUT' && subjectMatches(pattern, key)) out.push(key);
     }
     return out.sort();
   }
@@ -88,8 +115,8 @@ export class BucketStore {
     this.sweep();
     const out: KvEntry[] = [];
     for (const [key, versions] of this.perKey) {
-      const last = versions.at(-1)?.entry;
-      if (last?.operation === 'PUT' && subjectMatches(filter, key)) out.push(copy(last));
+      const last = newest(versions);
+      if (last?.operation === 'PUT' && subjectMatches(filter, key)) out.push(this.entry(last));
     }
     return out.sort((a, b) => a.revision - b.revision);
   }
@@ -98,12 +125,18 @@ export class BucketStore {
   between(after: number, before: number, filter: string): KvEntry[] {
     this.sweep();
     return this.stream
-      .filter((s) => s.live && s.entry.revision > after && s.entry.revision < before && subjectMatches(filter, s.entry.key))
-      .map((s) => copy(s.entry));
+      .filter((s) => s.live && s.revision > after && s.revision < before && subjectMatches(filter, s.key))
+      .map((s) => this.entry(s));
   }
 
-  private latest(key: string): KvEntry | undefined {
-    return this.perKey.get(key)?.at(-1)?.entry;
+  private latest(key: string): Stored | undefined {
+    const versions = this.perKey.get(key);
+    return versions === undefined ? undefined : newest(versions);
+  }
+
+  /** A reader's entry: its own bytes, so it cannot change what the bucket holds. */
+  private entry(s: Stored): KvEntry {
+    return { bucket: this.bucket, key: s.key, value: unpack(s.value), revision: s.revision, created: s.created, operation: s.operation };
   }
 
   /** Drop what max age has expired. The stream is in time order, so expiry eats its front. */
@@ -111,17 +144,25 @@ export class BucketStore {
     if (this.ttlMs <= 0) return;
     const cutoff = Date.now() - this.ttlMs;
     let n = 0;
-    while (n < this.stream.length && this.stream[n]!.entry.created <= cutoff) {
-      const { entry, live } = this.stream[n]!;
+    while (n < this.stream.length && this.stream[n]!.created <= cutoff) {
+      const { key, live } = this.stream[n]!;
       if (live) {
-        const versions = this.perKey.get(entry.key)!;
-        versions.shift();
-        if (versions.length === 0) this.perKey.delete(entry.key);
+        const versions = this.perKey.get(key)!;
+        if (!Array.isArray(versions)) this.perKey.delete(key);
+        else {
+          versions.shift();
+          if (versions.length === 0) this.perKey.delete(key);
+          else if (versions.length === 1) this.perKey.set(key, versions[0]!);
+        }
       } else this.dead--;
       n++;
     }
     if (n > 0) this.stream = this.stream.slice(n);
   }
+}
+
+function newest(versions: Stored | Stored[]): Stored | undefined {
+  return Array.isArray(versions) ? versions.at(-1) : versions;
 }
 
 /** Entries handed out get their own bytes: a reader cannot change what the bucket holds. */

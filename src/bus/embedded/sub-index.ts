@@ -56,6 +56,16 @@ export class SubIndex {
     else if (cur.size === 0) this.exact.delete(sub.subject);
   }
 
+  /** Every record (a closing bus finds its own here: it keeps no set of them per bus). */
+  all(): SubRecord[] {
+    const out = [...this.wild];
+    for (const v of this.exact.values()) {
+      if (v instanceof Set) out.push(...v);
+      else out.push(v);
+    }
+    return out;
+  }
+
   match(subject: string): SubRecord[] {
     const cur = this.exact.get(subject);
     const out = cur === undefined ? [] : cur instanceof Set ? [...cur] : [cur];
