@@ -200,7 +200,9 @@ async function main(): Promise<void> {
     roles.push(region);
     const proxies: [string, string, number][] = [];
     for (const role of ['bare', 'http-proxy', 'edge']) {
-      const r = await forkRole<string>(self, role, ['--region', region.ready]);
+      // MRD_BENCH_PROF=<dir>: a --cpu-prof of the edge process, written there when it exits.
+      const prof = role === 'edge' && process.env['MRD_BENCH_PROF'] ? { nodeFlags: ['--cpu-prof', '--cpu-prof-dir=' + process.env['MRD_BENCH_PROF']] } : {};
+      const r = await forkRole<string>(self, role, ['--region', region.ready], prof);
       roles.push(r);
       proxies.push([role, r.ready, r.child.pid ?? 0]);
     }

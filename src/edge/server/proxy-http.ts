@@ -13,7 +13,6 @@ import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
-import { pipeline } from 'node:stream';
 import { ErrorCode } from '../../errors/mod.js';
 import type { EdgeContext } from './context.js';
 import { endToEnd, forwardHeaders } from './headers.js';
@@ -26,8 +25,21 @@ export interface Agents {
   readonly https: HttpsAgent;
 }
 
+/**
+ * Idle upstream sockets are closed after this long: under node:http's default keepAliveTimeout
+ * (5 s, what region nodes run with), so the edge drops an idle socket before the region does and
+ * never sends a request into a connection the region is closing.
+ */
+export const UPSTREAM_IDLE_MS = 4_000;
+
+/**
+ * Keep-alive pools to the regions. `lifo` reuses the most recently freed socket, so a burst's
+ * extra sockets go idle and time out instead of being kept barely warm by round-robin reuse;
+ * `maxFreeSockets` bounds how many idle ones are kept at all.
+ */
 export function createAgents(): Agents {
-  return { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) };
+  const opts = { keepAlive: true, maxFreeSockets: 256, scheduling: 'lifo', timeout: UPSTREAM_IDLE_MS } as const;
+  return { http: new HttpAgent(opts), https: new HttpsAgent(opts) };
 }
 
 type Attempt = { readonly kind: 'responded' } | { readonly kind: 'failed'; readonly error: string; readonly retryable: boolean; readonly timeout: boolean; readonly clientGone: boolean };
@@ -35,6 +47,8 @@ type Attempt = { readonly kind: 'responded' } | { readonly kind: 'failed'; reado
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
 const CORS_HEADERS = ['access-control-allow-origin', 'access-control-allow-credentials', 'access-control-expose-headers', 'access-control-allow-methods', 'access-control-allow-headers', 'access-control-max-age'];
 const UPSTREAM_DOWN = new Set([502, 503, 504]);
+const RESPONDED: Attempt = { kind: 'responded' };
+const noop = (): void => {};
 
 export function mayRetry(req: IncomingMessage): boolean {
   return IDEMPOTENT.has(req.method ?? '') || req.headers['idempotency-key'] !== undefined;
@@ -55,7 +69,7 @@ function attempt(ctx: EdgeContext, agents: Agents, req: IncomingMessage, res: Se
     const finish = (a: Attempt): void => {
       if (settled) return;
       settled = true;
-      res.off('close', onClientClose);
+      if (!responded) res.off('close', onClose);
       resolve(a);
     };
     const https = url.protocol === 'https:';
@@ -68,12 +82,16 @@ function attempt(ctx: EdgeContext, agents: Agents, req: IncomingMessage, res: Se
       headers: forwardHeaders(req),
       agent: https ? agents.https : agents.http,
     });
-    const onClientClose = (): void => {
-      if (res.writableFinished) return;
-      clientGone = true;
-      up.destroy();
+    // The client's response closes when it is done or when the client went away. Once the
+    // region has answered, this is also where the attempt ends (the body fully written, or cut).
+    const onClose = (): void => {
+      if (!res.writableFinished) {
+        clientGone = true;
+        up.destroy();
+      }
+      if (responded) finish(RESPONDED);
     };
-    res.on('close', onClientClose);
+    res.on('close', onClose);
     up.setTimeout(ctx.options.proxyTimeoutMs ?? 60_000, () => {
       timedOut = true;
       up.destroy(new Error('upstream timeout'));
@@ -97,10 +115,19 @@ function attempt(ctx: EdgeContext, agents: Agents, req: IncomingMessage, res: Se
       const headers = endToEnd(upRes.headers, ctx.options.cors === undefined ? [] : CORS_HEADERS);
       headers['x-meridian-region'] = region;
       res.writeHead(status, headers);
-      pipeline(upRes, res, () => finish({ kind: 'responded' }));
+      // pipe, not stream.pipeline: pipeline allocates an AbortController (and a DOMException
+      // when it ends) per response. A body the region cuts short cuts the client's response
+      // too, so the client sees a failed transfer, not a short one.
+      upRes.on('error', noop);
+      upRes.on('close', () => {
+        if (!upRes.complete) res.destroy();
+      });
+      upRes.pipe(res);
+      // The client went away before the answer arrived: its close has passed, so end here.
+      if (res.destroyed) finish(RESPONDED);
     });
     up.on('error', (err: NodeJS.ErrnoException) => {
-      if (responded) return; // pipeline above sees the broken body and ends the client's response
+      if (responded) return; // upRes closes incomplete, which cuts the client's response
       req.unpipe(up);
       if (!clientGone) ctx.monitor.recordOutcome(region, false);
       const error = timedOut ? 'timeout' : (err.code ?? err.message);

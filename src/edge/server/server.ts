@@ -35,10 +35,11 @@ export interface Edge {
   close(): Promise<void>;
 }
 
-function splitUrl(raw: string | undefined): { path: string; query: URLSearchParams } {
+/** Path and query of a request URL; the query is parsed only by the endpoints that read it. */
+function splitUrl(raw: string | undefined): { path: string; query: () => URLSearchParams } {
   const s = raw ?? '/';
   const q = s.indexOf('?');
-  return { path: q < 0 ? s : s.slice(0, q), query: new URLSearchParams(q < 0 ? '' : s.slice(q + 1)) };
+  return { path: q < 0 ? s : s.slice(0, q), query: () => new URLSearchParams(q < 0 ? '' : s.slice(q + 1)) };
 }
 
 export async function startEdge(options: EdgeOptions): Promise<Edge> {
@@ -79,7 +80,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
     if (applyCors(options.cors, req, res)) return;
     const wait = admit(req);
     if (wait !== undefined) return sendError(res, 429, ErrorCode.EdgeRateLimited, 'too many requests from this address', { 'retry-after': String(wait) });
-    if (path === '/v1/route' && (req.method === 'GET' || req.method === 'HEAD')) return handleRoute(ctx, req, res, query);
+    if (path === '/v1/route' && (req.method === 'GET' || req.method === 'HEAD')) return handleRoute(ctx, req, res, query());
     if (path === '/v1/regions' && (req.method === 'GET' || req.method === 'HEAD')) return sendJson(res, 200, regionsView(ctx));
     if (path.startsWith('/v1/admin/')) return handleAdmin(ctx, req, res, path);
     if (path.startsWith('/v1/')) return proxyHttp(ctx, agents, req, res);
