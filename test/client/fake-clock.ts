@@ -39,14 +39,5 @@ export class FakeClock implements Clock {
   }
 }
 
-/** A seeded PRNG (mulberry32) for reproducible jitter. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded PRNG (mulberry32, the edge fixtures' one) for reproducible jitter. */
+export { mulberry32 as seeded } from '../edge/fixtures.js';

@@ -1,4 +1,6 @@
-/** A small seeded PRNG (mulberry32) so fuzz and property tests replay exactly. */
+/** The seeded PRNG of the edge fixtures (mulberry32), with helpers, so fuzz tests replay exactly. */
+import { mulberry32 } from '../edge/fixtures.js';
+
 export interface Rng {
   next(): number;
   int(max: number): number;
@@ -6,14 +8,7 @@ export interface Rng {
 }
 
 export function rng(seed: number): Rng {
-  let a = seed >>> 0;
-  const next = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
   const int = (max: number): number => Math.floor(next() * max);
   return {
     next,
