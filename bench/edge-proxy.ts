@@ -23,7 +23,6 @@
  */
 import { Agent, createServer } from 'node:http';
 import { request } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -31,7 +30,7 @@ import httpProxy from 'http-proxy';
 import { WebSocket, WebSocketServer } from 'ws';
 import { startEdge } from '../src/edge/server/mod.js';
 import { defaultTopology } from '../src/topology/mod.js';
-import { cpuSeconds, exitWithParent, forkRole, sleep } from './lib/proc.js';
+import { cpuSeconds, exitWithParent, forkRole, listen, sleep } from './lib/proc.js';
 import type { Role } from './lib/proc.js';
 import { startHaproxy } from './lib/haproxy.js';
 import { emit, maxCheck, missing, ratioCheck } from './lib/report.js';
@@ -61,9 +60,6 @@ const latencySeconds = Number(values['latency-seconds']);
 const concurrency = Number(values.concurrency);
 const rounds = Number(values.rounds);
 
-function listen(server: ReturnType<typeof createServer>): Promise<string> {
-  return new Promise((r) => server.listen(0, '127.0.0.1', () => r(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)));
-}
 
 if (values.role === 'region') {
   // The stand-in region: /ready for the edge's probes, a tiny JSON answer, and a /ws echo.

@@ -16,14 +16,13 @@
  *   npx tsx bench/services-proxy.ts [--seconds 3] [--latency-seconds 2] [--concurrency 32] [--rounds 2] [--json out.json]
  */
 import { Agent, createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import httpProxy from 'http-proxy';
 import { EmbeddedNetwork } from '../src/bus/embedded/mod.js';
 import { createServicesModule } from '../src/services/mod.js';
 import { defaultTopology, linkLatencyMs } from '../src/topology/mod.js';
-import { exitWithParent, forkRole, sleep } from './lib/proc.js';
+import { exitWithParent, forkRole, listen, sleep } from './lib/proc.js';
 import type { Role } from './lib/proc.js';
 import { startHaproxy } from './lib/haproxy.js';
 import { emit, maxCheck, missing, ratioCheck } from './lib/report.js';
@@ -62,9 +61,6 @@ function answerStats(): void {
   });
 }
 
-function listen(server: ReturnType<typeof createServer>): Promise<string> {
-  return new Promise((r) => server.listen(0, '127.0.0.1', () => r(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)));
-}
 
 if (values.role === 'worker') {
   const body = '{"ok":true}';

@@ -9,6 +9,8 @@ import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
 
 export interface Role<T> {
   readonly child: ChildProcess;
@@ -132,3 +134,8 @@ export function cpuSeconds(pid: number): number {
 
 /** USER_HZ; 100 on every Linux we run on (getconf CLK_TCK). */
 const CLOCK_TICKS = 100;
+
+/** Listen on a free loopback port; resolves with the server's http:// base URL. */
+export function listen(server: Server): Promise<string> {
+  return new Promise((r) => server.listen(0, '127.0.0.1', () => r(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)));
+}

@@ -10,7 +10,8 @@
  */
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
+import { listen } from './proc.js';
 import { Server as SocketIoServer } from 'socket.io';
 import * as wsModule from 'ws';
 import { WebSocketServer } from 'ws';
@@ -33,9 +34,6 @@ export interface StartedServer {
   close(): Promise<void>;
 }
 
-function listen(server: Server): Promise<string> {
-  return new Promise((r) => server.listen(0, '127.0.0.1', () => r(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)));
-}
 
 function role(req: IncomingMessage): string {
   return new URL(req.url ?? '/', 'http://x').searchParams.get('r') ?? 'sub';
