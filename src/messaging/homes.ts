@@ -15,6 +15,7 @@
  */
 import { ErrorCode, MeridianError, isMeridianError } from '../errors/mod.js';
 import type { Kv } from '../bus/types.js';
+import { unavailable } from './errors.js';
 import { keys } from './keys.js';
 
 const MAX_CACHED = 100_000;
@@ -26,7 +27,6 @@ export interface HomeLookup {
   kv(): Promise<Kv>;
   /** Highest seq each region's log has for the conversation (regions that answered). */
   probeLogs(conversation: string): Promise<Map<string, number>>;
-  regions: readonly string[];
 }
 
 export class Homes {
@@ -88,7 +88,7 @@ export class Homes {
         const winner = await this.#get(kv, key);
         if (winner !== null) return this.#remember(conversation, winner);
       }
-      throw unavailable(err, conversation);
+      throw unavailable(err, `the home region of ${conversation}`);
     }
   }
 
@@ -105,7 +105,7 @@ export class Homes {
       const e = await kv.get(key);
       return e ? dec.decode(e.value) : null;
     } catch (err) {
-      throw unavailable(err, key);
+      throw unavailable(err, `the home region of ${key}`);
     }
   }
 
@@ -117,10 +117,4 @@ export class Homes {
     this.#cache.set(conversation, region);
     return region;
   }
-}
-
-function unavailable(err: unknown, what: string): MeridianError {
-  if (isMeridianError(err) && (err.code === ErrorCode.MsgUnavailable || err.code === ErrorCode.MsgTimeout)) return err;
-  const timeout = isMeridianError(err) && err.code === ErrorCode.BusTimeout;
-  return new MeridianError(timeout ? ErrorCode.MsgTimeout : ErrorCode.MsgUnavailable, `cannot resolve the home region of ${what}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
 }

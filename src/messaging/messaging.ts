@@ -19,6 +19,7 @@ import type { Conversation } from '../protocol/mod.js';
 import type { Topology } from '../topology/mod.js';
 import { Fanout } from './fanout.js';
 import { REGION_HEADER, encodeMessage, encodeReceipt, messageIdOf, storedFromEntry } from './frames.js';
+import { unavailable } from './errors.js';
 import { Homes } from './homes.js';
 import { CURSORS_BUCKET, HOMES_BUCKET, INBOX_BUCKET, keys } from './keys.js';
 import type { CursorKind } from './keys.js';
@@ -77,7 +78,7 @@ export class BusMessaging implements Messaging {
     this.#bucketRegion = opts.bucketRegion ?? this.#regions[0] ?? opts.region;
     this.#rpcTimeoutMs = opts.rpcTimeoutMs ?? 10_000;
     this.#maxClientMsgId = opts.maxClientMsgIdLength ?? 64;
-    this.#homes = new Homes({ kv: () => this.#bucket(HOMES_BUCKET), probeLogs: (c) => this.#probeLogs(c), regions: this.#regions });
+    this.#homes = new Homes({ kv: () => this.#bucket(HOMES_BUCKET), probeLogs: (c) => this.#probeLogs(c) });
     this.#fanout = new Fanout(this.#bus, (c, after, upTo) => this.#fillGap(c, after, upTo), opts.gapWaitMs ?? 100);
     this.#rpcSub = this.#bus.subscribe(subjects.logRpc(this.region), (m) => void this.#serve(m), { queue: RPC_QUEUE });
   }
@@ -211,11 +212,8 @@ export class BusMessaging implements Messaging {
       case 'history':
         this.#parse(req.conversation);
         return this.#localHistory(req.conversation, req.after, Math.min(req.limit, 1000));
-      case 'lasts': {
-        const out: Record<string, number> = {};
-        await Promise.all(req.conversations.map(async (c) => (out[c] = await this.#log.last(c))));
-        return out;
-      }
+      case 'lasts':
+        return this.#localLasts(req.conversations);
     }
   }
 
@@ -257,7 +255,7 @@ export class BusMessaging implements Messaging {
         return value;
       } catch (err) {
         if (isMeridianError(err) && (err.code === ErrorCode.KvWrongRevision || err.code === ErrorCode.KvKeyExists)) continue;
-        throw unavailable(err);
+        throw unavailable(err, 'messaging state');
       }
     }
     throw new MeridianError(ErrorCode.MsgUnavailable, `cursor ${key} is contended; try again`);
@@ -277,7 +275,7 @@ export class BusMessaging implements Messaging {
         try {
           await kv.create(k, new Uint8Array());
         } catch (err) {
-          if (!(isMeridianError(err) && err.code === ErrorCode.KvKeyExists)) throw unavailable(err);
+          if (!(isMeridianError(err) && err.code === ErrorCode.KvKeyExists)) throw unavailable(err, 'messaging state');
         }
         if (this.#indexed.size >= MAX_INDEXED) this.#indexed.clear();
         this.#indexed.add(k);
@@ -356,7 +354,7 @@ export class BusMessaging implements Messaging {
       p.catch(() => this.#buckets.delete(name));
     }
     return p.catch((err: unknown) => {
-      throw unavailable(err);
+      throw unavailable(err, 'messaging state');
     });
   }
 
@@ -369,7 +367,7 @@ export class BusMessaging implements Messaging {
     try {
       return await fn();
     } catch (err) {
-      throw unavailable(err);
+      throw unavailable(err, 'messaging state');
     }
   }
 
@@ -411,12 +409,6 @@ function checkUser(user: string, path: string): void {
 
 function invalid(message: string, path: string): MeridianError {
   return new MeridianError(ErrorCode.MsgInvalid, message, { details: { path } });
-}
-
-function unavailable(err: unknown): MeridianError {
-  if (isMeridianError(err) && (err.code === ErrorCode.MsgUnavailable || err.code === ErrorCode.MsgTimeout || err.code === ErrorCode.MsgClosed)) return err;
-  const timeout = isMeridianError(err) && err.code === ErrorCode.BusTimeout;
-  return new MeridianError(timeout ? ErrorCode.MsgTimeout : ErrorCode.MsgUnavailable, `messaging state is unreachable: ${(err as Error)?.message ?? String(err)}`, { cause: err });
 }
 
 /** Async so a later implementation may open buckets or streams before it answers. */
