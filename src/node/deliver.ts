@@ -53,6 +53,13 @@ export function framedDelivery(d: Delivery): Buffer {
   return b;
 }
 
+// Connections corked this turn, released together by one setImmediate (not one per socket: a
+// room fan-out corks every member's socket in the same turn).
+const corked: Outbound[] = [];
+function uncorkAll(): void {
+  for (const o of corked.splice(0)) o.uncork();
+}
+
 export type SlowReason = 'hard_limit' | 'stuck';
 
 /** Told when the client does not keep up (a method, not a callback: no closure per connection). */
@@ -139,7 +146,8 @@ export class Outbound {
     if (!this.#corked) {
       this.#corked = true;
       this.socket.cork();
-      setImmediate(Outbound.#uncork, this);
+      if (corked.length === 0) setImmediate(uncorkAll);
+      corked.push(this);
     }
     this.#turnBytes += frame.length;
     this.socket.write(frame);
@@ -155,11 +163,11 @@ export class Outbound {
   #corked = false;
   /** Bytes written this turn: corked in user space, not a sign of a slow client. */
   #turnBytes = 0;
-  /** Shared by every connection (the Outbound comes as setImmediate's argument): no closure each. */
-  static #uncork(o: Outbound): void {
-    o.#corked = false;
-    o.#turnBytes = 0;
-    if (!o.socket.destroyed) o.socket.uncork();
+  /** The end of the turn: release this connection's corked writes (called by `uncorkAll`). */
+  uncork(): void {
+    this.#corked = false;
+    this.#turnBytes = 0;
+    if (!this.socket.destroyed) this.socket.uncork();
   }
 
   #markAbove(): void {
