@@ -4,6 +4,7 @@
  * from every region (`/v1/services/…`, `/v1/functions/…`, `/v1/dlq/…`).
  */
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { createServicesModule } from '../services/mod.js';
 import type { HttpModule } from './http-module.js';
 import type { RegionParts } from './region.js';
@@ -24,7 +25,7 @@ export function servicesModules(registrationToken: string): (parts: RegionParts)
       region: p.region,
       topology: p.topology,
       registrationToken,
-      ...(p.dataDir === undefined ? {} : { dataDir: p.dataDir === ':memory:' ? ':memory:' : `${p.dataDir}/${p.region}` }),
+      ...(p.dataDir === undefined ? {} : { dataDir: p.dataDir === ':memory:' ? ':memory:' : join(p.dataDir, p.region) }),
     }),
   ];
 }
