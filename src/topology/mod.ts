@@ -7,3 +7,4 @@ export { greatCircleKm } from './geo.js';
 export type { LatLon } from './geo.js';
 export { linkLatencyMs } from './wan.js';
 export { expandCountries, COUNTRY_GROUPS } from './countries.js';
+export type { DeployConfig } from './deploy/schema.js';

@@ -4,6 +4,7 @@
  * in validate.ts, so every problem can be reported at once with its location.
  */
 import { z } from 'zod';
+import { DeploySchema } from './deploy/schema.js';
 
 export const REGION_NAME = /^[a-z][a-z0-9-]{0,62}$/;
 const regionName = z.string().regex(REGION_NAME, 'region names are lower-case letters, digits and dashes, starting with a letter (they become NATS cluster names)');
@@ -110,6 +111,8 @@ export const TopologySchema = z.strictObject({
   slo: SloSchema.default({}),
   services: z.record(serviceName, ServiceDeclSchema).optional(),
   functions: z.record(serviceName, FunctionDeclSchema).optional(),
+  /** What `meridian plan` needs to write a deployment (src/topology/deploy/schema.ts). */
+  deploy: DeploySchema.default(DeploySchema.parse({})),
 });
 
 export type Topology = z.output<typeof TopologySchema>;

@@ -1,0 +1,51 @@
+/**
+ * The `deploy:` section of `meridian.yaml`: what `meridian plan` needs beyond the runtime
+ * topology (server counts, ports, overlay addressing, Kubernetes names). Every field has a
+ * default, so a topology without `deploy:` still plans. Each target's part lives in its own
+ * schema so the generators can grow independently; cross-checks (CIDR overlaps, even JetStream
+ * server counts, port collisions) are done by the planner, which reports located problems.
+ */
+import { z } from 'zod';
+
+const port = z.number().int().min(1, 'ports are 1-65535').max(65535, 'ports are 1-65535');
+
+export const NatsDeploySchema = z.strictObject({
+  /** nats-server processes per region (default 1). The JetStream meta group spans all of them. */
+  serversPerRegion: z.union([z.number().int().min(1), z.record(z.string(), z.number().int().min(1))]).default(1),
+  /** Accept an even total of JetStream servers (a split brain loses quorum); default false. */
+  allowEvenServers: z.boolean().default(false),
+  ports: z
+    .strictObject({ client: port.default(4222), cluster: port.default(6222), gateway: port.default(7222), monitor: port.default(8222) })
+    .default({ client: 4222, cluster: 6222, gateway: 7222, monitor: 8222 }),
+  /** Operator-provided TLS material instead of a generated CA (PEM file paths). */
+  tls: z.strictObject({ ca: z.string(), cert: z.string(), key: z.string() }).optional(),
+});
+
+export const VpnDeploySchema = z.strictObject({
+  kind: z.enum(['nebula', 'wireguard', 'none']).default('nebula'),
+  /** The overlay network; each region gets one /24 (or `regions.<name>`) inside it. */
+  cidr: z.string().default('10.77.0.0/16'),
+  /** Per-region overlay CIDRs, overriding the derived ones. */
+  regions: z.record(z.string(), z.string()).default({}),
+  /** Pinned overlay IPs by host name (e.g. `us-east-nats-0: 10.77.1.10`). */
+  pins: z.record(z.string(), z.string()).default({}),
+  /** UDP port Nebula listens on. */
+  port: port.default(4242),
+});
+
+export const KubernetesDeploySchema = z.strictObject({
+  namespace: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'a Kubernetes namespace is a DNS label').default('meridian'),
+  image: z.string().min(1).default('meridian:0.1.0'),
+  /** Region node replicas per region. */
+  replicas: z.number().int().min(1).default(2),
+});
+
+export const DeploySchema = z.strictObject({
+  /** Public address (DNS name or IP) per region, where the other regions reach it. */
+  hosts: z.record(z.string(), z.string()).default({}),
+  nats: NatsDeploySchema.default(NatsDeploySchema.parse({})),
+  vpn: VpnDeploySchema.default(VpnDeploySchema.parse({})),
+  kubernetes: KubernetesDeploySchema.default(KubernetesDeploySchema.parse({})),
+});
+
+export type DeployConfig = z.output<typeof DeploySchema>;
