@@ -16,6 +16,8 @@ const REGIONS = `regions:
 `;
 
 const topo = (deploy = ''): ReturnType<typeof parseTopology> => parseTopology(`${REGIONS}${deploy}`, 'm.yaml');
+/** A message containing `text` (typed, unlike expect.stringContaining). */
+const has = (text: string): string => expect.stringContaining(text) as string;
 const problems = (deploy: string): Array<{ path: string; message: string }> => checkInventory(topo(deploy)).map((p) => ({ path: p.path.join('.'), message: p.message }));
 
 describe('inventory: the overlay addressing scheme', () => {
@@ -58,10 +60,10 @@ describe('inventory: the overlay addressing scheme', () => {
 
 describe('inventory: bad addressing is refused with its place in meridian.yaml', () => {
   it('refuses a malformed overlay CIDR and region CIDRs', () => {
-    expect(problems('deploy:\n  vpn: { cidr: 10.77.0.0/33 }\n')).toEqual([{ path: 'deploy.vpn.cidr', message: expect.stringContaining('not an IPv4 CIDR') }]);
+    expect(problems('deploy:\n  vpn: { cidr: 10.77.0.0/33 }\n')).toEqual([{ path: 'deploy.vpn.cidr', message: has('not an IPv4 CIDR') }]);
     expect(problems('deploy:\n  vpn:\n    regions: { eu-west: 10.77.300.0/24, mars: 10.77.9.0/24 }\n')).toEqual([
-      { path: 'deploy.vpn.regions.eu-west', message: expect.stringContaining('not an IPv4 CIDR') },
-      { path: 'deploy.vpn.regions.mars', message: expect.stringContaining('no region "mars"') },
+      { path: 'deploy.vpn.regions.eu-west', message: has('not an IPv4 CIDR') },
+      { path: 'deploy.vpn.regions.mars', message: has('no region "mars"') },
     ]);
   });
 
@@ -73,11 +75,11 @@ describe('inventory: bad addressing is refused with its place in meridian.yaml',
   });
 
   it('refuses regions outside the overlay, including more regions than it holds', () => {
-    expect(problems('deploy:\n  vpn:\n    regions: { eu-west: 10.99.0.0/24 }\n')).toEqual([{ path: 'deploy.vpn.regions.eu-west', message: expect.stringContaining('not inside the overlay 10.77.0.0/16') }]);
+    expect(problems('deploy:\n  vpn:\n    regions: { eu-west: 10.99.0.0/24 }\n')).toEqual([{ path: 'deploy.vpn.regions.eu-west', message: has('not inside the overlay 10.77.0.0/16') }]);
     // A /23 overlay holds one derived /24 after the reserved first one.
     expect(problems('deploy:\n  vpn: { cidr: 10.77.0.0/23 }\n')).toEqual([
-      { path: 'regions.1', message: expect.stringContaining('region eu-west would get 10.77.2.0/24, outside the overlay 10.77.0.0/23') },
-      { path: 'regions.2', message: expect.stringContaining('region ap-southeast would get 10.77.3.0/24') },
+      { path: 'regions.1', message: has('region eu-west would get 10.77.2.0/24, outside the overlay 10.77.0.0/23') },
+      { path: 'regions.2', message: has('region ap-southeast would get 10.77.3.0/24') },
     ]);
   });
 
@@ -86,7 +88,7 @@ describe('inventory: bad addressing is refused with its place in meridian.yaml',
       { path: 'deploy.vpn.regions.eu-west', message: "region eu-west's CIDR 10.77.200.0/30 holds 2 hosts but the region plans 3 (1 lighthouse, 1 NATS, 1 node): use a larger CIDR" },
     ]);
     expect(problems('deploy:\n  nats: { serversPerRegion: { eu-west: 91 } }\n')).toEqual([
-      { path: 'deploy.nats.serversPerRegion.eu-west', message: expect.stringContaining('holds 90 per region') },
+      { path: 'deploy.nats.serversPerRegion.eu-west', message: has('holds 90 per region') },
     ]);
     expect(problems('deploy:\n  nats: { serversPerRegion: 90 }\n')).toEqual([]);
   });
@@ -104,7 +106,7 @@ describe('inventory: bad addressing is refused with its place in meridian.yaml',
     ).toEqual([
       { path: 'deploy.vpn.pins.us-east-nats-0', message: "10.77.2.10 is outside region us-east's CIDR 10.77.1.0/24" },
       { path: 'deploy.vpn.pins.eu-west-nats-0', message: '"10.77.2.256" is not an IPv4 address' },
-      { path: 'deploy.vpn.pins.mars-nats-0', message: expect.stringContaining('no planned host "mars-nats-0"') },
+      { path: 'deploy.vpn.pins.mars-nats-0', message: has('no planned host "mars-nats-0"') },
       { path: 'deploy.vpn.pins.ap-southeast-node-0', message: '10.77.3.255 is the network or broadcast address of 10.77.3.0/24' },
     ]);
     expect(problems('deploy:\n  vpn:\n    pins: { us-east-nats-0: 10.77.1.77, us-east-node-0: 10.77.1.77 }\n')).toEqual([
