@@ -31,6 +31,11 @@ export const VpnDeploySchema = z.strictObject({
   pins: z.record(z.string(), z.string()).default({}),
   /** UDP port Nebula listens on. */
   port: port.default(4242),
+  /**
+   * Underlay (public) address of a host, by host name: `ip` or `ip:port` (default port: `port`).
+   * Lighthouses need one; a region's lighthouse defaults to `deploy.hosts.<region>`.
+   */
+  underlay: z.record(z.string(), z.string()).default({}),
 });
 
 export const KubernetesDeploySchema = z.strictObject({
@@ -38,6 +43,11 @@ export const KubernetesDeploySchema = z.strictObject({
   image: z.string().min(1).default('meridian:0.1.0'),
   /** Region node replicas per region. */
   replicas: z.number().int().min(1).default(2),
+  /** Most region node replicas the CPU autoscaler may run per region (default: 4 × replicas). */
+  maxReplicas: z.number().int().min(1).optional(),
+  /** Size of each region node's data volume (DLQ, local state) and storage class (cluster default). */
+  dataSize: z.string().regex(/^\d+(Mi|Gi|Ti)$/, 'sizes look like 1Gi').default('1Gi'),
+  storageClass: z.string().optional(),
 });
 
 export const DeploySchema = z.strictObject({

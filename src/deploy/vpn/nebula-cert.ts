@@ -1,0 +1,92 @@
+/**
+ * Nebula's PKI, made by the real `nebula-cert` (Debian package `nebula`) rather than by our own
+ * code: Nebula certificates are its own protobuf format signed with Ed25519, and the tool that
+ * ships with the daemon is the one format authority. We run it in a private temp dir, read the
+ * files back and delete the dir; nothing is kept on disk but what the plan writes (0600).
+ *
+ * An existing CA (the plan's own `vpn/ca.crt` + `vpn/ca.key` from an earlier run) is reused, so
+ * re-planning signs new host certificates that the running mesh still trusts.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile, chmod } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { ErrorCode, MeridianError } from '../../errors/mod.js';
+
+const run = promisify(execFile);
+
+/** The binary: `nebula-cert` on PATH, or MERIDIAN_NEBULA_CERT (read per call). */
+export function nebulaCertBinary(): string {
+  return process.env['MERIDIAN_NEBULA_CERT'] ?? 'nebula-cert';
+}
+
+export interface NebulaCa {
+  readonly crt: string;
+  readonly key: string;
+}
+
+export interface HostCertRequest {
+  readonly name: string;
+  /** `overlayIp/bits`: the bits are the whole overlay's, so one route covers the mesh. */
+  readonly ip: string;
+  readonly groups: readonly string[];
+}
+
+export interface NebulaPki {
+  readonly ca: NebulaCa;
+  /** By host name. */
+  readonly hosts: ReadonlyMap<string, { readonly crt: string; readonly key: string }>;
+}
+
+async function nebulaCert(args: string[], cwd: string): Promise<void> {
+  const NEBULA_CERT = nebulaCertBinary();
+  try {
+    await run(NEBULA_CERT, args, { cwd, timeout: 30_000 });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException & { stderr?: string; stdout?: string };
+    if (e.code === 'ENOENT') {
+      throw new MeridianError(ErrorCode.NotAvailable, `${NEBULA_CERT} not found: install the Debian package "nebula" (apt-get install nebula) or set MERIDIAN_NEBULA_CERT`, {
+        cause: err,
+        details: { binary: NEBULA_CERT, package: 'nebula' },
+      });
+    }
+    throw new MeridianError(ErrorCode.InvalidArgument, `nebula-cert ${args[0] ?? ''} failed: ${(e.stderr || e.stdout || e.message).trim()}`, { cause: err, details: { args } });
+  }
+}
+
+/**
+ * A CA limited to the overlay CIDR and the groups the plan uses (so a leaked CA key cannot mint
+ * certificates outside them), then one certificate per host.
+ */
+export async function makeNebulaPki(opts: {
+  readonly caName: string;
+  readonly cidr: string;
+  readonly groups: readonly string[];
+  readonly hosts: readonly HostCertRequest[];
+  /** Reuse this CA instead of making one. */
+  readonly existingCa?: NebulaCa;
+  /** CA lifetime (nebula-cert duration, e.g. 26280h = 3 years); host certs end 1 s before it. */
+  readonly caDuration?: string;
+}): Promise<NebulaPki> {
+  const dir = await mkdtemp(join(tmpdir(), 'meridian-nebula-'));
+  try {
+    await chmod(dir, 0o700);
+    if (opts.existingCa !== undefined) {
+      await writeFile(join(dir, 'ca.crt'), opts.existingCa.crt, { mode: 0o600 });
+      await writeFile(join(dir, 'ca.key'), opts.existingCa.key, { mode: 0o600 });
+    } else {
+      await nebulaCert(['ca', '-name', opts.caName, '-ips', opts.cidr, '-groups', opts.groups.join(','), '-duration', opts.caDuration ?? '26280h', '-out-crt', 'ca.crt', '-out-key', 'ca.key'], dir);
+    }
+    const hosts = new Map<string, { crt: string; key: string }>();
+    for (const h of opts.hosts) {
+      const crt = `${h.name}.crt`;
+      const key = `${h.name}.key`;
+      await nebulaCert(['sign', '-ca-crt', 'ca.crt', '-ca-key', 'ca.key', '-name', h.name, '-ip', h.ip, '-groups', h.groups.join(','), '-out-crt', crt, '-out-key', key], dir);
+      hosts.set(h.name, { crt: await readFile(join(dir, crt), 'utf8'), key: await readFile(join(dir, key), 'utf8') });
+    }
+    return { ca: { crt: await readFile(join(dir, 'ca.crt'), 'utf8'), key: await readFile(join(dir, 'ca.key'), 'utf8') }, hosts };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
