@@ -1,8 +1,8 @@
 /**
  * `meridian edge`: run the edge server — the one entry point clients connect to. It steers each
  * client to a region (GET /v1/route), proxies WebSockets (/ws) and HTTP (/v1/*) there, and
- * probes every region's /ready. Region node URLs come from --region until `meridian up` starts
- * region nodes itself. SIGINT/SIGTERM close it and exit 0.
+ * probes every region's /ready. Region node URLs come from --regions (--region, the older
+ * spelling, is still accepted). SIGINT/SIGTERM close it and exit 0.
  */
 import { once } from 'node:events';
 import { parseArgs } from 'node:util';
@@ -13,14 +13,15 @@ import { defaultTopology, formatProblem, loadTopology, TopologyError } from '../
 import { usageGuard, UsageError } from '../command.js';
 import type { Command } from '../command.js';
 
-const HELP = `Usage: meridian edge [--config FILE] [--port N] [--host ADDR] --region name=url,...
+const HELP = `Usage: meridian edge [--config FILE] [--port N] [--host ADDR] --regions name=url,...
 
 Runs the edge: GET /v1/route, WebSocket /ws and HTTP /v1/* proxied to the steered region,
 /health, /ready, GET /v1/regions. See docs/edge.md.
   --config FILE        topology file (default: built-in)
   --port N             listen port (default: ${DEFAULT_EDGE_PORT})
   --host ADDR          listen address (default: 127.0.0.1)
-  --region LIST        region node URLs: us-east=http://127.0.0.1:7701,eu-west=http://...
+  --regions LIST       region node URLs: us-east=http://127.0.0.1:7701,eu-west=http://...
+  --region LIST        the same as --regions (older name)
   --trust-proxy LIST   proxies whose X-Forwarded-For is believed (CIDRs, loopback, ...)
   --cors LIST          allowed browser origins, comma separated, or *
   --dev-admin          open the admin endpoints without a token (local development only)
@@ -31,6 +32,7 @@ const options = {
   config: { type: 'string' },
   port: { type: 'string' },
   host: { type: 'string' },
+  regions: { type: 'string' },
   region: { type: 'string' },
   'trust-proxy': { type: 'string' },
   cors: { type: 'string' },
@@ -46,6 +48,7 @@ export const edgeCommand: Command = {
   async run(argv, io) {
     let values;
     let port: number;
+    let regionList: string;
     try {
       values = usageGuard('edge', () => parseArgs({ args: [...argv], options, strict: true })).values;
       if (values.help) {
@@ -54,7 +57,10 @@ export const edgeCommand: Command = {
       }
       port = values.port === undefined ? DEFAULT_EDGE_PORT : Number(values.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`meridian edge: --port must be 0..65535, not "${values.port}"`);
-      if (values.region === undefined) throw new UsageError('meridian edge: --region is required (name=url for each region node)');
+      if (values.regions !== undefined && values.region !== undefined) throw new UsageError('meridian edge: give --regions or --region (the same option), not both');
+      const given = values.regions ?? values.region;
+      if (given === undefined) throw new UsageError('meridian edge: --regions or --region is required (name=url for each region node)');
+      regionList = given;
     } catch (err) {
       if (err instanceof UsageError) {
         io.err(`${err.message}\n\n${HELP}`);
@@ -69,7 +75,7 @@ export const edgeCommand: Command = {
       const cors = values.cors === undefined ? undefined : values.cors.trim() === '*' ? '*' : list(values.cors);
       const opts: EdgeOptions = {
         topology,
-        regionUrls: parseRegionList(values.region),
+        regionUrls: parseRegionList(regionList),
         port,
         ...(values.host === undefined ? {} : { host: values.host }),
         ...(values['trust-proxy'] === undefined ? {} : { trustedProxies: list(values['trust-proxy']) }),
