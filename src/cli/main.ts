@@ -8,10 +8,11 @@ import { upCommand } from './commands/up.js';
 import { regionCommand } from './commands/region.js';
 import { edgeCommand } from './commands/edge.js';
 import { exportCommand } from './commands/export.js';
+import { planCommand } from './commands/plan.js';
 import type { Command, Io } from './command.js';
 import { VERSION } from '../version.js';
 
-const commands: readonly Command[] = [upCommand, regionCommand, edgeCommand, exportCommand, validateCommand];
+const commands: readonly Command[] = [upCommand, regionCommand, edgeCommand, exportCommand, planCommand, validateCommand];
 
 function usage(): string {
   const rows = commands.map((c) => `  ${c.name.padEnd(10)} ${c.summary}`).join('\n');

@@ -16,6 +16,8 @@ export interface PlannedFile {
   readonly content: string | Uint8Array;
   /** Keys, credentials, seeds: written 0600, never printed. */
   readonly secret?: boolean;
+  /** One line for the README in the output directory: what it is and where it goes. */
+  readonly about?: string;
 }
 
 /** A topology that cannot be planned: where (a path into meridian.yaml) and why. */

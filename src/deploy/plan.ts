@@ -1,0 +1,194 @@
+/**
+ * `meridian plan`: the topology in, a deployment out. The orchestrator selects the targets, checks
+ * the topology for what cannot be planned (each problem located by its path in meridian.yaml),
+ * runs the generators with one shared inventory and one set of secrets, and adds the README.md
+ * that says what every file is and where it goes. Writing is separate (write.ts), so a plan can
+ * be inspected or tested without touching the disk.
+ *
+ * Generators report unplannable input by throwing an error that carries `problems`
+ * (`PlanProblem[]`, on the error or in its `details`); the orchestrator runs every selected
+ * generator anyway so all problems are reported at once, and throws one `PlanError`.
+ */
+import { resolve } from 'node:path';
+import { ErrorCode, MeridianError } from '../errors/mod.js';
+import type { Topology } from '../topology/mod.js';
+import { planCloudflare } from './cloudflare.js';
+import { planHaproxy } from './haproxy/mod.js';
+import { checkInventory, inventory as makeInventory } from './inventory.js';
+import { planK8s } from './k8s/mod.js';
+import { allocateLocalPorts } from './local.js';
+import { checkNats, planNats } from './nats/mod.js';
+import { natsReadme } from './nats/readme.js';
+import { planSecrets } from './secrets.js';
+import { PLAN_TARGETS } from './types.js';
+import type { Generator, Inventory, PlanContext, PlannedFile, PlanProblem, PlanTarget, Secrets } from './types.js';
+import { planVpn } from './vpn/mod.js';
+
+const GENERATORS: Readonly<Record<PlanTarget, Generator>> = {
+  nats: planNats,
+  vpn: planVpn,
+  k8s: planK8s,
+  haproxy: planHaproxy,
+  cloudflare: planCloudflare,
+};
+
+const TITLES: Readonly<Record<PlanTarget, string>> = {
+  nats: 'NATS super-cluster (configs, TLS, NKEY credentials, region node settings)',
+  vpn: 'Nebula VPN mesh',
+  k8s: 'Kubernetes manifests',
+  haproxy: 'haproxy edge',
+  cloudflare: 'Cloudflare Load Balancing',
+};
+
+export interface PlanOptions {
+  /** Output directory; configs of a `--local` plan name files inside it. */
+  readonly outDir: string;
+  /** Targets to plan (default: all of `PLAN_TARGETS`). */
+  readonly only?: readonly PlanTarget[];
+  /** Render for one machine: every host on 127.0.0.1 with free ports. */
+  readonly local?: boolean;
+  /** Key material to use (default: fresh for this plan). */
+  readonly secrets?: Secrets;
+}
+
+export interface Plan {
+  readonly targets: readonly PlanTarget[];
+  /** Every file, README.md included, sorted by path. */
+  readonly files: readonly PlannedFile[];
+  /** Accepted but worth knowing (e.g. an even server count with allowEvenServers). */
+  readonly warnings: readonly PlanProblem[];
+  readonly inventory: Inventory;
+  /** `--local`: host → listener → port on 127.0.0.1 (also in `local/ports.json`). */
+  readonly localPorts?: Readonly<Record<string, Readonly<Record<string, number>>>>;
+}
+
+/** The topology cannot be planned: every problem, located by its path in meridian.yaml. */
+export class PlanError extends MeridianError {
+  override name = 'PlanError';
+  constructor(
+    readonly problems: readonly PlanProblem[],
+    readonly warnings: readonly PlanProblem[] = [],
+  ) {
+    super(ErrorCode.TopologyInvalid, `the topology cannot be planned:\n${problems.map((p) => `${pathText(p.path)}: ${p.message}`).join('\n')}`, { details: { problems } });
+  }
+}
+
+/** `deploy.nats.ports.client`, `regions[1].name`: how topology errors print paths. */
+export function pathText(path: readonly (string | number)[]): string {
+  let s = '';
+  for (const k of path) s += typeof k === 'number' ? `[${k}]` : `${s ? '.' : ''}${k}`;
+  return s;
+}
+
+/** `nats,vpn` → targets, in PLAN_TARGETS order. Throws `INVALID_ARGUMENT` on an unknown name. */
+export function parseTargets(list: string): PlanTarget[] {
+  const names = list.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const unknown = names.filter((n) => !(PLAN_TARGETS as readonly string[]).includes(n));
+  if (unknown.length > 0 || names.length === 0) {
+    throw new MeridianError(ErrorCode.InvalidArgument, `unknown plan target${unknown.length === 1 ? '' : 's'} ${unknown.map((u) => `"${u}"`).join(', ') || '(none given)'}: choose from ${PLAN_TARGETS.join(', ')}`, { details: { unknown } });
+  }
+  return PLAN_TARGETS.filter((t) => names.includes(t));
+}
+
+function problemsOf(err: unknown): PlanProblem[] | undefined {
+  const e = err as { problems?: unknown; details?: { problems?: unknown } } | null;
+  const list = Array.isArray(e?.problems) ? e.problems : Array.isArray(e?.details?.problems) ? e.details.problems : undefined;
+  if (list === undefined) return undefined;
+  return (list as PlanProblem[]).filter((p) => Array.isArray(p.path) && typeof p.message === 'string');
+}
+
+function dedupe(ps: readonly PlanProblem[]): PlanProblem[] {
+  const seen = new Set<string>();
+  return ps.filter((p) => {
+    const k = `${pathText(p.path)}\u0000${p.message}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+export async function planDeployment(topology: Topology, opts: PlanOptions): Promise<Plan> {
+  const targets = opts.only === undefined ? [...PLAN_TARGETS] : PLAN_TARGETS.filter((t) => opts.only!.includes(t));
+  const inventory = makeInventory(topology, { local: opts.local === true });
+  const local = opts.local === true ? await allocateLocalPorts(inventory) : undefined;
+  const ctx: PlanContext = {
+    topology,
+    inventory,
+    secrets: opts.secrets ?? planSecrets(),
+    outDir: resolve(opts.outDir),
+    ...(local === undefined ? {} : { local }),
+  };
+  const problems: PlanProblem[] = [...checkInventory(topology)];
+  const warnings: PlanProblem[] = [];
+  if (targets.includes('nats')) {
+    const nats = await checkNats(ctx);
+    problems.push(...nats.problems);
+    warnings.push(...nats.warnings);
+  }
+  const files: PlannedFile[] = [];
+  for (const target of targets) {
+    // With the addressing or the NATS settings already refused, generators would fail obscurely.
+    if (problems.length > 0 && target === 'nats') continue;
+    try {
+      files.push(...(await GENERATORS[target](ctx)));
+    } catch (err) {
+      const found = problemsOf(err);
+      if (found === undefined) throw err;
+      problems.push(...found);
+    }
+  }
+  if (problems.length > 0) throw new PlanError(dedupe(problems), warnings);
+
+  const localPorts = local?.assigned();
+  if (localPorts !== undefined) {
+    files.push({ path: 'local/ports.json', content: `${JSON.stringify(localPorts, null, 2)}\n`, about: '`--local`: the port of every listener on 127.0.0.1, by host' });
+  }
+  const seen = new Set<string>();
+  for (const f of files) {
+    if (seen.has(f.path) || f.path === 'README.md') throw new MeridianError(ErrorCode.InvalidArgument, `two generators planned ${f.path}`, { details: { path: f.path } });
+    seen.add(f.path);
+  }
+  files.push({ path: 'README.md', content: readme(ctx, targets, files, warnings), about: 'this file' });
+  files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return { targets, files, warnings, inventory, ...(localPorts === undefined ? {} : { localPorts }) };
+}
+
+const FALLBACK_ABOUT: ReadonlyArray<[string, string]> = [
+  ['vpn/', 'Nebula VPN mesh: see vpn/README.md'],
+  ['k8s/', 'Kubernetes: `kubectl apply` in the region\'s cluster'],
+  ['haproxy/', 'haproxy edge host'],
+];
+
+function aboutOf(f: PlannedFile): string {
+  if (f.about !== undefined) return f.about;
+  return FALLBACK_ABOUT.find(([prefix]) => f.path.startsWith(prefix))?.[1] ?? '';
+}
+
+function readme(ctx: PlanContext, targets: readonly PlanTarget[], files: readonly PlannedFile[], warnings: readonly PlanProblem[]): string {
+  const sorted = [...files, { path: 'README.md', about: 'this file' } as PlannedFile].sort((a, b) => (a.path < b.path ? -1 : 1));
+  const regions = ctx.topology.regions.map((r) => r.name).join(', ');
+  const out = [
+    '# Meridian deployment plan',
+    '',
+    `Written by \`meridian plan\` for the regions ${regions}${ctx.local ? ' in `--local` mode: every host on 127.0.0.1 with its own ports, paths inside this directory, to run on one machine' : ''}.`,
+    '',
+    'Targets:',
+    ...targets.map((t) => `- \`${t}\`: ${TITLES[t]}`),
+    '',
+    '## Secrets',
+    '',
+    'Files marked **secret** are private keys and NKEY seeds. They were written with mode 0600 and were never printed; copy each only to the host named for it, and keep `tls/ca-key.pem` (if any) offline. Do not commit this directory.',
+    '',
+    'Planning the same topology again gives byte-identical files except the secrets and the files that embed something derived from them: the certificates (`*.pem`, `*.crt`, new keys, serial numbers and dates) and the NATS server configs, which list the NKEY users\' public keys. Everything else (ports, addresses, routes, gateways, manifests) is the same.',
+    '',
+    ...(warnings.length > 0 ? ['## Warnings', '', ...warnings.map((w) => `- \`${pathText(w.path)}\`: ${w.message}`), ''] : []),
+    '## Files',
+    '',
+    '| file | secret | what it is, where it goes |',
+    '|---|---|---|',
+    ...sorted.map((f) => `| \`${f.path}\` | ${f.secret ? '**secret**' : ''} | ${aboutOf(f).replace(/\|/g, '\\|')} |`),
+    '',
+  ];
+  if (targets.includes('nats')) out.push(natsReadme(ctx));
+  return `${out.join('\n')}`;
+}
