@@ -25,6 +25,8 @@ interface Fetch {
   more: boolean;
   /** The last seq asked for (undefined: up to the log's end). */
   readonly to: number | undefined;
+  /** The first seq asked for: a fetch that ends with the position still below it brought nothing. */
+  readonly from: number;
   timer: unknown;
 }
 
@@ -140,7 +142,7 @@ export class Receiver {
       const mine = new Map<string, Fetch>();
       for (const c of chunk) {
         positions[c.conversation] = c.position ?? 0;
-        const f: Fetch = { until: Infinity, more: false, to: undefined, timer: undefined };
+        const f: Fetch = { until: Infinity, more: false, to: undefined, from: (c.position ?? 0) + 1, timer: undefined };
         this.endFetch(c.conversation);
         this.fetches.set(c.conversation, f);
         mine.set(c.conversation, f);
@@ -204,17 +206,21 @@ export class Receiver {
     const cur = this.cursor(conversation);
     const pos = cur.position ?? 0;
     const f = this.fetches.get(conversation);
+    // A fetch that ended without moving the position (the server has nothing there yet): the
+    // next one waits `refetchAfterMs`, so a hole the log cannot fill is never asked for in a loop.
+    let fruitless = false;
     if (f) {
       if (pos < f.until) return;
       this.endFetch(conversation);
-      if (f.more) {
+      fruitless = pos < f.from;
+      if (f.more && !fruitless) {
         this.fetch(conversation, pos + 1, f.to);
         return;
       }
     }
     const miss = cur.missing();
     if (!miss) return;
-    if (!grace) {
+    if (!grace && !fruitless) {
       this.fetch(conversation, miss.from, miss.to);
       return;
     }
@@ -224,7 +230,7 @@ export class Receiver {
       this.o.clock.setTimeout(() => {
         this.graceTimers.delete(conversation);
         this.progress(conversation, false);
-      }, this.o.gapGraceMs),
+      }, fruitless ? this.o.refetchAfterMs : this.o.gapGraceMs),
     );
   }
 
@@ -240,7 +246,7 @@ export class Receiver {
       this.o.clock.clearTimeout(t);
       this.graceTimers.delete(conversation);
     }
-    const f: Fetch = { until: Infinity, more: false, to: toSeq, timer: undefined };
+    const f: Fetch = { until: Infinity, more: false, to: toSeq, from: fromSeq, timer: undefined };
     this.fetches.set(conversation, f);
     this.counts.retransmits += 1;
     const frame = (id: string): ClientFrame => (toSeq === undefined ? { type: 'retransmit', id, conversation, fromSeq } : { type: 'retransmit', id, conversation, fromSeq, toSeq });

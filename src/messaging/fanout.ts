@@ -144,13 +144,16 @@ export class Fanout {
       ch.held.set(d.conversation, held);
     }
     held.buf.set(d.seq, d);
-    if (!held.timer) {
-      const h = held;
-      h.timer = setTimeout(() => {
-        void this.#fillGap(ch, d.conversation, h);
-      }, this.#gapWaitMs);
-      h.timer.unref();
-    }
+    this.#arm(ch, d.conversation, held);
+  }
+
+  /** Fill the hole below the held messages after `gapWaitMs` (on a timer: never in the same turn). */
+  #arm(ch: Channel, conversation: string, held: Held): void {
+    if (held.timer) return;
+    held.timer = setTimeout(() => {
+      void this.#fillGap(ch, conversation, held);
+    }, this.#gapWaitMs);
+    held.timer.unref();
   }
 
   async #fillGap(ch: Channel, conversation: string, held: Held): Promise<void> {
@@ -188,6 +191,9 @@ export class Fanout {
     if (held.buf.size === 0) {
       if (held.timer) clearTimeout(held.timer);
       ch.held.delete(conversation);
+    } else {
+      // Another hole further on: without a timer those messages would wait for the next arrival.
+      this.#arm(ch, conversation, held);
     }
   }
 

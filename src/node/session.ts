@@ -59,8 +59,6 @@ const CLOSE_GRACE_MS = 2000;
 
 type State = 'auth' | 'authenticating' | 'open' | 'closed';
 
-const ignore = (): void => undefined;
-
 /**
  * The socket's listeners are shared by every session (found through this map) rather than two
  * closures per connection: an idle connection should cost little more than its socket.
@@ -71,6 +69,10 @@ function onWsMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
 }
 function onWsClose(this: WebSocket): void {
   sessionOf.get(this)?.onClose();
+}
+/** ws closes the socket itself on protocol errors (1009 too big, 1002…): stop deliveries at once. */
+function onWsError(this: WebSocket): void {
+  sessionOf.get(this)?.stopDeliveries();
 }
 /** History reads one connection may have in flight (resume of many conversations). */
 const REPLAY_READS = 8;
@@ -100,6 +102,8 @@ export class Session implements SessionRef, StreamHost, PresenceListener, SlowLi
   #readQueue: (() => void)[] | undefined;
   /** Set while the offline inbox is being listed: direct messages wait for it. */
   #inboxGate: Promise<void> | undefined;
+  /** Deliveries stopped for good (see stopDeliveries). */
+  #stopped = false;
 
   constructor(
     readonly ctx: NodeContext,
@@ -112,8 +116,9 @@ export class Session implements SessionRef, StreamHost, PresenceListener, SlowLi
     sessionOf.set(ws, this);
     ws.on('message', onWsMessage);
     ws.on('close', onWsClose);
-    // Socket errors end in 'close'; without a listener ws would rethrow them.
-    ws.on('error', ignore);
+    // Socket errors end in 'close' (without a listener ws would rethrow them); until then nothing
+    // more is delivered to a socket that is going away.
+    ws.on('error', onWsError);
     ctx.sessions.add(this);
   }
 
@@ -194,6 +199,7 @@ export class Session implements SessionRef, StreamHost, PresenceListener, SlowLi
   close(code: number, reason: string): void {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
+    this.stopDeliveries();
     try {
       this.ws.close(code, reason);
     } catch {
@@ -204,6 +210,7 @@ export class Session implements SessionRef, StreamHost, PresenceListener, SlowLi
 
   destroy(): void {
     this.#state = 'closed';
+    this.stopDeliveries();
     this.ws.terminate();
   }
 
@@ -235,6 +242,19 @@ export class Session implements SessionRef, StreamHost, PresenceListener, SlowLi
     sessionOf.delete(this.ws);
     this.#state = 'closed';
     this.ctx.sessions.delete(this);
+    this.stopDeliveries();
+  }
+
+  /**
+   * The socket is closing or closed (our close, ws's own protocol-error close, or the peer's):
+   * from now on nothing is delivered, replayed or gap-filled for this connection. A delivery
+   * that reached a closing socket used to look like a gap, whose fill could not be written,
+   * which looked like a gap again — forever, in resolved promises. Idempotent.
+   */
+  stopDeliveries(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#state = 'closed';
     this.out.close();
     this.#unsubscribeUser?.();
     this.#unsubscribeUser = undefined;
@@ -400,7 +420,9 @@ export class Session implements SessionRef, StreamHost, PresenceListener, SlowLi
     let s = streams.get(conversation);
     if (!s) {
       s = new ConversationStream(conversation, this);
-      streams.set(conversation, s);
+      // A late handler (an answer that arrived after the socket closed) gets a stream that takes nothing.
+      if (this.#stopped) s.close();
+      else streams.set(conversation, s);
     }
     return s;
   }
@@ -414,8 +436,16 @@ export class Session implements SessionRef, StreamHost, PresenceListener, SlowLi
     }
   }
 
+  /** False (and deliveries stopped) once the socket is no longer open, whoever closed it. */
+  #deliverable(): boolean {
+    if (this.#state === 'closed') return false;
+    if (this.out.open) return true;
+    this.stopDeliveries();
+    return false;
+  }
+
   #userDelivery(d: Delivery): void {
-    if (this.#state === 'closed') return;
+    if (!this.#deliverable()) return;
     if (d.kind === 'receipt') {
       this.out.live(framedDelivery(d));
       return;
@@ -489,6 +519,7 @@ export class Session implements SessionRef, StreamHost, PresenceListener, SlowLi
     if (!rooms.has(f.room)) {
       rooms.set(f.room, this.ctx.messaging.onRoom(f.room, (d) => {
         try {
+          if (!this.#deliverable()) return;
           if (d.kind === 'message') s.live(d);
           else this.out.live(framedDelivery(d));
         } catch (err) {

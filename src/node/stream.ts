@@ -10,6 +10,12 @@
  *   overflows they are dropped and re-read from the log afterwards (memory stays bounded).
  * - gapped (the client could not keep up): live messages are dropped until the client asks for
  *   the gap with `retransmit` or `resume`; one `gap` frame was sent when it started.
+ * - closed: the socket is closing or gone; nothing is taken any more (see `#sinkGone`).
+ *
+ * Nothing here may repeat without yielding: a fill from the log starts in a new event-loop turn
+ * (the embedded log answers synchronously, so a promise chain alone would starve timers and I/O),
+ * and a fill that brings nothing new is retried on a timer a few times, then reported as a `gap`
+ * with reason `unavailable` instead of being tried again.
  */
 import type { Delivery, HistoryPage, Messaging, StoredMessage } from '../messaging/types.js';
 import type { RequestErrorName, ServerFrame } from '../protocol/mod.js';
@@ -49,6 +55,14 @@ export interface ReplayRequest {
 
 type Mode = 'live' | 'busy' | 'gapped';
 
+/** Fills in a row that may bring nothing new before the stream gives up with a `gap`. */
+const FILL_ATTEMPTS = 5;
+/** Wait before retrying a fill that brought nothing new (doubles each time). */
+const FILL_RETRY_MS = 20;
+
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
+
 /** A replay the client asked for that cannot be served as asked (BAD_SEQUENCE). */
 export class ReplayError extends Error {
   override name = 'ReplayError';
@@ -74,6 +88,9 @@ export class ConversationStream {
   #fillFailedFrom: number | undefined;
   #queue: Promise<void> = Promise.resolve();
   #closed = false;
+  /** Where the last fill started and how many fills in a row brought nothing new from there. */
+  #fillFrom: number | undefined;
+  #fruitless = 0;
 
   constructor(
     readonly conversation: string,
@@ -99,11 +116,24 @@ export class ConversationStream {
   close(): void {
     this.#closed = true;
     this.#buffer = [];
+    this.#droppedFrom = undefined;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** The socket is closing or closed: stop here for good (true) rather than take it for a gap. */
+  #sinkGone(): boolean {
+    if (this.#closed) return true;
+    if (this.host.out.open) return false;
+    this.close();
+    return true;
   }
 
   /** A live delivery of this conversation. */
   live(d: Delivery): void {
-    if (this.#closed) return;
+    if (this.#sinkGone()) return;
     if (this.#mode === 'gapped') return;
     if (this.#mode === 'busy') {
       if (this.#buffer.length < this.host.replayBuffer) this.#buffer.push(d);
@@ -128,7 +158,7 @@ export class ConversationStream {
       this.hwm = d.seq;
       return;
     }
-    if (!this.host.out.open) return;
+    if (this.#sinkGone()) return;
     this.#mode = 'gapped';
     this.host.send({ type: 'gap', conversation: this.conversation, fromSeq: hwm === undefined ? d.seq : hwm + 1, reason: 'slow_consumer' });
   }
@@ -138,7 +168,7 @@ export class ConversationStream {
     this.#jobs++;
     this.#mode = 'busy';
     const p = this.#queue.then(async () => {
-      if (!this.#closed) await job();
+      if (!this.#sinkGone()) await job();
     });
     this.#queue = p.catch(() => undefined).finally(() => {
       if (--this.#jobs === 0) this.#settle();
@@ -147,7 +177,7 @@ export class ConversationStream {
   }
 
   #settle(): void {
-    if (this.#closed) return;
+    if (this.#sinkGone()) return;
     if (this.#fillFailedFrom !== undefined) {
       const fromSeq = this.#fillFailedFrom;
       this.#fillFailedFrom = undefined;
@@ -175,12 +205,30 @@ export class ConversationStream {
 
   /** Server-initiated replay of a range live delivery missed (no `resumed` frame). */
   #fill(from: number, to: number | undefined): void {
-    this.#background(to === undefined ? { from, skipSent: true, follow: true } : { from, to, skipSent: true, follow: true });
+    // The same hole again, with nothing delivered since the last fill: the log does not have it
+    // (yet). Retry a few times on a timer, then tell the client instead of asking forever.
+    if (this.#fillFrom === from) this.#fruitless++;
+    else {
+      this.#fillFrom = from;
+      this.#fruitless = 0;
+    }
+    if (this.#fruitless >= FILL_ATTEMPTS) {
+      this.#fillFrom = undefined;
+      this.#fruitless = 0;
+      this.#fillFailedFrom = from;
+      void this.run(() => Promise.resolve());
+      return;
+    }
+    const delayMs = this.#fruitless === 0 ? 0 : FILL_RETRY_MS << (this.#fruitless - 1);
+    this.#background(to === undefined ? { from, skipSent: true, follow: true } : { from, to, skipSent: true, follow: true }, delayMs);
   }
 
   /** A replay nobody asked for: a failure ends in a `gap` (see #settle), not an error frame. */
-  #background(req: ReplayRequest): void {
+  #background(req: ReplayRequest, delayMs = 0): void {
     void this.run(async () => {
+      // Never chain fills in one turn: let timers, I/O and the socket's close event run first.
+      await (delayMs > 0 ? sleep(delayMs) : nextTurn());
+      if (this.#sinkGone()) return;
       try {
         await this.replay(req);
       } catch {
@@ -236,7 +284,11 @@ export class ConversationStream {
     }
     for (const m of messages) {
       if (req.skipSent && this.hwm !== undefined && m.seq <= this.hwm && m.seq > this.#unsentUpTo) continue;
-      if (!(await host.replayMessage(m))) return;
+      if (!(await host.replayMessage(m))) {
+        // Closed under us: nothing more will be written, and nothing is waiting for it.
+        this.close();
+        return;
+      }
       if (this.hwm === undefined || m.seq > this.hwm) this.hwm = m.seq;
     }
     if (toSeq >= this.#unsentUpTo && req.from <= this.#unsentUpTo + 1) this.#unsentUpTo = Math.min(this.#unsentUpTo, req.from - 1);
