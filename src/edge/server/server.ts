@@ -1,7 +1,7 @@
 /**
  * The edge server: one node:http server that answers its own endpoints (`/health`, `/ready`,
- * `/v1/route`, `/v1/regions`, `/v1/admin/…`), proxies `/v1/*` and `/ws` to the region steering
- * picks, and runs the health monitor that feeds steering. Request order: CORS (preflights end
+ * `/v1/route`, `/v1/regions`, `/v1/admin/…`, `/dashboard`), proxies `/v1/*` and `/ws` to the region
+ * steering picks, and runs the health monitor that feeds steering. Request order: CORS (preflights end
  * here), rate limit (except /health and /ready, which load balancers poll), then the endpoint.
  */
 import { createServer } from 'node:http';
@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { ErrorCode, isMeridianError } from '../../errors/mod.js';
 import { trustedProxies } from '../client-ip.js';
+import { Dashboard } from '../dashboard/mod.js';
 import { openGeoIp } from '../geoip.js';
 import { HealthMonitor } from '../health/monitor.js';
 import { handleAdmin, regionsView } from './admin.js';
@@ -63,6 +64,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
   const limiter = options.rateLimit === false ? undefined : new RateLimiter(options.rateLimit ?? DEFAULT_RATE_LIMIT, clock);
   const agents = createAgents();
   const ws = new WsProxy(ctx);
+  const dashboard = new Dashboard(ctx);
 
   const admit = (req: IncomingMessage): number | undefined => {
     if (limiter === undefined) return undefined;
@@ -83,6 +85,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
     if (path === '/v1/route' && (req.method === 'GET' || req.method === 'HEAD')) return handleRoute(ctx, req, res, query());
     if (path === '/v1/regions' && (req.method === 'GET' || req.method === 'HEAD')) return sendJson(res, 200, regionsView(ctx));
     if (path.startsWith('/v1/admin/')) return handleAdmin(ctx, req, res, path);
+    if (Dashboard.owns(path)) return dashboard.handle(req, res, path);
     if (path.startsWith('/v1/')) return proxyHttp(ctx, agents, req, res);
     sendError(res, 404, ErrorCode.EdgeNotFound, 'no such endpoint');
   }
@@ -126,6 +129,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
     load,
     async close() {
       monitor.stop();
+      dashboard.close();
       ws.closeAll();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

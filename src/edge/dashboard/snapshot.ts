@@ -1,0 +1,99 @@
+/**
+ * One dashboard frame as data: every region with its place, health (from the edge's monitor),
+ * the edge's own load towards it, the node's /stats (connections, rates, latency, SLO), the flows
+ * between regions (cross-region deliveries per second, from each sender's /stats) and the
+ * steering decisions. Built from what the edge already has; the page only draws it.
+ */
+import type { RegionHealth } from '../health/types.js';
+import type { EdgeContext } from '../server/context.js';
+import type { NodeStats, RegionStatsPoller } from './stats.js';
+import type { Place, SteeringView } from './steering.js';
+import { steeringView } from './steering.js';
+
+/**
+ * up: probes pass and steering uses it. degraded: it serves but something is off (ejected by
+ * outlier detection, failing probes not yet over the threshold, SLO breached). down: probes fail
+ * (or it has no URL). unknown: no probe has finished yet.
+ */
+export type HealthState = 'up' | 'degraded' | 'down' | 'unknown';
+
+export interface RegionFrame {
+  readonly name: string;
+  readonly city: string | null;
+  readonly jurisdiction: string;
+  readonly lat: number;
+  readonly lon: number;
+  readonly state: HealthState;
+  /** Why it is not up (the monitor's last error, "ejected", "SLO breached"), or null. */
+  readonly detail: string | null;
+  /** Steering may send new clients there. */
+  readonly healthy: boolean;
+  /** What the edge itself carries there: open proxied WebSockets and HTTP requests per second. */
+  readonly edge: { readonly connections: number; readonly rps: number };
+  /** Edge→region HTTP round trip of the last /stats fetch, ms. */
+  readonly edgeRttMs: number | null;
+  /** The node's /stats, null when it has none or did not answer recently. */
+  readonly stats: NodeStats | null;
+  /** Why /stats is missing (`http 404`, `timeout`, `unreachable`), or null. */
+  readonly statsError: string | null;
+}
+
+export interface FlowFrame {
+  readonly from: string;
+  readonly to: string;
+  /** Cross-region deliveries per second, as the sending region reports them. */
+  readonly perSec: number;
+  /** One end is down: what is drawn is the last rate known, not traffic that flows now. */
+  readonly stalled: boolean;
+}
+
+export interface Snapshot {
+  readonly at: number;
+  readonly regions: readonly RegionFrame[];
+  readonly flows: readonly FlowFrame[];
+  readonly steering: SteeringView;
+}
+
+export function healthState(h: RegionHealth | null, sloOk: boolean | null): { state: HealthState; detail: string | null } {
+  if (h === null) return { state: 'down', detail: 'no URL configured' };
+  if (h.probeHealthy === null) return { state: 'unknown', detail: 'no probe finished yet' };
+  if (h.probeHealthy === false) return { state: 'down', detail: h.lastError ?? 'probes failing' };
+  if (h.ejectedUntil !== null) return { state: 'degraded', detail: 'ejected by outlier detection' };
+  if (h.consecutiveFail > 0) return { state: 'degraded', detail: h.lastError ?? 'a probe failed' };
+  if (sloOk === false) return { state: 'degraded', detail: 'SLO breached' };
+  return { state: 'up', detail: null };
+}
+
+export function buildSnapshot(ctx: EdgeContext, stats: RegionStatsPoller, places: readonly Place[], now: number): Snapshot {
+  const regions = ctx.topology.regions.map((r): RegionFrame => {
+    const h = ctx.urls.has(r.name) ? ctx.monitor.health(r.name) : null;
+    const e = stats.get(r.name);
+    const { state, detail } = healthState(h, e.stats?.slo?.ok ?? null);
+    const answered = e.error === null || e.error.startsWith('http');
+    return {
+      name: r.name,
+      city: r.location.city ?? null,
+      jurisdiction: r.jurisdiction,
+      lat: r.location.lat,
+      lon: r.location.lon,
+      state,
+      detail,
+      healthy: h?.healthy ?? false,
+      edge: { connections: ctx.load.connections(r.name), rps: round(ctx.load.rps(r.name)) },
+      edgeRttMs: answered && e.fetchMs !== null ? round(e.fetchMs) : null,
+      stats: e.stats,
+      statsError: e.error,
+    };
+  });
+  const states = new Map(regions.map((r) => [r.name, r.state]));
+  const flows: FlowFrame[] = [];
+  for (const r of regions) {
+    for (const [to, perSec] of Object.entries(r.stats?.crossRegion ?? {})) {
+      if (to === r.name || !states.has(to) || perSec <= 0) continue;
+      flows.push({ from: r.name, to, perSec: round(perSec), stalled: r.state === 'down' || states.get(to) === 'down' });
+    }
+  }
+  return { at: now, regions, flows, steering: steeringView(ctx, places) };
+}
+
+const round = (n: number): number => Math.round(n * 10) / 10;
