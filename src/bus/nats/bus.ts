@@ -6,7 +6,7 @@
  * module adds Meridian's validation and typed errors, header mapping, and status as data.
  * KV lives in kv.ts; both share one connection.
  */
-import { connect } from '@nats-io/transport-node';
+import { connect, nkeyAuthenticator } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { ErrorCode, MeridianError } from '../../errors/mod.js';
 import { assertHeaders, assertPublishSubject, assertQueueName, assertSubscribeSubject } from '../subjects.js';
@@ -42,6 +42,13 @@ export interface NatsBusOptions {
   kvReplicas?: number;
   /** Timeout of JetStream API calls (KV), so calls fail fast while a home region is down. */
   requestTimeoutMs?: number;
+  /** NKEY user seed (`SU...`) to authenticate with (the server keeps only its public key). */
+  nkeySeed?: string;
+  /**
+   * TLS: `ca` (PEM) verifies the servers instead of the system roots; `cert` + `key` (PEM) present
+   * a client certificate. Any of them makes TLS required; `tls://` URLs require it too.
+   */
+  tls?: { ca?: string; cert?: string; key?: string };
 }
 
 const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
@@ -262,6 +269,8 @@ export async function connectNatsBus(opts: NatsBusOptions): Promise<NatsBus> {
       // A half-open TCP connection is noticed within ~15 s instead of the 4 min default.
       pingInterval: 5000,
       maxPingOut: 3,
+      ...(opts.nkeySeed === undefined ? {} : { authenticator: nkeyAuthenticator(new TextEncoder().encode(opts.nkeySeed.trim())) }),
+      ...(opts.tls === undefined ? {} : { tls: opts.tls }),
     });
   } catch (err) {
     throw new MeridianError(ErrorCode.BusUnavailable, `cannot connect to the NATS servers of region ${opts.region}`, {

@@ -24,6 +24,7 @@ import type { Command, Io } from '../command.js';
 import { DEFAULT_PORT_BASE, parsePort } from './up.js';
 
 const HELP = `Usage: meridian region NAME [--config FILE] [--bus embedded|nats] [--nats URL,...] [--data DIR]
+                       [--nats-nkey FILE] [--nats-ca FILE]
                        [--port N] [--host ADDR] [--dev] [--auth-secret S | --auth-public-key FILE]
                        [--region-urls name=url,...]
 
@@ -31,7 +32,12 @@ Runs the region node of region NAME: WebSocket /ws, HTTP /v1/*, /health, /ready,
   --config FILE          topology file (default: built-in)
   --bus KIND             nats: attach to the region's NATS cluster (urls from the topology, or --nats)
                          embedded (default): this region alone, in this process
-  --nats URLS            the region's NATS servers, comma separated (nats://10.0.0.1:4222,...)
+  --nats URLS            the region's NATS servers, comma separated (nats://10.0.0.1:4222,...;
+                         tls://host:4222 requires TLS)
+  --nats-nkey FILE       file holding the NKEY user seed to log in to NATS with (or env
+                         MERIDIAN_NATS_NKEY_FILE; \`meridian plan\` writes nats/users/<region>-node.nk)
+  --nats-ca FILE         PEM CA that signed the NATS servers' certificates; turns TLS on (or env
+                         MERIDIAN_NATS_CA_FILE; \`meridian plan\` writes tls/ca.pem)
   --data DIR             embedded bus: where the message log lives (default: ./meridian-data)
   --port N               listen port (default: ${DEFAULT_PORT_BASE} + the region's position in the topology)
   --host ADDR            listen address (default 127.0.0.1; 0.0.0.0 to serve other hosts)
@@ -49,6 +55,8 @@ const options = {
   config: { type: 'string' },
   bus: { type: 'string', default: 'embedded' },
   nats: { type: 'string' },
+  'nats-nkey': { type: 'string' },
+  'nats-ca': { type: 'string' },
   data: { type: 'string' },
   port: { type: 'string' },
   host: { type: 'string' },
@@ -127,7 +135,7 @@ async function attach(topology: Topology, name: string, values: Values): Promise
     const spec = values.nats?.trim();
     const servers = spec === undefined || spec === '' ? (topology.regions.find((r) => r.name === name)?.nats ?? []) : spec.split(',').map((s) => s.trim()).filter(Boolean).map((s) => (s.includes('=') ? s.slice(s.indexOf('=') + 1) : s));
     if (servers.length === 0) throw new UsageError(`meridian region: region ${name} has no NATS urls: set regions[].nats in the topology or pass --nats nats://host:4222`);
-    const bus = await connectNatsBus({ region: name, servers, name: `meridian-${name}` });
+    const bus = await connectNatsBus({ region: name, servers, name: `meridian-${name}`, ...(await natsCredentials(values)) });
     return { bus, close: () => bus.close() };
   }
   // Embedded: the whole topology's WAN exists, only this region has a node on it.
@@ -143,6 +151,20 @@ async function attach(topology: Topology, name: string, values: Values): Promise
       await network.close();
     },
   };
+}
+
+/** NKEY seed and CA from --nats-nkey / --nats-ca (or their env vars); the seed is never echoed. */
+async function natsCredentials(values: Values): Promise<{ nkeySeed?: string; tls?: { ca: string } }> {
+  const nkeyFile = values['nats-nkey'] ?? (process.env['MERIDIAN_NATS_NKEY_FILE'] || undefined);
+  const caFile = values['nats-ca'] ?? (process.env['MERIDIAN_NATS_CA_FILE'] || undefined);
+  const out: { nkeySeed?: string; tls?: { ca: string } } = {};
+  if (nkeyFile !== undefined) {
+    const seed = (await readFile(nkeyFile, 'utf8')).trim();
+    if (!/^SU[A-Z2-7]{56}$/.test(seed)) throw new UsageError(`meridian region: ${nkeyFile} does not hold an NKEY user seed (one line starting with SU)`);
+    out.nkeySeed = seed;
+  }
+  if (caFile !== undefined) out.tls = { ca: await readFile(caFile, 'utf8') };
+  return out;
 }
 
 async function runRegion(name: string, values: Values, io: Io): Promise<number> {
