@@ -1,0 +1,174 @@
+/**
+ * `meridian plan` end to end through the CLI (in-process): the files it writes and their modes,
+ * the README that lists them, what it prints (never a key), and the inputs it refuses with their
+ * place in meridian.yaml.
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { main } from '../../src/cli/main.js';
+import { createCa, issueCert } from '../../src/deploy/tls/mod.js';
+import { DEFAULT_TOPOLOGY_YAML } from '../../src/topology/mod.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'meridian-plan-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+let n = 0;
+
+async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await main(argv, { out: (s) => void (out += s), err: (s) => void (err += s) });
+  return { code, out, err };
+}
+
+/** A topology file: the built-in default plus a `deploy:` section. */
+function topology(deploy: string): string {
+  const file = join(dir, `t${n++}.yaml`);
+  writeFileSync(file, `${DEFAULT_TOPOLOGY_YAML}deploy:\n${deploy}`);
+  return file;
+}
+
+/** `line:column` (1-based) of `value` on the first line containing `line`. */
+function position(file: string, line: string, value = line): string {
+  const lines = readFileSync(file, 'utf8').split('\n');
+  const i = lines.findIndex((l) => l.includes(line));
+  return `${i + 1}:${lines[i]!.indexOf(value, lines[i]!.indexOf(line)) + 1}`;
+}
+
+function walk(root: string): string[] {
+  return readdirSync(root, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => relative(root, join(e.parentPath, e.name)))
+    .sort();
+}
+
+const SECRET = /SU[A-Z2-7]{56}|PRIVATE KEY/;
+
+describe('meridian plan', () => {
+  it('writes the NATS and Cloudflare parts with a README listing every file; secrets 0600 and never printed', async () => {
+    const out = join(dir, 'out-ok');
+    const r = await run(['plan', '--out', out, '--only', 'nats,cloudflare']);
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toBe('');
+    expect(r.out + r.err).not.toMatch(SECRET);
+    const files = walk(out).filter((f) => f !== '.meridian-plan');
+    for (const f of ['README.md', 'cloudflare/load-balancer.json', 'tls/ca.pem', 'tls/ca-key.pem', 'nats/users/system.nk']) expect(files).toContain(f);
+    for (const region of ['us-east', 'eu-west', 'ap-southeast']) {
+      for (const f of [`nats/${region}-nats-0.conf`, `tls/${region}-nats-0.pem`, `tls/${region}-nats-0-key.pem`, `nats/users/${region}-node.nk`, `nodes/${region}.env`]) expect(files).toContain(f);
+    }
+    const readme = readFileSync(join(out, 'README.md'), 'utf8');
+    for (const f of files) expect(readme, f).toContain(`| \`${f}\` |`);
+    for (const f of files) {
+      const secret = f.endsWith('.nk') || f.endsWith('-key.pem');
+      expect(statSync(join(out, f)).mode & 0o777, f).toBe(secret ? 0o600 : 0o644);
+      expect(readme.split('\n').find((l) => l.startsWith(`| \`${f}\``)), f).toContain(secret ? '**secret**' : '|  |');
+      if (!secret) expect(readFileSync(join(out, f), 'utf8'), f).not.toMatch(SECRET);
+      expect(r.out).toContain(`  ${f}${secret ? '  (secret, 0600)' : ''}\n`);
+    }
+    expect(readFileSync(join(out, 'nats/users/us-east-node.nk'), 'utf8')).toMatch(/^SU[A-Z2-7]{56}\n$/);
+    const env = readFileSync(join(out, 'nodes/eu-west.env'), 'utf8');
+    expect(env).toContain('MERIDIAN_NATS_URLS=tls://10.77.2.10:4222\n');
+    expect(env).toContain('MERIDIAN_NATS_NKEY_FILE=/etc/meridian/nats/node.nk\n');
+    expect(env).toContain('MERIDIAN_NATS_CA_FILE=/etc/meridian/tls/ca.pem\n');
+    expect(JSON.parse(readFileSync(join(out, 'cloudflare/load-balancer.json'), 'utf8'))).toHaveProperty('pools');
+  });
+
+  it('refuses a non-empty --out unless --force, which replaces the previous plan and keeps foreign files', async () => {
+    const out = join(dir, 'out-force');
+    mkdirSync(out);
+    writeFileSync(join(out, 'notes.txt'), 'mine');
+    const refused = await run(['plan', '--out', out, '--only', 'nats']);
+    expect(refused.code).toBe(1);
+    expect(refused.err).toContain('is not empty');
+    expect(refused.err).toContain('--force');
+    expect(walk(out)).toEqual(['notes.txt']);
+    expect((await run(['plan', '--out', out, '--only', 'nats', '--force'])).code).toBe(0);
+    expect(existsSync(join(out, 'nats/us-east-nats-0.conf'))).toBe(true);
+    const again = await run(['plan', '--out', out, '--only', 'cloudflare', '--force']);
+    expect(again.code, again.err).toBe(0);
+    expect(walk(out)).toEqual(['.meridian-plan', 'README.md', 'cloudflare/load-balancer.json', 'notes.txt']);
+  });
+
+  it('refuses an even total of NATS servers at deploy.nats.serversPerRegion, and accepts it with allowEvenServers and a warning', async () => {
+    const file = topology('  nats:\n    serversPerRegion: 2\n');
+    const r = await run(['plan', '--config', file, '--out', join(dir, 'even'), '--only', 'nats']);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(`${file}:${position(file, 'serversPerRegion: 2', '2')} deploy.nats.serversPerRegion: 6 NATS servers in all`);
+    expect(r.err).toContain('allowEvenServers');
+    expect(existsSync(join(dir, 'even'))).toBe(false);
+
+    const ok = topology('  nats:\n    serversPerRegion: { us-east: 2 }\n    allowEvenServers: true\n');
+    const w = await run(['plan', '--config', ok, '--out', join(dir, 'even-ok'), '--only', 'nats']);
+    expect(w.code, w.err).toBe(0);
+    expect(w.err).toContain(`warning: ${ok}:${position(ok, '{ us-east')} deploy.nats.serversPerRegion: 4 NATS servers`);
+    const conf = readFileSync(join(dir, 'even-ok', 'nats/us-east-nats-1.conf'), 'utf8');
+    expect(conf).toContain('routes: ["tls://10.77.1.10:6222", "tls://10.77.1.11:6222"]');
+    expect(readFileSync(join(dir, 'even-ok', 'nodes/us-east.env'), 'utf8')).toContain('MERIDIAN_NATS_URLS=tls://10.77.1.10:4222,tls://10.77.1.11:4222\n');
+    expect(readFileSync(join(dir, 'even-ok', 'README.md'), 'utf8')).toContain('## Warnings');
+  });
+
+  it('refuses colliding ports, servers sharing an address and unknown regions, each located', async () => {
+    const ports = topology('  nats:\n    ports: { client: 4222, cluster: 4222, gateway: 8222 }\n');
+    const p = await run(['plan', '--config', ports, '--out', join(dir, 'ports'), '--only', 'nats']);
+    expect(p.code).toBe(1);
+    expect(p.err).toContain(`${ports}:${position(ports, 'cluster: 4222', '4222, gateway')} deploy.nats.ports.cluster: port 4222 is also the client port`);
+    expect(p.err).toContain('deploy.nats.ports.monitor: port 8222 is also the gateway port');
+
+    const shared = topology('  hosts: { us-east: nats.example.com }\n  vpn: { kind: none }\n  nats:\n    serversPerRegion: { us-east: 3 }\n');
+    const s = await run(['plan', '--config', shared, '--out', join(dir, 'shared'), '--only', 'nats']);
+    expect(s.code).toBe(1);
+    expect(s.err).toContain(`${shared}:${position(shared, 'nats.example.com')} deploy.hosts.us-east: NATS servers us-east-nats-0 and us-east-nats-1 would share address nats.example.com`);
+
+    const unknown = topology('  nats:\n    serversPerRegion: { mars: 1 }\n');
+    const u = await run(['plan', '--config', unknown, '--out', join(dir, 'unknown'), '--only', 'nats']);
+    expect(u.code).toBe(1);
+    expect(u.err).toContain('deploy.nats.serversPerRegion.mars: unknown region "mars"');
+  });
+
+  it('uses operator-provided TLS files (paths relative to the topology), and refuses unreadable ones where they are named', async () => {
+    const ca = await createCa('Operator CA');
+    const cert = await issueCert(ca, { commonName: '*.internal', names: ['*.internal'] });
+    mkdirSync(join(dir, 'pki'));
+    writeFileSync(join(dir, 'pki', 'ca.pem'), ca.certPem);
+    writeFileSync(join(dir, 'pki', 'server.pem'), cert.certPem);
+    writeFileSync(join(dir, 'pki', 'server-key.pem'), cert.keyPem);
+    const file = topology('  nats:\n    tls: { ca: pki/ca.pem, cert: pki/server.pem, key: pki/server-key.pem }\n');
+    const out = join(dir, 'own-tls');
+    const r = await run(['plan', '--config', file, '--out', out, '--only', 'nats']);
+    expect(r.code, r.err).toBe(0);
+    expect(readFileSync(join(out, 'tls/ca.pem'), 'utf8')).toBe(ca.certPem);
+    expect(readFileSync(join(out, 'tls/eu-west-nats-0.pem'), 'utf8')).toBe(cert.certPem);
+    expect(statSync(join(out, 'tls/eu-west-nats-0-key.pem')).mode & 0o777).toBe(0o600);
+    expect(existsSync(join(out, 'tls/ca-key.pem'))).toBe(false);
+    expect(r.out).not.toMatch(SECRET);
+
+    const missing = topology('  nats:\n    tls: { ca: pki/nope.pem, cert: pki/server.pem, key: pki/server-key.pem }\n');
+    const m = await run(['plan', '--config', missing, '--out', join(dir, 'own-tls-missing'), '--only', 'nats']);
+    expect(m.code).toBe(1);
+    expect(m.err).toContain(`${missing}:${position(missing, 'pki/nope.pem')} deploy.nats.tls.ca: cannot read`);
+  });
+
+  it('--local puts every listener on its own port of 127.0.0.1 and every path inside the output', async () => {
+    const out = join(dir, 'local');
+    const r = await run(['plan', '--out', out, '--only', 'nats', '--local']);
+    expect(r.code, r.err).toBe(0);
+    const ports = JSON.parse(readFileSync(join(out, 'local/ports.json'), 'utf8')) as Record<string, Record<string, number>>;
+    const all = Object.values(ports).flatMap((h) => Object.values(h));
+    expect(all).toHaveLength(12);
+    expect(new Set(all).size).toBe(12);
+    const conf = readFileSync(join(out, 'nats/us-east-nats-0.conf'), 'utf8');
+    expect(conf).toContain(`listen: "127.0.0.1:${ports['us-east-nats-0']!['nats-client']}"`);
+    expect(conf).toContain(`cert_file: "${join(out, 'tls')}/us-east-nats-0.pem"`);
+    expect(conf).not.toContain('/etc/');
+    expect(readFileSync(join(out, 'nodes/us-east.env'), 'utf8')).toContain(`MERIDIAN_NATS_NKEY_FILE=${join(out, 'nats/users/us-east-node.nk')}`);
+  });
+
+  it('refuses bad arguments with exit 2', async () => {
+    expect((await run(['plan'])).err).toContain('--out DIR is required');
+    const bad = await run(['plan', '--out', join(dir, 'x'), '--only', 'nats,dns']);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain('unknown plan target "dns"');
+    expect((await run(['plan', '--help'])).out).toContain('--local');
+  });
+});
