@@ -83,6 +83,13 @@ function ms(v) {
   return v < 10 ? `${nf1.format(v)}` : nf0.format(v);
 }
 
+/** 0.99995 → "99.995 %": as many decimals as the nines need, at most three. */
+function availability(v) {
+  const p = v * 100;
+  const digits = p >= 99.99 ? 3 : p >= 99 ? 2 : 1;
+  return `${p.toFixed(digits)} %`;
+}
+
 function pct(v) {
   return v === null || v === undefined ? DASH : `${nf0.format(v * 100)} %`;
 }
@@ -123,7 +130,8 @@ function arc([x1, y1], [x2, y2]) {
   return { d: `M${x1.toFixed(1)} ${y1.toFixed(1)} Q${cx.toFixed(1)} ${cy.toFixed(1)} ${x2.toFixed(1)} ${y2.toFixed(1)}`, mid: [(x1 + 2 * cx + x2) / 4, (y1 + 2 * cy + y2) / 4] };
 }
 
-const flowWidth = (perSec) => Math.max(1.5, Math.min(10, 1.5 + 1.6 * Math.log2(1 + perSec)));
+/** Width by rate, on a log scale: 1/s and 1000/s both stay readable. */
+const flowWidth = (perSec) => Math.max(1.5, Math.min(9, 1.5 + 1.3 * Math.log2(1 + perSec)));
 
 // ---------- rendering ----------
 
@@ -167,7 +175,7 @@ function renderFlows(regions, flows) {
     const w = flowWidth(f.perSec);
     const color = colorOf(f.from);
     el('path', { class: 'flow-track', d, stroke: color, 'stroke-width': w }, g);
-    const p = el('path', { class: `flow${f.stalled ? ' stalled' : ''}`, d, stroke: color, 'stroke-width': w, 'data-from': f.from, 'data-to': f.to }, g);
+    const p = el('path', { class: `flow${f.stalled ? ' stalled' : ''}`, d, stroke: color, 'stroke-width': Math.max(1.2, w * 0.5), 'data-from': f.from, 'data-to': f.to }, g);
     // Faster dashes for busier flows: the eye reads speed as volume before width.
     if (!f.stalled) p.style.animationDuration = `${Math.max(0.35, 1.2 - Math.log10(1 + f.perSec) * 0.35).toFixed(2)}s`;
     el('text', { class: 'flow-label', x: mid[0].toFixed(1), y: mid[1].toFixed(1), 'text-anchor': 'middle' }, g).textContent = `${num(f.perSec)}/s`;
@@ -262,7 +270,7 @@ function renderCards(regions, share) {
       c.f.slo.textContent = DASH;
       c.f.slo.className = '';
     } else {
-      const avail = slo.availability === null ? '' : ` · ${(slo.availability * 100).toFixed(2)} %`;
+      const avail = slo.availability === null ? '' : ` · ${availability(slo.availability)}`;
       const burn = slo.burnRate1h === null ? '' : ` · burn ${num(slo.burnRate1h)}×`;
       c.f.slo.textContent = `${slo.ok ? 'met' : 'breached'}${avail}${burn}`;
       c.f.slo.className = slo.ok ? 'slo-ok' : 'slo-bad';
@@ -339,7 +347,6 @@ function renderFlowTable(regions, flows) {
 }
 
 function renderSummary(regions) {
-  const up = regions.filter((r) => r.state === 'up').length;
   const sum = (pick) => regions.reduce((a, r) => a + (pick(r) ?? 0), 0);
   const s = $('summary');
   s.replaceChildren();
@@ -348,7 +355,10 @@ function renderSummary(regions) {
     span.append(html('b', '', value), document.createTextNode(` ${label}`));
     s.appendChild(span);
   };
-  item(`of ${regions.length} regions up`, String(up));
+  const count = (state) => regions.filter((r) => r.state === state).length;
+  item(`of ${regions.length} regions up`, String(count('up')));
+  if (count('degraded') > 0) item('degraded', String(count('degraded')));
+  if (count('down') > 0) item('down', String(count('down')));
   item('connections', num(sum((r) => r.stats?.connections ?? r.stats?.sessions)));
   item('msg/s', num(sum((r) => r.stats?.messagesPerSec)));
   item('cross-region/s', num(last ? last.flows.filter((f) => !f.stalled).reduce((a, f) => a + f.perSec, 0) : null));
