@@ -10,7 +10,9 @@
  * `gapWaitMs`, then the gap is filled from the log and everything is delivered in order. Seqs
  * the log no longer has (erasure, retention) are skipped.
  */
-import type { Bus, Subscription } from '../bus/types.js';
+import type { Bus, Headers, Subscription } from '../bus/types.js';
+import type { NodeMetrics } from '../observability/metrics.js';
+import { SpanKind, TRACEPARENT, extractContext, startSpan, withSpan } from '../observability/tracing.js';
 import { encodeMessage } from './frames.js';
 import type { Delivery, StoredMessage } from './types.js';
 
@@ -73,12 +75,14 @@ export class Fanout {
   readonly #fill: GapFill;
   readonly #gapWaitMs: number;
   readonly #channels = new Map<string, Channel>();
+  readonly #metrics: NodeMetrics | undefined;
   #closed = false;
 
-  constructor(bus: Bus, fill: GapFill, gapWaitMs = 100) {
+  constructor(bus: Bus, fill: GapFill, gapWaitMs = 100, metrics?: NodeMetrics) {
     this.#bus = bus;
     this.#fill = fill;
     this.#gapWaitMs = gapWaitMs;
+    this.#metrics = metrics;
   }
 
   /** Handlers on a subject; the subscription is made for the first and ended with the last. */
@@ -86,7 +90,7 @@ export class Fanout {
     let ch = this.#channels.get(subject);
     if (!ch) {
       const created = new Channel();
-      created.sub = this.#bus.subscribe(subject, (msg) => this.#receive(created, msg.data));
+      created.sub = this.#bus.subscribe(subject, (msg) => this.#receive(created, msg.data, msg.headers));
       this.#channels.set(subject, created);
       ch = created;
     }
@@ -113,9 +117,9 @@ export class Fanout {
     this.#channels.delete(subject);
   }
 
-  #receive(ch: Channel, data: Uint8Array): void {
+  #receive(ch: Channel, data: Uint8Array, headers: Headers): void {
     const frame = dec.decode(data);
-    let parsed: { type?: unknown; conversation?: unknown; seq?: unknown; from?: unknown };
+    let parsed: { type?: unknown; conversation?: unknown; seq?: unknown; from?: unknown; timestamp?: unknown; region?: unknown };
     try {
       parsed = JSON.parse(frame) as typeof parsed;
     } catch {
@@ -127,7 +131,16 @@ export class Fanout {
       return;
     }
     if (parsed.type !== 'message' || typeof parsed.from !== 'string') return;
-    this.#ordered(ch, { kind: 'message', conversation: parsed.conversation, seq: parsed.seq, from: parsed.from, frame });
+    this.#ordered(ch, {
+      kind: 'message',
+      conversation: parsed.conversation,
+      seq: parsed.seq,
+      from: parsed.from,
+      frame,
+      ...(typeof parsed.timestamp === 'number' ? { timestamp: parsed.timestamp } : {}),
+      ...(typeof parsed.region === 'string' ? { region: parsed.region } : {}),
+      ...(headers[TRACEPARENT] !== undefined ? { traceparent: headers[TRACEPARENT] } : {}),
+    });
   }
 
   #ordered(ch: Channel, d: Delivery & { kind: 'message' }): void {
@@ -169,7 +182,7 @@ export class Fanout {
     if (this.#closed || this.#channels.get(ch.sub?.subject ?? '') !== ch) return;
     for (const m of filled) {
       const cur = ch.hwm.get(conversation) ?? 0;
-      if (m.seq > cur && m.seq < first) this.#advance(ch, { kind: 'message', conversation, seq: m.seq, from: m.from, frame: encodeMessage(m) });
+      if (m.seq > cur && m.seq < first) this.#advance(ch, { kind: 'message', conversation, seq: m.seq, from: m.from, frame: encodeMessage(m), timestamp: m.timestamp, region: m.region });
     }
     // Whatever is still missing below the first held seq is gone from the log: skip it.
     if ((ch.hwm.get(conversation) ?? 0) < first - 1) ch.hwm.set(conversation, first - 1);
@@ -210,8 +223,29 @@ export class Fanout {
   #emit(ch: Channel, d: Delivery): void {
     const hs = ch.handlers;
     if (hs === undefined) return;
+    if (d.kind === 'message') {
+      this.#metrics?.delivered(d.region, d.timestamp, typeof hs === 'function' ? 1 : hs.size);
+      if (d.traceparent !== undefined) return this.#traced(d, hs);
+    }
     if (typeof hs === 'function') return call(hs, d);
     for (const h of hs) call(h, d);
+  }
+
+  /** Deliver under a fan-out span continuing the sender's trace; a span per session write only when recording. */
+  #traced(d: Delivery & { kind: 'message' }, hs: Handler | Set<Handler>): void {
+    const parent = extractContext({ [TRACEPARENT]: d.traceparent! });
+    const span = startSpan('meridian.fanout', SpanKind.CONSUMER, parent, { 'meridian.region': this.#bus.region, 'meridian.sessions': typeof hs === 'function' ? 1 : hs.size });
+    const recording = span.isRecording();
+    const ctx = recording ? withSpan(parent, span) : parent;
+    const one = (h: Handler): void => {
+      if (!recording) return call(h, d);
+      const w = startSpan('meridian.session.write', SpanKind.INTERNAL, ctx);
+      call(h, d);
+      w.end();
+    };
+    if (typeof hs === 'function') one(hs);
+    else for (const h of hs) one(h);
+    span.end();
   }
 }
 

@@ -17,6 +17,9 @@ import type { MessageLog } from '../log/mod.js';
 import { checkId, parseConversation, roomConversation, tryDmConversation } from '../protocol/mod.js';
 import type { Conversation } from '../protocol/mod.js';
 import type { Topology } from '../topology/mod.js';
+import type { NodeMetrics } from '../observability/metrics.js';
+import { SpanKind, activeContext, extractContext, failSpan, injectHeaders, startSpan, withSpan } from '../observability/tracing.js';
+import type { Context } from '../observability/tracing.js';
 import { Fanout } from './fanout.js';
 import { REGION_HEADER, encodeMessage, encodeReceipt, messageIdOf, storedFromEntry } from './frames.js';
 import { unavailable } from './errors.js';
@@ -42,6 +45,8 @@ export interface MessagingOptions {
   gapWaitMs?: number;
   /** Most clientMsgId length accepted. Default 64. */
   maxClientMsgIdLength?: number;
+  /** The node's metrics (sends, appends, deliveries); none: nothing is counted. */
+  metrics?: NodeMetrics;
 }
 
 const enc = new TextEncoder();
@@ -51,6 +56,8 @@ const RPC_QUEUE = 'logrpc';
 const PROBE_TIMEOUT_MS = 2000;
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/;
+/** Send failures that are the client's doing (not counted against the SLO). */
+const CLIENT_FAULTS: ReadonlySet<string> = new Set([ErrorCode.MsgInvalid, ErrorCode.MsgForbidden, ErrorCode.MsgBadSequence, ErrorCode.LogInvalidArgument, ErrorCode.LogInvalidConversation, ErrorCode.LogBodyTooLarge, ErrorCode.LogDuplicateGone]);
 
 export class BusMessaging implements Messaging {
   readonly region: string;
@@ -65,6 +72,7 @@ export class BusMessaging implements Messaging {
   readonly #buckets = new Map<string, Promise<Kv>>();
   readonly #indexed = new Set<string>();
   readonly #rpcSub;
+  readonly #metrics: NodeMetrics | undefined;
   #closed = false;
 
   constructor(opts: MessagingOptions) {
@@ -78,17 +86,43 @@ export class BusMessaging implements Messaging {
     this.#bucketRegion = opts.bucketRegion ?? this.#regions[0] ?? opts.region;
     this.#rpcTimeoutMs = opts.rpcTimeoutMs ?? 10_000;
     this.#maxClientMsgId = opts.maxClientMsgIdLength ?? 64;
+    this.#metrics = opts.metrics;
     this.#homes = new Homes({ kv: () => this.#bucket(HOMES_BUCKET), probeLogs: (c) => this.#probeLogs(c) });
-    this.#fanout = new Fanout(this.#bus, (c, after, upTo) => this.#fillGap(c, after, upTo), opts.gapWaitMs ?? 100);
+    this.#fanout = new Fanout(this.#bus, (c, after, upTo) => this.#fillGap(c, after, upTo), opts.gapWaitMs ?? 100, opts.metrics);
     this.#rpcSub = this.#bus.subscribe(subjects.logRpc(this.region), (m) => void this.#serve(m), { queue: RPC_QUEUE });
   }
 
   async send(input: SendInput): Promise<SendResult> {
     this.#open();
-    const conversation = this.#checkSend(input);
-    const home = await this.#homes.resolve(conversation, this.region);
-    if (home === this.region) return this.#store(input, conversation, this.region);
-    return this.#call<SendResult>(home, { op: 'send', from: input.from, to: input.to, body: input.body, clientMsgId: input.clientMsgId, region: this.region });
+    // The trace of a send starts here (child of the caller's span when a context manager has one).
+    const parent = activeContext();
+    const span = startSpan('meridian.send', SpanKind.SERVER, parent, { 'meridian.region': this.region });
+    const ctx = withSpan(parent, span);
+    try {
+      const conversation = this.#checkSend(input);
+      const home = await this.#homes.resolve(conversation, this.region);
+      if (span.isRecording()) span.setAttribute('meridian.home', home);
+      const r = home === this.region ? await this.#store(input, conversation, this.region, ctx) : await this.#forward(home, input, ctx);
+      this.#metrics?.sendDone(r.duplicate ? 'duplicate' : 'accepted');
+      span.end();
+      return r;
+    } catch (err) {
+      this.#metrics?.sendDone(isMeridianError(err) && CLIENT_FAULTS.has(err.code) ? 'rejected' : 'failed');
+      failSpan(span, err);
+      throw err;
+    }
+  }
+
+  async #forward(home: string, input: SendInput, parent: Context): Promise<SendResult> {
+    const span = startSpan('meridian.forward', SpanKind.CLIENT, parent, { 'meridian.home': home });
+    try {
+      const r = await this.#call<SendResult>(home, { op: 'send', from: input.from, to: input.to, body: input.body, clientMsgId: input.clientMsgId, region: this.region }, this.#rpcTimeoutMs, withSpan(parent, span));
+      span.end();
+      return r;
+    } catch (err) {
+      failSpan(span, err);
+      throw err;
+    }
   }
 
   onUser(user: string, handler: (d: Delivery) => void): () => void {
@@ -162,9 +196,20 @@ export class BusMessaging implements Messaging {
 
   // ---- the home side ---------------------------------------------------------------------
 
-  async #store(input: SendInput, conversation: string, acceptedIn: string): Promise<SendResult> {
+  async #store(input: SendInput, conversation: string, acceptedIn: string, parent: Context): Promise<SendResult> {
     const id = messageIdOf(conversation, input.from, input.clientMsgId);
-    const r = await this.#log.append(conversation, { id, from: input.from, body: input.body, headers: { [REGION_HEADER]: acceptedIn } });
+    const appendSpan = startSpan('meridian.log.append', SpanKind.INTERNAL, parent);
+    const started = performance.now();
+    let r: Awaited<ReturnType<MessageLog['append']>>;
+    try {
+      r = await this.#log.append(conversation, { id, from: input.from, body: input.body, headers: { [REGION_HEADER]: acceptedIn } });
+    } catch (err) {
+      failSpan(appendSpan, err);
+      throw err;
+    }
+    this.#metrics?.appended((performance.now() - started) / 1000);
+    if (appendSpan.isRecording()) appendSpan.setAttributes({ 'meridian.seq': r.seq, 'meridian.duplicate': r.duplicate });
+    appendSpan.end();
     const to = input.to;
     // The inbox index comes before the ack (a retry, even a duplicate, completes it), so an acked
     // direct message is always found by the recipient's next connection.
@@ -172,11 +217,16 @@ export class BusMessaging implements Messaging {
     if (!r.duplicate) {
       const frame = encodeMessage({ conversation, seq: r.seq, messageId: r.id, from: input.from, to, body: input.body, timestamp: r.timestamp, region: acceptedIn });
       const data = enc.encode(frame);
-      if ('room' in to) this.#bus.publish(subjects.room(to.room), data);
+      // The publish span's traceparent rides in the bus headers: each delivering node continues the trace.
+      const pub = startSpan('meridian.publish', SpanKind.PRODUCER, parent);
+      const headers = injectHeaders(withSpan(parent, pub));
+      const opts = headers === undefined ? undefined : { headers };
+      if ('room' in to) this.#bus.publish(subjects.room(to.room), data, opts);
       else {
-        this.#bus.publish(subjects.user(to.user), data);
-        if (to.user !== input.from) this.#bus.publish(subjects.user(input.from), data);
+        this.#bus.publish(subjects.user(to.user), data, opts);
+        if (to.user !== input.from) this.#bus.publish(subjects.user(input.from), data, opts);
       }
+      pub.end();
     }
     return { messageId: r.id, conversation, seq: r.seq, timestamp: r.timestamp, duplicate: r.duplicate, home: this.region };
   }
@@ -190,7 +240,7 @@ export class BusMessaging implements Messaging {
     if (!msg.reply) return;
     let reply: unknown;
     try {
-      reply = { ok: await this.#dispatch(decodeRpcRequest(msg.data)) };
+      reply = { ok: await this.#dispatch(decodeRpcRequest(msg.data), msg.headers) };
     } catch (err) {
       reply = errorReply(err);
     }
@@ -201,13 +251,23 @@ export class BusMessaging implements Messaging {
     }
   }
 
-  async #dispatch(req: RpcRequest): Promise<unknown> {
+  async #dispatch(req: RpcRequest, headers: BusMessage['headers']): Promise<unknown> {
     this.#open();
     switch (req.op) {
       case 'send': {
         const input: SendInput = { from: req.from, to: req.to, body: req.body as SendInput['body'], clientMsgId: req.clientMsgId };
-        const conversation = this.#checkSend(input);
-        return this.#store(input, conversation, req.region);
+        // The accepting region's forward span is the parent: one trace across both regions.
+        const parent = extractContext(headers);
+        const span = startSpan('meridian.home.send', SpanKind.SERVER, parent, { 'meridian.region': this.region, 'meridian.accepted_in': req.region });
+        try {
+          const conversation = this.#checkSend(input);
+          const r = await this.#store(input, conversation, req.region, withSpan(parent, span));
+          span.end();
+          return r;
+        } catch (err) {
+          failSpan(span, err);
+          throw err;
+        }
       }
       case 'history':
         this.#parse(req.conversation);
@@ -332,10 +392,11 @@ export class BusMessaging implements Messaging {
     return page.messages.filter((m) => m.seq <= upTo);
   }
 
-  async #call<T>(region: string, req: RpcRequest, timeoutMs = this.#rpcTimeoutMs): Promise<T> {
+  async #call<T>(region: string, req: RpcRequest, timeoutMs = this.#rpcTimeoutMs, trace?: Context): Promise<T> {
     let reply: BusMessage;
     try {
-      reply = await this.#bus.request(subjects.logRpc(region), encodeRpc(req), { timeoutMs });
+      const headers = trace === undefined ? undefined : injectHeaders(trace);
+      reply = await this.#bus.request(subjects.logRpc(region), encodeRpc(req), headers === undefined ? { timeoutMs } : { timeoutMs, headers });
     } catch (err) {
       if (isMeridianError(err) && err.code === ErrorCode.BusTimeout) {
         throw new MeridianError(ErrorCode.MsgTimeout, `region ${region} did not answer within ${timeoutMs} ms (the ${req.op} may have happened: retry is safe)`, { cause: err, details: { region } });

@@ -70,7 +70,18 @@ export interface StoredMessage {
  * once at the home node, so nodes write it to every socket without re-encoding.
  */
 export type Delivery =
-  | { readonly kind: 'message'; readonly conversation: string; readonly seq: number; readonly from: string; readonly frame: string }
+  | {
+      readonly kind: 'message';
+      readonly conversation: string;
+      readonly seq: number;
+      readonly from: string;
+      readonly frame: string;
+      /** The home's timestamp and the accepting region (delivery latency and flows, src/observability). */
+      readonly timestamp?: number;
+      readonly region?: string;
+      /** W3C traceparent of the publish, when the send was traced. */
+      readonly traceparent?: string;
+    }
   | { readonly kind: 'receipt'; readonly conversation: string; readonly seq: number; readonly frame: string };
 
 export interface HistoryPage {

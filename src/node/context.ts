@@ -1,5 +1,6 @@
 /** What every session of a node shares: options, the capabilities it calls, and node-wide state. */
 import type { Messaging } from '../messaging/types.js';
+import type { NodeMetrics } from '../observability/metrics.js';
 import type { Presence } from '../presence/types.js';
 import type { WelcomeLimits } from '../protocol/mod.js';
 import type { Authenticator } from './auth.js';
@@ -28,4 +29,6 @@ export interface NodeContext {
   readonly sessions: Set<SessionRef>;
   /** Unexpected failures (bugs): logged, never thrown at the socket. */
   readonly onInternalError: (err: unknown, where: string) => void;
+  /** Counters and the node's log (src/observability): frames, auth failures, slow consumers. */
+  readonly metrics: NodeMetrics;
 }

@@ -11,6 +11,7 @@ import type { Presence } from '../presence/types.js';
 import { resolveLimits } from '../protocol/mod.js';
 import type { ProtocolLimits } from '../protocol/mod.js';
 import type { HttpModule } from '../runtime/http-module.js';
+import type { NodeMetrics } from '../observability/metrics.js';
 import type { Topology } from '../topology/mod.js';
 
 export interface AuthOptions {
@@ -91,6 +92,8 @@ export interface RegionNodeOptions {
   readonly regionUrls?: Readonly<Record<string, string>>;
   /** Unexpected failures (bugs, never client input); default: printed to stderr. */
   readonly onError?: (err: unknown, where: string) => void;
+  /** The node's metrics (shared with its messaging); default: a fresh set (src/observability). */
+  readonly metrics?: NodeMetrics;
 }
 
 export interface ResolvedNodeOptions {

@@ -20,6 +20,9 @@ import type { NodeContext, SessionRef } from './context.js';
 import { demoPage } from './demo.js';
 import { drainSessions } from './drain.js';
 import { handleApi, sendError, sendJson } from './http-api.js';
+import { deliveryStats, handleObservability, regionRtts } from './metrics-route.js';
+import { NodeMetrics } from '../observability/metrics.js';
+import { createLogger } from '../observability/logger.js';
 import type { HttpApiContext } from './http-api.js';
 import { resolveNodeOptions } from './options.js';
 import type { RegionNodeOptions } from './options.js';
@@ -60,6 +63,9 @@ export async function startRegionNode(options: RegionNodeOptions): Promise<Regio
   const modules: readonly HttpModule[] = options.modules ?? [];
   const welcomeLimits: WelcomeLimits = { ...opts.limits };
   const sessions = new Set<SessionRef>();
+  const metrics =
+    options.metrics ??
+    new NodeMetrics({ region: opts.region, node: opts.node, regions: opts.topology.regions.map((r) => r.name), slo: opts.topology.slo, log: createLogger({ base: { region: opts.region, node: opts.node } }) });
   const ctx: NodeContext = {
     opts,
     messaging: options.messaging,
@@ -69,13 +75,20 @@ export async function startRegionNode(options: RegionNodeOptions): Promise<Regio
     welcomeLimits,
     sessions,
     onInternalError: options.onError ?? defaultOnError,
+    metrics,
   };
   let draining = false;
   let down = false;
   let closed = false;
   let busUp = true;
-  const self = (): NodeState => ({ region: opts.region, node: opts.node, draining, sessions: sessions.size });
+  const self = (): NodeState => ({ region: opts.region, node: opts.node, draining, sessions: sessions.size, ...deliveryStats(metrics) });
   const view = new RegionView(options.bus, opts.topology, self);
+  metrics.setSources({
+    connections: () => sessions.size,
+    sessions: () => metrics.authenticatedSessions ?? sessions.size,
+    draining: () => draining,
+    rtt: () => regionRtts(view, opts.region),
+  });
   const api: HttpApiContext = { ctx, view, self };
   const ws = new WsEndpoint(ctx);
   const sockets = new Set<Socket>();
@@ -83,6 +96,7 @@ export async function startRegionNode(options: RegionNodeOptions): Promise<Regio
   void (async () => {
     try {
       for await (const s of options.bus.status()) {
+        metrics.busStatus(s.type);
         if (s.type === 'disconnected' || s.type === 'reconnecting') busUp = false;
         else if (s.type === 'reconnected') busUp = true;
         else if (s.type === 'closed') return;
@@ -114,6 +128,7 @@ export async function startRegionNode(options: RegionNodeOptions): Promise<Regio
       res.end(req.method === 'HEAD' ? undefined : html);
       return;
     }
+    if (await handleObservability(metrics, view, req, res, path)) return;
     if (path === '/ws') return sendError(res, 426, 'UPGRADE_REQUIRED', `connect with a WebSocket offering the ${SUBPROTOCOL} subprotocol`, { upgrade: 'websocket' });
     if (await handleApi(api, req, res, url)) return;
     for (const m of modules) {
@@ -143,6 +158,7 @@ export async function startRegionNode(options: RegionNodeOptions): Promise<Regio
     if (draining || closed || down) return refuse(socket, 503, { error: { code: 'UNAVAILABLE', message: 'this node is draining: connect to another region' } });
     try {
       ws.upgrade(req, socket, head);
+      metrics.connectionOpened();
     } catch (err) {
       ctx.onInternalError(err, 'upgrade');
       socket.destroy();
@@ -202,6 +218,7 @@ export async function startRegionNode(options: RegionNodeOptions): Promise<Regio
     },
     ready,
     drain(o = {}) {
+      if (!draining) metrics.log.info({ event: 'drain', sessions: sessions.size }, 'node draining');
       draining = true;
       drainP ??= drainSessions(ctx, view, url, modules, o.deadlineMs ?? opts.drainDeadlineMs);
       return drainP;

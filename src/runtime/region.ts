@@ -17,6 +17,8 @@ import type { RegionNode, RegionNodeOptions } from '../node/mod.js';
 import { createPresence } from '../presence/mod.js';
 import type { Presence, PresenceOptions } from '../presence/mod.js';
 import type { Topology } from '../topology/mod.js';
+import { NodeMetrics } from '../observability/metrics.js';
+import { createLogger } from '../observability/logger.js';
 import type { HttpModule } from './http-module.js';
 
 /** What a module factory gets: the region's parts, built before the node starts. */
@@ -30,6 +32,8 @@ export interface RegionParts {
   readonly presence: Presence;
   /** The region's data directory, when it has one (embedded log, DLQ files). */
   readonly dataDir?: string;
+  /** The node's metrics: modules register what they export (service callers, DLQ depth). */
+  readonly metrics: NodeMetrics;
 }
 
 export interface StartRegionOptions {
@@ -83,17 +87,20 @@ export async function startRegion(o: StartRegionOptions): Promise<RegionRuntime>
   try {
     const log = await openLog(o);
     cleanup.push(() => log.close());
-    const messaging = await createMessaging({ bus: o.bus, region: o.region, topology: o.topology, log, bucketRegion: first });
+    const metrics =
+      o.node?.metrics ??
+      new NodeMetrics({ region: o.region, node: nodeId, regions: o.topology.regions.map((r) => r.name), slo: o.topology.slo, log: createLogger({ base: { region: o.region, node: nodeId } }) });
+    const messaging = await createMessaging({ bus: o.bus, region: o.region, topology: o.topology, log, bucketRegion: first, metrics });
     cleanup.push(() => messaging.close());
     const presence = await createPresence(o.bus, { ...o.presence, node: nodeId, bucketRegion: first });
     cleanup.push(() => presence.close());
-    const parts: RegionParts = { topology: o.topology, region: o.region, node: nodeId, bus: o.bus, log, messaging, presence, ...(o.dataDir === undefined ? {} : { dataDir: o.dataDir }) };
+    const parts: RegionParts = { topology: o.topology, region: o.region, node: nodeId, bus: o.bus, log, messaging, presence, metrics, ...(o.dataDir === undefined ? {} : { dataDir: o.dataDir }) };
     const modules = o.modules ? await o.modules(parts) : [];
     for (const m of modules) if (m.close) cleanup.push(() => m.close!());
     // welcome.limits.dedupeWindowMs must be the log's window, whatever the log was opened with.
     const dedupe = o.logOptions?.dedupeWindowMs;
     const limits = dedupe === undefined ? o.node?.limits : { ...o.node?.limits, dedupeWindowMs: dedupe };
-    const node = await startRegionNode({ ...o.node, ...(limits === undefined ? {} : { limits }), node: nodeId, topology: o.topology, region: o.region, bus: o.bus, messaging, presence, modules });
+    const node = await startRegionNode({ ...o.node, ...(limits === undefined ? {} : { limits }), metrics, node: nodeId, topology: o.topology, region: o.region, bus: o.bus, messaging, presence, modules });
     let closing: Promise<void> | undefined;
     const close = (): Promise<void> =>
       (closing ??= (async () => {

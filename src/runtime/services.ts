@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { createServicesModule } from '../services/mod.js';
 import type { HttpModule } from './http-module.js';
+import { observeServices } from '../observability/services.js';
 import type { RegionParts } from './region.js';
 
 /** A fresh registration token (32 characters of base64url). */
@@ -19,13 +20,15 @@ export function newWorkerToken(): string {
  * region's data directory (SQLite) when there is one, else on the bus KV (JetStream on NATS).
  */
 export function servicesModules(registrationToken: string): (parts: RegionParts) => Promise<readonly HttpModule[]> {
-  return async (p) => [
-    await createServicesModule({
+  return async (p) => {
+    const m = await createServicesModule({
       bus: p.bus,
       region: p.region,
       topology: p.topology,
       registrationToken,
       ...(p.dataDir === undefined ? {} : { dataDir: p.dataDir === ':memory:' ? ':memory:' : join(p.dataDir, p.region) }),
-    }),
-  ];
+    });
+    observeServices(p.metrics, m);
+    return [m];
+  };
 }

@@ -19,8 +19,15 @@ export interface ServiceCallerOptions<E extends PolicyEndpoint> {
   readonly random?: Random;
 }
 
+/** Told of every call (metrics and spans, src/observability): `start` returns the completion callback. */
+export interface CallObserver {
+  start(service: string): (result: { status: number } | { error: unknown }) => void;
+}
+
 export class ServiceCaller<E extends PolicyEndpoint = PolicyEndpoint> {
   private readonly policies = new Map<string, ServicePolicy<E>>();
+  /** Set once by the runtime that exports metrics; none: calls are not observed. */
+  observer: CallObserver | undefined;
 
   constructor(private readonly opts: ServiceCallerOptions<E>) {
     // Fail at startup on bad config, not on the first request to a service.
@@ -29,7 +36,21 @@ export class ServiceCaller<E extends PolicyEndpoint = PolicyEndpoint> {
   }
 
   invoke<R extends ResponseLike>(service: string, request: ServiceRequest, attempt: (endpoint: E, ctx: AttemptContext) => Promise<R>, signal?: AbortSignal, order?: () => readonly E[]): Promise<R> {
-    return this.policy(service).invoke(request, attempt, signal, order);
+    const o = this.observer;
+    if (o === undefined) return this.policy(service).invoke(request, attempt, signal, order);
+    const done = o.start(service);
+    return this.policy(service)
+      .invoke(request, attempt, signal, order)
+      .then(
+        (r) => {
+          done({ status: r.status });
+          return r;
+        },
+        (error: unknown) => {
+          done({ error });
+          throw error;
+        },
+      );
   }
 
   /** Whether a policy exists for the service (it has been called before). */

@@ -1,0 +1,96 @@
+/**
+ * The region node's observability endpoints (docs/observability.md has the shapes):
+ *
+ *   GET /metrics   Prometheus text exposition (this node's registry + the process metrics)
+ *   GET /stats     small JSON summary for humans and the dashboard
+ *   GET /v1/slo    the SLO evaluation over 5 min and 1 h
+ *
+ * All public, like /health: they carry counts, never user data.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { CONTENT_TYPE, exposition } from '../observability/metrics.js';
+import type { NodeMetrics } from '../observability/metrics.js';
+import { sendError, sendJson } from './http-api.js';
+import type { RegionView } from './regions.js';
+
+/** What a node tells other nodes about its deliveries (rides on its status answer). */
+export interface DeliveryStats {
+  /** 1-min rate of deliveries on this node, by the region that accepted the send. */
+  readonly deliveredFrom?: Record<string, number>;
+}
+
+/** Fields added to this node's status answer so peers can compute deliveries by destination. */
+export function deliveryStats(m: NodeMetrics): DeliveryStats {
+  return { deliveredFrom: m.deliveredFrom.rates() };
+}
+
+const round = (v: number | null, digits = 3): number | null => (v === null || !Number.isFinite(v) ? null : Math.round(v * 10 ** digits) / 10 ** digits);
+
+/** The node's round trip to every other region (ms, null: unreachable), from the region view. */
+export async function regionRtts(view: RegionView, self: string): Promise<Record<string, number | null>> {
+  const out: Record<string, number | null> = {};
+  await Promise.all(
+    view.topology.regions
+      .filter((r) => r.name !== self)
+      .map(async (r) => {
+        const s = await view.state(r.name);
+        out[r.name] = s.reachable ? (s.rttMs ?? null) : null;
+      }),
+  );
+  return out;
+}
+
+/** Deliveries per second of messages accepted in this region, by destination region (1-min rates). */
+async function crossRegion(m: NodeMetrics, view: RegionView): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  await Promise.all(
+    m.regions.map(async (dest) => {
+      if (dest === m.region) return void (out[dest] = round(m.deliveredFrom.perSec(m.region)) ?? 0);
+      const s = await view.state(dest);
+      const peer = s.nodes[0] as DeliveryStats | undefined;
+      out[dest] = round(peer?.deliveredFrom?.[m.region] ?? 0) ?? 0;
+    }),
+  );
+  return out;
+}
+
+export async function nodeStats(m: NodeMetrics, view: RegionView): Promise<unknown> {
+  const s = m.sources;
+  const [rtt, cross] = await Promise.all([m.refreshRtt(), crossRegion(m, view)]);
+  const slo = m.slo.report();
+  const w5 = slo.windows['5m'];
+  return {
+    region: m.region,
+    node: m.node,
+    uptimeS: round((m.clock() - m.startedAt) / 1000, 1),
+    sessions: s?.sessions() ?? 0,
+    connections: s?.connections() ?? 0,
+    messagesPerSec: round(m.sendRate.perSec()),
+    deliveriesPerSec: round(m.deliveryRate.perSec()),
+    crossRegion: cross,
+    latencyMs: { p50: round(w5.p50Ms), p95: round(w5.p95Ms), p99: round(w5.p99Ms) },
+    bus: { status: m.busStatusName, rttMs: rtt },
+    slo: { ok: slo.ok, availability: round(w5.availability, 6), p95Ms: round(w5.p95Ms), p99Ms: round(w5.p99Ms), burnRate5m: round(slo.burnRate5m), burnRate1h: round(slo.burnRate1h) },
+  };
+}
+
+export function nodeSlo(m: NodeMetrics): unknown {
+  return { region: m.region, node: m.node, ...m.slo.report() };
+}
+
+/** Serve /metrics, /stats and /v1/slo; false when the path is none of them. */
+export async function handleObservability(m: NodeMetrics, view: RegionView, req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean> {
+  if (path !== '/metrics' && path !== '/stats' && path !== '/v1/slo') return false;
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    sendError(res, 405, 'METHOD_NOT_ALLOWED', `${path} takes GET`, { allow: 'GET' });
+    return true;
+  }
+  if (path === '/metrics') {
+    const text = await exposition(m.registry);
+    res.writeHead(200, { 'content-type': CONTENT_TYPE, 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+    res.end(req.method === 'HEAD' ? undefined : text);
+    return true;
+  }
+  sendJson(res, 200, path === '/stats' ? await nodeStats(m, view) : nodeSlo(m));
+  return true;
+}

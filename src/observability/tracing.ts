@@ -1,0 +1,94 @@
+/**
+ * Traces with `@opentelemetry/api`: the tracer every Meridian span comes from, and the W3C
+ * `traceparent` header carried in bus messages so one cross-region send is one trace.
+ *
+ * Costs nothing without an SDK: the API's tracer then returns non-recording spans with an
+ * invalid context, `inject` writes no header, and no per-session spans are made.
+ *
+ * Context is passed explicitly (a parent `Context` argument), never read from `context.active()`
+ * across awaits: so traces hold together whether or not the application registered a context
+ * manager (AsyncLocalStorage). A context manager, when registered, is still honoured for the
+ * root: a send made inside an application span becomes its child.
+ *
+ * traceparent is written and parsed here (version 00: `00-<32 hex trace id>-<16 hex span id>-
+ * <2 hex flags>`), not through the global propagator, so bus headers work without registering one.
+ */
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, TraceFlags, context, isSpanContextValid, trace } from '@opentelemetry/api';
+import type { Attributes, Context, Span, SpanContext, Tracer } from '@opentelemetry/api';
+import { VERSION } from '../version.js';
+
+export { SpanKind };
+export type { Context, Span };
+
+export const TRACEPARENT = 'traceparent';
+export const TRACER_NAME = 'meridian';
+
+/** The Meridian tracer (resolved each call: a provider registered later is picked up). */
+export function tracer(): Tracer {
+  return trace.getTracer(TRACER_NAME, VERSION);
+}
+
+/** The context to start a root operation in: the active one (an application span), if any. */
+export function activeContext(): Context {
+  return context.active();
+}
+
+/** Start a span as a child of `parent` (default: the active context). */
+export function startSpan(name: string, kind: SpanKind, parent: Context = context.active(), attributes?: Attributes): Span {
+  return tracer().startSpan(name, { kind, ...(attributes ? { attributes } : {}) }, parent);
+}
+
+/** The context carrying `span` under `parent`. */
+export function withSpan(parent: Context, span: Span): Context {
+  return trace.setSpan(parent, span);
+}
+
+/** End `span` with an error status (the exception recorded). */
+export function failSpan(span: Span, err: unknown): void {
+  if (!span.isRecording()) return span.end();
+  if (err instanceof Error) span.recordException(err);
+  span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
+  span.end();
+}
+
+const HEX32 = /^[0-9a-f]{32}$/;
+const HEX16 = /^[0-9a-f]{16}$/;
+const TP = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
+
+/** The traceparent of the span in `ctx`, or undefined when there is none (no SDK: none). */
+export function traceparentOf(ctx: Context): string | undefined {
+  const sc = trace.getSpanContext(ctx);
+  if (sc === undefined || !isSpanContextValid(sc)) return undefined;
+  return `00-${sc.traceId}-${sc.spanId}-0${(sc.traceFlags & TraceFlags.SAMPLED).toString(16)}`;
+}
+
+/** Parse a traceparent header; undefined when malformed (W3C: then start a new trace). */
+export function parseTraceparent(value: string | undefined): SpanContext | undefined {
+  if (value === undefined) return undefined;
+  const m = TP.exec(value.trim());
+  if (!m) return undefined;
+  const [, version, traceId, spanId, flags, rest] = m;
+  if (version === 'ff' || (version === '00' && rest !== undefined)) return undefined;
+  if (!HEX32.test(traceId!) || !HEX16.test(spanId!) || /^0+$/.test(traceId!) || /^0+$/.test(spanId!)) return undefined;
+  return { traceId: traceId!, spanId: spanId!, traceFlags: parseInt(flags!, 16) & 0xff, isRemote: true };
+}
+
+/** Headers for a bus message carrying `ctx`'s span; undefined (no headers) when it has none. */
+export function injectHeaders(ctx: Context, headers?: Record<string, string>): Record<string, string> | undefined {
+  const tp = traceparentOf(ctx);
+  if (tp === undefined) return headers;
+  return { ...headers, [TRACEPARENT]: tp };
+}
+
+/** The remote parent carried by bus headers, as a context (ROOT_CONTEXT when absent). */
+export function extractContext(headers: Readonly<Record<string, string>> | undefined): Context {
+  const sc = parseTraceparent(headers?.[TRACEPARENT]);
+  return sc === undefined ? ROOT_CONTEXT : trace.setSpanContext(ROOT_CONTEXT, sc);
+}
+
+/** Trace and span ids of the span in `ctx`, for log lines (empty without a valid span). */
+export function traceFields(ctx: Context): { traceId?: string; spanId?: string } {
+  const sc = trace.getSpanContext(ctx);
+  if (sc === undefined || !isSpanContextValid(sc)) return {};
+  return { traceId: sc.traceId, spanId: sc.spanId };
+}

@@ -1,0 +1,110 @@
+// Region node metrics, /stats and /v1/slo on a real embedded 3-region deployment: a known
+// workload moves the right series by the right amounts, and promtool accepts the exposition.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEmbeddedDeployment } from '../../src/runtime/deployment.js';
+import type { Deployment } from '../../src/runtime/deployment.js';
+import { defaultTopology } from '../../src/topology/mod.js';
+import { TestClient } from '../node/client.js';
+import { waitFor } from '../e2e/helpers.js';
+import { promtoolCheck, promtoolMissing, value } from './prom.js';
+
+let d: Deployment;
+
+async function metrics(region: string): Promise<string> {
+  const r = await fetch(`${d.urls[region]}/metrics`);
+  expect(r.status).toBe(200);
+  expect(r.headers.get('content-type')).toContain('text/plain');
+  return r.text();
+}
+
+async function json(url: string): Promise<Record<string, unknown>> {
+  const r = await fetch(url);
+  expect(r.status).toBe(200);
+  return (await r.json()) as Record<string, unknown>;
+}
+
+async function post(region: string, from: string, to: Record<string, string>, clientMsgId: string): Promise<Response> {
+  return fetch(`${d.urls[region]}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ from, to, body: { text: clientMsgId }, clientMsgId }) });
+}
+
+beforeAll(async () => {
+  d = await startEmbeddedDeployment(defaultTopology(), { dataDir: ':memory:' });
+});
+afterAll(async () => {
+  await d?.close();
+});
+
+describe('region node metrics', () => {
+  it('10 cross-region sends move sends, appends, deliveries and latency by exactly 10', async () => {
+    const bob = await TestClient.dev(d.wsUrl('eu-west'), 'bob');
+    try {
+      const [us0, eu0] = await Promise.all([metrics('us-east'), metrics('eu-west')]);
+      const sent = { outcome: 'accepted', durability: 'durable' };
+      const flow = { source_region: 'us-east', destination_region: 'eu-west' };
+      for (let i = 0; i < 10; i++) expect((await post('us-east', 'alice', { user: 'bob' }, `m${i}`)).status).toBe(201);
+      // A retry of the last one is a duplicate: counted as such, delivered nowhere.
+      expect((await post('us-east', 'alice', { user: 'bob' }, 'm9')).status).toBe(200);
+      await waitFor(() => bob.frames.filter((f) => f.type === 'message').length >= 10, 'bob gets 10 messages');
+      const [us1, eu1] = await Promise.all([metrics('us-east'), metrics('eu-west')]);
+      expect(value(us1, 'meridian_messages_sent_total', sent) - value(us0, 'meridian_messages_sent_total', sent)).toBe(10);
+      expect(value(us1, 'meridian_messages_sent_total', { outcome: 'duplicate' }) - value(us0, 'meridian_messages_sent_total', { outcome: 'duplicate' })).toBe(1);
+      // alice's first message homed the conversation in us-east: 10 appends there (+ the duplicate's dedupe hit).
+      expect(value(us1, 'meridian_log_append_duration_seconds_count') - value(us0, 'meridian_log_append_duration_seconds_count')).toBe(11);
+      expect(value(eu1, 'meridian_deliveries_total', flow) - value(eu0, 'meridian_deliveries_total', flow)).toBe(10);
+      expect(value(eu1, 'meridian_delivery_latency_seconds_count', { source_region: 'us-east' }) - value(eu0, 'meridian_delivery_latency_seconds_count', { source_region: 'us-east' })).toBe(10);
+      // The embedded WAN puts ~tens of ms between us-east and eu-west: the latency sum shows it.
+      const meanS = (value(eu1, 'meridian_delivery_latency_seconds_sum') - value(eu0, 'meridian_delivery_latency_seconds_sum')) / 10;
+      expect(meanS).toBeGreaterThan(0.01);
+      expect(value(eu1, 'meridian_connections', { region: 'eu-west' })).toBe(1);
+      expect(value(eu1, 'meridian_bus_connected')).toBe(1);
+      expect(value(eu1, 'meridian_region_rtt_seconds', { peer_region: 'us-east' })).toBeGreaterThan(0.01);
+      expect(value(eu1, 'process_cpu_user_seconds_total')).toBeGreaterThan(0);
+      // No user or conversation ids in any label.
+      expect(eu1).not.toMatch(/"(alice|bob)"|dm:/);
+    } finally {
+      bob.ws.close();
+    }
+  });
+
+  it.skipIf(promtoolMissing !== undefined)(`promtool check metrics passes on every node's exposition ${promtoolMissing ?? ''}`, async () => {
+    for (const region of ['us-east', 'eu-west', 'ap-southeast']) {
+      const r = promtoolCheck(await metrics(region));
+      expect(r.output).toBe('');
+      expect(r.code).toBe(0);
+    }
+  });
+
+  it('/stats has the documented shape and counts the workload', async () => {
+    // Peers' delivery rates ride on their status answers, cached for up to 2 s.
+    let s: Record<string, unknown> = {};
+    await waitFor(async () => {
+      s = await json(`${d.urls['us-east']}/stats`);
+      return (s['crossRegion'] as Record<string, number>)['eu-west']! > 0;
+    }, 'us-east sees the deliveries in eu-west', 5000, 250);
+    expect(Object.keys(s).sort()).toEqual(['bus', 'connections', 'crossRegion', 'deliveriesPerSec', 'latencyMs', 'messagesPerSec', 'node', 'region', 'sessions', 'slo', 'uptimeS'].sort());
+    expect(s['region']).toBe('us-east');
+    // 11 sends (10 + the duplicate) in the last minute.
+    expect(s['messagesPerSec']).toBeCloseTo(11 / 60, 3);
+    const cross = s['crossRegion'] as Record<string, number>;
+    expect(Object.keys(cross).sort()).toEqual(['ap-southeast', 'eu-west', 'us-east']);
+    expect(cross['eu-west']).toBeCloseTo(10 / 60, 3);
+    const bus = s['bus'] as { status: string; rttMs: Record<string, number | null> };
+    expect(bus.status).toBe('connected');
+    expect(Object.keys(bus.rttMs).sort()).toEqual(['ap-southeast', 'eu-west']);
+    expect(Object.keys(s['slo'] as object).sort()).toEqual(['availability', 'burnRate1h', 'burnRate5m', 'ok', 'p95Ms', 'p99Ms']);
+    const eu = await json(`${d.urls['eu-west']}/stats`);
+    expect(eu['deliveriesPerSec']).toBeCloseTo(10 / 60, 3);
+    const lat = eu['latencyMs'] as { p50: number; p95: number; p99: number };
+    expect(lat.p50).toBeGreaterThan(10);
+    expect(lat.p99).toBeGreaterThanOrEqual(lat.p95);
+  });
+
+  it('/v1/slo evaluates the topology targets', async () => {
+    const s = (await json(`${d.urls['us-east']}/v1/slo`)) as { targets: Record<string, number | null>; windows: Record<string, { total: number; failed: number; availability: number }>; ok: boolean };
+    expect(s.targets).toMatchObject(d.topology.slo);
+    expect(s.windows['5m']!.total).toBe(11);
+    expect(s.windows['5m']!.failed).toBe(0);
+    expect(s.windows['5m']!.availability).toBe(1);
+    expect(s.windows['1h']!.total).toBe(11);
+  });
+});
