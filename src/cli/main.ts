@@ -8,11 +8,12 @@ import { upCommand } from './commands/up.js';
 import { regionCommand } from './commands/region.js';
 import { edgeCommand } from './commands/edge.js';
 import { exportCommand } from './commands/export.js';
+import { doctorCommand } from './commands/doctor.js';
 import { planCommand } from './commands/plan.js';
 import type { Command, Io } from './command.js';
 import { VERSION } from '../version.js';
 
-const commands: readonly Command[] = [upCommand, regionCommand, edgeCommand, exportCommand, planCommand, validateCommand];
+const commands: readonly Command[] = [upCommand, regionCommand, edgeCommand, exportCommand, planCommand, doctorCommand, validateCommand];
 
 function usage(): string {
   const rows = commands.map((c) => `  ${c.name.padEnd(10)} ${c.summary}`).join('\n');

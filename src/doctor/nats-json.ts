@@ -1,0 +1,86 @@
+/**
+ * The parts of nats-server's monitoring JSON (/varz, /gatewayz, /jsz, /routez) the doctor reads,
+ * as 2.9 sends them, and its Go durations ("21.1ms", "1m2s", "345µs") in milliseconds.
+ *
+ * Only the fields used are typed and every one is optional: the doctor must explain a server that
+ * answers oddly (an older version, JetStream off, no gateway block), not crash on it. The
+ * harness has its own reader (src/testing/monitor.ts) but the runtime does not depend on test
+ * helpers, so the small duration parser lives here too.
+ */
+
+export interface Varz {
+  server_name?: string;
+  version?: string;
+  /** Server clock when it answered (RFC 3339 with nanoseconds). */
+  now?: string;
+  uptime?: string;
+  tls_required?: boolean;
+  cluster?: { name?: string; urls?: string[] };
+  gateway?: { name?: string; gateways?: Array<{ name?: string; urls?: string[] }> };
+  jetstream?: { config?: unknown; meta?: MetaCluster };
+}
+
+export interface GatewayConnection {
+  rtt?: string;
+  ip?: string;
+  port?: number;
+  name?: string;
+}
+
+export interface Gatewayz {
+  name?: string;
+  outbound_gateways?: Record<string, { configured?: boolean; connection?: GatewayConnection }>;
+  inbound_gateways?: Record<string, Array<{ configured?: boolean; connection?: GatewayConnection }>>;
+}
+
+export interface MetaPeer {
+  name?: string;
+  current?: boolean;
+  /** 2.9 marks a peer it has lost contact with `offline` (and may still say `current`). */
+  offline?: boolean;
+  /** Nanoseconds since the leader last heard from it. */
+  active?: number;
+}
+
+export interface MetaCluster {
+  name?: string;
+  leader?: string;
+  replicas?: MetaPeer[];
+  cluster_size?: number;
+}
+
+export interface StreamDetail {
+  name?: string;
+  cluster?: { name?: string; leader?: string; replicas?: Array<{ name?: string; current?: boolean; offline?: boolean }> };
+  config?: { placement?: { cluster?: string; tags?: string[] } };
+  state?: { messages?: number; bytes?: number };
+}
+
+export interface Jsz {
+  disabled?: boolean;
+  server_id?: string;
+  meta_cluster?: MetaCluster;
+  account_details?: Array<{ name?: string; id?: string; stream_detail?: StreamDetail[] }>;
+}
+
+export interface Routez {
+  num_routes?: number;
+  routes?: Array<{ remote_id?: string; ip?: string; port?: number }>;
+}
+
+const UNIT_MS: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1, us: 1e-3, 'µs': 1e-3, 'μs': 1e-3, ns: 1e-6 };
+
+/** Go `time.Duration.String()` to milliseconds; NaN when it is not one. */
+export function goDurationMs(text: string): number {
+  const re = /(\d+(?:\.\d+)?)(h|ms|m|s|us|µs|μs|ns)/gy;
+  let total = 0;
+  let consumed = 0;
+  for (let m = re.exec(text); m !== null; m = re.exec(text)) {
+    const [whole, value, unit] = m;
+    const factor = unit === undefined ? undefined : UNIT_MS[unit];
+    if (value === undefined || factor === undefined) return Number.NaN;
+    total += Number(value) * factor;
+    consumed += whole.length;
+  }
+  return consumed === text.length && consumed > 0 ? total : Number.NaN;
+}
