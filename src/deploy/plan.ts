@@ -17,7 +17,7 @@ import { planHaproxy } from './haproxy/mod.js';
 import { checkInventory, inventory as makeInventory } from './inventory.js';
 import { planK8s } from './k8s/mod.js';
 import { allocateLocalPorts } from './local.js';
-import { checkNats, planNats } from './nats/mod.js';
+import { checkNats, planNats, reuseCa, reuseSeeds } from './nats/mod.js';
 import { natsReadme } from './nats/readme.js';
 import { planSecrets } from './secrets.js';
 import { PLAN_TARGETS } from './types.js';
@@ -60,6 +60,8 @@ export interface Plan {
   readonly inventory: Inventory;
   /** `--local`: host → listener → port on 127.0.0.1 (also in `local/ports.json`). */
   readonly localPorts?: Readonly<Record<string, Readonly<Record<string, number>>>>;
+  /** Key material kept from a previous plan in the output directory (file paths). */
+  readonly reused: readonly string[];
 }
 
 /** The topology cannot be planned: every problem, located by its path in meridian.yaml. */
@@ -125,6 +127,11 @@ export async function planDeployment(topology: Topology, opts: PlanOptions): Pro
     problems.push(...nats.problems);
     warnings.push(...nats.warnings);
   }
+  const reused: string[] = [];
+  if (targets.includes('nats') && problems.length === 0) {
+    if (await reuseCa(ctx)) reused.push('tls/ca.pem', 'tls/ca-key.pem');
+    reused.push(...(await reuseSeeds(ctx)).map((u) => `nats/users/${u}.nk`));
+  }
   const files: PlannedFile[] = [];
   for (const target of targets) {
     // With the addressing or the NATS settings already refused, generators would fail obscurely.
@@ -150,7 +157,7 @@ export async function planDeployment(topology: Topology, opts: PlanOptions): Pro
   }
   files.push({ path: 'README.md', content: readme(ctx, targets, files, warnings), about: 'this file' });
   files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  return { targets, files, warnings, inventory, ...(localPorts === undefined ? {} : { localPorts }) };
+  return { targets, files, warnings, inventory, reused, ...(localPorts === undefined ? {} : { localPorts }) };
 }
 
 const FALLBACK_ABOUT: ReadonlyArray<[string, string]> = [
@@ -180,6 +187,8 @@ function readme(ctx: PlanContext, targets: readonly PlanTarget[], files: readonl
     'Files marked **secret** are private keys and NKEY seeds. They were written with mode 0600 and were never printed; copy each only to the host named for it, and keep `tls/ca-key.pem` (if any) offline. Do not commit this directory.',
     '',
     'Planning the same topology again gives byte-identical files except the secrets and the files that embed something derived from them: the certificates (`*.pem`, `*.crt`, new keys, serial numbers and dates) and the NATS server configs, which list the NKEY users\' public keys. Everything else (ports, addresses, routes, gateways, manifests) is the same.',
+    '',
+    'Planning again into this directory (`--force`) keeps the NATS CA (`tls/ca.pem`, `tls/ca-key.pem`) and the NKEY seeds (`nats/users/*.nk`) found here, so deployed nodes keep working and the NATS configs do not change; server certificates are re-issued by the same CA. To rotate, delete those files before planning.',
     '',
     ...(warnings.length > 0 ? ['## Warnings', '', ...warnings.map((w) => `- \`${pathText(w.path)}\`: ${w.message}`), ''] : []),
     '## Files',

@@ -3,6 +3,7 @@
  * the README that lists them, what it prints (never a key), and the inputs it refuses with their
  * place in meridian.yaml.
  */
+import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -88,6 +89,27 @@ describe('meridian plan', () => {
     const again = await run(['plan', '--out', out, '--only', 'cloudflare', '--force']);
     expect(again.code, again.err).toBe(0);
     expect(walk(out)).toEqual(['.meridian-plan', 'README.md', 'cloudflare/load-balancer.json', 'notes.txt']);
+  });
+
+  it('planning again with --force keeps the CA and the NKEY seeds, so configs are unchanged and new certificates chain to the same CA', async () => {
+    const out = join(dir, 'out-again');
+    expect((await run(['plan', '--out', out, '--only', 'nats'])).code).toBe(0);
+    const before = Object.fromEntries(walk(out).map((f) => [f, readFileSync(join(out, f), 'utf8')]));
+    const again = await run(['plan', '--out', out, '--only', 'nats', '--force']);
+    expect(again.code, again.err).toBe(0);
+    expect(again.out).toContain('tls/ca-key.pem  (secret, 0600)  (kept from the previous plan)');
+    expect(again.out).not.toMatch(SECRET);
+    for (const f of ['tls/ca.pem', 'tls/ca-key.pem', 'nats/users/us-east-node.nk', 'nats/users/system.nk', 'nats/us-east-nats-0.conf', 'nodes/us-east.env', 'README.md']) {
+      expect(readFileSync(join(out, f), 'utf8'), f).toBe(before[f]);
+    }
+    const cert = readFileSync(join(out, 'tls/us-east-nats-0.pem'), 'utf8');
+    expect(cert).not.toBe(before['tls/us-east-nats-0.pem']);
+    expect(new X509Certificate(cert).verify(new X509Certificate(before['tls/ca.pem']!).publicKey)).toBe(true);
+
+    writeFileSync(join(out, 'nats/users/system.nk'), 'not a seed\n');
+    const broken = await run(['plan', '--out', out, '--only', 'nats', '--force']);
+    expect(broken.code).toBe(1);
+    expect(broken.err).toContain('system.nk does not hold an NKEY user seed');
   });
 
   it('refuses an even total of NATS servers at deploy.nats.serversPerRegion, and accepts it with allowEvenServers and a warning', async () => {

@@ -27,7 +27,8 @@ where it goes. Same topology, same files, except keys and what embeds them (see 
                   NKEY credentials, region node settings), vpn (Nebula), k8s (manifests),
                   haproxy (edge), cloudflare (load balancer JSON)
   --force         write into a non-empty DIR: overwrite, and remove files of the previous plan
-                  that this one no longer has
+                  that this one no longer has; its NATS CA and NKEY seeds are kept (delete them
+                  to rotate)
   --local         every host on 127.0.0.1 with free ports and paths inside DIR, to run the
                   whole deployment on this machine (ports in DIR/local/ports.json)
 Secret files (keys, NKEY seeds) are written 0600 and never printed.
@@ -110,7 +111,8 @@ async function runPlan(out: string, config: string | undefined, only: PlanTarget
     for (const w of plan.warnings) io.err(`warning: ${where(w)}\n`);
     await writePlanFiles(out, plan.files, { force });
     io.out(`meridian plan: ${plan.targets.join(', ')} for ${topology.regions.length} regions${local ? ' (--local: all on 127.0.0.1)' : ''} → ${out}\n`);
-    for (const f of plan.files) io.out(`  ${f.path}${f.secret ? '  (secret, 0600)' : ''}\n`);
+    const kept = new Set(plan.reused);
+    for (const f of plan.files) io.out(`  ${f.path}${f.secret ? '  (secret, 0600)' : ''}${kept.has(f.path) ? '  (kept from the previous plan)' : ''}\n`);
     io.out(`See ${resolve(out, 'README.md')} for what goes where.\n`);
     return 0;
   } catch (err) {

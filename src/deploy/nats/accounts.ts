@@ -7,7 +7,10 @@
  * No JWT operator/resolver: accounts are static and the same on every server, which gateways
  * require (a gateway carries an account's traffic only to servers that know that account).
  */
-import { createUser } from '@nats-io/nkeys';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createUser, fromSeed } from '@nats-io/nkeys';
+import { ErrorCode, MeridianError } from '../../errors/mod.js';
 import type { KeyPair } from '@nats-io/nkeys';
 import type { PlanContext, PlannedFile } from '../types.js';
 
@@ -27,6 +30,39 @@ export interface NatsUser {
 function user(ctx: Pick<PlanContext, 'secrets'>, name: string, account: string): NatsUser {
   const kp = ctx.secrets.get<KeyPair>(`nats/user/${name}`, () => createUser());
   return { name, account, publicKey: kp.getPublicKey(), seed: new TextDecoder().decode(kp.getSeed()), file: `nats/users/${name}.nk` };
+}
+
+function userNames(ctx: Pick<PlanContext, 'topology'>): string[] {
+  return [...ctx.topology.regions.map((r) => `${r.name}-node`), 'system'];
+}
+
+/**
+ * Re-planning into a previous plan's directory (`--force`) keeps the NKEY seeds it finds there,
+ * so deployed region nodes keep working; delete a `.nk` file to rotate that user. Returns the
+ * users reused.
+ */
+export async function reuseSeeds(ctx: Pick<PlanContext, 'secrets' | 'topology' | 'outDir'>): Promise<string[]> {
+  const reused: string[] = [];
+  for (const name of userNames(ctx)) {
+    const file = join(ctx.outDir, 'nats', 'users', `${name}.nk`);
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch {
+      continue;
+    }
+    let kp: KeyPair;
+    try {
+      kp = fromSeed(new TextEncoder().encode(text.trim()));
+      if (!kp.getPublicKey().startsWith('U')) throw new Error('not a user seed');
+    } catch {
+      // The content is a secret: name the file, never echo it.
+      throw new MeridianError(ErrorCode.InvalidArgument, `${file} does not hold an NKEY user seed (delete it to make a new one)`, { details: { file } });
+    }
+    ctx.secrets.get<KeyPair>(`nats/user/${name}`, () => kp);
+    reused.push(name);
+  }
+  return reused;
 }
 
 /** Every user of the plan: the region nodes' in topology order, then the system user. */

@@ -17,7 +17,8 @@ export { checkNats } from './check.js';
 export type { CheckResult } from './check.js';
 export { natsLayout, nodeCredentialPaths, regionClientUrls, hostPort, LISTENERS, NODE_CA_FILE, NODE_NKEY_FILE, SERVER_CONFIG, SERVER_STORE_DIR, SERVER_TLS_DIR } from './layout.js';
 export type { NatsServerLayout, NatsListener } from './layout.js';
-export { natsUsers, APP_ACCOUNT, SYSTEM_ACCOUNT } from './accounts.js';
+export { natsUsers, reuseSeeds, APP_ACCOUNT, SYSTEM_ACCOUNT } from './accounts.js';
+export { reuseCa } from '../tls/mod.js';
 export type { NatsUser } from './accounts.js';
 
 /** Names a server's certificate must be valid for: every way a peer or node may dial it. */

@@ -105,3 +105,12 @@ export async function issueCert(ca: CertificateAuthority, req: CertRequest): Pro
   const keyPem = pemKey(await crypto.subtle.exportKey('pkcs8', keys.privateKey));
   return { certPem: cert.toString('pem'), keyPem };
 }
+
+/** A CA from its PEM certificate and PKCS#8 PEM key (a previous plan's `tls/ca.pem` + `tls/ca-key.pem`). */
+export async function loadCa(certPem: string, keyPem: string): Promise<CertificateAuthority> {
+  const cert = new x509.X509Certificate(certPem);
+  const der = x509.PemConverter.decodeFirst(keyPem);
+  const privateKey = await crypto.subtle.importKey('pkcs8', der, ALG, true, ['sign']);
+  const publicKey = await crypto.subtle.importKey('spki', cert.publicKey.rawData, ALG, true, ['verify']);
+  return { certPem: cert.toString('pem'), keyPem, cert, keys: { privateKey, publicKey } };
+}

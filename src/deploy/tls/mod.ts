@@ -7,11 +7,13 @@
  * The CA is one secret of the plan (`tls/ca`), so planning several targets signs with one CA.
  */
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ErrorCode, MeridianError } from '../../errors/mod.js';
 import type { PlanContext, PlannedFile } from '../types.js';
-import { createCa, issueCert } from './ca.js';
+import { createCa, issueCert, loadCa } from './ca.js';
 import type { CertificateAuthority } from './ca.js';
 
-export { createCa, issueCert } from './ca.js';
+export { createCa, issueCert, loadCa } from './ca.js';
 export type { CertificateAuthority, IssuedCert, CertRequest } from './ca.js';
 
 export interface TlsSubject {
@@ -23,6 +25,34 @@ export interface TlsSubject {
 
 export function planCa(ctx: Pick<PlanContext, 'secrets'>): Promise<CertificateAuthority> {
   return ctx.secrets.get('tls/ca', () => createCa());
+}
+
+async function readIfThere(file: string): Promise<string | undefined> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+/**
+ * Re-planning into a previous plan's directory (`--force`) keeps its CA, so the CA file already
+ * on every region node stays valid and only server certificates are re-issued. Returns true when
+ * a CA was found. Delete `tls/ca.pem` and `tls/ca-key.pem` to rotate it.
+ */
+export async function reuseCa(ctx: Pick<PlanContext, 'secrets' | 'outDir' | 'topology'>): Promise<boolean> {
+  if (ctx.topology.deploy.nats.tls !== undefined) return false;
+  const [cert, key] = await Promise.all([readIfThere(join(ctx.outDir, 'tls', 'ca.pem')), readIfThere(join(ctx.outDir, 'tls', 'ca-key.pem'))]);
+  if (cert === undefined || key === undefined) return false;
+  let ca: CertificateAuthority;
+  try {
+    ca = await loadCa(cert, key);
+  } catch (err) {
+    throw new MeridianError(ErrorCode.InvalidArgument, `cannot reuse the CA in ${join(ctx.outDir, 'tls')}: ${(err as Error).message} (delete tls/ca.pem and tls/ca-key.pem to make a new one)`, { cause: err });
+  }
+  void ctx.secrets.get('tls/ca', () => Promise.resolve(ca));
+  return true;
 }
 
 export async function planTls(ctx: Pick<PlanContext, 'secrets' | 'topology'>, subjects: readonly TlsSubject[]): Promise<PlannedFile[]> {
