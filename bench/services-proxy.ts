@@ -15,6 +15,7 @@
  *
  *   npx tsx bench/services-proxy.ts [--seconds 3] [--latency-seconds 2] [--concurrency 32] [--rounds 2] [--json out.json]
  */
+import type { RequestInfo } from '../src/runtime/http-module.js';
 import { Agent, createServer } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -30,6 +31,10 @@ import type { Check } from './lib/report.js';
 import { fmt, signed, table } from './lib/stats.js';
 import { wrk } from './lib/wrk.js';
 import type { WrkResult } from './lib/wrk.js';
+
+// The module alone, without a node in front: every request comes as the operator would
+// (access rules are tested through a real node in test/services/access.test.ts).
+const OPERATOR: RequestInfo = { caller: () => Promise.resolve({ kind: 'admin' }) };
 
 const BENCH = 'services proxy';
 const PATH = '/v1/services/bench/ping';
@@ -82,7 +87,7 @@ if (values.role === 'worker') {
   const server = createServer((req, res) => {
     served++;
     const url = new URL(req.url ?? '/', 'http://node');
-    Promise.resolve(mod.handle(req, res, url))
+    Promise.resolve(mod.handle(req, res, url, OPERATOR))
       .then((took) => {
         if (!took) res.writeHead(404).end();
       })

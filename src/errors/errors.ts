@@ -82,6 +82,7 @@ export const ErrorCode = {
   SvcUnauthorized: 'SVC_UNAUTHORIZED',
   SvcNotFound: 'SVC_NOT_FOUND',
   SvcBreakerOpen: 'SVC_BREAKER_OPEN',
+  SvcForbidden: 'SVC_FORBIDDEN',
   // TypeScript client (src/client)
   ClientClosed: 'CLIENT_CLOSED',
   ClientTimeout: 'CLIENT_TIMEOUT',

@@ -1,8 +1,10 @@
 /**
  * Who a connection is: JWT verification (HS256 with a shared secret, EdDSA with an Ed25519
  * public key, via `jose`) and room capability patterns. A token needs `sub` (a valid user id) and
- * `exp`; `rooms` lists patterns where `*` matches any run of characters. Dev mode (an explicit
- * flag) admits `auth { user }` with every room capability; without the flag nothing is anonymous.
+ * `exp`; `rooms` lists patterns where `*` matches any run of characters, and `services` /
+ * `functions` list the services and functions the holder may call over HTTP (same patterns; none
+ * without the claim). Dev mode (an explicit flag) admits `auth { user }` with every room
+ * capability; without the flag nothing is anonymous.
  */
 import { createSecretKey } from 'node:crypto';
 import type { KeyObject, webcrypto } from 'node:crypto';
@@ -20,6 +22,8 @@ export interface Identity {
   /** Token expiry, ms since the epoch; undefined for dev identities. */
   readonly expiresAt?: number;
   readonly canJoin: (room: string) => boolean;
+  /** The `services` / `functions` claims: which of them this caller may call (HTTP). */
+  readonly canCall: (kind: 'service' | 'function', name: string) => boolean;
 }
 
 const matcherCache = new Map<string, (room: string) => boolean>();
@@ -85,7 +89,7 @@ export class Authenticator {
 
   devIdentity(user: string): Identity {
     if (!this.dev) throw failed('anonymous (user) authentication needs the node\'s dev flag');
-    return { user, rooms: ALL_ROOMS, canJoin: anyRoom };
+    return { user, rooms: ALL_ROOMS, canJoin: anyRoom, canCall: anyRoom };
   }
 
   /** Verify a token: AUTH_FAILED for every bad token, AUTH_EXPIRED when it has expired. */
@@ -122,8 +126,25 @@ export class Authenticator {
     }
     // The common grant is shared, not kept per connection.
     const patterns = rooms.length === 1 && rooms[0] === '*' ? ALL_ROOMS : (rooms as string[]);
-    return { user: sub as string, rooms: patterns, expiresAt: (payload.exp as number) * 1000, canJoin: roomMatcher(patterns) };
+    const services = nameClaim(payload['services'], 'services');
+    const functions = nameClaim(payload['functions'], 'functions');
+    return {
+      user: sub as string,
+      rooms: patterns,
+      expiresAt: (payload.exp as number) * 1000,
+      canJoin: roomMatcher(patterns),
+      canCall: (kind, name) => (kind === 'service' ? services(name) : functions(name)),
+    };
   }
+}
+
+/** A `services` / `functions` claim: absent is nothing; otherwise a list like `rooms`. */
+function nameClaim(v: unknown, claim: string): (name: string) => boolean {
+  if (v === undefined) return noRoom;
+  if (!Array.isArray(v) || v.length > 256 || !v.every((p) => typeof p === 'string' && p.length > 0 && p.length <= 256)) {
+    throw failed(`${claim} must be a list of at most 256 name patterns`);
+  }
+  return roomMatcher(v as string[]);
 }
 
 /** The bearer token of an `Authorization` header, if any. */

@@ -66,6 +66,12 @@ export interface RegionNodeOptions {
   /** Listen address; default 127.0.0.1. */
   readonly host?: string;
   readonly auth?: AuthOptions;
+  /**
+   * The operator credential (`Authorization: Bearer <adminToken>`, at least 16 characters):
+   * listing workers, the DLQ, and every service and function. Without it those operator
+   * endpoints answer 403 to everyone.
+   */
+  readonly adminToken?: string;
   readonly limits?: Partial<NodeLimits>;
   readonly rateLimit?: Partial<RateLimit>;
   /**
@@ -103,6 +109,7 @@ export interface ResolvedNodeOptions {
   readonly port: number;
   readonly host: string;
   readonly auth: AuthOptions;
+  readonly adminToken: string | undefined;
   readonly limits: NodeLimits;
   readonly rateLimit: RateLimit;
   readonly abuseBurst: number;
@@ -148,6 +155,7 @@ export function resolveNodeOptions(o: RegionNodeOptions, randomId: string): Reso
   if (o.bus.region !== o.region) throw invalid(`the bus is attached to ${o.bus.region}, not to ${o.region}`);
   const auth = o.auth ?? {};
   if (auth.hs256Secret !== undefined && auth.hs256Secret.length < 16) throw invalid('auth.hs256Secret must be at least 16 characters');
+  if (o.adminToken !== undefined && o.adminToken.length < 16) throw invalid('adminToken must be at least 16 characters');
   const base = resolveLimits(o.limits ?? {});
   const limits: NodeLimits = {
     ...base,
@@ -168,6 +176,7 @@ export function resolveNodeOptions(o: RegionNodeOptions, randomId: string): Reso
     port,
     host: o.host ?? NODE_DEFAULTS.host,
     auth,
+    adminToken: o.adminToken,
     limits,
     rateLimit,
     abuseBurst: positiveInt('abuseBurst', o.abuseBurst ?? NODE_DEFAULTS.abuseBurst),

@@ -15,6 +15,7 @@ import type { Duplex } from 'node:stream';
 import { SUBPROTOCOL } from '../protocol/mod.js';
 import type { WelcomeLimits } from '../protocol/mod.js';
 import type { HttpModule } from '../runtime/http-module.js';
+import { AccessControl } from './access.js';
 import { Authenticator } from './auth.js';
 import type { NodeContext, SessionRef } from './context.js';
 import { demoPage } from './demo.js';
@@ -60,6 +61,7 @@ export async function startRegionNode(options: RegionNodeOptions): Promise<Regio
   const opts = resolveNodeOptions(options, randomBytes(4).toString('hex'));
   const auth = new Authenticator(opts.auth);
   await auth.ready();
+  const access = new AccessControl(auth, opts.adminToken);
   const modules: readonly HttpModule[] = options.modules ?? [];
   const welcomeLimits: WelcomeLimits = { ...opts.limits };
   const sessions = new Set<SessionRef>();
@@ -131,8 +133,9 @@ export async function startRegionNode(options: RegionNodeOptions): Promise<Regio
     if (await handleObservability(metrics, view, req, res, path)) return;
     if (path === '/ws') return sendError(res, 426, 'UPGRADE_REQUIRED', `connect with a WebSocket offering the ${SUBPROTOCOL} subprotocol`, { upgrade: 'websocket' });
     if (await handleApi(api, req, res, url)) return;
+    const request = access.request(req);
     for (const m of modules) {
-      if (await m.handle(req, res, url)) return;
+      if (await m.handle(req, res, url, request)) return;
     }
     sendError(res, 404, 'NOT_FOUND', 'no such endpoint');
   }

@@ -15,6 +15,11 @@ export function newWorkerToken(): string {
   return randomBytes(24).toString('base64url');
 }
 
+/** A fresh operator credential (admin token) for `meridian up` / `meridian region`. */
+export function newAdminToken(): string {
+  return `mrd_admin_${randomBytes(24).toString('base64url')}`;
+}
+
 /**
  * The modules factory for `startRegion`: the services module of each region, its DLQ in the
  * region's data directory (SQLite) when there is one, else on the bus KV (JetStream on NATS).

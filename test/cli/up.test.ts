@@ -31,7 +31,7 @@ function start(args: string[], env: Record<string, string> = {}): Proc {
 
 describe('meridian up --json', () => {
   let p: Proc;
-  let info: { regions: Record<string, string>; edge: string; workerToken: string };
+  let info: { regions: Record<string, string>; edge: string; workerToken: string; adminToken: string };
   beforeAll(async () => {
     p = start(['up', '--port-base', '0', '--json']);
     await eventually(() => p.out().includes('\n') || p.child.exitCode !== null, 'the JSON line', 30_000);
@@ -46,6 +46,8 @@ describe('meridian up --json', () => {
     expect(Object.keys(info.regions)).toEqual(['us-east', 'eu-west', 'ap-southeast']);
     expect(info.edge).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(info.workerToken.length).toBeGreaterThanOrEqual(32);
+    expect(info.adminToken.length).toBeGreaterThanOrEqual(32);
+    expect(info.adminToken).not.toBe(info.workerToken);
     expect(p.err()).toContain('ready.');
   });
 
@@ -85,10 +87,13 @@ describe('meridian up --json', () => {
   it('takes a region down through the edge admin endpoint, and brings it back', async () => {
     const url = info.regions['ap-southeast']!;
     const c = await TestClient.dev(`${url.replace('http', 'ws')}/ws`, 'carol');
-    expect((await fetch(`${info.edge}/v1/admin/regions/ap-southeast/down`, { method: 'POST' })).status).toBe(202);
+    // The admin endpoints need the admin token meridian up printed (not the worker token).
+    expect((await fetch(`${info.edge}/v1/admin/regions/ap-southeast/down`, { method: 'POST' })).status).toBe(401);
+    expect((await fetch(`${info.edge}/v1/admin/regions/ap-southeast/down`, { method: 'POST', headers: { authorization: `Bearer ${info.workerToken}` } })).status).toBe(401);
+    expect((await fetch(`${info.edge}/v1/admin/regions/ap-southeast/down`, { method: 'POST', headers: { authorization: `Bearer ${info.adminToken}` } })).status).toBe(202);
     expect((await c.closed).code).toBe(1006);
     await expect(fetch(`${url}/ready`)).rejects.toThrow();
-    expect((await fetch(`${info.edge}/v1/admin/regions/ap-southeast/up`, { method: 'POST' })).status).toBe(202);
+    expect((await fetch(`${info.edge}/v1/admin/regions/ap-southeast/up`, { method: 'POST', headers: { authorization: `Bearer ${info.adminToken}` } })).status).toBe(202);
     await eventually(async () => (await fetch(`${url}/ready`).catch(() => undefined))?.status === 200, 'ap-southeast back');
   });
 

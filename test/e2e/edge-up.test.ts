@@ -15,6 +15,7 @@ import { Recorder, sleep, waitFor } from './helpers.js';
 interface UpInfo {
   regions: Record<string, string>;
   edge: string;
+  adminToken: string;
 }
 
 let child: ChildProcess;
@@ -98,7 +99,7 @@ describe('edge end to end with meridian up', () => {
     const probe = ((await (await fetch(`${info.edge}/v1/regions`)).json()) as { probe: { intervalMs: number; upAfter: number } }).probe;
 
     const t0 = Date.now();
-    const down = await fetch(`${info.edge}/v1/admin/regions/${victim}/down`, { method: 'POST' });
+    const down = await fetch(`${info.edge}/v1/admin/regions/${victim}/down`, { method: 'POST', headers: { authorization: `Bearer ${info.adminToken}` } });
     expect(down.status).toBe(202);
     // At once, before the monitor has noticed: affinity pins both calls to the dead region.
     const pinned = { 'x-meridian-region': victim };
@@ -123,7 +124,7 @@ describe('edge end to end with meridian up', () => {
     expect(r.body.candidates.find((c) => c.region === victim)?.excluded).toBeDefined();
 
     const t1 = Date.now();
-    expect((await fetch(`${info.edge}/v1/admin/regions/${victim}/up`, { method: 'POST' })).status).toBe(202);
+    expect((await fetch(`${info.edge}/v1/admin/regions/${victim}/up`, { method: 'POST', headers: { authorization: `Bearer ${info.adminToken}` } })).status).toBe(202);
     expect((await route(near[victim]!)).body.region).not.toBe(victim); // not on the first good probe
     await waitFor(async () => (await route(near[victim]!)).body.region === victim, `${victim} to come back`, 10_000, 25);
     // Hysteresis: `upAfter` consecutive good probes, `intervalMs` apart.

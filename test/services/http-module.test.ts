@@ -198,7 +198,7 @@ describe('services module (embedded bus, real sockets)', () => {
 
   it('leaves other paths to other modules', () => {
     const mod = mesh.module('us-east');
-    expect(mod.handle({} as never, {} as never, new URL('http://n/v1/rooms/x'))).toBe(false);
-    expect(mod.handle({} as never, {} as never, new URL('http://n/v2/services'))).toBe(false);
+    expect(mod.handle({} as never, {} as never, new URL('http://n/v1/rooms/x'), { caller: () => Promise.resolve({ kind: 'admin' }) })).toBe(false);
+    expect(mod.handle({} as never, {} as never, new URL('http://n/v2/services'), { caller: () => Promise.resolve({ kind: 'admin' }) })).toBe(false);
   });
 });

@@ -3,6 +3,7 @@
  * real NATS super-cluster), the services module of each region mounted in a node:http server on
  * 127.0.0.1 (the way a region node mounts it), and helpers to start HTTP stand-in workers.
  */
+import type { RequestInfo } from '../../src/runtime/http-module.js';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -15,6 +16,10 @@ import { startSuperCluster } from '../../src/testing/mod.js';
 import { parseTopology } from '../../src/topology/mod.js';
 import type { Topology } from '../../src/topology/mod.js';
 import { REGIONS, latencyMs } from '../bus/nats-env.js';
+
+// The module alone, without a node in front: every request comes as the operator would
+// (access rules are tested through a real node in test/services/access.test.ts).
+const OPERATOR: RequestInfo = { caller: () => Promise.resolve({ kind: 'admin' }) };
 
 export const TOKEN = 'test-registration-token-0123456789';
 export type BusKind = 'embedded' | 'nats';
@@ -52,7 +57,7 @@ export interface MeshOptions {
 async function mount(mod: ServicesModule): Promise<{ server: Server; url: string }> {
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://node');
-    Promise.resolve(mod.handle(req, res, url))
+    Promise.resolve(mod.handle(req, res, url, OPERATOR))
       .then((took) => {
         if (!took) res.writeHead(404).end();
       })

@@ -15,12 +15,13 @@ describe('services in a region node (embedded deployment)', () => {
   let d: Deployment;
   let worker: Worker | undefined;
   const token = generateWorkerToken();
+  const ADMIN = 'region-node-admin-token-0000';
   beforeAll(async () => {
     d = await startDeployment(defaultTopology(), {
       bus: 'embedded',
       dataDir: ':memory:',
       region: {
-        node: { auth: { dev: true } },
+        node: { auth: { dev: true }, adminToken: ADMIN },
         modules: async (p) => [await createServicesModule({ bus: p.bus, region: p.region, topology: p.topology, registrationToken: token, dataDir: ':memory:' })],
       },
     });
@@ -43,7 +44,7 @@ describe('services in a region node (embedded deployment)', () => {
     expect(res.status).toBe(200);
     expect(await res.text()).toBe('hi from eu-west');
     expect(res.headers.get('x-meridian-region')).toBe('eu-west');
-    const list = (await (await fetch(`${d.urls['us-east']}/v1/services`)).json()) as { services: Array<{ name: string }> };
+    const list = (await (await fetch(`${d.urls['us-east']}/v1/services`, { headers: { authorization: `Bearer ${ADMIN}` } })).json()) as { services: Array<{ name: string }> };
     expect(list.services.map((s) => s.name)).toContain('hello');
     const unauth = await fetch(`${d.urls['us-east']}/v1/workers`, { method: 'POST', body: '{}' });
     expect(unauth.status).toBe(401);

@@ -24,8 +24,10 @@ Runs the edge: GET /v1/route, WebSocket /ws and HTTP /v1/* proxied to the steere
   --region LIST        the same as --regions (older name)
   --trust-proxy LIST   proxies whose X-Forwarded-For is believed (CIDRs, loopback, ...)
   --cors LIST          allowed browser origins, comma separated, or *
-  --dev-admin          open the admin endpoints without a token (local development only)
-The admin endpoints (POST /v1/admin/regions/NAME/down|up) are on when MERIDIAN_EDGE_ADMIN_TOKEN is set.
+  --admin-token T      operator credential for the admin endpoints (POST /v1/admin/regions/NAME/down|up),
+                       sent as Authorization: Bearer T; at least 16 characters (or env MERIDIAN_ADMIN_TOKEN)
+  --dev-admin          open the admin endpoints without a token (local development; loopback only)
+Without --admin-token (or MERIDIAN_ADMIN_TOKEN) and --dev-admin the admin endpoints are off (404).
 `;
 
 const options = {
@@ -36,6 +38,7 @@ const options = {
   region: { type: 'string' },
   'trust-proxy': { type: 'string' },
   cors: { type: 'string' },
+  'admin-token': { type: 'string' },
   'dev-admin': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -61,6 +64,12 @@ export const edgeCommand: Command = {
       const given = values.regions ?? values.region;
       if (given === undefined) throw new UsageError('meridian edge: --regions or --region is required (name=url for each region node)');
       regionList = given;
+      const host = values.host ?? '127.0.0.1';
+      if (values['dev-admin'] === true && !/^(127\.|::1$|localhost$)/.test(host)) {
+        throw new UsageError(`meridian edge: --dev-admin opens the admin endpoints to anyone: refused with --host ${host} (give --admin-token instead)`);
+      }
+      const t = values['admin-token'];
+      if (t !== undefined && t.length < 16) throw new UsageError('meridian edge: --admin-token must be at least 16 characters');
     } catch (err) {
       if (err instanceof UsageError) {
         io.err(`${err.message}\n\n${HELP}`);
@@ -71,7 +80,7 @@ export const edgeCommand: Command = {
     let edge;
     try {
       const topology = values.config !== undefined ? await loadTopology(values.config) : defaultTopology();
-      const token = process.env['MERIDIAN_EDGE_ADMIN_TOKEN'];
+      const token = values['admin-token'] ?? process.env['MERIDIAN_ADMIN_TOKEN'] ?? process.env['MERIDIAN_EDGE_ADMIN_TOKEN'];
       const cors = values.cors === undefined ? undefined : values.cors.trim() === '*' ? '*' : list(values.cors);
       const opts: EdgeOptions = {
         topology,
@@ -97,6 +106,8 @@ export const edgeCommand: Command = {
     }
     try {
       io.out(`meridian edge: listening on ${edge.url}\n`);
+      const adminState = (values['admin-token'] ?? process.env['MERIDIAN_ADMIN_TOKEN'] ?? process.env['MERIDIAN_EDGE_ADMIN_TOKEN'] ?? '') !== '' ? 'on (admin token)' : values['dev-admin'] === true ? 'OPEN without a token (--dev-admin)' : 'off';
+      io.out(`  admin endpoints ${adminState}\n`);
       for (const h of edge.monitor.all()) io.out(`  ${h.region.padEnd(14)} ${h.healthy ? 'up' : `down (${h.lastError ?? 'no answer'})`}\n`);
       const unsubscribe = edge.monitor.subscribe((h) => io.out(`meridian edge: ${h.region} ${h.healthy ? 'up' : `down (${h.lastError ?? (h.ejectedUntil !== null ? 'ejected' : 'unknown')})`}\n`));
       const keepAlive = setInterval(() => undefined, 1 << 30);

@@ -15,7 +15,7 @@ import { isMeridianError } from '../../errors/mod.js';
 import { parseRegionList } from '../../edge/server/mod.js';
 import type { AuthOptions } from '../../node/mod.js';
 import { startRegion } from '../../runtime/region.js';
-import { newWorkerToken, servicesModules } from '../../runtime/services.js';
+import { newAdminToken, newWorkerToken, servicesModules } from '../../runtime/services.js';
 import type { RegionRuntime } from '../../runtime/region.js';
 import { defaultTopology, formatProblem, linkLatencyMs, loadTopology, TopologyError } from '../../topology/mod.js';
 import type { Topology } from '../../topology/mod.js';
@@ -26,7 +26,7 @@ import { DEFAULT_PORT_BASE, parsePort } from './up.js';
 const HELP = `Usage: meridian region NAME [--config FILE] [--bus embedded|nats] [--nats URL,...] [--data DIR]
                        [--nats-nkey FILE] [--nats-ca FILE]
                        [--port N] [--host ADDR] [--dev] [--auth-secret S | --auth-public-key FILE]
-                       [--region-urls name=url,...]
+                       [--region-urls name=url,...] [--worker-token T] [--admin-token T]
 
 Runs the region node of region NAME: WebSocket /ws, HTTP /v1/*, /health, /ready, a demo page at /.
   --config FILE          topology file (default: built-in)
@@ -48,6 +48,9 @@ Runs the region node of region NAME: WebSocket /ws, HTTP /v1/*, /health, /ready,
   --worker-token T       registration token workers present on POST /v1/workers (or env
                          MERIDIAN_WORKER_TOKEN; every region of a deployment uses the same one).
                          Without it a token is generated and printed
+  --admin-token T        operator credential (Authorization: Bearer T): worker listings, the DLQ,
+                         every service and function; at least 16 characters (or env
+                         MERIDIAN_ADMIN_TOKEN). Without it a token is generated and printed
 SIGTERM or Ctrl-C drains (clients are told to migrate) and stops.
 `;
 
@@ -65,6 +68,7 @@ const options = {
   'auth-public-key': { type: 'string' },
   'region-urls': { type: 'string' },
   'worker-token': { type: 'string' },
+  'admin-token': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -182,6 +186,10 @@ async function runRegion(name: string, values: Values, io: Io): Promise<number> 
   const dataDir = values.data ?? 'meridian-data';
   const workerToken = values['worker-token'] ?? process.env['MERIDIAN_WORKER_TOKEN'] ?? newWorkerToken();
   if (workerToken.length < 16) throw new UsageError('meridian region: the worker token must be at least 16 characters');
+  const adminGiven = values['admin-token'] ?? process.env['MERIDIAN_ADMIN_TOKEN'];
+  const adminToken = adminGiven === undefined || adminGiven === '' ? newAdminToken() : adminGiven;
+  if (adminToken.length < 16) throw new UsageError('meridian region: the admin token must be at least 16 characters');
+  if (adminToken === workerToken) throw new UsageError('meridian region: the admin token and the worker token must differ');
   const { bus, close: closeBus } = await attach(topology, name, values);
   let region: RegionRuntime;
   try {
@@ -191,7 +199,7 @@ async function runRegion(name: string, values: Values, io: Io): Promise<number> 
       bus,
       dataDir,
       modules: servicesModules(workerToken),
-      node: { port, ...(values.host === undefined ? {} : { host: values.host }), auth, regionUrls },
+      node: { port, ...(values.host === undefined ? {} : { host: values.host }), auth, adminToken, regionUrls },
     });
   } catch (err) {
     await closeBus();
@@ -203,6 +211,9 @@ async function runRegion(name: string, values: Values, io: Io): Promise<number> 
     io.out(`  bus ${values.bus}${values.bus === 'embedded' ? `, log in ${dataDir}` : ', log on JetStream'}; auth: ${how}\n`);
     const tokenSource = values['worker-token'] !== undefined ? '--worker-token' : process.env['MERIDIAN_WORKER_TOKEN'] !== undefined ? 'MERIDIAN_WORKER_TOKEN' : `generated: ${workerToken}`;
     io.out(`  services: workers register at ${region.url}/v1/workers with the worker token (${tokenSource})\n`);
+    const adminSource = values['admin-token'] !== undefined ? '--admin-token' : adminGiven !== undefined && adminGiven !== '' ? 'MERIDIAN_ADMIN_TOKEN' : `generated: ${adminToken}`;
+    io.out(`  operator endpoints (worker listings, /v1/dlq) need the admin token (${adminSource})\n`);
+    io.out(auth.dev ? '  dev mode: clients connect without a token; /v1/services/* and /v1/functions/* calls need no credential\n' : '  service and function calls need a client token whose services/functions claims allow them, or the admin token\n');
     io.out('ready. SIGTERM or Ctrl-C drains and stops.\n');
     const keepAlive = setInterval(() => undefined, 1 << 30);
     const signal = await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]).finally(() => clearInterval(keepAlive));

@@ -14,7 +14,7 @@ import type { Edge } from '../../edge/server/mod.js';
 import { isMeridianError } from '../../errors/mod.js';
 import type { BusKind } from '../../runtime/buses.js';
 import { startDeployment } from '../../runtime/deployment.js';
-import { newWorkerToken, servicesModules } from '../../runtime/services.js';
+import { newAdminToken, newWorkerToken, servicesModules } from '../../runtime/services.js';
 import type { Deployment } from '../../runtime/deployment.js';
 import { measureRtts } from '../../runtime/ping.js';
 import { loadTopology, defaultTopology, TopologyError, formatProblem } from '../../topology/mod.js';
@@ -40,9 +40,11 @@ with its region node (WebSocket /ws, HTTP /v1/*, a demo page at /), and the edge
   --port-base N    first region's port, the next regions follow (default ${DEFAULT_PORT_BASE}; 0: free ports)
   --edge-port N    the edge's port (default ${DEFAULT_EDGE_PORT}; a free port with --port-base 0)
   --host ADDR      listen address of every server (default 127.0.0.1)
-  --json           print one JSON line when ready: {"regions":{...},"edge":"...","workerToken":"..."}
-Dev auth is on: connect with { "type": "auth", "id": "a", "user": "alice" }.
-Take a region down and back: POST <edge>/v1/admin/regions/NAME/down (or /up).
+  --json           print one JSON line when ready:
+                   {"regions":{...},"edge":"...","workerToken":"...","adminToken":"..."}
+Dev auth is on: connect with { "type": "auth", "id": "a", "user": "alice" }; service and function
+calls need no credential. An admin token is generated and printed: take a region down and back
+with POST <edge>/v1/admin/regions/NAME/down (or /up) and Authorization: Bearer <adminToken>.
 Ctrl-C (SIGINT) or SIGTERM drains and stops it.
 `;
 
@@ -130,6 +132,9 @@ async function runUp(topology: Topology, a: UpArgs, io: Io): Promise<number> {
   let d: Deployment | undefined;
   let edge: Edge | undefined;
   const workerToken = newWorkerToken();
+  // The operator credential of this run: the edge's admin endpoints, and on every node the
+  // worker listing, the DLQ and every service and function (docs/services.md, "Credentials").
+  const adminToken = newAdminToken();
   try {
     d = await startDeployment(topology, {
       bus: a.kind,
@@ -137,7 +142,7 @@ async function runUp(topology: Topology, a: UpArgs, io: Io): Promise<number> {
       ...(a.data === undefined ? {} : { dataDir: a.data }),
       portBase: a.portBase,
       ...(a.host === undefined ? {} : { host: a.host }),
-      region: { node: { auth: { dev: true } }, modules: servicesModules(workerToken) },
+      region: { node: { auth: { dev: true }, adminToken }, modules: servicesModules(workerToken) },
     });
     const dep = d;
     edge = await startEdge({
@@ -145,7 +150,7 @@ async function runUp(topology: Topology, a: UpArgs, io: Io): Promise<number> {
       regionUrls: d.urls,
       port: a.edgePort,
       ...(a.host === undefined ? {} : { host: a.host }),
-      devAdmin: true,
+      adminToken,
       onRegionDown: (region) => dep.takeDown(region),
       onRegionUp: (region) => dep.bringUp(region),
     });
@@ -170,8 +175,10 @@ async function runUp(topology: Topology, a: UpArgs, io: Io): Promise<number> {
     }
     say(`  edge           ${edge.url}  (GET /v1/route, /ws, /v1/*; admin: POST /v1/admin/regions/NAME/down|up)\n`);
     say(`  worker token   ${workerToken}  (Authorization: Bearer … on POST /v1/workers; see docs/services.md)\n`);
+    say(`  admin token    ${adminToken}  (Authorization: Bearer … on the edge's /v1/admin/*, the nodes' /v1/dlq and worker listings)\n`);
+    say('  dev auth: clients connect without a token, and /v1/services/*, /v1/functions/* calls need no credential (development only)\n');
     say(`Open ${d.urls[topology.regions[0]!.name]}/ and ${d.urls[topology.regions[1]?.name ?? topology.regions[0]!.name]}/ in two tabs to send messages across regions.\n`);
-    if (a.json) io.out(`${JSON.stringify({ regions: d.urls, edge: edge.url, workerToken })}\n`);
+    if (a.json) io.out(`${JSON.stringify({ regions: d.urls, edge: edge.url, workerToken, adminToken })}\n`);
     say('ready. Ctrl-C to stop.\n');
     // Signal listeners do not keep Node's event loop alive, and the bus's timers are unref'd.
     const keepAlive = setInterval(() => undefined, 1 << 30);

@@ -30,7 +30,8 @@ import { dlqRoute } from './routes-dlq.js';
 import { functionsRoute, invocationsRoute } from './routes-functions.js';
 import { servicesRoute } from './routes-services.js';
 import { workersRoute } from './routes-workers.js';
-import type { HttpModule } from '../../runtime/http-module.js';
+import type { Caller, HttpModule, RequestInfo } from '../../runtime/http-module.js';
+import { authorize, need } from './access.js';
 
 const PREFIXES = ['workers', 'services', 'functions', 'invocations', 'dlq'] as const;
 
@@ -117,14 +118,14 @@ export class ServicesModule implements HttpModule {
     };
   }
 
-  handle(req: IncomingMessage, res: ServerResponse, url: URL): boolean | Promise<boolean> {
+  handle(req: IncomingMessage, res: ServerResponse, url: URL, request: RequestInfo): boolean | Promise<boolean> {
     const parts = url.pathname.split('/');
     // ['', 'v1', '<prefix>', ...]
     if (parts[1] !== 'v1' || !(PREFIXES as readonly string[]).includes(parts[2] ?? '')) return false;
     const rest = parts.slice(3);
     if (rest[rest.length - 1] === '' && parts[2] !== 'services') rest.pop();
     if (parts[2] === 'services' && rest.length === 1 && rest[0] === '') rest.pop();
-    return this.serve(req, res, url, parts[2] as (typeof PREFIXES)[number], rest).then(() => true);
+    return this.serve(req, res, url, parts[2] as (typeof PREFIXES)[number], rest, request).then(() => true);
   }
 
   ready(): boolean {
@@ -184,9 +185,12 @@ export class ServicesModule implements HttpModule {
     return { id: spec.id, lease, detach };
   }
 
-  private async serve(req: IncomingMessage, res: ServerResponse, url: URL, prefix: (typeof PREFIXES)[number], parts: string[]): Promise<void> {
+  private async serve(req: IncomingMessage, res: ServerResponse, url: URL, prefix: (typeof PREFIXES)[number], parts: string[], request: RequestInfo): Promise<void> {
     this.inFlight++;
     try {
+      const required = need(prefix, req.method ?? 'GET', parts, decodePart);
+      const caller: Caller = required.kind === 'worker' ? { kind: 'anonymous' } : await request.caller();
+      authorize(caller, required);
       const work = prefix === 'services' && parts.length > 1 && !(parts.length === 2 && parts[1] === 'endpoints' && req.method === 'GET');
       if (this.draining && (work || (prefix === 'functions' && req.method === 'POST'))) {
         throw new MeridianError(ErrorCode.SvcOverloaded, 'this region node is draining: retry on another node', { details: { region: this.region } });
@@ -194,7 +198,7 @@ export class ServicesModule implements HttpModule {
       if (prefix === 'workers') await workersRoute(this.ctx, req, res, parts.map(decodePart));
       else if (prefix === 'services') await servicesRoute(this.ctx, req, res, url, parts);
       else if (prefix === 'functions') await functionsRoute(this.ctx, req, res, parts);
-      else if (prefix === 'invocations') invocationsRoute(this.ctx, req, res, parts.map(decodePart));
+      else if (prefix === 'invocations') invocationsRoute(this.ctx, req, res, parts.map(decodePart), caller);
       else await dlqRoute(this.ctx, req, res, url, parts.map(decodePart));
     } catch (err) {
       if (!res.headersSent && !res.destroyed) {

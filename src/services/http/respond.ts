@@ -28,6 +28,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   [ErrorCode.SvcInvalidEvent]: 400,
   [ErrorCode.InvalidArgument]: 400,
   [ErrorCode.SvcUnauthorized]: 401,
+  [ErrorCode.SvcForbidden]: 403,
   [ErrorCode.SvcUnknownWorker]: 404,
   [ErrorCode.SvcUnknownService]: 404,
   [ErrorCode.SvcUnknownFunction]: 404,

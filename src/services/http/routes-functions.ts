@@ -8,6 +8,8 @@ import { ErrorCode, MeridianError } from '../../errors/mod.js';
 import { eventOfResponse, parseHttpEvent, toMode, toStructuredDoc, loadEvent } from '../functions/event.js';
 import type { Invocation } from '../functions/invocations.js';
 import { decodePart, readBody } from './body.js';
+import type { Caller } from '../../runtime/http-module.js';
+import { mayCall } from './access.js';
 import type { ModuleContext } from './context.js';
 import { sendJson } from './respond.js';
 
@@ -59,10 +61,12 @@ export async function functionsRoute(ctx: ModuleContext, req: IncomingMessage, r
   }
 }
 
-export function invocationsRoute(ctx: ModuleContext, req: IncomingMessage, res: ServerResponse, parts: readonly string[]): void {
+export function invocationsRoute(ctx: ModuleContext, req: IncomingMessage, res: ServerResponse, parts: readonly string[], caller: Caller): void {
   const [id, ...rest] = parts;
   if (id === undefined || rest.length > 0 || (req.method ?? 'GET') !== 'GET') throw new MeridianError(ErrorCode.SvcNotFound, `no route ${req.method} /v1/invocations/${parts.join('/')}`);
-  const inv = ctx.runtime.invocations.get(id);
+  const found = ctx.runtime.invocations.get(id);
+  // Someone who may not call the function does not learn that the invocation exists either.
+  const inv = found !== undefined && mayCall(caller, 'function', found.function) ? found : undefined;
   if (!inv) throw new MeridianError(ErrorCode.SvcNotFound, `no invocation ${JSON.stringify(id)} on this node (invocations are polled on the node that accepted them)`, { details: { id } });
   sendJson(res, 200, view(inv));
 }
