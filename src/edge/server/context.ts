@@ -6,6 +6,7 @@ import type { Topology } from '../../topology/mod.js';
 import type { TrustedProxies } from '../client-ip.js';
 import type { GeoIp } from '../geoip.js';
 import type { HealthMonitor } from '../health/monitor.js';
+import type { EdgeMetrics } from '../../observability/metrics.js';
 import type { RegionLoad } from './load.js';
 import type { EdgeOptions } from './options.js';
 
@@ -20,4 +21,6 @@ export interface EdgeContext {
   /** Seconds a client should wait when no region can serve: about one up-threshold of probes. */
   readonly retryAfterS: number;
   readonly affinityCookie: string;
+  /** Requests, steering decisions, health changes (src/observability); served at /metrics and /stats. */
+  readonly metrics: EdgeMetrics;
 }

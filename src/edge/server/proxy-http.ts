@@ -129,7 +129,10 @@ function attempt(ctx: EdgeContext, agents: Agents, req: IncomingMessage, res: Se
     up.on('error', (err: NodeJS.ErrnoException) => {
       if (responded) return; // upRes closes incomplete, which cuts the client's response
       req.unpipe(up);
-      if (!clientGone) ctx.monitor.recordOutcome(region, false);
+      if (!clientGone) {
+        ctx.monitor.recordOutcome(region, false);
+        ctx.metrics.proxyErrors.inc({ region, transport: 'http' });
+      }
       const error = timedOut ? 'timeout' : (err.code ?? err.message);
       finish({ kind: 'failed', error, retryable: !bodyStarted && !timedOut && !clientGone, timeout: timedOut, clientGone });
     });

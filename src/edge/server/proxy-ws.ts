@@ -73,6 +73,7 @@ export class WsProxy {
       }
       if (upstream === undefined) {
         ctx.monitor.recordOutcome(s.region, false);
+        ctx.metrics.proxyErrors.inc({ region: s.region, transport: 'ws' });
         continue;
       }
       ctx.monitor.recordOutcome(s.region, true);

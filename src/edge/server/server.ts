@@ -24,6 +24,10 @@ import { WsProxy } from './proxy-ws.js';
 import { RateLimiter } from './rate-limit.js';
 import { refuseUpgrade, sendError, sendJson } from './respond.js';
 import { handleRoute } from './route.js';
+import { handleEdgeObservability, routeLabel } from './metrics.js';
+import { handleEdgeSlo } from './slo.js';
+import { EdgeMetrics } from '../../observability/metrics.js';
+import { createLogger } from '../../observability/logger.js';
 import { requestIp } from './steer.js';
 
 export interface Edge {
@@ -50,6 +54,9 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
   const clock = options.clock ?? Date.now;
   const monitor = new HealthMonitor({ regions: Object.fromEntries([...urls].map(([k, u]) => [k, u.origin])), probe: options.probe ?? {}, outlier: options.outlier ?? {}, clock });
   const load = new RegionLoad([...urls.keys()], clock);
+  const metrics = new EdgeMetrics({ clock, regions: [...urls.keys()], log: createLogger({ base: { component: 'edge' } }) });
+  metrics.setSources({ regions: () => [...urls.keys()], healthy: (r) => monitor.health(r).healthy, connections: (r) => load.connections(r), rps: (r) => load.rps(r) });
+  const unwatch = monitor.subscribe((h) => metrics.healthChanged(h.region, h.healthy, { probeHealthy: h.probeHealthy, ejected: h.ejectedUntil !== null, lastError: h.lastError }));
   const ctx: EdgeContext = {
     topology: options.topology,
     urls,
@@ -60,6 +67,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
     options,
     retryAfterS: Math.max(1, Math.ceil((monitor.probeConfig.intervalMs * monitor.probeConfig.upAfter) / 1000)),
     affinityCookie: options.affinity?.cookie ?? DEFAULT_AFFINITY_COOKIE,
+    metrics,
   };
   const limiter = options.rateLimit === false ? undefined : new RateLimiter(options.rateLimit ?? DEFAULT_RATE_LIMIT, clock);
   const agents = createAgents();
@@ -69,6 +77,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
   const admit = (req: IncomingMessage): number | undefined => {
     if (limiter === undefined) return undefined;
     const a = limiter.take(requestIp(ctx, req) ?? 'unknown');
+    if (!a.ok) metrics.rateLimited.inc();
     return a.ok ? undefined : a.retryAfterS;
   };
 
@@ -79,12 +88,14 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
       const healthy = monitor.all().filter((h) => h.healthy).map((h) => h.region);
       return sendJson(res, healthy.length > 0 ? 200 : 503, { ready: healthy.length > 0, healthy });
     }
+    if (await handleEdgeObservability(ctx, metrics, req, res, path)) return;
     if (applyCors(options.cors, req, res)) return;
     const wait = admit(req);
     if (wait !== undefined) return sendError(res, 429, ErrorCode.EdgeRateLimited, 'too many requests from this address', { 'retry-after': String(wait) });
     if (path === '/v1/route' && (req.method === 'GET' || req.method === 'HEAD')) return handleRoute(ctx, req, res, query());
     if (path === '/v1/regions' && (req.method === 'GET' || req.method === 'HEAD')) return sendJson(res, 200, regionsView(ctx));
     if (path.startsWith('/v1/admin/')) return handleAdmin(ctx, req, res, path);
+    if (path === '/v1/slo') return handleEdgeSlo(ctx, req, res);
     if (Dashboard.owns(path)) return dashboard.handle(req, res, path);
     if (path.startsWith('/v1/')) return proxyHttp(ctx, agents, req, res);
     sendError(res, 404, ErrorCode.EdgeNotFound, 'no such endpoint');
@@ -103,6 +114,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
   }
 
   const server = createServer((req, res) => {
+    res.once('finish', () => metrics.request(routeLabel(splitUrl(req.url).path), res.statusCode));
     handle(req, res).catch((err: unknown) => {
       if (isMeridianError(err)) sendError(res, 400, err.code, err.message);
       else sendError(res, 500, ErrorCode.EdgeInternal, 'internal error');
@@ -129,6 +141,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
     load,
     async close() {
       monitor.stop();
+      unwatch();
       dashboard.close();
       ws.closeAll();
       await new Promise<void>((resolve) => {

@@ -80,6 +80,12 @@ export function requestedAffinity(ctx: EdgeContext, req: IncomingMessage): strin
 const soft = (excluded: string | undefined): boolean => excluded === undefined || excluded === 'outside-pool' || excluded.startsWith('residency-preference:');
 
 export function steer(ctx: EdgeContext, client: SteeringClient, affinity?: string, exclude?: ReadonlySet<string>): Steering {
+  const s = choose(ctx, client, affinity, exclude);
+  ctx.metrics.decision(s.region, s.reason);
+  return s;
+}
+
+function choose(ctx: EdgeContext, client: SteeringClient, affinity?: string, exclude?: ReadonlySet<string>): Steering {
   const decision = decide(ctx.topology, regionStates(ctx, exclude), client);
   if (affinity !== undefined && affinity !== decision.region) {
     const c = decision.candidates.find((x) => x.region === affinity);
