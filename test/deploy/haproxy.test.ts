@@ -1,0 +1,200 @@
+/**
+ * The haproxy edge generator: the steering table (candidate regions per country), `haproxy -c` on
+ * the generated config, and the real haproxy in front of `meridian up`'s three regions steering an
+ * HTTP request and a WebSocket to the right region, keeping residency over affinity, and failing
+ * over when a region goes down. Skipped (with the reason) without haproxy, unless CI=true.
+ */
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { candidates, renderHaproxy, steeringPools } from '../../src/deploy/haproxy/mod.js';
+import { inventory } from '../../src/deploy/inventory.js';
+import type { PlanContext, PlannedFile } from '../../src/deploy/types.js';
+import { SUBPROTOCOL } from '../../src/protocol/mod.js';
+import { freePort } from '../../src/testing/mod.js';
+import { defaultTopology } from '../../src/topology/mod.js';
+import type { Topology } from '../../src/topology/mod.js';
+import { eventually } from '../node/client.js';
+
+const run = promisify(execFile);
+const HAPROXY = ['/usr/sbin/haproxy', '/usr/bin/haproxy'].find((p) => {
+  try {
+    execFileSync(p, ['-v'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+});
+if (HAPROXY === undefined && process.env['CI'] === 'true') throw new Error('CI=true but haproxy is not installed (apt-get install haproxy)');
+if (HAPROXY === undefined) console.warn('haproxy.test.ts: the haproxy suites are skipped: haproxy is not installed (apt-get install haproxy)');
+const withHaproxy = HAPROXY === undefined ? describe.skip : describe;
+
+function planContext(topology: Topology): PlanContext {
+  return { topology, inventory: inventory(topology), outDir: '/nonexistent', secrets: { get: <T>(_: string, make: () => T): T => make() } };
+}
+
+const dirs: string[] = [];
+function writeAll(files: readonly PlannedFile[]): string {
+  const d = mkdtempSync(join(tmpdir(), 'meridian-haproxy-test-'));
+  dirs.push(d);
+  for (const f of files) {
+    mkdirSync(dirname(join(d, f.path)), { recursive: true });
+    writeFileSync(join(d, f.path), f.content);
+  }
+  return d;
+}
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+describe('haproxy: steering table', () => {
+  const t = defaultTopology();
+  it('lists, per country, the pool, its fallbacks, then what strict residency allows', () => {
+    expect(candidates(t, 'FR')).toEqual(['eu-west']); // gdpr: EU jurisdiction only
+    expect(candidates(t, 'GB')).toEqual(['eu-west', 'us-east', 'ap-southeast']);
+    expect(candidates(t, 'SG')).toEqual(['ap-southeast', 'eu-west', 'us-east']);
+    expect(candidates(t, 'US')).toEqual(['us-east', 'eu-west', 'ap-southeast']);
+    expect(candidates(t, undefined)).toEqual(['us-east', 'eu-west', 'ap-southeast']);
+  });
+
+  it('maps every named country and group, and leaves the rest to the default pool', () => {
+    const s = steeringPools(t);
+    expect(s.defaultPool).toBe('pool:us-east:eu-west:ap-southeast');
+    expect(s.countries.get('DE')).toBe('pool:eu-west');
+    expect(s.countries.get('EU')).toBe('pool:eu-west');
+    expect(s.countries.get('GB')).toBe('pool:eu-west:us-east:ap-southeast');
+    expect(s.countries.get('VN')).toBe('pool:ap-southeast:eu-west:us-east');
+    expect(s.countries.has('US')).toBe(false); // same list as the default pool
+    expect(s.countries.has('JP')).toBe(false);
+  });
+});
+
+withHaproxy('haproxy: the generated config', () => {
+  it('passes haproxy -c for both example topologies', async () => {
+    for (const file of ['examples/meridian.yaml', 'examples/five-regions.yaml']) {
+      const { loadTopology } = await import('../../src/topology/mod.js');
+      const t = await loadTopology(file);
+      const files = renderHaproxy(planContext(t), { mapDir: '@DIR@' });
+      const d = writeAll(files.map((f) => ({ ...f, content: String(f.content).replaceAll('@DIR@', '') })));
+      const cfg = join(d, 'haproxy', 'haproxy.cfg');
+      writeFileSync(cfg, String(files[0]!.content).replaceAll('@DIR@', join(d, 'haproxy')));
+      const { stdout, stderr } = await run(HAPROXY!, ['-c', '-f', cfg]);
+      expect(stdout + stderr).toContain('Configuration file is valid');
+    }
+  });
+
+  it('writes countries.map, the trusted list, an empty GeoIP map with its recipe, and a README', () => {
+    const files = renderHaproxy(planContext(defaultTopology()));
+    const text = (p: string): string => String(files.find((f) => f.path === p)?.content);
+    expect(files.map((f) => f.path)).toEqual([
+      'haproxy/haproxy.cfg',
+      'haproxy/countries.map',
+      'haproxy/trusted-proxies.lst',
+      'haproxy/geoip-country.map',
+      'haproxy/geoip-from-geolite2.sh',
+      'haproxy/README.md',
+    ]);
+    expect(text('haproxy/countries.map')).toContain('\nDE pool:eu-west\n');
+    expect(text('haproxy/haproxy.cfg')).toContain('map_ip(/etc/haproxy/meridian/geoip-country.map)');
+    expect(text('haproxy/haproxy.cfg')).toContain('timeout tunnel 1h');
+    expect(text('haproxy/haproxy.cfg')).toContain('server ap-southeast-node-0 10.77.3.100:7703 check inter 500ms fall 2 rise 3 maxconn 5000');
+    expect(text('haproxy/geoip-from-geolite2.sh')).toContain('GeoLite2-Country-Blocks-IPv4.csv');
+  });
+});
+
+interface UpInfo {
+  regions: Record<string, string>;
+  edge: string;
+  adminToken?: string;
+}
+
+withHaproxy('haproxy: in front of meridian up', () => {
+  let up: ChildProcess;
+  let hap: ChildProcess;
+  let info: UpInfo;
+  let base: string;
+  let hapErr = '';
+
+  beforeAll(async () => {
+    up = spawn(process.execPath, ['--import', 'tsx', 'src/cli/entry.ts', 'up', '--port-base', '0', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    up.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    await eventually(() => out.includes('\n') || up.exitCode !== null, 'meridian up --json', 30_000);
+    info = JSON.parse(out) as UpInfo;
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    const files = renderHaproxy(planContext(defaultTopology()), { regionUrls: info.regions, bind: `127.0.0.1:${port}`, mapDir: '@DIR@' });
+    const d = writeAll(files);
+    const cfg = join(d, 'haproxy', 'haproxy.cfg');
+    writeFileSync(cfg, String(files[0]!.content).replaceAll('@DIR@', join(d, 'haproxy')));
+    hap = spawn(HAPROXY!, ['-db', '-f', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });
+    hap.stdout!.on('data', (b: Buffer) => (hapErr += b.toString()));
+    hap.stderr!.on('data', (b: Buffer) => (hapErr += b.toString()));
+    await eventually(async () => (await fetch(`${base}/health`).catch(() => undefined))?.status === 200, `haproxy on ${base}`, 15_000);
+  }, 45_000);
+
+  afterAll(async () => {
+    hap?.kill('SIGTERM');
+    if (up?.exitCode === null) {
+      up.kill('SIGTERM');
+      await new Promise((r) => up.once('exit', r));
+    }
+  });
+
+  const get = async (headers: Record<string, string>): Promise<{ status: number; region: string | undefined; header: string | null }> => {
+    const res = await fetch(`${base}/health`, { headers });
+    // haproxy's own answers (a refused connection before the check notices) are not JSON.
+    const body = (await res.json().catch(() => ({}))) as { region?: string };
+    return { status: res.status, region: body.region, header: res.headers.get('x-meridian-region') };
+  };
+
+  it('sends HTTP requests to the region of the country header, and clients without one to the default pool', async () => {
+    expect(await get({})).toEqual({ status: 200, region: 'us-east', header: 'us-east' });
+    expect(await get({ 'X-Country': 'DE' })).toEqual({ status: 200, region: 'eu-west', header: 'eu-west' });
+    expect(await get({ 'CF-IPCountry': 'sg' })).toEqual({ status: 200, region: 'ap-southeast', header: 'ap-southeast' });
+    expect(await get({ 'X-Country': 'US' })).toEqual({ status: 200, region: 'us-east', header: 'us-east' });
+  });
+
+  it('bridges a WebSocket to the right region and sets the affinity cookie on the upgrade', async () => {
+    const ws = new WebSocket(`${base.replace('http', 'ws')}/ws`, SUBPROTOCOL, { headers: { 'X-Country': 'SG' } });
+    let cookie: string | undefined;
+    ws.on('upgrade', (res) => (cookie = String(res.headers['set-cookie'])));
+    const welcome = await new Promise<{ type: string; region: string }>((resolve, reject) => {
+      ws.once('open', () => ws.send(JSON.stringify({ type: 'auth', id: 'a', user: 'alice' })));
+      ws.on('message', (data: Buffer) => {
+        const f = JSON.parse(data.toString()) as { type: string; region: string };
+        if (f.type === 'welcome') resolve(f);
+      });
+      ws.once('error', reject);
+    });
+    expect(welcome.region).toBe('ap-southeast');
+    expect(cookie).toContain('meridian_region=ap-southeast; Path=/; Max-Age=82800; HttpOnly; SameSite=Lax');
+    ws.close();
+  }, 15_000);
+
+  it('honours affinity only where strict residency allows it', async () => {
+    expect((await get({ 'X-Country': 'GB', Cookie: 'meridian_region=ap-southeast' })).region).toBe('ap-southeast');
+    expect((await get({ 'X-Country': 'GB', Cookie: 'meridian_region=ap-southeast', 'X-Meridian-Region': 'us-east' })).region).toBe('us-east');
+    expect((await get({ 'X-Country': 'DE', Cookie: 'meridian_region=us-east' })).region).toBe('eu-west');
+  });
+
+  it('fails over to the next candidate when a region goes down, and refuses where residency allows none', async () => {
+    const admin: RequestInit = { method: 'POST', headers: info.adminToken === undefined ? {} : { authorization: `Bearer ${info.adminToken}` } };
+    expect((await fetch(`${info.edge}/v1/admin/regions/eu-west/down`, admin)).status).toBe(202);
+    try {
+      await eventually(async () => (await get({ 'X-Country': 'GB' })).region === 'us-east', 'GB failing over to us-east', 5_000);
+      const refused = await fetch(`${base}/health`, { headers: { 'X-Country': 'FR' } });
+      expect(refused.status).toBe(503);
+      expect(refused.headers.get('retry-after')).toBe('2');
+      expect(await refused.json()).toMatchObject({ error: { code: 'EDGE_NO_REGION' } });
+    } finally {
+      expect((await fetch(`${info.edge}/v1/admin/regions/eu-west/up`, admin)).status).toBe(202);
+    }
+    await eventually(async () => (await get({ 'X-Country': 'FR' })).region === 'eu-west', 'eu-west back', 10_000);
+  }, 20_000);
+});
