@@ -4,6 +4,7 @@
  * twice gives the same files except keys and what embeds them.
  */
 import { execFile } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,7 +14,7 @@ import { afterAll, expect, it } from 'vitest';
 import { planDeployment, planSecrets, writePlanFiles } from '../../src/deploy/mod.js';
 import type { Plan } from '../../src/deploy/mod.js';
 import { SERVER_TLS_DIR } from '../../src/deploy/nats/mod.js';
-import { loadTopology } from '../../src/topology/mod.js';
+import { DEFAULT_TOPOLOGY_YAML, loadTopology, parseTopology } from '../../src/topology/mod.js';
 import { describeWithNats, natsServerPath } from '../bus/nats-env.js';
 
 const run = promisify(execFile);
@@ -27,9 +28,10 @@ const text = (plan: Plan, path: string): string => {
 };
 
 describeWithNats('meridian plan: NATS configs', () => {
-  for (const example of ['examples/meridian.yaml', 'examples/five-regions.yaml']) {
+  const NO_VPN = `${DEFAULT_TOPOLOGY_YAML}deploy:\n  vpn: { kind: none }\n  hosts: { us-east: nats.us.example.com, eu-west: 203.0.113.7 }\n`;
+  for (const example of ['examples/meridian.yaml', 'examples/five-regions.yaml', 'no VPN, public addresses']) {
     it(`nats-server -t accepts every generated config of ${example}`, async () => {
-      const topology = await loadTopology(example);
+      const topology = example.endsWith('.yaml') ? await loadTopology(example) : parseTopology(NO_VPN);
       const out = join(dir, example.replace(/\W/g, '-'));
       const plan = await planDeployment(topology, { outDir: out, only: ['nats'] });
       await writePlanFiles(out, plan.files);
@@ -52,6 +54,20 @@ describeWithNats('meridian plan: NATS configs', () => {
         expect(first).toContain(`{ name: "${r.name}", urls: ["tls://`);
       }
       expect(first).toContain(`server_tags: ["region:${topology.regions[0]!.name}"]`);
+      // With the VPN, listeners bind the overlay IP only; without it, every interface, and the
+      // servers advertise (and their certificates name) the public addresses.
+      if (example.endsWith('.yaml')) {
+        expect(first).toContain('listen: "10.77.1.10:4222"');
+        expect(first).toContain(`{ name: "${topology.regions[1]!.name}", urls: ["tls://10.77.2.10:7222"] }`);
+      } else {
+        expect(first).toContain('listen: "0.0.0.0:4222"');
+        expect(first).toContain('client_advertise: "nats.us.example.com:4222"');
+        expect(first).toContain('{ name: "eu-west", urls: ["tls://203.0.113.7:7222"] }');
+        expect(first).toContain('{ name: "ap-southeast", urls: ["tls://ap-southeast-nats-0.ap-southeast.internal:7222"] }');
+        const cert = new X509Certificate(text(plan, 'tls/eu-west-nats-0.pem'));
+        expect(cert.checkIP('203.0.113.7')).toBe('203.0.113.7');
+        expect(new X509Certificate(text(plan, 'tls/us-east-nats-0.pem')).checkHost('nats.us.example.com')).toBe('nats.us.example.com');
+      }
       expect(first).toContain('system_account: "SYS"');
       expect(first.match(/nkey: "U[A-Z2-7]{55}"/g)).toHaveLength(topology.regions.length + 1);
     });

@@ -3,9 +3,11 @@
  * addresses, ports and file locations that the server configs, the certificates' names and the
  * region nodes' settings must agree on.
  *
- * Deployed (the default): servers bind 0.0.0.0 on `deploy.nats.ports`, are reached at their
- * inventory address (the overlay IP with a VPN), and read their files from fixed paths on their
- * machine (/etc/nats/tls, /var/lib/nats/jetstream). `--local`: everything on 127.0.0.1 with the
+ * Deployed (the default): servers listen on `deploy.nats.ports`, are reached at their inventory
+ * address, and read their files from fixed paths on their machine (/etc/nats/tls,
+ * /var/lib/nats/jetstream). With a VPN the address is the overlay IP and every listener binds
+ * only that IP (NATS, monitoring included, is then unreachable from the public network); without
+ * one they bind 0.0.0.0. `--local`: everything on 127.0.0.1 with the
  * plan's free ports, and every path points into the output directory.
  */
 import { join } from 'node:path';
@@ -55,7 +57,7 @@ export function natsLayout(ctx: LayoutContext): NatsServerLayout[] {
       return {
         host,
         region: host.region,
-        bind: local ? '127.0.0.1' : '0.0.0.0',
+        bind: local ? '127.0.0.1' : ctx.topology.deploy.vpn.kind !== 'none' ? host.address : '0.0.0.0',
         ports: { client: p('client'), cluster: p('cluster'), gateway: p('gateway'), monitor: p('monitor') },
         clientUrl: at('tls', 'client'),
         routeUrl: at('tls', 'cluster'),

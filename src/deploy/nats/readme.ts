@@ -22,7 +22,9 @@ export function natsReadme(ctx: PlanContext): string {
     '',
     `- **Clients** (region nodes) must use TLS and log in as an NKEY user: the server keeps only the public key (in each config's \`accounts\`), the node holds the seed (\`nats/users/<region>-node.nk\`). Node users live in the \`${APP_ACCOUNT}\` account (JetStream enabled); \`nats/users/system.nk\` is the \`${SYSTEM_ACCOUNT}\` system account's user, for operators (\`nats --server ... --tlsca tls/ca.pem --nkey nats/users/system.nk server list\`).`,
     `- **Routes and gateways** use mutual TLS (\`verify: true\`): a server joins its cluster or the super-cluster only with a certificate signed by ${provided ? 'your CA (deploy.nats.tls)' : 'the plan CA (`tls/ca.pem`)'}. There are no route or gateway passwords. Each server advertises its planned address, which its certificate names.`,
-    `- Monitoring (port ${local ? 'see table' : p.monitor}) has no authentication: keep it on the private network${ctx.topology.deploy.vpn.kind === 'none' ? '' : ' (the addresses above are overlay addresses)'} or firewall it.`,
+    ctx.topology.deploy.vpn.kind === 'none' || local
+      ? `- Monitoring (port ${local ? 'see table' : p.monitor}) has no authentication: keep it on a private network or firewall it (every listener binds ${local ? '127.0.0.1' : '0.0.0.0'}).`
+      : '- Every listener binds the server\'s overlay IP only, so NATS (and its unauthenticated monitoring port) is reachable only through the VPN: start `nats-server` after Nebula is up (systemd: `After=` and `Requires=` the nebula unit).',
     '',
     '### Install',
     '',
