@@ -161,14 +161,20 @@ export async function planDeployment(topology: Topology, opts: PlanOptions): Pro
 }
 
 const FALLBACK_ABOUT: ReadonlyArray<[string, string]> = [
-  ['vpn/', 'Nebula VPN mesh: see vpn/README.md'],
-  ['k8s/', 'Kubernetes: `kubectl apply` in the region\'s cluster'],
+  ['vpn/', 'Nebula VPN mesh'],
+  ['k8s/', 'Kubernetes manifests'],
   ['haproxy/', 'haproxy edge host'],
 ];
 
-function aboutOf(f: PlannedFile): string {
+/** A generator's own `about`, else its area, pointing at the area's README when it wrote one. */
+function aboutOf(f: PlannedFile, all: readonly PlannedFile[]): string {
   if (f.about !== undefined) return f.about;
-  return FALLBACK_ABOUT.find(([prefix]) => f.path.startsWith(prefix))?.[1] ?? '';
+  const slash = f.path.indexOf('/');
+  const guide = slash > 0 ? `${f.path.slice(0, slash)}/README.md` : undefined;
+  if (guide === f.path) return 'how to install this part';
+  const area = FALLBACK_ABOUT.find(([prefix]) => f.path.startsWith(prefix))?.[1] ?? '';
+  const see = guide !== undefined && all.some((x) => x.path === guide) ? `see ${guide}` : '';
+  return [area, see].filter(Boolean).join(': ');
 }
 
 function readme(ctx: PlanContext, targets: readonly PlanTarget[], files: readonly PlannedFile[], warnings: readonly PlanProblem[]): string {
@@ -180,7 +186,10 @@ function readme(ctx: PlanContext, targets: readonly PlanTarget[], files: readonl
     `Written by \`meridian plan\` for the regions ${regions}${ctx.local ? ' in `--local` mode: every host on 127.0.0.1 with its own ports, paths inside this directory, to run on one machine' : ''}.`,
     '',
     'Targets:',
-    ...targets.map((t) => `- \`${t}\`: ${TITLES[t]}`),
+    ...targets.map((t) => {
+      const guide = files.find((f) => f.path === `${t}/README.md`);
+      return `- \`${t}\`: ${TITLES[t]}${t === 'nats' ? ' (see "NATS super-cluster" below)' : guide ? ` (see \`${guide.path}\`)` : ''}`;
+    }),
     '',
     '## Secrets',
     '',
@@ -195,7 +204,7 @@ function readme(ctx: PlanContext, targets: readonly PlanTarget[], files: readonl
     '',
     '| file | secret | what it is, where it goes |',
     '|---|---|---|',
-    ...sorted.map((f) => `| \`${f.path}\` | ${f.secret ? '**secret**' : ''} | ${aboutOf(f).replace(/\|/g, '\\|')} |`),
+    ...sorted.map((f) => `| \`${f.path}\` | ${f.secret ? '**secret**' : ''} | ${aboutOf(f, sorted).replace(/\|/g, '\\|')} |`),
     '',
   ];
   if (targets.includes('nats')) out.push(natsReadme(ctx));
