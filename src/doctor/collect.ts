@@ -4,6 +4,7 @@
  * at once and each bounded by a timeout, into one `Snapshot`. A failure is recorded on its probe,
  * never thrown: an unreachable server is a finding, not a crash.
  */
+import { Agent, fetch } from 'undici';
 import type { Topology } from '../topology/mod.js';
 import type { Gatewayz, Jsz, Routez, Varz } from './nats-json.js';
 import { httpsCert, natsCert } from './tls-peer.js';
@@ -20,16 +21,28 @@ export interface CollectOptions {
   readonly natsClients?: readonly Target[];
   /** Per request; default 3000 ms. */
   readonly timeoutMs?: number;
+  /**
+   * PEM CA certificate(s) that https endpoints and TLS certificates must chain to (a deployment's
+   * private CA, `tls/ca.pem`). Without it https uses the system roots and certificates are only read.
+   */
+  readonly ca?: string;
 }
 
 const message = (err: unknown): string => {
   const e = err as { cause?: { code?: string; message?: string }; name?: string; message?: string };
   if (e.name === 'TimeoutError' || e.name === 'AbortError') return 'timed out';
-  return e.cause?.code ?? e.cause?.message ?? e.message ?? String(err);
+  const text = e.cause?.code ?? e.cause?.message ?? e.message ?? String(err);
+  // A certificate the system roots do not know: most likely the deployment's own CA.
+  return /CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(text) ? `${text} (a private CA? pass it with --ca FILE)` : text;
 };
 
-async function getJson(base: string, path: string, timeoutMs: number): Promise<HttpAnswer> {
-  const res = await fetch(new URL(path, base), { signal: AbortSignal.timeout(timeoutMs) });
+interface Http {
+  readonly timeoutMs: number;
+  readonly dispatcher: Agent | undefined;
+}
+
+async function getJson(base: string, path: string, http: Http): Promise<HttpAnswer> {
+  const res = await fetch(new URL(path, base), { signal: AbortSignal.timeout(http.timeoutMs), ...(http.dispatcher === undefined ? {} : { dispatcher: http.dispatcher }) });
   const text = await res.text();
   let body: unknown = text;
   try {
@@ -40,21 +53,21 @@ async function getJson(base: string, path: string, timeoutMs: number): Promise<H
   return { status: res.status, body };
 }
 
-async function json<T>(base: string, path: string, timeoutMs: number): Promise<T> {
-  const a = await getJson(base, path, timeoutMs);
+async function json<T>(base: string, path: string, http: Http): Promise<T> {
+  const a = await getJson(base, path, http);
   if (a.status !== 200 || typeof a.body !== 'object' || a.body === null) throw new Error(`GET ${path}: HTTP ${a.status}`);
   return a.body as T;
 }
 
-async function probeServer(t: Target, timeoutMs: number): Promise<ServerProbe> {
+async function probeServer(t: Target, http: Http): Promise<ServerProbe> {
   try {
     const start = Date.now();
-    const varz = await json<Varz>(t.url, '/varz', timeoutMs);
+    const varz = await json<Varz>(t.url, '/varz', http);
     const end = Date.now();
     const [gatewayz, jsz, routez] = await Promise.all([
-      json<Gatewayz>(t.url, '/gatewayz', timeoutMs),
-      json<Jsz>(t.url, '/jsz?accounts=true&streams=true', timeoutMs),
-      json<Routez>(t.url, '/routez', timeoutMs),
+      json<Gatewayz>(t.url, '/gatewayz', http),
+      json<Jsz>(t.url, '/jsz?accounts=true&streams=true', http),
+      json<Routez>(t.url, '/routez', http),
     ]);
     return { ...t, varz, gatewayz, jsz, routez, varzClock: { midMs: (start + end) / 2, rttMs: end - start } };
   } catch (err) {
@@ -62,20 +75,20 @@ async function probeServer(t: Target, timeoutMs: number): Promise<ServerProbe> {
   }
 }
 
-async function probeNode(t: Target, timeoutMs: number): Promise<NodeProbe> {
+async function probeNode(t: Target, http: Http): Promise<NodeProbe> {
   try {
-    const [ready, health] = await Promise.all([getJson(t.url, '/ready', timeoutMs), getJson(t.url, '/health', timeoutMs)]);
+    const [ready, health] = await Promise.all([getJson(t.url, '/ready', http), getJson(t.url, '/health', http)]);
     return { ...t, ready, health };
   } catch (err) {
     return { ...t, error: message(err) };
   }
 }
 
-async function probeCert(kind: string, t: Target, timeoutMs: number): Promise<CertProbe | null> {
+async function probeCert(kind: string, t: Target, timeoutMs: number, ca: string | undefined): Promise<CertProbe | null> {
   const url = new URL(t.url);
   const endpoint = url.host;
   try {
-    const cert: PeerCert | null = url.protocol === 'https:' ? await httpsCert(url, timeoutMs) : await natsCert(url, timeoutMs);
+    const cert: PeerCert | null = url.protocol === 'https:' ? await httpsCert(url, timeoutMs, ca) : await natsCert(url, timeoutMs, ca);
     return cert === null ? null : { kind, region: t.region, endpoint, ...cert };
   } catch (err) {
     return { kind, region: t.region, endpoint, error: message(err) };
@@ -89,11 +102,12 @@ export async function collect(o: CollectOptions): Promise<Snapshot> {
     ...(o.regionNodes ?? []).filter((t) => t.url.startsWith('https:')).map((t): [string, Target] => ['region node', t]),
     ...(o.natsClients ?? []).map((t): [string, Target] => ['NATS client', t]),
   ];
+  const http: Http = { timeoutMs, dispatcher: o.ca === undefined ? undefined : new Agent({ connect: { ca: o.ca } }) };
   const [servers, nodes, certs] = await Promise.all([
-    Promise.all(o.natsMonitors.map((t) => probeServer(t, timeoutMs))),
-    o.regionNodes === undefined ? Promise.resolve(undefined) : Promise.all(o.regionNodes.map((t) => probeNode(t, timeoutMs))),
-    Promise.all(tlsTargets.map(([kind, t]) => probeCert(kind, t, timeoutMs))),
-  ]);
+    Promise.all(o.natsMonitors.map((t) => probeServer(t, http))),
+    o.regionNodes === undefined ? Promise.resolve(undefined) : Promise.all(o.regionNodes.map((t) => probeNode(t, http))),
+    Promise.all(tlsTargets.map(([kind, t]) => probeCert(kind, t, timeoutMs, o.ca))),
+  ]).finally(() => http.dispatcher?.destroy());
   return {
     topology: o.topology,
     servers,

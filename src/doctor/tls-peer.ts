@@ -3,8 +3,9 @@
  * a NATS client port (2.9) first sends a plain-text `INFO {...}` line and upgrades when the client
  * answers with a TLS handshake, so for `nats://`/`tls://` URLs the INFO line is read first: when
  * it says `tls_required` (or the URL is `tls://`) the same socket is upgraded, otherwise the
- * endpoint has no TLS and nothing is reported. Verification is off on purpose: the point is to
- * see the certificate, including an expired or privately signed one.
+ * endpoint has no TLS and nothing is reported. The handshake never refuses a certificate: the
+ * point is to see it, expired or not; with the operator's CA given, whether it chains to it is
+ * reported as well.
  */
 import { connect as netConnect } from 'node:net';
 import type { Socket } from 'node:net';
@@ -25,10 +26,10 @@ const cn = (x: PeerCertificate['subject'] | undefined): string | undefined => {
   return Array.isArray(v) ? (v[0] as string | undefined) : typeof v === 'string' ? v : undefined;
 };
 
-function handshake(opts: { host: string; port: number; socket?: Socket }, timeoutMs: number): Promise<PeerCert> {
+function handshake(opts: { host: string; port: number; socket?: Socket }, timeoutMs: number, ca: string | undefined): Promise<PeerCert> {
   return new Promise((resolve, reject) => {
     const servername = isIP(opts.host) === 0 ? opts.host : undefined;
-    const tls: TLSSocket = tlsConnect({ ...opts, ...(servername === undefined ? {} : { servername }), rejectUnauthorized: false });
+    const tls: TLSSocket = tlsConnect({ ...opts, ...(servername === undefined ? {} : { servername }), ...(ca === undefined ? {} : { ca }), rejectUnauthorized: false });
     const timer = setTimeout(() => fail(new Error(`TLS handshake timed out after ${timeoutMs} ms`)), timeoutMs);
     const fail = (err: Error): void => {
       clearTimeout(timer);
@@ -41,7 +42,8 @@ function handshake(opts: { host: string; port: number; socket?: Socket }, timeou
       const cert = tls.getPeerCertificate();
       tls.destroy();
       if (cert === undefined || cert.valid_to === undefined) return reject(new Error('no certificate presented'));
-      const untrusted = tls.authorizationError === null || tls.authorizationError === undefined ? undefined : String(tls.authorizationError);
+      // Judged only against the operator's CA: the system roots never know a deployment's own CA.
+      const untrusted = ca === undefined || tls.authorized ? undefined : String(tls.authorizationError ?? 'not verified');
       const subjectCn = cn(cert.subject);
       const issuerCn = cn(cert.issuer);
       resolve({
@@ -55,12 +57,12 @@ function handshake(opts: { host: string; port: number; socket?: Socket }, timeou
 }
 
 /** The certificate of an https:// endpoint. */
-export function httpsCert(url: URL, timeoutMs: number): Promise<PeerCert> {
-  return handshake({ host: url.hostname, port: Number(url.port || 443) }, timeoutMs);
+export function httpsCert(url: URL, timeoutMs: number, ca?: string): Promise<PeerCert> {
+  return handshake({ host: url.hostname, port: Number(url.port || 443) }, timeoutMs, ca);
 }
 
 /** The certificate of a NATS client port, or null when the server does not use TLS there. */
-export function natsCert(url: URL, timeoutMs: number): Promise<PeerCert | null> {
+export function natsCert(url: URL, timeoutMs: number, ca?: string): Promise<PeerCert | null> {
   const host = url.hostname;
   const port = Number(url.port || 4222);
   return new Promise((resolve, reject) => {
@@ -99,7 +101,7 @@ export function natsCert(url: URL, timeoutMs: number): Promise<PeerCert | null> 
       clearTimeout(timer);
       socket.removeAllListeners('data');
       socket.removeAllListeners('error');
-      handshake({ host, port, socket }, timeoutMs).then(resolve, reject);
+      handshake({ host, port, socket }, timeoutMs, ca).then(resolve, reject);
     });
   });
 }

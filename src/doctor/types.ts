@@ -69,7 +69,7 @@ export interface CertProbe {
   readonly notAfter?: string;
   readonly subjectCn?: string;
   readonly issuerCn?: string;
-  /** Why the chain did not verify against the system roots, if it did not (a private CA is normal). */
+  /** Why the chain did not verify against the operator's CA (`--ca`); only set when one was given. */
   readonly untrusted?: string;
 }
 

@@ -17,7 +17,7 @@ describe('meridian doctor (command line)', () => {
   it('documents its options', async () => {
     const r = await run(['doctor', '--help']);
     expect(r.code).toBe(0);
-    for (const flag of ['--config FILE', '--nats-monitor URLS', '--regions URLS', '--nats URLS', '--timeout MS', '--json']) expect(r.out).toContain(flag);
+    for (const flag of ['--config FILE', '--nats-monitor URLS', '--regions URLS', '--nats URLS', '--ca FILE', '--timeout MS', '--json']) expect(r.out).toContain(flag);
   });
 
   it('refuses unknown options, bad pairs and an empty job with exit 2', async () => {

@@ -1,7 +1,7 @@
 /**
  * TLS certificates of the endpoints the doctor reached over TLS: days until expiry (FAIL under 7
- * days or on a failed handshake, warn under 30). Trust is reported, not judged: deployments use
- * the private CA `meridian plan` makes, which the system roots do not know.
+ * days or on a failed handshake, warn under 30). Trust is judged only against the CA the operator
+ * gives (`--ca`, the deployment's private CA from `meridian plan`): the system roots never know it.
  */
 import type { CertProbe, CheckLine, Snapshot, Verdict } from '../types.js';
 
@@ -16,6 +16,7 @@ export function certVerdict(daysLeft: number): Verdict {
 function certLine(c: CertProbe, nowMs: number): CheckLine {
   const base = { check: 'tls cert', subject: `${c.kind} ${c.region} ${c.endpoint}` };
   if (c.error !== undefined || c.notAfter === undefined) return { ...base, verdict: 'FAIL', detail: c.error ?? 'no certificate presented' };
+  if (c.untrusted !== undefined) return { ...base, verdict: 'FAIL', detail: `not signed by the --ca certificate: ${c.untrusted}` };
   const days = (Date.parse(c.notAfter) - nowMs) / DAY_MS;
   const who = [c.subjectCn === undefined ? undefined : `CN=${c.subjectCn}`, c.issuerCn === undefined ? undefined : `issuer ${c.issuerCn}`].filter((x) => x !== undefined).join(', ');
   const when = days < 0 ? `expired ${Math.ceil(-days)} days ago` : `${Math.floor(days)} days left`;
