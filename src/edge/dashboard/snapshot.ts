@@ -30,7 +30,7 @@ export interface RegionFrame {
   readonly healthy: boolean;
   /** What the edge itself carries there: open proxied WebSockets and HTTP requests per second. */
   readonly edge: { readonly connections: number; readonly rps: number };
-  /** Edge→region HTTP round trip of the last /stats fetch, ms. */
+  /** Edge→region HTTP round trip (GET /health), ms. */
   readonly edgeRttMs: number | null;
   /** The node's /stats, null when it has none or did not answer recently. */
   readonly stats: NodeStats | null;
@@ -69,7 +69,6 @@ export function buildSnapshot(ctx: EdgeContext, stats: RegionStatsPoller, places
     const h = ctx.urls.has(r.name) ? ctx.monitor.health(r.name) : null;
     const e = stats.get(r.name);
     const { state, detail } = healthState(h, e.stats?.slo?.ok ?? null);
-    const answered = e.error === null || e.error.startsWith('http');
     return {
       name: r.name,
       city: r.location.city ?? null,
@@ -80,15 +79,17 @@ export function buildSnapshot(ctx: EdgeContext, stats: RegionStatsPoller, places
       detail,
       healthy: h?.healthy ?? false,
       edge: { connections: ctx.load.connections(r.name), rps: round(ctx.load.rps(r.name)) },
-      edgeRttMs: answered && e.fetchMs !== null ? round(e.fetchMs) : null,
-      stats: e.stats,
+      edgeRttMs: e.rttMs === null ? null : round(e.rttMs),
+      // A region down serves nobody: its last numbers would read as current.
+      stats: state === 'down' ? null : e.stats,
       statsError: e.error,
     };
   });
   const states = new Map(regions.map((r) => [r.name, r.state]));
   const flows: FlowFrame[] = [];
   for (const r of regions) {
-    for (const [to, perSec] of Object.entries(r.stats?.crossRegion ?? {})) {
+    // The last rates known, also from a region just gone down: drawn as stalled flows.
+    for (const [to, perSec] of Object.entries(stats.get(r.name).stats?.crossRegion ?? {})) {
       if (to === r.name || !states.has(to) || perSec <= 0) continue;
       flows.push({ from: r.name, to, perSec: round(perSec), stalled: r.state === 'down' || states.get(to) === 'down' });
     }

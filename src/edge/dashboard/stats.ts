@@ -1,8 +1,8 @@
 /**
  * The dashboard's view of each region node: `GET <region>/stats` fetched by the edge once a
- * second (400 ms timeout, in parallel), the last good answer cached with its age, and the time
- * the fetch took (the edge→region round trip, shown as the region's latency from the edge even
- * when a node has no /stats).
+ * second (in parallel), the last good answer cached with its age, and the edge→region round trip
+ * timed on `GET /health`, which answers at once (/stats may wait on the node's peers across the
+ * WAN, so its duration is not the distance to the node).
  *
  * Why not read the numbers from the process: in production the edge and the regions are
  * different machines; /stats is the one interface both the embedded runtime and a real
@@ -46,16 +46,18 @@ export interface RegionStatsEntry {
   readonly stats: NodeStats | null;
   /** Epoch ms of that answer. */
   readonly at: number | null;
-  /** How long the last successful fetch took, ms (edge→region HTTP round trip). */
-  readonly fetchMs: number | null;
+  /** Round trip of the last `GET /health`, ms; null when it failed. */
+  readonly rttMs: number | null;
   /** Why the last fetch failed (`unreachable`, `timeout`, `http 404`…), or null. */
   readonly error: string | null;
 }
 
 export const STATS_INTERVAL_MS = 1000;
-export const STATS_TIMEOUT_MS = 400;
+/** /stats asks the node's peers (cross-region counts, bus round trips): allow a WAN round trip or two. */
+export const STATS_TIMEOUT_MS = 1500;
+export const RTT_TIMEOUT_MS = 400;
 /** Stats older than this are not shown as current (the node stopped answering). */
-export const STATS_STALE_MS = 3000;
+export const STATS_STALE_MS = 5000;
 
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 const bool = (v: unknown): boolean | null => (typeof v === 'boolean' ? v : null);
@@ -94,7 +96,7 @@ export function parseNodeStats(body: unknown): NodeStats {
   };
 }
 
-const EMPTY: RegionStatsEntry = { stats: null, at: null, fetchMs: null, error: null };
+const EMPTY: RegionStatsEntry = { stats: null, at: null, rttMs: null, error: null };
 
 export class RegionStatsPoller {
   readonly #entries = new Map<string, RegionStatsEntry>();
@@ -135,29 +137,40 @@ export class RegionStatsPoller {
     if (this.#inFlight) return;
     this.#inFlight = true;
     try {
-      await Promise.all([...this.urls].map(([region, url]) => this.#fetchOne(region, url)));
+      await Promise.all([...this.urls].map(([region, url]) => Promise.all([this.#fetchStats(region, url), this.#timeHealth(region, url)])));
     } finally {
       this.#inFlight = false;
     }
   }
 
-  async #fetchOne(region: string, base: URL): Promise<void> {
-    const before = this.#entries.get(region) ?? EMPTY;
-    const t0 = performance.now();
+  async #fetchStats(region: string, base: URL): Promise<void> {
     try {
       const res = await fetch(new URL('/stats', base), { signal: AbortSignal.timeout(STATS_TIMEOUT_MS), headers: { accept: 'application/json' } });
-      const fetchMs = performance.now() - t0;
       if (!res.ok) {
         await res.body?.cancel();
-        // The region answered: its round trip is still worth showing.
-        this.#entries.set(region, { ...before, stats: null, fetchMs, error: `http ${res.status}` });
+        this.#update(region, { stats: null, error: `http ${res.status}` });
         return;
       }
       const stats = parseNodeStats(await res.json());
-      this.#entries.set(region, { stats, at: this.clock(), fetchMs, error: null });
+      this.#update(region, { stats, at: this.clock(), error: null });
     } catch (err) {
       const name = (err as Error).name;
-      this.#entries.set(region, { ...before, error: name === 'TimeoutError' || name === 'AbortError' ? 'timeout' : 'unreachable' });
+      this.#update(region, { error: name === 'TimeoutError' || name === 'AbortError' ? 'timeout' : 'unreachable' });
     }
+  }
+
+  async #timeHealth(region: string, base: URL): Promise<void> {
+    const t0 = performance.now();
+    try {
+      const res = await fetch(new URL('/health', base), { signal: AbortSignal.timeout(RTT_TIMEOUT_MS) });
+      await res.arrayBuffer();
+      this.#update(region, { rttMs: res.ok ? performance.now() - t0 : null });
+    } catch {
+      this.#update(region, { rttMs: null });
+    }
+  }
+
+  #update(region: string, patch: Partial<RegionStatsEntry>): void {
+    this.#entries.set(region, { ...(this.#entries.get(region) ?? EMPTY), ...patch });
   }
 }

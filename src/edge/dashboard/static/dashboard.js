@@ -86,6 +86,7 @@ function ms(v) {
 /** 0.99995 → "99.995 %": as many decimals as the nines need, at most three. */
 function availability(v) {
   const p = v * 100;
+  if (p === 100) return '100 %';
   const digits = p >= 99.99 ? 3 : p >= 99 ? 2 : 1;
   return `${p.toFixed(digits)} %`;
 }

@@ -1,0 +1,193 @@
+/**
+ * The dashboard in a real browser (headless Chromium driven by playwright-core) against
+ * `meridian up` as a child process: the page opened from the URL `up` prints shows the three
+ * regions on the map; with clients sending across regions, flows are drawn between them; a click
+ * on "Take down" marks the region down on the map and in its card, and moves its flows and its
+ * share of steering to the others within 2 s (the edge's /v1/route agrees); "Bring up" brings it
+ * back. Screenshots go to .test-results/ (dashboard.png, dashboard-down.png).
+ *
+ * Needs /usr/bin/chromium (or CHROMIUM_PATH): skipped with the reason when missing, except in CI
+ * (CI=true), where a missing browser fails the run.
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { chromium } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MeridianClient } from '../../src/client/node.js';
+import { waitFor } from '../e2e/helpers.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const HAVE_CHROMIUM = existsSync(CHROMIUM);
+const IN_CI = process.env.CI === 'true';
+const ARTIFACTS = '.test-results';
+
+interface UpInfo {
+  regions: Record<string, string>;
+  edge: string;
+  adminToken?: string;
+  dashboard?: string;
+}
+
+if (!HAVE_CHROMIUM && IN_CI) {
+  describe('dashboard in a browser', () => {
+    it('needs Chromium in CI', () => {
+      throw new Error(`no Chromium at ${CHROMIUM}: .ci/run installs it (apt-get install chromium), or set CHROMIUM_PATH`);
+    });
+  });
+}
+
+describe.skipIf(!HAVE_CHROMIUM)(`dashboard in a browser${HAVE_CHROMIUM ? '' : ` (skipped: no Chromium at ${CHROMIUM}; apt-get install chromium or set CHROMIUM_PATH)`}`, () => {
+  let child: ChildProcess;
+  let info: UpInfo;
+  let stderr = '';
+  let browser: Browser;
+  let page: Page;
+  const clients: MeridianClient[] = [];
+  let sending = true;
+  let traffic: Promise<void> = Promise.resolve();
+
+  beforeAll(async () => {
+    child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/entry.ts', 'up', '--port-base', '0', '--edge-port', '0', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    await waitFor(() => out.includes('\n') || child.exitCode !== null, () => `meridian up to print its JSON line (stderr: ${stderr})`, 40_000);
+    info = JSON.parse(out.trim().split('\n')[0]!) as UpInfo;
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
+    page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+    mkdirSync(ARTIFACTS, { recursive: true });
+  }, 60_000);
+
+  afterAll(async () => {
+    sending = false;
+    await traffic;
+    await Promise.all(clients.splice(0).map((c) => c.close()));
+    await browser?.close();
+    if (child && child.exitCode === null) {
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    }
+  });
+
+  /** One client per region, each sending a message to the two others every 200 ms (at most 60 s). */
+  async function startTraffic(): Promise<void> {
+    const names = Object.keys(info.regions);
+    const users = names.map((r) => `dash-${r}`);
+    for (const [i, r] of names.entries()) {
+      const c = new MeridianClient({ url: `${info.regions[r]!.replace(/^http/, 'ws')}/ws`, user: users[i]! });
+      clients.push(c);
+      await c.connected();
+    }
+    // Two more through the edge, so the edge's own counts show too.
+    for (const u of ['dash-edge-1', 'dash-edge-2']) {
+      const c = new MeridianClient({ url: `${info.edge.replace(/^http/, 'ws')}/ws`, user: u });
+      clients.push(c);
+      await c.connected();
+    }
+    traffic = (async () => {
+      const end = Date.now() + 60_000;
+      for (let n = 0; sending && Date.now() < end && n < 300; n++) {
+        for (const [i, c] of clients.slice(0, names.length).entries()) {
+          for (const to of users.filter((_, j) => j !== i)) c.send({ user: to }, { n }).catch(() => undefined);
+        }
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    })();
+  }
+
+  const routeNear = async (lat: number, lon: number): Promise<string | null> => ((await (await fetch(`${info.edge}/v1/route?lat=${lat}&lon=${lon}`)).json()) as { region: string | null }).region;
+
+  it('shows the three regions of meridian up on the world map, with flows between them', async () => {
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    page.on('console', (m) => {
+      if (m.type() === 'error') errors.push(m.text());
+    });
+    const url = info.dashboard ?? `${info.edge}/dashboard${info.adminToken === undefined ? '' : `#token=${info.adminToken}`}`;
+    await page.goto(url);
+    await page.waitForSelector('#regions .region[data-state="up"] >> nth=2', { timeout: 10_000 });
+    expect(await page.locator('#regions .region').count()).toBe(3);
+    expect(await page.locator('#live').getAttribute('data-state')).toBe('live');
+    // The token left the address bar at once.
+    expect(page.url()).not.toContain('token=');
+
+    await startTraffic();
+    await page.waitForSelector('#flows .flow:not(.stalled)', { timeout: 15_000 });
+    // Every direction between the three regions carries messages.
+    await waitFor(async () => (await page.locator('#flows .flow:not(.stalled)').count()) >= 6, 'six live flows on the map', 15_000, 100);
+    await page.screenshot({ path: `${ARTIFACTS}/dashboard.png` });
+    expect(errors).toEqual([]);
+  });
+
+  it('takes a region down from its button: marked down, flows and steering moved to the others within 2 s, then brings it back', async () => {
+    const victim = 'eu-west';
+    const card = page.locator(`.card[data-region="${victim}"]`);
+    expect(await routeNear(53.35, -6.26)).toBe(victim);
+    expect(Number(await page.locator(`#share-legend li[data-region="${victim}"]`).getAttribute('data-share'))).toBeGreaterThan(0);
+
+    const t0 = Date.now();
+    await card.locator('button[data-action="down"]').click();
+    // What the page shows about the victim and the others, polled until it has all moved.
+    const attr = (sel: string, name: string): Promise<string | null> => page.locator(sel).first().getAttribute(name);
+    const view = async (v: string): Promise<{ marker: string | null; card: string | null; share: number; others: number; live: string[] }> => {
+      const others = await Promise.all((await page.locator(`#share-legend li[data-region]:not([data-region="${v}"])`).all()).map(async (li) => Number(await li.getAttribute('data-share'))));
+      const live = await Promise.all((await page.locator('#flows .flow:not(.stalled)').all()).map(async (f) => `${await f.getAttribute('data-from')}>${await f.getAttribute('data-to')}`));
+      return {
+        marker: await attr(`#regions .region[data-region="${v}"]`, 'data-state'),
+        card: await attr(`.card[data-region="${v}"]`, 'data-state'),
+        share: Number(await attr(`#share-legend li[data-region="${v}"]`, 'data-share')),
+        others: others.reduce((a, b) => a + b, 0),
+        live,
+      };
+    };
+    type View = Awaited<ReturnType<typeof view>>;
+    const moved = (s: View): boolean => s.marker === 'down' && s.card === 'down' && s.share === 0 && s.others > 0.5 && s.live.length > 0 && s.live.every((f) => !f.split('>').includes(victim));
+    // `at`: when the look that saw it started (reading the page takes a few round trips itself).
+    let at = Date.now();
+    let seen: View = await view(victim);
+    while (!moved(seen) && at - t0 < 2000) {
+      await new Promise((r) => setTimeout(r, 50));
+      at = Date.now();
+      seen = await view(victim);
+    }
+    expect(moved(seen), `${at - t0} ms after the click the page shows ${JSON.stringify(seen)}`).toBe(true);
+    expect(at - t0).toBeLessThanOrEqual(2000);
+    // The edge agrees: a client next to the victim is sent elsewhere.
+    const now = await routeNear(53.35, -6.26);
+    expect(now).not.toBe(victim);
+    expect(now).not.toBeNull();
+    expect(await page.locator('#places-list li', { hasText: 'Dublin →' }).locator('.to').textContent()).toBe(now);
+    expect(await card.locator('button[data-action="down"]').isDisabled()).toBe(true);
+    await page.screenshot({ path: `${ARTIFACTS}/dashboard-down.png` });
+
+    await card.locator('button[data-action="up"]').click();
+    await page.waitForSelector(`#regions .region[data-region="${victim}"][data-state="up"]`, { timeout: 10_000 });
+    await waitFor(async () => (await routeNear(53.35, -6.26)) === victim, `${victim} to take its clients back`, 5000, 50);
+    await waitFor(async () => Number(await page.locator(`#share-legend li[data-region="${victim}"]`).getAttribute('data-share')) > 0, `${victim}'s steering share back`, 2000, 50);
+  });
+
+  it('asks for the admin token when the one it has is refused', async () => {
+    if (info.adminToken === undefined) {
+      // meridian up without an admin token runs admin open (devAdmin): no token can be refused.
+      const open = await fetch(`${info.edge}/dashboard/events`, { headers: { authorization: 'Bearer wrong' } });
+      expect(open.status).toBe(200);
+      await open.body?.cancel();
+      return;
+    }
+    const other = await browser.newPage();
+    try {
+      await other.goto(`${info.edge}/dashboard#token=wrong-token`);
+      await other.waitForSelector('#token-form:not([hidden])', { timeout: 5000 });
+      expect(await other.locator('#live').getAttribute('data-state')).toBe('error');
+      await other.fill('#token-input', info.adminToken);
+      await other.click('#token-form button[type="submit"]');
+      await other.waitForSelector('#regions .region >> nth=2', { timeout: 5000 });
+      expect(await other.locator('#live').getAttribute('data-state')).toBe('live');
+    } finally {
+      await other.close();
+    }
+  });
+});
