@@ -40,16 +40,37 @@ export function roomMatcher(patterns: readonly string[]): (room: string) => bool
   if (cached) return cached;
   const exact = new Set(patterns.filter((p) => !p.includes('*')));
   const wild = patterns.filter((p) => p.includes('*'));
-  const re = wild.length === 0 ? undefined : new RegExp(`^(?:${wild.map((p) => p.split('*').map(escapeRe).join('[\\s\\S]*')).join('|')})$`, 'u');
-  const fn = (room: string): boolean => exact.has(room) || (re !== undefined && re.test(room));
+  const fn = (room: string): boolean => exact.has(room) || wild.some((p) => globMatch(p, room));
   // Tokens of one deployment share a handful of pattern lists; bound the cache anyway.
   if (matcherCache.size > 1000) matcherCache.clear();
   matcherCache.set(key, fn);
   return fn;
 }
 
-function escapeRe(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+/**
+ * `*`-only glob match in O(pattern × text) at worst, without backtracking blow-up: on a mismatch
+ * only the last `*` is extended (a later star subsumes every earlier choice). A regular
+ * expression built from `*a*a*a*a*b` took seconds per room on a backtracking engine.
+ */
+export function globMatch(pattern: string, text: string): boolean {
+  let p = 0;
+  let t = 0;
+  let star = -1;
+  let mark = 0;
+  while (t < text.length) {
+    if (p < pattern.length && pattern[p] !== '*' && pattern[p] === text[t]) {
+      p++;
+      t++;
+    } else if (p < pattern.length && pattern[p] === '*') {
+      star = p++;
+      mark = t;
+    } else if (star >= 0) {
+      p = star + 1;
+      t = ++mark;
+    } else return false;
+  }
+  while (p < pattern.length && pattern[p] === '*') p++;
+  return p === pattern.length;
 }
 
 function failed(message: string): MeridianError {

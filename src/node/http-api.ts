@@ -14,6 +14,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isMeridianError } from '../errors/mod.js';
+import { parseJsonBounded } from '../http/json.js';
 import { checkId, parseClientFrame, parseConversation, dmPeer, tryDmConversation, roomConversation, wireErrorName } from '../protocol/mod.js';
 import type { RequestErrorName } from '../protocol/mod.js';
 import { bearer } from './auth.js';
@@ -180,12 +181,10 @@ async function postMessage(api: HttpApiContext, req: IncomingMessage, res: Serve
   const limits = api.ctx.opts.limits;
   const raw = await readBody(req, res, limits.maxFrameBytes);
   if (raw === undefined) return;
-  let value: unknown;
-  try {
-    value = JSON.parse(raw.toString('utf8'));
-  } catch {
-    return sendWireError(res, 'BAD_FRAME', 'the body is not valid JSON');
-  }
+  // The envelope adds one level around the body (`{ "body": … }`).
+  const json = parseJsonBounded(raw.toString('utf8'), limits.maxBodyDepth + 1);
+  if (!json.ok) return json.reason === 'depth' ? sendError(res, 400, 'INVALID_FIELD', `body: nested deeper than ${limits.maxBodyDepth} levels`) : sendWireError(res, 'BAD_FRAME', 'the body is not valid JSON');
+  const value = json.value;
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return sendWireError(res, 'BAD_FRAME', 'the body must be a JSON object');
   const { from, ...rest } = value as Record<string, unknown>;
   let sender: string;

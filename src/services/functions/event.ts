@@ -10,7 +10,11 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { ErrorCode, MeridianError } from '../../errors/mod.js';
+import { parseJsonBounded } from '../../http/json.js';
 import type { Problem } from '../registry/mod.js';
+
+/** Deepest JSON a structured-mode event (attributes level included) may nest. */
+const MAX_EVENT_DEPTH = 64;
 
 export interface WireEvent {
   /** Context attributes (required, optional, extensions), as strings; includes `datacontenttype` when known. */
@@ -54,12 +58,10 @@ export function parseHttpEvent(headers: IncomingHttpHeaders, body: Buffer): { ev
   const problems: Problem[] = [];
   if (ct?.toLowerCase().startsWith(BATCH)) throw invalidEvent([{ path: '', message: 'batched mode is not supported: send one event per request' }]);
   if (ct?.toLowerCase().startsWith(STRUCTURED)) {
-    let doc: unknown;
-    try {
-      doc = JSON.parse(body.toString('utf8'));
-    } catch {
-      throw invalidEvent([{ path: '', message: 'a structured-mode body must be a JSON object' }]);
-    }
+    const json = parseJsonBounded(body.toString('utf8'), MAX_EVENT_DEPTH);
+    if (!json.ok && json.reason === 'depth') throw invalidEvent([{ path: 'data', message: `the event is ${json.message}` }]);
+    if (!json.ok) throw invalidEvent([{ path: '', message: 'a structured-mode body must be a JSON object' }]);
+    const doc = json.value;
     if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw invalidEvent([{ path: '', message: 'a structured-mode body must be a JSON object' }]);
     const attrs: Record<string, string> = {};
     let data = Buffer.alloc(0);
@@ -118,11 +120,11 @@ export function toStructuredDoc(ev: WireEvent): Record<string, unknown> {
   if (ev.data.length === 0) return doc;
   const ct = ev.attrs['datacontenttype'];
   if (isJsonType(ct)) {
-    try {
-      doc['data'] = JSON.parse(ev.data.toString('utf8')) as unknown;
+    // Not JSON after all, or too deep to re-serialize safely: carried as base64 below.
+    const json = parseJsonBounded(ev.data.toString('utf8'), MAX_EVENT_DEPTH);
+    if (json.ok) {
+      doc['data'] = json.value;
       return doc;
-    } catch {
-      // not JSON after all: carried as base64 below
     }
   } else if (ct !== undefined && /^text\//i.test(ct)) {
     doc['data'] = ev.data.toString('utf8');

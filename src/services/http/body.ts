@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { ErrorCode, MeridianError } from '../../errors/mod.js';
+import { parseJsonBounded } from '../../http/json.js';
 
 export function tooLarge(limit: number): MeridianError {
   return new MeridianError(ErrorCode.SvcBodyTooLarge, `request body over the limit of ${limit} bytes`, { details: { limitBytes: limit } });
@@ -48,15 +49,16 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
-/** Parse a JSON body; `INVALID_ARGUMENT` when it is not JSON. */
+/** Deepest JSON a request body (registration, heartbeat) may nest. */
+export const MAX_JSON_DEPTH = 32;
+
+/** Parse a JSON body; `INVALID_ARGUMENT` when it is not JSON or nests deeper than MAX_JSON_DEPTH. */
 export async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
   const body = await readBody(req, limit);
   if (body.length === 0) return undefined;
-  try {
-    return JSON.parse(body.toString('utf8')) as unknown;
-  } catch {
-    throw new MeridianError(ErrorCode.InvalidArgument, 'the body is not valid JSON');
-  }
+  const json = parseJsonBounded(body.toString('utf8'), MAX_JSON_DEPTH);
+  if (!json.ok) throw new MeridianError(ErrorCode.InvalidArgument, json.reason === 'depth' ? `the body is ${json.message}` : 'the body is not valid JSON');
+  return json.value;
 }
 
 /** Decode one path segment; a malformed escape is the caller's mistake (400), not a crash. */
