@@ -118,8 +118,8 @@ describeWithNats('meridian plan --local: the generated NATS super-cluster', () =
         .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
     );
     expect(env['MERIDIAN_NATS_URLS']).toBe(clientUrl('us-east'));
-    const args = ['--import', 'tsx', 'src/cli/entry.ts', 'region', 'us-east', '--bus', 'nats', '--nats', env['MERIDIAN_NATS_URLS']!, '--dev', '--port', '0'];
-    // The seed and CA files come from the environment, as the .env file is meant to be used.
+    const args = ['--import', 'tsx', 'src/cli/entry.ts', 'region', 'us-east', '--bus', 'nats', '--dev', '--port', '0'];
+    // URLs, seed and CA file all come from the environment, as the .env file is meant to be used.
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
@@ -143,7 +143,7 @@ describeWithNats('meridian plan --local: the generated NATS super-cluster', () =
     }
     expect(await exited).toBe(0);
 
-    const bare = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MERIDIAN_NATS_CA_FILE: env['MERIDIAN_NATS_CA_FILE'] } });
+    const bare = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MERIDIAN_NATS_URLS: env['MERIDIAN_NATS_URLS'], MERIDIAN_NATS_CA_FILE: env['MERIDIAN_NATS_CA_FILE'] } });
     let bareErr = '';
     bare.stderr.on('data', (d: Buffer) => (bareErr += d.toString()));
     const code = await new Promise<number | null>((resolve) => bare.on('exit', (c) => resolve(c)));

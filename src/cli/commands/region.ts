@@ -20,6 +20,7 @@ import type { RegionRuntime } from '../../runtime/region.js';
 import { defaultTopology, formatProblem, linkLatencyMs, loadTopology, TopologyError } from '../../topology/mod.js';
 import type { Topology } from '../../topology/mod.js';
 import { usageGuard, UsageError } from '../command.js';
+import { applyLogLevel } from '../../observability/logger.js';
 import type { Command, Io } from '../command.js';
 import { DEFAULT_PORT_BASE, parsePort } from './up.js';
 
@@ -33,7 +34,7 @@ Runs the region node of region NAME: WebSocket /ws, HTTP /v1/*, /health, /ready,
   --bus KIND             nats: attach to the region's NATS cluster (urls from the topology, or --nats)
                          embedded (default): this region alone, in this process
   --nats URLS            the region's NATS servers, comma separated (nats://10.0.0.1:4222,...;
-                         tls://host:4222 requires TLS)
+                         tls://host:4222 requires TLS; or env MERIDIAN_NATS_URLS)
   --nats-nkey FILE       file holding the NKEY user seed to log in to NATS with (or env
                          MERIDIAN_NATS_NKEY_FILE; \`meridian plan\` writes nats/users/<region>-node.nk)
   --nats-ca FILE         PEM CA that signed the NATS servers' certificates; turns TLS on (or env
@@ -51,6 +52,8 @@ Runs the region node of region NAME: WebSocket /ws, HTTP /v1/*, /health, /ready,
   --admin-token T        operator credential (Authorization: Bearer T): worker listings, the DLQ,
                          every service and function; at least 16 characters (or env
                          MERIDIAN_ADMIN_TOKEN). Without it a token is generated and printed
+  --log-level L          trace|debug|info|warn|error|fatal|silent for the JSON log lines on stderr
+                         (default: env MERIDIAN_LOG_LEVEL, else info)
 SIGTERM or Ctrl-C drains (clients are told to migrate) and stops.
 `;
 
@@ -69,6 +72,7 @@ const options = {
   'region-urls': { type: 'string' },
   'worker-token': { type: 'string' },
   'admin-token': { type: 'string' },
+  'log-level': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -92,6 +96,8 @@ export const regionCommand: Command = {
       name = parsed.positionals[0]!;
       if (values.bus !== 'embedded' && values.bus !== 'nats') throw new UsageError(`meridian region: --bus must be embedded or nats, not "${values.bus}"`);
       if (values['auth-secret'] !== undefined && values['auth-public-key'] !== undefined) throw new UsageError('meridian region: give --auth-secret or --auth-public-key, not both');
+      const badLevel = applyLogLevel(values['log-level']);
+      if (badLevel !== undefined) throw new UsageError(`meridian region: ${badLevel}`);
     } catch (err) {
       if (err instanceof UsageError) {
         io.err(`${err.message.startsWith('meridian') ? '' : 'meridian region: '}${err.message}\n\n${HELP}`);
@@ -136,7 +142,7 @@ async function authOptions(values: Values): Promise<AuthOptions> {
 
 async function attach(topology: Topology, name: string, values: Values): Promise<{ bus: Bus; close: () => Promise<void> }> {
   if (values.bus === 'nats') {
-    const spec = values.nats?.trim();
+    const spec = (values.nats ?? process.env['MERIDIAN_NATS_URLS'])?.trim();
     const servers = spec === undefined || spec === '' ? (topology.regions.find((r) => r.name === name)?.nats ?? []) : spec.split(',').map((s) => s.trim()).filter(Boolean).map((s) => (s.includes('=') ? s.slice(s.indexOf('=') + 1) : s));
     if (servers.length === 0) throw new UsageError(`meridian region: region ${name} has no NATS urls: set regions[].nats in the topology or pass --nats nats://host:4222`);
     const bus = await connectNatsBus({ region: name, servers, name: `meridian-${name}`, ...(await natsCredentials(values)) });

@@ -34,13 +34,13 @@ export function natsReadme(ctx: PlanContext): string {
           '',
           '```sh',
           `set -a; . ./nodes/${ctx.topology.regions[0]?.name ?? '<region>'}.env; set +a`,
-          'meridian region "$MERIDIAN_REGION" --bus nats --nats "$MERIDIAN_NATS_URLS" --dev',
+          'meridian region "$MERIDIAN_REGION" --bus nats --dev',
           '```',
         ].join('\n')
       : [
           `On each NATS server host \`<host>\`: copy \`nats/<host>.conf\` to \`${SERVER_CONFIG}\`; \`tls/ca.pem\`, \`tls/<host>.pem\` and \`tls/<host>-key.pem\` (mode 0600, owned by the nats user) to \`${SERVER_TLS_DIR}/\`; make \`${SERVER_STORE_DIR}\` writable by the server; open the client (${p.client}), route (${p.cluster}) and gateway (${p.gateway}) ports to the other servers and the region nodes; run \`nats-server -c ${SERVER_CONFIG}\` (e.g. the Debian package's systemd unit with that path). Check with \`nats-server -t -c ${SERVER_CONFIG}\` first.`,
           '',
-          `On each region node host (or pod): copy \`nats/users/<region>-node.nk\` to \`${NODE_NKEY_FILE}\` (mode 0600) and \`tls/ca.pem\` to \`${NODE_CA_FILE}\`, then run \`meridian region\` with \`nodes/<region>.env\` (it names the URLs, \`--nats-nkey\` and \`--nats-ca\`).`,
+          `On each region node host (or pod): copy \`nats/users/<region>-node.nk\` to \`${NODE_NKEY_FILE}\` (mode 0600) and \`tls/ca.pem\` to \`${NODE_CA_FILE}\`, then run \`meridian region <region> --bus nats\` with the variables of \`nodes/<region>.env\` in its environment (systemd \`EnvironmentFile=\`): MERIDIAN_NATS_URLS, MERIDIAN_NATS_NKEY_FILE and MERIDIAN_NATS_CA_FILE are the defaults of \`--nats\`, \`--nats-nkey\` and \`--nats-ca\`.`,
           '',
           'Once all regions are up, every server\'s `/gatewayz` lists the other regions as outbound and inbound gateways, and `/jsz?leader-only=true` answers on the meta leader.',
         ].join('\n'),
