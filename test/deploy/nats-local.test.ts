@@ -118,7 +118,7 @@ describeWithNats('meridian plan --local: the generated NATS super-cluster', () =
         .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
     );
     expect(env['MERIDIAN_NATS_URLS']).toBe(clientUrl('us-east'));
-    const args = ['--import', 'tsx', 'src/cli/entry.ts', 'region', 'us-east', '--bus', 'nats', '--dev', '--port', '0'];
+    const args = ['--import', 'tsx', 'src/cli/entry.ts', 'region', 'us-east', '--bus', 'nats', '--dev', '--port', '0', '--data', join(dir, 'node-data')];
     // URLs, seed and CA file all come from the environment, as the .env file is meant to be used.
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let stdout = '';
