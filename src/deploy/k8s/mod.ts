@@ -1,7 +1,117 @@
-/** The Kubernetes manifests of `meridian plan` (being built; replaced by the real generator). */
-import { ErrorCode, MeridianError } from '../../errors/mod.js';
-import type { Generator } from '../types.js';
+/**
+ * The Kubernetes manifests of `meridian plan`: `k8s/namespace.yaml`, and per region (one cluster
+ * per region, or several regions in one) `k8s/<region>/`:
+ *   topology.yaml  the meridian.yaml every node reads (ConfigMap)
+ *   node.yaml      region node: StatefulSet, Services (LoadBalancer for WebSockets), PDB, HPA
+ *   nats.yaml      NATS cluster: config, StatefulSet, Services (gateway LoadBalancer), PDB
+ *   secrets.yaml   (secret) node credentials (auth secret, worker and admin tokens, NKEY seed,
+ *                  CA) and the NATS server certificate
+ * Apply: `kubectl apply -f k8s/namespace.yaml -f k8s/<region>/` in that region's cluster.
+ */
+import { readFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { stringify } from 'yaml';
+import { natsUsers } from '../nats/accounts.js';
+import { issueCert, planCa } from '../tls/mod.js';
+import type { Generator, PlanContext, PlannedFile } from '../types.js';
+import { natsCertNames, natsManifests, natsTlsSecret } from './nats.js';
+import { labels, nodeName } from './names.js';
+import type { Manifest } from './names.js';
+import { credentialsSecret, nodeManifests, topologyConfigMap } from './node.js';
 
-export const planK8s: Generator = () => {
-  throw new MeridianError(ErrorCode.InvalidArgument, 'the Kubernetes manifests generator is not built yet');
+export { nodeManifests, natsClientUrl, AFFINITY_TIMEOUT_S } from './node.js';
+export { natsManifests, natsConf } from './nats.js';
+export { TERMINATION_GRACE_S, DRAIN_DEADLINE_S, PRE_STOP_S } from './names.js';
+export type { Manifest } from './names.js';
+
+/** YAML documents, `---` separated. */
+export function toYaml(docs: readonly Manifest[]): string {
+  return docs.map((d) => stringify(d, { lineWidth: 0 })).join('---\n');
+}
+
+const token = (): string => randomBytes(24).toString('base64url');
+
+async function natsTls(ctx: PlanContext, region: string): Promise<{ ca: string; cert: string; key: string }> {
+  const provided = ctx.topology.deploy.nats.tls;
+  if (provided !== undefined) {
+    const [ca, cert, key] = await Promise.all([readFile(provided.ca, 'utf8'), readFile(provided.cert, 'utf8'), readFile(provided.key, 'utf8')]);
+    return { ca, cert, key };
+  }
+  const ca = await planCa(ctx);
+  const issued = await ctx.secrets.get(`tls/cert/k8s-${region}-nats`, () => issueCert(ca, { commonName: `nats-${region}`, names: natsCertNames(ctx.topology, region) }));
+  return { ca: ca.certPem, cert: issued.certPem, key: issued.keyPem };
+}
+
+async function secretManifests(ctx: PlanContext, region: string): Promise<Manifest[]> {
+  const ns = ctx.topology.deploy.kubernetes.namespace;
+  const tls = await natsTls(ctx, region);
+  const seed = natsUsers(ctx).find((u) => u.name === `${region}-node`)!.seed;
+  // One value per deployment: a client's JWT and a worker's token are valid in every region.
+  const shared = (name: string): string => ctx.secrets.get(`k8s/${name}`, token);
+  return [
+    {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: credentialsSecret(region), namespace: ns, labels: labels('region-node', region) },
+      type: 'Opaque',
+      stringData: { 'auth-secret': shared('auth-secret'), 'worker-token': shared('worker-token'), 'admin-token': shared('admin-token'), 'nats.nk': `${seed}\n`, 'ca.pem': tls.ca },
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: natsTlsSecret(region), namespace: ns, labels: labels('nats', region) },
+      type: 'Opaque',
+      stringData: { 'ca.pem': tls.ca, 'tls.crt': tls.cert, 'tls.key': tls.key },
+    },
+  ];
+}
+
+/** Every manifest of the plan by file, secrets included (tests validate each one). */
+export async function k8sManifests(ctx: PlanContext): Promise<Map<string, Manifest[]>> {
+  const t = ctx.topology;
+  const ns = t.deploy.kubernetes.namespace;
+  const users = natsUsers(ctx);
+  const out = new Map<string, Manifest[]>();
+  out.set('k8s/namespace.yaml', [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: { 'app.kubernetes.io/part-of': 'meridian', 'app.kubernetes.io/managed-by': 'meridian-plan' } } }]);
+  for (const r of t.regions) {
+    const { deploy: _deploy, ...runtime } = t;
+    out.set(`k8s/${r.name}/topology.yaml`, [
+      { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: topologyConfigMap(), namespace: ns, labels: labels('region-node', r.name) }, data: { 'meridian.yaml': stringify(runtime) } },
+    ]);
+    out.set(`k8s/${r.name}/node.yaml`, nodeManifests(t, r.name));
+    out.set(`k8s/${r.name}/nats.yaml`, natsManifests(t, r.name, users));
+    out.set(`k8s/${r.name}/secrets.yaml`, await secretManifests(ctx, r.name));
+  }
+  return out;
+}
+
+function readme(ctx: PlanContext): string {
+  const t = ctx.topology;
+  return [
+    '# Kubernetes (generated by meridian plan)',
+    '',
+    `Namespace \`${t.deploy.kubernetes.namespace}\`. In each region's cluster: \`kubectl apply -f k8s/namespace.yaml -f k8s/<region>/\`.`,
+    '',
+    '| region | node | NATS |',
+    '|---|---|---|',
+    ...t.regions.map((r) => `| ${r.name} | StatefulSet ${nodeName(r.name)} (Service ${nodeName(r.name)}: LoadBalancer :80, ClientIP affinity 3 h) | StatefulSet nats-${r.name} (gateway Service nats-${r.name}-gateway: LoadBalancer) |`),
+    '',
+    '- Set `deploy.hosts.<region>` to the address of the region\'s gateway LoadBalancer (and re-plan): the other',
+    '  regions\' gateways dial it, and the NATS certificate names it.',
+    '- Autoscaling is on CPU (70 %). To scale on connections, install a custom metrics adapter (e.g.',
+    '  prometheus-adapter) that exposes the nodes\' `meridian_connections` gauge as a Pods metric, and add to the HPA:',
+    '  `{ type: Pods, pods: { metric: { name: meridian_connections }, target: { type: AverageValue, averageValue: "5000" } } }`.',
+    '- Shutdown: preStop waits 5 s, then SIGTERM drains (clients migrate, 30 s deadline); grace period 45 s.',
+    '- secrets.yaml holds key material: apply it from a safe place, or convert it to your secret manager.',
+    '',
+  ].join('\n');
+}
+
+export const planK8s: Generator = async (ctx) => {
+  const files: PlannedFile[] = [];
+  for (const [path, docs] of await k8sManifests(ctx)) {
+    files.push({ path, content: toYaml(docs), ...(path.endsWith('/secrets.yaml') ? { secret: true } : {}) });
+  }
+  files.push({ path: 'k8s/README.md', content: readme(ctx) });
+  return files;
 };
