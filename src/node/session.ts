@@ -514,8 +514,10 @@ export class Session implements SessionRef, StreamHost, PresenceListener, SlowLi
   #join(id: Identity, f: JoinFrame): void {
     if (!id.canJoin(f.room)) return this.#error('FORBIDDEN', `room: no capability for room ${JSON.stringify(f.room.slice(0, 64))}`, f.id, { path: 'room' });
     const conversation = roomConversation(f.room);
-    const s = this.#stream(conversation);
     const rooms = (this.#rooms ??= new Map<string, () => void>());
+    const max = this.ctx.opts.limits.maxRoomsPerConnection;
+    if (!rooms.has(f.room) && rooms.size >= max) return this.#error('INVALID_FIELD', `room: at most ${max} rooms per connection: leave one first`, f.id, { path: 'room' });
+    const s = this.#stream(conversation);
     if (!rooms.has(f.room)) {
       rooms.set(f.room, this.ctx.messaging.onRoom(f.room, (d) => {
         try {

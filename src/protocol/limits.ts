@@ -26,6 +26,8 @@ export interface ProtocolLimits {
   readonly maxClientMsgIdLength: number;
   /** Most conversations one `resume` may name. */
   readonly maxResumeConversations: number;
+  /** Most rooms one connection may have joined at once (each costs a subscription and memory). */
+  readonly maxRoomsPerConnection: number;
 }
 
 // Body and conversation limits line up with the message log (src/log/validate.ts): 64 KiB bodies,
@@ -39,6 +41,7 @@ export const DEFAULT_LIMITS: ProtocolLimits = Object.freeze({
   maxRefLength: 64,
   maxClientMsgIdLength: 64,
   maxResumeConversations: 256,
+  maxRoomsPerConnection: 256,
 });
 
 /** Longest conversation id (the message log's limit). */

@@ -34,6 +34,8 @@ const welcomeLimits = z.object({
   maxRefLength: z.number().int(),
   maxClientMsgIdLength: z.number().int(),
   maxResumeConversations: z.number().int(),
+  /** Most rooms joined at once on one connection (absent from servers before it was announced). */
+  maxRoomsPerConnection: z.number().int().optional(),
   /** Most messages one `resumed`/retransmit replays per conversation. */
   maxReplay: z.number().int(),
   /** How long a `clientMsgId` is remembered for deduplication. */
