@@ -128,7 +128,9 @@ export async function planDeployment(topology: Topology, opts: PlanOptions): Pro
     warnings.push(...nats.warnings);
   }
   const reused: string[] = [];
-  if (targets.includes('nats') && problems.length === 0) {
+  // Whichever targets use them (NATS configs, Kubernetes secrets), a previous plan's CA and seeds
+  // in the output directory are kept.
+  if (problems.length === 0) {
     if (await reuseCa(ctx)) reused.push('tls/ca.pem', 'tls/ca-key.pem');
     reused.push(...(await reuseSeeds(ctx)).map((u) => `nats/users/${u}.nk`));
   }
