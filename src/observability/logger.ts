@@ -52,3 +52,16 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
 export function silentLogger(): Logger {
   return pino({ level: 'silent' });
 }
+
+/**
+ * `--log-level` of the CLI commands: sets the default level of every logger made afterwards
+ * (flag, else MERIDIAN_LOG_LEVEL, else info). Returns the problem with the value, or undefined.
+ */
+export function applyLogLevel(flag: string | undefined): string | undefined {
+  try {
+    setDefaultLogLevel(resolveLogLevel(flag));
+    return undefined;
+  } catch (err) {
+    return `--log-level: ${(err as Error).message}`;
+  }
+}

@@ -12,6 +12,7 @@ import type { EdgeOptions } from '../../edge/server/mod.js';
 import { defaultTopology, formatProblem, loadTopology, TopologyError } from '../../topology/mod.js';
 import { usageGuard, UsageError } from '../command.js';
 import type { Command } from '../command.js';
+import { applyLogLevel } from '../../observability/logger.js';
 
 const HELP = `Usage: meridian edge [--config FILE] [--port N] [--host ADDR] --regions name=url,...
 
@@ -27,6 +28,8 @@ Runs the edge: GET /v1/route, WebSocket /ws and HTTP /v1/* proxied to the steere
   --admin-token T      operator credential for the admin endpoints (POST /v1/admin/regions/NAME/down|up),
                        sent as Authorization: Bearer T; at least 16 characters (or env MERIDIAN_ADMIN_TOKEN)
   --dev-admin          open the admin endpoints without a token (local development; loopback only)
+  --log-level L        trace|debug|info|warn|error|fatal|silent for the JSON log lines on stderr
+                       (default: env MERIDIAN_LOG_LEVEL, else info)
 Without --admin-token (or MERIDIAN_ADMIN_TOKEN) and --dev-admin the admin endpoints are off (404).
 `;
 
@@ -40,6 +43,7 @@ const options = {
   cors: { type: 'string' },
   'admin-token': { type: 'string' },
   'dev-admin': { type: 'boolean' },
+  'log-level': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -70,6 +74,8 @@ export const edgeCommand: Command = {
       }
       const t = values['admin-token'];
       if (t !== undefined && t.length < 16) throw new UsageError('meridian edge: --admin-token must be at least 16 characters');
+      const badLevel = applyLogLevel(values['log-level']);
+      if (badLevel !== undefined) throw new UsageError(`meridian edge: ${badLevel}`);
     } catch (err) {
       if (err instanceof UsageError) {
         io.err(`${err.message}\n\n${HELP}`);

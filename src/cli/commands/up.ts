@@ -20,6 +20,7 @@ import { measureRtts } from '../../runtime/ping.js';
 import { loadTopology, defaultTopology, TopologyError, formatProblem } from '../../topology/mod.js';
 import type { Topology } from '../../topology/mod.js';
 import { usageGuard, UsageError } from '../command.js';
+import { applyLogLevel } from '../../observability/logger.js';
 import type { Command, Io } from '../command.js';
 
 export const DEFAULT_PORT_BASE = 7701;
@@ -40,6 +41,8 @@ with its region node (WebSocket /ws, HTTP /v1/*, a demo page at /), and the edge
   --port-base N    first region's port, the next regions follow (default ${DEFAULT_PORT_BASE}; 0: free ports)
   --edge-port N    the edge's port (default ${DEFAULT_EDGE_PORT}; a free port with --port-base 0)
   --host ADDR      listen address of every server (default 127.0.0.1)
+  --log-level L    trace|debug|info|warn|error|fatal|silent for the JSON log lines on stderr
+                   (default: env MERIDIAN_LOG_LEVEL, else info)
   --json           print one JSON line when ready:
                    {"regions":{...},"edge":"...","workerToken":"...","adminToken":"..."}
 Dev auth is on: connect with { "type": "auth", "id": "a", "user": "alice" }; service and function
@@ -57,6 +60,7 @@ const options = {
   'edge-port': { type: 'string' },
   host: { type: 'string' },
   json: { type: 'boolean' },
+  'log-level': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -90,6 +94,8 @@ export const upCommand: Command = {
         return 0;
       }
       if (values.bus !== 'embedded' && values.bus !== 'nats') throw new UsageError(`meridian up: --bus must be embedded or nats, not "${values.bus}"`);
+      const badLevel = applyLogLevel(values['log-level']);
+      if (badLevel !== undefined) throw new UsageError(`meridian up: ${badLevel}`);
       const portBase = parsePort('port-base', values['port-base'], DEFAULT_PORT_BASE);
       config = values.config;
       args = {
