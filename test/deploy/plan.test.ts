@@ -142,6 +142,11 @@ describe('meridian plan', () => {
     expect(s.code).toBe(1);
     expect(s.err).toContain(`${shared}:${position(shared, 'nats.example.com')} deploy.hosts.us-east: NATS servers us-east-nats-0 and us-east-nats-1 would share address nats.example.com`);
 
+    const node = topology('  hosts: { eu-west: 203.0.113.7 }\n  vpn: { kind: none }\n  nats:\n    ports: { monitor: 7702 }\n');
+    const o = await run(['plan', '--config', node, '--out', join(dir, 'node-port'), '--only', 'nats']);
+    expect(o.code).toBe(1);
+    expect(o.err).toContain(`${node}:${position(node, 'monitor: 7702', '7702')} deploy.nats.ports.monitor: port 7702 is the eu-west region node's port, on the same address (203.0.113.7)`);
+
     const unknown = topology('  nats:\n    serversPerRegion: { mars: 1 }\n');
     const u = await run(['plan', '--config', unknown, '--out', join(dir, 'unknown'), '--only', 'nats']);
     expect(u.code).toBe(1);

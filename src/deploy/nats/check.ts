@@ -8,7 +8,7 @@
  * - operator TLS files that cannot be read.
  */
 import { access, constants } from 'node:fs/promises';
-import { natsServersIn } from '../inventory.js';
+import { natsServersIn, nodePort } from '../inventory.js';
 import type { PlanContext, PlanProblem } from '../types.js';
 import { LISTENERS } from './layout.js';
 
@@ -45,6 +45,15 @@ export async function checkNats(ctx: Pick<PlanContext, 'topology' | 'inventory' 
       const other = seen.get(port);
       if (other !== undefined) problems.push({ path: ['deploy', 'nats', 'ports', l], message: `port ${port} is also the ${other} port: every NATS listener needs its own port` });
       else seen.set(port, l);
+    }
+    // A region node on the same address as a NATS server (no VPN, one public address per region)
+    // listens on 7701 + the region's index: a NATS port there would collide with it.
+    for (const r of topology.regions) {
+      const natsAt = new Set(ctx.inventory.hosts.filter((h) => h.region === r.name && h.role === 'nats').map((h) => h.address));
+      const shared = ctx.inventory.hosts.some((h) => h.region === r.name && h.role === 'node' && natsAt.has(h.address));
+      const np = nodePort(topology, r.name);
+      const l = LISTENERS.find((x) => nats.ports[x] === np);
+      if (shared && l !== undefined) problems.push({ path: ['deploy', 'nats', 'ports', l], message: `port ${np} is the ${r.name} region node's port, on the same address (${[...natsAt].join(', ')})` });
     }
     const byAddress = new Map<string, string>();
     for (const h of ctx.inventory.hosts) {
