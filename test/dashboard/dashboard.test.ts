@@ -147,6 +147,19 @@ describe('dashboard live feed', () => {
     await waitFor(() => feed.ended(), 'the feed to end');
   });
 
+  it('asks its what-ifs without counting them as decisions, and shows the decisions the edge really made', async () => {
+    const feed = await openFeed(`${edge.url}/dashboard/events`);
+    const first = await feed.next();
+    await feed.next((x) => x.at >= first.at + 1000, 3000); // three ticks of what-ifs for 18 places
+    const count = (x: Snapshot): number => Object.values(x.steering.decisions).reduce((a, b) => a + b, 0);
+    expect(count(await feed.next())).toBe(0);
+    for (let i = 0; i < 3; i++) expect((await fetch(`${edge.url}/v1/route?country=SG`)).status).toBe(200);
+    const s = await feed.next((x) => count(x) > 0);
+    expect(s.steering.decisions).toEqual({ 'ap-southeast': 3 });
+    expect(s.steering.reasons).toEqual({ 'best-score': 3 });
+    feed.close();
+  });
+
   it('shows a region taken down, its places moved to the others (EU places left unserved by strict residency), and back', async () => {
     const feed = await openFeed(`${edge.url}/dashboard/events`);
     await feed.next((x) => x.regions.every((r) => r.state === 'up'));

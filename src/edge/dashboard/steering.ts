@@ -1,7 +1,9 @@
 /**
  * The edge's steering decisions as the dashboard shows them: where a new client from each of a
- * fixed set of places would be sent right now, decided by the same `steer()` the proxy and
- * `GET /v1/route` use (live health, load, country rules, residency). Counting decisions as they
+ * fixed set of places would be sent right now, decided by the same policy with the same live
+ * states the proxy and `GET /v1/route` use (health, load, country rules, residency), and the
+ * decisions the edge really made in the last minute (its metrics). The places are asked through
+ * `decide()` rather than `steer()`, so these what-ifs never count as decisions in the metrics. Counting decisions as they
  * are made would only show where today's clients happen to be (all of them on 127.0.0.1 in a
  * local run); asking for places around the world shows the policy itself, and how it moves when
  * a region goes down: nearby places fall over to their fallbacks, strict-residency places get no
@@ -11,9 +13,10 @@
  * cities across the continents, each counted once: the "share" of a region is the share of these
  * places it would serve.
  */
+import { decide } from '../policy/mod.js';
 import type { SteeringClient } from '../policy/mod.js';
 import type { EdgeContext } from '../server/context.js';
-import { steer } from '../server/steer.js';
+import { regionStates } from '../server/steer.js';
 
 export interface Place {
   readonly name: string;
@@ -57,6 +60,9 @@ export interface SteeringView {
   readonly share: Readonly<Record<string, number>>;
   /** Share of the places no region may serve (strict residency with its regions down). */
   readonly unserved: number;
+  /** Decisions the edge made in the last minute by chosen region ("none": 503), and by reason. */
+  readonly decisions: Readonly<Record<string, number>>;
+  readonly reasons: Readonly<Record<string, number>>;
 }
 
 /** The places: one next to each region of the topology (named after it), then the world cities. */
@@ -67,10 +73,13 @@ export function steeringPlaces(ctx: EdgeContext): Place[] {
 }
 
 export function steeringView(ctx: EdgeContext, places: readonly Place[]): SteeringView {
+  const states = regionStates(ctx);
   const decisions = places.map((p): PlaceDecision => {
     const client: SteeringClient = { country: p.country, lat: p.lat, lon: p.lon };
-    const s = steer(ctx, client);
-    return { place: p.name, country: p.country ?? null, lat: p.lat, lon: p.lon, region: s.region, reason: s.reason };
+    // steer() without affinity: the policy's choice, if that region has a URL.
+    const d = decide(ctx.topology, states, client);
+    const region = d.region !== null && ctx.urls.has(d.region) ? d.region : null;
+    return { place: p.name, country: p.country ?? null, lat: p.lat, lon: p.lon, region, reason: d.reason };
   });
   const share: Record<string, number> = Object.fromEntries(ctx.topology.regions.map((r) => [r.name, 0]));
   let unserved = 0;
@@ -78,5 +87,5 @@ export function steeringView(ctx: EdgeContext, places: readonly Place[]): Steeri
     if (d.region === null) unserved += 1 / decisions.length;
     else share[d.region] = (share[d.region] ?? 0) + 1 / decisions.length;
   }
-  return { places: decisions, share, unserved };
+  return { places: decisions, share, unserved, decisions: ctx.metrics.decisionsByRegion.counts(), reasons: ctx.metrics.decisionsByReason.counts() };
 }

@@ -314,6 +314,7 @@ function renderSteeringPanel(regions, steering) {
     li.append(html('span', 'swatch unserved'), html('span', '', 'no region (503)'), html('b', '', pct(steering.unserved)));
     legend.appendChild(li);
   }
+  renderDecisions(regions, steering.decisions ?? {});
   const list = $('places-list');
   list.replaceChildren();
   for (const p of steering.places) {
@@ -324,6 +325,34 @@ function renderSteeringPanel(regions, steering) {
     li.appendChild(p.region === null ? html('span', 'to none', 'none') : html('span', 'to', p.region));
     li.appendChild(html('span', 'why', p.reason));
     list.appendChild(li);
+  }
+}
+
+/** What the edge really decided in the last minute (every /v1/route, proxied request and WebSocket). */
+function renderDecisions(regions, decisions) {
+  const bar = $('decision-bar');
+  const legend = $('decision-legend');
+  bar.replaceChildren();
+  legend.replaceChildren();
+  const total = Object.values(decisions).reduce((a, n) => a + n, 0);
+  if (total === 0) {
+    legend.appendChild(html('li', 'quiet', 'no client was steered in the last minute'));
+    return;
+  }
+  const keys = [...regions.map((r) => r.name), 'none'].filter((k) => (decisions[k] ?? 0) > 0);
+  for (const k of keys) {
+    const n = decisions[k];
+    const seg = html('span', k === 'none' ? 'unserved' : '');
+    seg.style.width = `${((n / total) * 100).toFixed(2)}%`;
+    if (k !== 'none') seg.style.background = colorOf(k);
+    bar.appendChild(seg);
+    const li = html('li', k === 'none' ? 'none' : '');
+    li.dataset.region = k;
+    li.dataset.count = String(n);
+    const sw = html('span', k === 'none' ? 'swatch unserved' : 'swatch');
+    if (k !== 'none') sw.style.background = colorOf(k);
+    li.append(sw, html('span', '', k === 'none' ? 'no region (503)' : k), html('b', '', `${nf0.format(n)}`));
+    legend.appendChild(li);
   }
 }
 
