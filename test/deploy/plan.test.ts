@@ -168,6 +168,8 @@ describe('meridian plan', () => {
     expect(readFileSync(join(out, 'tls/eu-west-nats-0.pem'), 'utf8')).toBe(cert.certPem);
     expect(statSync(join(out, 'tls/eu-west-nats-0-key.pem')).mode & 0o777).toBe(0o600);
     expect(existsSync(join(out, 'tls/ca-key.pem'))).toBe(false);
+    // The operator's certificate names *.internal, not the servers' overlay IPs: said, not refused.
+    expect(r.err).toContain(`warning: ${file}:${position(file, 'cert: pki/server.pem', 'pki/server.pem')} deploy.nats.tls.cert: the certificate does not name 10.77.1.10, 10.77.2.10, 10.77.3.10`);
     expect(r.out).not.toMatch(SECRET);
 
     const missing = topology('  nats:\n    tls: { ca: pki/nope.pem, cert: pki/server.pem, key: pki/server-key.pem }\n');

@@ -5,9 +5,12 @@
  *   everywhere. Refused unless `deploy.nats.allowEvenServers: true`, which turns it into a warning;
  * - `serversPerRegion` naming regions the topology does not have;
  * - two listeners on one port, or two servers on one address (their ports would collide);
- * - operator TLS files that cannot be read.
+ * - operator TLS files that cannot be read (and a warning when the operator's certificate does not
+ *   name a server's address: peers and region nodes verify it).
  */
-import { access, constants } from 'node:fs/promises';
+import { X509Certificate } from 'node:crypto';
+import { access, constants, readFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import { natsServersIn, nodePort } from '../inventory.js';
 import type { PlanContext, PlanProblem } from '../types.js';
 import { LISTENERS } from './layout.js';
@@ -76,6 +79,18 @@ export async function checkNats(ctx: Pick<PlanContext, 'topology' | 'inventory' 
         await access(file, constants.R_OK);
       } catch {
         problems.push({ path: ['deploy', 'nats', 'tls', key], message: `cannot read ${file}` });
+      }
+    }
+    if (problems.length === 0) {
+      let cert: X509Certificate | undefined;
+      try {
+        cert = new X509Certificate(await readFile(nats.tls.cert));
+      } catch (err) {
+        problems.push({ path: ['deploy', 'nats', 'tls', 'cert'], message: `${nats.tls.cert} is not a PEM certificate: ${(err as Error).message}` });
+      }
+      const uncovered = cert === undefined ? [] : [...new Set(ctx.inventory.hosts.filter((h) => h.role === 'nats').map((h) => h.address))].filter((a) => (isIP(a) ? cert.checkIP(a) : cert.checkHost(a)) === undefined);
+      if (uncovered.length > 0) {
+        warnings.push({ path: ['deploy', 'nats', 'tls', 'cert'], message: `the certificate does not name ${uncovered.join(', ')}: routes, gateways and region nodes dialing those addresses will fail TLS verification` });
       }
     }
   }
