@@ -29,9 +29,9 @@ export interface CollectOptions {
 }
 
 const message = (err: unknown): string => {
-  const e = err as { cause?: { code?: string; message?: string }; name?: string; message?: string };
+  const e = err as { cause?: { code?: string; message?: string }; code?: string; name?: string; message?: string };
   if (e.name === 'TimeoutError' || e.name === 'AbortError') return 'timed out';
-  const text = e.cause?.code ?? e.cause?.message ?? e.message ?? String(err);
+  const text = e.cause?.code ?? e.cause?.message ?? e.code ?? e.message ?? String(err);
   // A certificate the system roots do not know: most likely the deployment's own CA.
   return /CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(text) ? `${text} (a private CA? pass it with --ca FILE)` : text;
 };
