@@ -46,6 +46,16 @@ export class AccessControl {
     }
   }
 
+  /**
+   * The key HTTP rate limits count under: the credential presented (hashed: never kept in
+   * clear) and the client address, so one worker fleet sharing a token is not one bucket.
+   */
+  rateKey(req: IncomingMessage): string {
+    const h = req.headers.authorization;
+    const who = h === undefined ? '-' : createHash('sha256').update(h).digest('base64url').slice(0, 16);
+    return `${who}|${req.socket.remoteAddress ?? ''}`;
+  }
+
   /** The per-request view modules get: verified once, on first use. */
   request(req: IncomingMessage): RequestInfo {
     let p: Promise<Caller> | undefined;

@@ -10,6 +10,7 @@ import type { Messaging } from '../messaging/types.js';
 import type { Presence } from '../presence/types.js';
 import { resolveLimits } from '../protocol/mod.js';
 import type { ProtocolLimits } from '../protocol/mod.js';
+import type { RateLimitOptions } from '../http/rate-limit.js';
 import type { HttpModule } from '../runtime/http-module.js';
 import type { NodeMetrics } from '../observability/metrics.js';
 import type { Topology } from '../topology/mod.js';
@@ -72,6 +73,11 @@ export interface RegionNodeOptions {
    * endpoints answer 403 to everyone.
    */
   readonly adminToken?: string;
+  /**
+   * HTTP requests per credential and client address (`/health`, `/ready` and `/metrics` are not
+   * counted): 429 with Retry-After past it. Default 500/s with bursts of 1000; false: off.
+   */
+  readonly httpRateLimit?: RateLimitOptions | false;
   readonly limits?: Partial<NodeLimits>;
   readonly rateLimit?: Partial<RateLimit>;
   /**
@@ -110,6 +116,7 @@ export interface ResolvedNodeOptions {
   readonly host: string;
   readonly auth: AuthOptions;
   readonly adminToken: string | undefined;
+  readonly httpRateLimit: RateLimitOptions | false;
   readonly limits: NodeLimits;
   readonly rateLimit: RateLimit;
   readonly abuseBurst: number;
@@ -129,6 +136,7 @@ export const NODE_DEFAULTS = {
   maxReplay: 1000,
   dedupeWindowMs: 120_000,
   rateLimit: { ratePerSec: 200, burst: 400 },
+  httpRateLimit: { ratePerSec: 500, burst: 1000 },
   abuseBurst: 100,
   abuseRatePerSec: 10,
   outbound: { softBytes: 1 << 20, hardBytes: 8 << 20, stuckMs: 15_000, replayBuffer: 1000 },
@@ -167,6 +175,8 @@ export function resolveNodeOptions(o: RegionNodeOptions, randomId: string): Reso
   if (!(rateLimit.ratePerSec > 0) || !(rateLimit.burst >= 1)) throw invalid('rateLimit needs ratePerSec > 0 and burst >= 1');
   const outbound: OutboundLimits = { ...NODE_DEFAULTS.outbound, ...o.outbound };
   if (!(outbound.softBytes > 0) || !(outbound.hardBytes > outbound.softBytes)) throw invalid('outbound needs 0 < softBytes < hardBytes');
+  const httpRateLimit = o.httpRateLimit === false ? false : { ...NODE_DEFAULTS.httpRateLimit, ...o.httpRateLimit };
+  if (httpRateLimit !== false && (!(httpRateLimit.ratePerSec > 0) || !(httpRateLimit.burst >= 1))) throw invalid('httpRateLimit needs ratePerSec > 0 and burst >= 1');
   const port = o.port ?? NODE_DEFAULTS.port;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalid(`port must be 0..65535, not ${String(port)}`);
   return {
@@ -177,6 +187,7 @@ export function resolveNodeOptions(o: RegionNodeOptions, randomId: string): Reso
     host: o.host ?? NODE_DEFAULTS.host,
     auth,
     adminToken: o.adminToken,
+    httpRateLimit,
     limits,
     rateLimit,
     abuseBurst: positiveInt('abuseBurst', o.abuseBurst ?? NODE_DEFAULTS.abuseBurst),

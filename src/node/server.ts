@@ -15,6 +15,7 @@ import type { Duplex } from 'node:stream';
 import { SUBPROTOCOL } from '../protocol/mod.js';
 import type { WelcomeLimits } from '../protocol/mod.js';
 import type { HttpModule } from '../runtime/http-module.js';
+import { RateLimiter } from '../http/rate-limit.js';
 import { AccessControl } from './access.js';
 import { Authenticator } from './auth.js';
 import type { NodeContext, SessionRef } from './context.js';
@@ -62,6 +63,7 @@ export async function startRegionNode(options: RegionNodeOptions): Promise<Regio
   const auth = new Authenticator(opts.auth);
   await auth.ready();
   const access = new AccessControl(auth, opts.adminToken);
+  const limiter = opts.httpRateLimit === false ? undefined : new RateLimiter(opts.httpRateLimit);
   const modules: readonly HttpModule[] = options.modules ?? [];
   const welcomeLimits: WelcomeLimits = { ...opts.limits };
   const sessions = new Set<SessionRef>();
@@ -131,6 +133,13 @@ export async function startRegionNode(options: RegionNodeOptions): Promise<Regio
       return;
     }
     if (await handleObservability(metrics, view, req, res, path)) return;
+    if (limiter !== undefined) {
+      const admission = limiter.take(access.rateKey(req));
+      if (!admission.ok) {
+        req.resume();
+        return sendError(res, 429, 'RATE_LIMITED', `too many requests: at most ${limiter.ratePerSec} per second per credential`, { 'retry-after': String(admission.retryAfterS) });
+      }
+    }
     if (path === '/ws') return sendError(res, 426, 'UPGRADE_REQUIRED', `connect with a WebSocket offering the ${SUBPROTOCOL} subprotocol`, { upgrade: 'websocket' });
     if (await handleApi(api, req, res, url)) return;
     const request = access.request(req);

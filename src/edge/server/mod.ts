@@ -3,6 +3,6 @@ export { startEdge } from './server.js';
 export type { Edge } from './server.js';
 export { checkRegionUrls, parseRegionList, DEFAULT_EDGE_PORT, DEFAULT_RATE_LIMIT, DEFAULT_AFFINITY_COOKIE, DEFAULT_AFFINITY_TTL_S } from './options.js';
 export type { EdgeOptions, CorsOptions, RateLimitOptions, AffinityOptions, RegionHook } from './options.js';
-export { RateLimiter } from './rate-limit.js';
-export type { Admission } from './rate-limit.js';
+export { RateLimiter } from '../../http/rate-limit.js';
+export type { Admission } from '../../http/rate-limit.js';
 export { RegionLoad } from './load.js';

@@ -18,12 +18,9 @@ export interface CorsOptions {
   readonly credentials?: boolean;
 }
 
-export interface RateLimitOptions {
-  /** Tokens added per second and client IP. */
-  readonly ratePerSec: number;
-  /** Bucket size: the burst a client may send at once. */
-  readonly burst: number;
-}
+/** Per client IP at the edge (src/http/rate-limit.ts). */
+export type { RateLimitOptions } from '../../http/rate-limit.js';
+import type { RateLimitOptions } from '../../http/rate-limit.js';
 
 export interface AffinityOptions {
   readonly cookie?: string;

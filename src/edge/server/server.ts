@@ -21,7 +21,7 @@ import { checkRegionUrls, DEFAULT_AFFINITY_COOKIE, DEFAULT_EDGE_PORT, DEFAULT_RA
 import type { EdgeOptions } from './options.js';
 import { createAgents, proxyHttp } from './proxy-http.js';
 import { WsProxy } from './proxy-ws.js';
-import { RateLimiter } from './rate-limit.js';
+import { RateLimiter } from '../../http/rate-limit.js';
 import { refuseUpgrade, sendError, sendJson } from './respond.js';
 import { handleRoute } from './route.js';
 import { handleEdgeObservability, routeLabel } from './metrics.js';

@@ -1,10 +1,19 @@
 /**
- * Per-client-IP token buckets: each IP may burst `burst` requests, refilled at `ratePerSec`.
- * Buckets are created lazily and forgotten once full again (a full bucket is the same as none),
- * so memory follows the number of recently active clients, not every address ever seen.
+ * Token buckets by key (a client IP at the edge; a credential and address at a region node): each
+ * key may burst `burst` requests, refilled at `ratePerSec`. Buckets are created lazily and
+ * forgotten once full again (a full bucket is the same as none), so memory follows the number of
+ * recently active keys, not every key ever seen.
  */
-import type { Clock } from '../health/types.js';
-import type { RateLimitOptions } from './options.js';
+
+export interface RateLimitOptions {
+  /** Tokens added per second and key. */
+  readonly ratePerSec: number;
+  /** Bucket size: the burst a key may send at once. */
+  readonly burst: number;
+}
+
+/** Milliseconds since some epoch (Date.now in production, a fake in tests). */
+export type Clock = () => number;
 
 interface Bucket {
   tokens: number;
@@ -38,6 +47,10 @@ export class RateLimiter {
     }
     // Retry-After is whole seconds (RFC 9110); round up so a client that obeys it gets through.
     return { ok: false, retryAfterS: Math.max(1, Math.ceil((1 - b.tokens) / this.options.ratePerSec)) };
+  }
+
+  get ratePerSec(): number {
+    return this.options.ratePerSec;
   }
 
   get size(): number {
