@@ -200,4 +200,13 @@ describe('meridian plan', () => {
     expect(bad.err).toContain('unknown plan target "dns"');
     expect((await run(['plan', '--help'])).out).toContain('--local');
   });
+
+  it('meridian region refuses an --nats-nkey file that holds no user seed, without echoing it', async () => {
+    const file = join(dir, 'not-a-seed.nk');
+    writeFileSync(file, 'SAAGNJOZTRPYBXCVSZWZGDQHCMW3OYSHJFCZCODRZYHJQ2MIBFUHUVHTNY\n'); // an account seed, not a user's
+    const r = await run(['region', 'us-east', '--bus', 'nats', '--nats', 'tls://127.0.0.1:1', '--nats-nkey', file, '--dev', '--port', '0', '--data', join(dir, 'd')]);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain(`${file} does not hold an NKEY user seed`);
+    expect(r.out + r.err).not.toContain('SAAGNJ');
+  });
 });
