@@ -75,6 +75,32 @@ describe('meridian plan', () => {
     expect(JSON.parse(readFileSync(join(out, 'cloudflare/load-balancer.json'), 'utf8'))).toHaveProperty('pools');
   });
 
+  // Every generator through the orchestrator. The VPN target runs the real nebula-cert.
+  const hasNebulaCert = (process.env['PATH'] ?? '').split(':').some((d) => d !== '' && existsSync(join(d, 'nebula-cert'))) || process.env['MERIDIAN_NEBULA_CERT'] !== undefined;
+  const fullIt = hasNebulaCert || process.env['CI'] === 'true' ? it : it.skip;
+  if (!hasNebulaCert) console.warn('[meridian] skipping the all-targets plan test: nebula-cert not found (apt-get install nebula)');
+  fullIt('plans every target at once: one README row per file, secrets 0600, no key in any other file or on stdout', async () => {
+    const file = topology('  hosts: { us-east: 203.0.113.10, eu-west: 198.51.100.20, ap-southeast: 192.0.2.30 }\n');
+    const out = join(dir, 'out-all');
+    const r = await run(['plan', '--config', file, '--out', out]);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toContain('nats, vpn, k8s, haproxy, cloudflare');
+    expect(r.out + r.err).not.toMatch(SECRET);
+    const readme = readFileSync(join(out, 'README.md'), 'utf8');
+    const files = walk(out).filter((f) => f !== '.meridian-plan');
+    for (const dirName of ['nats/', 'tls/', 'nodes/', 'vpn/', 'k8s/', 'haproxy/', 'cloudflare/']) expect(files.some((f) => f.startsWith(dirName)), dirName).toBe(true);
+    for (const f of files) {
+      const row = readme.split('\n').find((l) => l.startsWith(`| \`${f}\` |`));
+      expect(row, f).toBeDefined();
+      const mode = statSync(join(out, f)).mode & 0o777;
+      if (row!.includes('**secret**')) expect(mode, f).toBe(0o600);
+      else {
+        expect(mode, f).toBe(0o644);
+        expect(readFileSync(join(out, f), 'utf8'), f).not.toMatch(SECRET);
+      }
+    }
+  }, 60_000);
+
   it('refuses a non-empty --out unless --force, which replaces the previous plan and keeps foreign files', async () => {
     const out = join(dir, 'out-force');
     mkdirSync(out);
