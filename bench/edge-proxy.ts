@@ -3,7 +3,8 @@
  *
  * HTTP: `GET /v1/ping` straight to a stand-in region, and through four proxies in front of it:
  * the bare node:http proxy (the floor for any Node proxy), `http-proxy` (npm), haproxy (Debian;
- * config written to a temp dir, started and stopped here) and the Meridian edge (steering, health
+ * config written to a temp dir, started and stopped here), haproxy with the config `meridian plan`
+ * generates (steering ACLs, /ready checks, caps; row `haproxy-generated`) and the Meridian edge (steering, health
  * monitor, header rewriting, streaming; rate limit off). Region and each proxy run in their own
  * process; the load generator is wrk, out of process. For each side two wrk runs:
  *   - throughput: `--concurrency` keep-alive connections, `--seconds` → requests/s;
@@ -32,7 +33,7 @@ import { startEdge } from '../src/edge/server/mod.js';
 import { defaultTopology } from '../src/topology/mod.js';
 import { cpuSeconds, exitWithParent, forkRole, listen, sleep } from './lib/proc.js';
 import type { Role } from './lib/proc.js';
-import { startHaproxy } from './lib/haproxy.js';
+import { startGeneratedHaproxy, startHaproxy } from './lib/haproxy.js';
 import { emit, maxCheck, missing, ratioCheck } from './lib/report.js';
 import type { Check } from './lib/report.js';
 import { fmt, signed, summarize, table } from './lib/stats.js';
@@ -190,6 +191,7 @@ async function measureWs(name: string, base: string): Promise<WsSide> {
 async function main(): Promise<void> {
   const roles: Role<string>[] = [];
   let haproxy: { url: string; pid: number; stop(): Promise<void> } | undefined;
+  let generated: { url: string; pid: number; stop(): Promise<void> } | undefined;
   const notes: string[] = [];
   try {
     const region = await forkRole<string>(self, 'region');
@@ -203,9 +205,10 @@ async function main(): Promise<void> {
       proxies.push([role, r.ready, r.child.pid ?? 0]);
     }
     haproxy = await startHaproxy(region.ready, 'region');
+    generated = await startGeneratedHaproxy(region.ready);
     // Let the edge's first health probe pass before measuring.
     await sleep(300);
-    const order: [string, string, number][] = [['direct', region.ready, region.child.pid ?? 0], ...proxies.slice(0, 2), ['haproxy', haproxy.url, haproxy.pid], ...proxies.slice(2)];
+    const order: [string, string, number][] = [['direct', region.ready, region.child.pid ?? 0], ...proxies.slice(0, 2), ['haproxy', haproxy.url, haproxy.pid], ['haproxy-generated', generated.url, generated.pid], ...proxies.slice(2)];
     // Rounds interleave the sides, so a burst of load from elsewhere on the machine hits one
     // round of every side rather than all of one side; each side keeps its least disturbed run
     // (highest throughput; lowest p99 at one connection).
@@ -255,6 +258,9 @@ async function main(): Promise<void> {
       checks.push(ratioCheck(BENCH, 'edge req per CPU-s vs http-proxy', edge.perCpuSec, hp.perCpuSec, 2, 'req/CPU-s'));
       checks.push(maxCheck(BENCH, 'edge added p99 (1 connection)', edge.latency.p99 - direct.latency.p99, 1, 'ms', 3));
     } else checks.push(missing(BENCH, 'edge vs haproxy / http-proxy', '≥ 0.6× / ≥ 2×', 'a side failed'));
+    const gen = by('haproxy-generated');
+    if (gen && hap) checks.push(ratioCheck(BENCH, 'generated haproxy config req/s vs hand-written haproxy', gen.throughput.rps, hap.throughput.rps, 0.95, 'req/s'));
+    else checks.push(missing(BENCH, 'generated haproxy config req/s vs hand-written haproxy', '≥ 0.95×', 'a side failed'));
     if (wsEdge && wsDirect) {
       checks.push({ bench: BENCH, what: 'WebSocket echoes/s via edge vs direct', measured: `${(wsEdge.echoesPerSec / wsDirect.echoesPerSec).toFixed(2)}× (${fmt(wsEdge.echoesPerSec)} vs ${fmt(wsDirect.echoesPerSec)})`, target: 'report', met: null });
       checks.push(maxCheck(BENCH, 'WebSocket added rtt p99 via edge', wsEdge.p99 - wsDirect.p99, 1, 'ms', 3));
@@ -263,6 +269,7 @@ async function main(): Promise<void> {
     emit({ bench: BENCH, checks, detail, notes }, values.json);
   } finally {
     await haproxy?.stop();
+    await generated?.stop();
     for (const r of roles.reverse()) await r.stop();
   }
 }

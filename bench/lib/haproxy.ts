@@ -55,3 +55,35 @@ export async function startHaproxy(backendUrl: string, serverName = 'backend'): 
     },
   };
 }
+
+/**
+ * haproxy running the config `meridian plan` generates (src/deploy/haproxy) for the built-in
+ * topology, every region pointing at `backendUrl`: the same steering ACLs, /ready checks, caps
+ * and affinity rules as in production. One thread (`nbthread 1` added to `global`), like the
+ * hand-written baseline, so the row measures the generated rules, not a second core.
+ */
+export async function startGeneratedHaproxy(backendUrl: string): Promise<Haproxy> {
+  const { renderHaproxy } = await import('../../src/deploy/haproxy/mod.js');
+  const { inventory } = await import('../../src/deploy/inventory.js');
+  const { defaultTopology } = await import('../../src/topology/mod.js');
+  const dir = mkdtempSync(join(tmpdir(), 'meridian-haproxy-gen-'));
+  const port = await freePort();
+  const topology = defaultTopology();
+  const files = renderHaproxy(
+    { topology, inventory: inventory(topology), outDir: dir, secrets: { get: (_name, make) => make() } },
+    { regionUrls: Object.fromEntries(topology.regions.map((r) => [r.name, backendUrl])), bind: `127.0.0.1:${port}`, mapDir: dir },
+  );
+  for (const f of files) writeFileSync(join(dir, f.path.slice(f.path.indexOf('/') + 1)), f.content);
+  const cfg = join(dir, 'haproxy.cfg');
+  writeFileSync(cfg, String(files.find((f) => f.path === 'haproxy/haproxy.cfg')?.content).replace('\nglobal\n', '\nglobal\n  nbthread 1\n'));
+  const p = startProgram(HAPROXY, ['-db', '-f', cfg]);
+  await waitForPort(port);
+  return {
+    url: `http://127.0.0.1:${port}`,
+    pid: p.child.pid ?? 0,
+    async stop() {
+      await p.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
