@@ -6,6 +6,12 @@
  * resumed from their positions, unacked sends re-sent with their clientMsgId (the server
  * dedupes them). The per-socket handshake is in connection.ts, the receive side in receiver.ts.
  *
+ * With `edge`, where to connect is elected (election.ts): the fastest of the regions the edge
+ * allows, re-elected periodically and when the link degrades (link-watch.ts). Every move —
+ * re-election or `migrate` — is make-before-break (`handover`): the new connection is opened,
+ * authenticated, its rooms re-joined and its resume answered before the old one is closed, so
+ * peers see no leave/rejoin and nothing is lost; a move that cannot connect keeps the old link.
+ *
  * Browser-safe: no Node imports. The WebSocket constructor is injected (`globalThis.WebSocket`
  * by default; the Node entry, node.ts, passes `ws`).
  */
@@ -16,14 +22,18 @@ import { systemClock } from './clock.js';
 import type { Clock } from './clock.js';
 import { Connection } from './connection.js';
 import type { CloseInfo } from './connection.js';
-import { ClientClosedError, ClientInvalidError, ConnectionClosedError, RequestFailedError } from './errors.js';
+import { ClientClosedError, ClientInvalidError, ClientUnreachableError, ConnectionClosedError, RequestFailedError } from './errors.js';
+import type { ConnectAttempt } from './errors.js';
+import { DEFAULT_ELECTION, Elector, edgeWsUrl } from './election.js';
+import type { ElectionOptions, FetchLike } from './election.js';
+import { LinkWatch } from './link-watch.js';
 import { AsyncQueue, Emitter } from './events.js';
 import { closeAction } from './close-policy.js';
 import { Heartbeat } from './heartbeat.js';
 import { Sender } from './sender.js';
 import { Receiver } from './receiver.js';
 import { Requests } from './requests.js';
-import type { ClientEvents, ClientOptions, ClientStatus, Message, SendAck, SendOptions, Target, WebSocketConstructor } from './types.js';
+import type { ClientEvents, ClientOptions, ClientStatus, ElectionReport, Message, SendAck, SendOptions, Target, WebSocketConstructor } from './types.js';
 import { newClientMsgId, targetKey } from './ids.js';
 
 const DEFAULT_TIMEOUT_MS = 10_000;
@@ -56,8 +66,14 @@ export class MeridianClient {
   private closedError: Error | undefined;
   private wake: (() => void) | undefined;
   private readonly heartbeat: Heartbeat;
-  private migrating = false;
+  /** A move (migrate or re-election) is under way: one at a time. */
+  private switching = false;
   private connects = 0;
+  private readonly elector: Elector | undefined;
+  private readonly electionOptions: ElectionOptions;
+  private readonly linkWatch: LinkWatch | undefined;
+  private reelectTimer: unknown;
+  private lastDegradedElection = -Infinity;
   private readonly ready: Promise<WelcomeFrame>;
   private readyResolve!: (w: WelcomeFrame) => void;
   private readyReject!: (err: Error) => void;
@@ -65,8 +81,17 @@ export class MeridianClient {
   private closedResolve!: (err: Error | undefined) => void;
 
   constructor(private readonly options: ClientOptions) {
-    const urls = typeof options.url === 'string' ? [options.url] : [...options.url];
-    if (urls.length === 0) throw new ClientInvalidError('url: at least one WebSocket URL is required');
+    const urls = options.url === undefined ? [] : typeof options.url === 'string' ? [options.url] : [...options.url];
+    if (options.edge !== undefined) {
+      try {
+        const u = new URL(options.edge);
+        if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('not http(s)');
+      } catch {
+        throw new ClientInvalidError(`edge: "${options.edge}" is not an http(s) URL`);
+      }
+      if (urls.length === 0) urls.push(edgeWsUrl(options.edge));
+    }
+    if (urls.length === 0) throw new ClientInvalidError('url: at least one WebSocket URL (or an edge URL) is required');
     if ((options.token === undefined) === (options.user === undefined)) throw new ClientInvalidError('exactly one of token or user (dev mode) is required');
     const ctor = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
     if (!ctor) throw new ClientInvalidError('no WebSocket implementation: pass options.WebSocket (in Node, import from meridian/client, whose Node entry uses the ws package)');
@@ -78,6 +103,13 @@ export class MeridianClient {
     this.connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.backoff = new Backoff(options.backoff, this.random);
     this.heartbeat = new Heartbeat(this.clock, (p) => this.nextId(p));
+    this.electionOptions = { ...DEFAULT_ELECTION, ...options.election };
+    if (options.edge !== undefined) {
+      const f = options.fetch ?? (globalThis as { fetch?: FetchLike }).fetch;
+      if (!f) throw new ClientInvalidError('election needs fetch: pass options.fetch');
+      this.elector = new Elector({ edge: options.edge, fetch: (input, init) => f(input, init), clock: this.clock, options: this.electionOptions });
+      this.linkWatch = new LinkWatch(this.clock, (p) => this.nextId(p), this.electionOptions, () => void this.reelect('degraded'));
+    }
     this.sender = new Sender({
       clock: this.clock,
       random: this.random,
@@ -267,30 +299,40 @@ export class MeridianClient {
   private async run(): Promise<void> {
     let attempt = 0;
     while (!this.closedFlag) {
-      const url = this.pickUrl(attempt);
-      this.setStatus({ type: 'connecting', url, attempt });
-      let conn: Connection;
-      try {
-        conn = await this.open(url);
-      } catch (err) {
-        if (this.closedFlag) return;
-        const e = err instanceof Error ? err : new Error(String(err));
-        if (this.isTerminal(e) || (!this.everConnected && !this.options.waitOnFirstConnect)) {
-          this.shutdown(e);
+      if (!this.conn?.isOpen) {
+        let conn: Connection;
+        try {
+          conn = await this.establish(attempt);
+        } catch (err) {
+          if (this.closedFlag) return;
+          if (this.conn?.isOpen) continue; // a handover connected meanwhile
+          let e = err instanceof Error ? err : new Error(String(err));
+          if (e instanceof ClientUnreachableError) {
+            this.emit('unreachable', e);
+            // One URL and no election: the one failure says it best (and as before).
+            if (this.elector === undefined && e.attempts.length === 1 && e.cause instanceof Error) e = e.cause;
+          }
+          if (this.isTerminal(e) || (!this.everConnected && !this.options.waitOnFirstConnect)) {
+            this.shutdown(e);
+            return;
+          }
+          attempt += 1;
+          await this.pauseBeforeReconnect(e instanceof ConnectionClosedError ? e.closeCode : 1006, e.message);
+          continue;
+        }
+        if (this.closedFlag) {
+          conn.close(1000, 'client closed');
           return;
         }
-        attempt += 1;
-        await this.pauseBeforeReconnect(e instanceof ConnectionClosedError ? e.closeCode : 1006, e.message);
-        continue;
+        if (this.conn?.isOpen) conn.close(1000, 'not needed'); // a handover won the race
+        else {
+          attempt = 0;
+          void this.adopt(conn);
+        }
       }
-      if (this.closedFlag) {
-        conn.close(1000, 'client closed');
-        return;
-      }
-      attempt = 0;
-      this.adopt(conn);
       const info = await this.untilCurrentCloses();
       if (this.closedFlag) return;
+      if (this.conn?.isOpen) continue;
       this.dropped();
       this.backoff.down(this.clock.now());
       if (closeAction(info.code, typeof this.options.token === 'function') === 'terminal') {
@@ -303,6 +345,45 @@ export class MeridianClient {
       }
       await this.pauseBeforeReconnect(info.code, info.reason);
     }
+  }
+
+  /**
+   * One round of connection attempts: the elected regions fastest first (with `edge`), then the
+   * configured URLs — every one of them before the first connection, one (in turn) after. A
+   * terminal refusal (auth) ends the round at once; otherwise all failing is ClientUnreachableError.
+   */
+  private async establish(attempt: number): Promise<Connection> {
+    const tried: ConnectAttempt[] = [];
+    const targets: { url: string; region?: string }[] = [];
+    if (this.elector) {
+      this.setStatus({ type: 'connecting', url: this.options.edge ?? '', attempt });
+      const result = await this.elector.run();
+      if (this.closedFlag) throw new ClientClosedError();
+      for (const f of result.failures) tried.push({ region: f.region, url: f.url, error: f.error });
+      for (const c of result.ranked) targets.push({ url: c.wsUrl, region: c.region });
+      const best = result.ranked[0];
+      this.report({ trigger: 'connect', result, current: undefined, decision: best ? 'connect' : 'none', region: best?.region, why: best ? `fastest: ${best.region} ${best.rttMs} ms` : 'no candidate answered' });
+    }
+    const order = this.urlOrder(attempt);
+    for (const url of this.everConnected ? order.slice(0, 1) : order) targets.push({ url });
+    const seen = new Set<string>();
+    let last: Error | undefined;
+    for (const t of targets) {
+      if (seen.has(t.url)) continue;
+      seen.add(t.url);
+      this.setStatus({ type: 'connecting', url: t.url, attempt });
+      try {
+        return await this.open(t.url);
+      } catch (err) {
+        const e = err instanceof Error ? err : new Error(String(err));
+        if (this.closedFlag || this.isTerminal(e)) throw e;
+        last = e;
+        tried.push({ ...(t.region === undefined ? {} : { region: t.region }), url: t.url, error: e.message });
+      }
+    }
+    const err = new ClientUnreachableError(tried);
+    if (last) (err as { cause?: unknown }).cause = last;
+    throw err;
   }
 
   private isTerminal(err: Error): boolean {
@@ -327,9 +408,10 @@ export class MeridianClient {
   }
 
   /** Reconnects rotate through the URLs, the last `migrate` target first. */
-  private pickUrl(attempt: number): string {
-    const all = this.preferredUrl !== undefined ? [this.preferredUrl, ...this.urls.filter((u) => u !== this.preferredUrl)] : this.urls;
-    return all[attempt % all.length] ?? this.urls[0] ?? '';
+  private urlOrder(attempt: number): string[] {
+    const all = this.preferredUrl !== undefined ? [this.preferredUrl, ...this.urls.filter((u) => u !== this.preferredUrl)] : [...this.urls];
+    const k = attempt % all.length;
+    return [...all.slice(k), ...all.slice(0, k)];
   }
 
   private async open(url: string): Promise<Connection> {
@@ -359,8 +441,12 @@ export class MeridianClient {
     }
   }
 
-  /** Make `conn` the current connection and replay the client's state onto it. */
-  private adopt(conn: Connection): void {
+  /**
+   * Make `conn` the current connection and replay the client's state onto it. Resolves when the
+   * replay is answered (rooms re-joined, presence renewed, resume answered): what a handover
+   * waits for before letting the old connection go. Never rejects.
+   */
+  private adopt(conn: Connection): Promise<void> {
     if (this.conn && this.conn !== conn) this.dropped();
     this.conn = conn;
     this.everConnected = true;
@@ -370,22 +456,28 @@ export class MeridianClient {
     this.setStatus({ type: 'connected', url: conn.url, region: w.region, node: w.node, session: w.session, welcome: w });
     this.readyResolve(w);
     this.heartbeat.start(conn, w.heartbeatMs);
+    this.linkWatch?.start(conn);
+    this.scheduleReelection();
     this.requests.connected();
     this.sender.connected();
     this.receiver.acks.flush();
     this.receiver.reads.flush();
-    for (const target of this.presenceSubs.values()) {
+    const renewed = [...this.presenceSubs.values()].map((target) =>
       this.one('presence', { once: true, frame: (id) => ({ type: 'subscribe_presence', id, ...target }) }).then(
         (snapshot) => this.emit('presence', snapshot),
         (err: unknown) => this.reportOwn(err),
-      );
-    }
+      ),
+    );
     // Rooms first, then resume: the server only replays a room to a connection that joined it.
     const rejoins = [...this.rooms].filter((r) => !this.joining.has(r)).map((room) => this.rejoin(room, conn));
-    void Promise.all(rejoins).then(() => {
+    const resumed = Promise.all(rejoins).then(() => {
       if (this.conn !== conn || !conn.isOpen) return;
-      this.receiver.resumeAll((c) => this.wantsConversation(c), w.limits.maxResumeConversations);
+      return this.receiver.resumeAll((c) => this.wantsConversation(c), w.limits.maxResumeConversations);
     });
+    return Promise.all([resumed, ...renewed]).then(
+      () => undefined,
+      () => undefined,
+    );
   }
 
   /**
@@ -414,6 +506,9 @@ export class MeridianClient {
   /** The current connection is gone (or replaced): what was in flight on it waits for the next. */
   private dropped(): void {
     this.heartbeat.stop();
+    this.linkWatch?.stop();
+    this.clock.clearTimeout(this.reelectTimer);
+    this.reelectTimer = undefined;
     this.sender.dropped();
     this.requests.disconnected();
     this.receiver.disconnected();
@@ -425,31 +520,131 @@ export class MeridianClient {
     return c.kind === 'dm' || this.rooms.has(c.room);
   }
 
-  // ---- heartbeats and migration -----------------------------------------------------------
+  // ---- migration and re-election ----------------------------------------------------------
 
-  /** Follow `migrate`: connect to the new URL, authenticate, replay state there, then close the old one. */
+  /**
+   * Make before break: open `url`, adopt it, wait until its replay is answered (at most `waitMs`),
+   * then close `old`. False (and `old` kept) when the new connection could not be made. If `old`
+   * died meanwhile the new connection simply becomes the current one.
+   */
+  private async handover(url: string, old: Connection, why: string, waitMs: number): Promise<boolean> {
+    let conn: Connection;
+    try {
+      conn = await this.open(url);
+    } catch (err) {
+      this.reportOwn(err);
+      return false;
+    }
+    if (this.closedFlag || this.conn !== old) {
+      conn.close(1000, 'not needed');
+      return false;
+    }
+    const replayed = this.adopt(conn);
+    if (!old.isOpen) {
+      this.wake?.();
+      return true;
+    }
+    let timer: unknown;
+    await Promise.race([replayed, new Promise<void>((r) => (timer = this.clock.setTimeout(r, Math.max(0, waitMs))))]);
+    this.clock.clearTimeout(timer);
+    old.close(1000, why);
+    return true;
+  }
+
+  /**
+   * Follow `migrate`: with an election, to the fastest allowed region other than this one (the
+   * frame's suggestion only when the edge cannot be asked); else to the frame's URL. Make before
+   * break; when nothing can be connected the old link stays until the server closes it, and the
+   * reconnect loop takes over.
+   */
   private migrate(frame: MigrateFrame, old: Connection): void {
-    if (this.migrating) return;
-    this.migrating = true;
-    this.preferredUrl = frame.url;
+    if (this.switching) return;
+    this.switching = true;
     this.emit('migrate', frame);
     this.setStatus({ type: 'migrating', from: old.url, to: frame.url, reason: frame.reason });
-    this.open(frame.url).then(
-      (conn) => {
-        this.migrating = false;
-        if (this.closedFlag || this.conn !== old) {
-          conn.close(1000, 'not needed');
+    // Leave a margin before the server's deadline for the old connection to close cleanly.
+    const waitMs = Math.max(0, Math.min(this.timeoutMs, frame.deadlineMs - 250));
+    void (async () => {
+      const here = old.isOpen ? old.welcome.region : undefined;
+      const targets: string[] = [];
+      if (this.elector) {
+        const result = await this.elector.run();
+        const others = result.ranked.filter((c) => c.region !== here && c.region !== frame.suggestedRegion);
+        const suggested = result.ranked.find((c) => c.region === frame.suggestedRegion);
+        // The suggested region first when it is about as fast as the best: the node knows it is ready.
+        const order = suggested && (others[0] === undefined || suggested.rttMs <= others[0].rttMs + this.electionOptions.minGainMs) ? [suggested, ...others] : [...others, ...(suggested ? [suggested] : [])];
+        targets.push(...order.map((c) => c.wsUrl));
+        if (result.failures.some((f) => f.region === 'edge')) targets.push(frame.url);
+        this.report({ trigger: 'connect', result, current: here, decision: order[0] ? 'switch' : 'none', region: order[0]?.region, why: 'migrate' });
+      } else targets.push(frame.url);
+      for (const url of targets) {
+        if (this.closedFlag || this.conn !== old) return;
+        if (await this.handover(url, old, 'migrated', waitMs)) {
+          this.preferredUrl = url;
           return;
         }
-        this.adopt(conn);
-        old.close(1000, 'migrated');
-      },
-      (err: unknown) => {
-        // Stay on the old connection; when the server closes it, the reconnect loop takes over.
-        this.migrating = false;
-        this.reportOwn(err);
-      },
-    );
+      }
+    })()
+      .catch((err: unknown) => this.reportOwn(err))
+      .finally(() => (this.switching = false));
+  }
+
+  private scheduleReelection(): void {
+    this.clock.clearTimeout(this.reelectTimer);
+    this.reelectTimer = undefined;
+    const every = this.electionOptions.intervalMs;
+    if (!this.elector || every <= 0) return;
+    const delay = every * (0.9 + 0.2 * this.random());
+    this.reelectTimer = this.clock.setTimeout(() => void this.reelect('interval'), delay);
+  }
+
+  /**
+   * Re-elect while connected: move (make before break) to a region clearly faster than the
+   * current one — `minGainMs` and `minGainRatio` faster — and otherwise stay. Every candidate
+   * failing, or the edge not answering, keeps the working link.
+   */
+  private async reelect(trigger: 'interval' | 'degraded'): Promise<void> {
+    const old = this.conn;
+    if (!this.elector || this.closedFlag || !old?.isOpen) return;
+    if (this.switching) return;
+    if (trigger === 'degraded') {
+      const now = this.clock.now();
+      if (now - this.lastDegradedElection < this.electionOptions.cooldownMs) return;
+      this.lastDegradedElection = now;
+    }
+    this.switching = true;
+    try {
+      const result = await this.elector.run();
+      if (this.closedFlag || this.conn !== old || !old.isOpen) return;
+      const current = old.welcome.region;
+      const probedHere = result.ranked.find((c) => c.region === current)?.rttMs;
+      const currentMs = probedHere ?? this.linkWatch?.lastMs ?? this.heartbeat.rttMs ?? Infinity;
+      const { minGainMs, minGainRatio } = this.electionOptions;
+      const better = result.ranked.filter((c) => c.region !== current && c.rttMs + minGainMs <= currentMs && c.rttMs <= currentMs * (1 - minGainRatio));
+      const stay = (why: string): void => {
+        this.linkWatch?.settle();
+        this.report({ trigger, result, current, decision: 'stay', region: current, why });
+      };
+      if (better.length === 0) {
+        stay(result.ranked.length === 0 ? 'no candidate answered: keeping the working link' : `${current} (${currentMs} ms) is fastest or close enough`);
+        return;
+      }
+      for (const c of better) {
+        if (await this.handover(c.wsUrl, old, 're-elected', Math.min(this.timeoutMs, 5000))) {
+          this.report({ trigger, result, current, decision: 'switch', region: c.region, why: `${c.region} ${c.rttMs} ms vs ${current} ${currentMs} ms` });
+          return;
+        }
+        if (this.closedFlag || this.conn !== old) return;
+      }
+      stay('every faster candidate failed to connect: keeping the working link');
+    } finally {
+      this.switching = false;
+      if (trigger === 'interval' && this.conn?.isOpen) this.scheduleReelection();
+    }
+  }
+
+  private report(r: ElectionReport): void {
+    this.emit('election', r);
   }
 
   // ---- frames -----------------------------------------------------------------------------
@@ -478,7 +673,7 @@ export class MeridianClient {
         this.requests.answer(frame);
         return;
       case 'heartbeat':
-        this.heartbeat.pong(frame.ref);
+        if (!this.linkWatch?.pong(frame.ref)) this.heartbeat.pong(frame.ref);
         return;
       case 'resumed':
         // Replays (and gaps) of a connection being replaced are redone on the new one.
@@ -554,6 +749,8 @@ export class MeridianClient {
     this.closedFlag = true;
     this.closedError = err;
     this.heartbeat.stop();
+    this.linkWatch?.stop();
+    this.clock.clearTimeout(this.reelectTimer);
     this.receiver.stop();
     this.conn?.close(1000, 'client closed');
     this.wake?.();

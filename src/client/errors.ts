@@ -94,3 +94,24 @@ export class ClientInvalidError extends ClientError {
     super(ErrorCode.ClientInvalid, message);
   }
 }
+
+/** One way the client tried to connect, and why it did not work. */
+export interface ConnectAttempt {
+  /** The region (from an election) or `edge`, when known. */
+  readonly region?: string;
+  readonly url: string;
+  readonly error: string;
+}
+
+/**
+ * No transport could connect at all: the election found no candidate that answered and every
+ * URL (the elected ones, the configured ones, the edge's /ws) failed. `attempts` says what was
+ * tried and why each failed.
+ */
+export class ClientUnreachableError extends ClientError {
+  override name = 'ClientUnreachableError';
+  constructor(readonly attempts: readonly ConnectAttempt[]) {
+    const list = attempts.map((a) => `${a.region === undefined ? '' : `${a.region} `}${a.url}: ${a.error}`).join('; ');
+    super(ErrorCode.ClientUnreachable, `could not connect anywhere (${attempts.length} attempt${attempts.length === 1 ? '' : 's'}): ${list || 'nothing to try'}`, { details: { attempts: attempts.map((a) => ({ ...a })) } });
+  }
+}

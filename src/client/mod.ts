@@ -19,7 +19,11 @@ export {
   SendExpiredError,
   ClientProtocolError,
   ClientInvalidError,
+  ClientUnreachableError,
 } from './errors.js';
+export type { ConnectAttempt } from './errors.js';
+export { DEFAULT_ELECTION } from './election.js';
+export type { ElectionOptions, ElectionResult, ElectionFailure, ProbedRegion, CandidateRegion, FetchLike } from './election.js';
 export type {
   ClientOptions,
   ClientStatus,
@@ -30,6 +34,7 @@ export type {
   Target,
   TokenSource,
   LostRange,
+  ElectionReport,
   WebSocketLike,
   WebSocketConstructor,
 } from './types.js';

@@ -132,10 +132,12 @@ export class Receiver {
 
   /**
    * After a (re)connect: resume every known conversation `include` accepts, at most `perFrame`
-   * per `resume` frame. Fetches of the previous connection are void.
+   * per `resume` frame. Fetches of the previous connection are void. Resolves when every
+   * `resume` frame was answered (or failed); never rejects.
    */
-  resumeAll(include: (conversation: string) => boolean, perFrame: number): void {
+  resumeAll(include: (conversation: string) => boolean, perFrame: number): Promise<void> {
     const convs = [...this.cursors.values()].filter((c) => c.position !== undefined && include(c.conversation));
+    const answered: Promise<unknown>[] = [];
     for (let i = 0; i < convs.length; i += perFrame) {
       const chunk = convs.slice(i, i + perFrame);
       const positions: Record<string, number> = {};
@@ -147,7 +149,9 @@ export class Receiver {
         this.fetches.set(c.conversation, f);
         mine.set(c.conversation, f);
       }
-      this.o.requests.request({ once: true, answers: chunk.length, frame: (id) => ({ type: 'resume', id, positions }) }).catch((err: unknown) => {
+      const req = this.o.requests.request({ once: true, answers: chunk.length, frame: (id) => ({ type: 'resume', id, positions }) });
+      answered.push(req.catch(() => undefined));
+      req.catch((err: unknown) => {
         for (const [conv, f] of mine) {
           if (this.fetches.get(conv) !== f || f.until !== Infinity) continue;
           this.endFetch(conv);
@@ -157,6 +161,7 @@ export class Receiver {
         this.report(err);
       });
     }
+    return Promise.all(answered).then(() => undefined);
   }
 
   /** The connection dropped: in-flight fetches died with it (resumeAll redoes them). */

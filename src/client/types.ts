@@ -15,6 +15,8 @@ import type {
 } from '../protocol/mod.js';
 import type { BackoffOptions } from './backoff.js';
 import type { Clock } from './clock.js';
+import type { ElectionOptions, ElectionResult, FetchLike } from './election.js';
+import type { ClientUnreachableError } from './errors.js';
 
 /** The part of the WHATWG WebSocket the client uses. */
 export interface WebSocketLike {
@@ -47,7 +49,18 @@ export interface ClientOptions {
    * Where to connect: the edge's or a region's `/ws` URL (ws:// or wss://). With several, each
    * reconnect tries the next. A `migrate` frame's URL joins the list as the preferred one.
    */
-  url: string | readonly string[];
+  url?: string | readonly string[];
+  /**
+   * The edge's http(s) URL: turns on latency election (see `election`). The client asks the edge
+   * for the regions it may use, times a few requests to the best-scored ones and connects to the
+   * fastest; it re-elects periodically and when the link degrades, moving make-before-break.
+   * `url` is then the fallback when the election finds nothing (default: the edge's own `/ws`).
+   */
+  edge?: string;
+  /** Election and re-election parameters (defaults: DEFAULT_ELECTION). Only with `edge`. */
+  election?: Partial<ElectionOptions>;
+  /** The `fetch` the election uses. Default `globalThis.fetch`. */
+  fetch?: FetchLike;
   /** A JWT, or a function returning a fresh one (called on every connect: needed to survive TOKEN_EXPIRED). */
   token?: TokenSource;
   /** Dev mode only (`meridian up`): connect as this user without a token. */
@@ -125,9 +138,26 @@ export type ClientEvents = {
   /** A range skipped because the server no longer has it (after `recovered: false`). */
   lost: LostRange;
   migrate: MigrateFrame;
+  /** Every election (on connect, periodic, on a degraded link) and what it decided. */
+  election: ElectionReport;
+  /** A whole round of connection attempts failed: no transport could connect at all. */
+  unreachable: ClientUnreachableError;
   status: ClientStatus;
   /** Errors not tied to a call: unsolicited error frames, invalid server frames, throwing handlers. */
   error: Error;
 };
 
 export type { JsonValue };
+
+/** What an election found and did (the `election` event). */
+export interface ElectionReport {
+  readonly trigger: 'connect' | 'interval' | 'degraded';
+  readonly result: ElectionResult;
+  /** The region connected when it ran (undefined on connect). */
+  readonly current: string | undefined;
+  /** `switch` (moved make-before-break to `region`), `stay` (kept the current link), `connect`, `none` (nothing answered). */
+  readonly decision: 'connect' | 'switch' | 'stay' | 'none';
+  readonly region: string | undefined;
+  /** Why it stayed or moved, in words. */
+  readonly why: string;
+}

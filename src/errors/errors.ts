@@ -91,6 +91,7 @@ export const ErrorCode = {
   ClientSendExpired: 'CLIENT_SEND_EXPIRED',
   ClientProtocol: 'CLIENT_PROTOCOL',
   ClientInvalid: 'CLIENT_INVALID',
+  ClientUnreachable: 'CLIENT_UNREACHABLE',
   // generic
   NotAvailable: 'NOT_AVAILABLE',
   InvalidArgument: 'INVALID_ARGUMENT',
