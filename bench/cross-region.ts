@@ -16,6 +16,9 @@
  * proxy forwarding for NATS) is part of the bus floor, measured on its own row.
  *
  *   npx tsx bench/cross-region.ts [--link-ms 50] [--rate 200] [--seconds 3] [--no-nats] [--json out.json]
+ *
+ * MERIDIAN_BENCH_METRICS=off runs the Meridian sides without messaging metrics and tracing SDK
+ * (default on): run once each to see what observability costs (lib/meridian.ts).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,7 +33,7 @@ import { openSqliteLog } from '../src/log/mod.js';
 import type { Bus } from '../src/bus/types.js';
 import { findNatsServer, startSuperCluster } from '../src/testing/mod.js';
 import { WebSocket } from 'ws';
-import { meridianAvailable, startMeridianRegions, startNodeOnBus } from './lib/meridian.js';
+import { benchMetricsNote, meridianAvailable, startMeridianRegions, startNodeOnBus } from './lib/meridian.js';
 import { exitWithParent, forkRole, sleep } from './lib/proc.js';
 import type { Role } from './lib/proc.js';
 import { emit, maxCheck, missing } from './lib/report.js';
@@ -204,7 +207,7 @@ async function main(): Promise<void> {
   if (e) checks.push({ bench: BENCH, what: 'embedded bus floor p99 above the link', measured: `${e.p99.toFixed(3)} ms`, target: 'report', met: null });
   const n = rows[1]?.s;
   if (n) checks.push({ bench: BENCH, what: 'NATS bus floor p99 above the link', measured: `${n.p99.toFixed(3)} ms`, target: 'report', met: null });
-  emit({ bench: BENCH, checks, detail, notes: ['the embedded link fires on Node timers (1 ms granularity); the NATS link is a userspace TCP proxy'] }, values.json);
+  emit({ bench: BENCH, checks, detail, notes: ['the embedded link fires on Node timers (1 ms granularity); the NATS link is a userspace TCP proxy', `Meridian sides: ${benchMetricsNote}`] }, values.json);
 }
 
 if (values.role === 'server') {

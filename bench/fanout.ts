@@ -15,6 +15,9 @@
  * depend on it.
  *
  *   npx tsx bench/fanout.ts [--subscribers 1000] [--seconds 3] [--window 64] [--rounds 2] [--json out.json]
+ *
+ * MERIDIAN_BENCH_METRICS=off runs the Meridian side without messaging metrics and tracing SDK
+ * (default on): run once each to see what observability costs (lib/meridian.ts).
  */
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -27,7 +30,7 @@ import { openClient, openMany } from './lib/ws-clients.js';
 import type { BenchSocket, ServerKind } from './lib/ws-clients.js';
 import { startRawWs, startSocketIo } from './lib/ws-servers.js';
 import type { StartedServer } from './lib/ws-servers.js';
-import { meridianAvailable, startMeridianNode } from './lib/meridian.js';
+import { benchMetricsNote, meridianAvailable, startMeridianNode } from './lib/meridian.js';
 
 const BENCH = 'room fan-out';
 const self = fileURLToPath(import.meta.url);
@@ -202,5 +205,5 @@ async function main(): Promise<void> {
   const corkedRaw = by('raw-ws-corked');
   if (m && corkedRaw) checks.push({ bench: BENCH, what: 'Meridian vs raw ws frame-once + corked writes (context)', measured: `${(m.deliveriesPerSec / corkedRaw.deliveriesPerSec).toFixed(2)}× (${fmt(m.deliveriesPerSec)} vs ${fmt(corkedRaw.deliveriesPerSec)})`, target: 'report', met: null });
   if (raw && sio) checks.push({ bench: BENCH, what: 'raw ws frame-once vs Socket.IO (context)', measured: `${(raw.deliveriesPerSec / sio.deliveriesPerSec).toFixed(1)}×`, target: 'report', met: null });
-  emit({ bench: BENCH, checks, detail, notes: ['client process (all sockets) and server share 2 cores; "per server CPU-s" does not depend on the client'] }, values.json);
+  emit({ bench: BENCH, checks, detail, notes: ['client process (all sockets) and server share 2 cores; "per server CPU-s" does not depend on the client', `Meridian side: ${benchMetricsNote}`] }, values.json);
 }

@@ -18,12 +18,29 @@ import type { RegionNode } from '../../src/node/mod.js';
 import { createPresence } from '../../src/presence/mod.js';
 import type { Presence } from '../../src/presence/mod.js';
 import { defaultTopology, linkLatencyMs } from '../../src/topology/mod.js';
+import { NodeMetrics } from '../../src/observability/metrics.js';
+import { silentLogger } from '../../src/observability/logger.js';
+import { trace } from '@opentelemetry/api';
+import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import type { StartedServer } from './ws-servers.js';
 
 export function meridianAvailable(): Promise<{ ok: true } | { ok: false; why: string }> {
   const node = new URL('../../src/node/mod.ts', import.meta.url);
   return Promise.resolve(existsSync(node) ? { ok: true } : { ok: false, why: 'the region node (src/node) does not exist yet' });
 }
+
+/**
+ * `MERIDIAN_BENCH_METRICS=on|off` (default on, what a node runs in production): on, messaging
+ * counts sends, appends, deliveries and latency into the node's metrics, and a tracing SDK is
+ * registered (a BasicTracerProvider with no exporter: spans are made, then dropped), so its cost
+ * is in the numbers; off, messaging has no metrics and no SDK is registered (the node's plain
+ * per-connection counters remain: they are a few integer increments).
+ */
+export const benchMetrics = (process.env['MERIDIAN_BENCH_METRICS'] ?? 'on') !== 'off';
+let tracerRegistered = false;
+
+/** What the bench's report says about the switch. */
+export const benchMetricsNote = `metrics ${benchMetrics ? 'on, tracing SDK registered (no exporter)' : 'off, no tracing SDK'} (MERIDIAN_BENCH_METRICS=${benchMetrics ? 'on' : 'off'})`;
 
 export interface NodeBenchOptions {
   /** HS256 secret for real tokens; without it the node runs with dev auth. */
@@ -56,8 +73,12 @@ export async function startNodeOnBus(bus: Bus, region: string, dir: string, opts
     await presence?.close();
     await log.close();
   };
+  const metrics = benchMetrics ? new NodeMetrics({ region, node: name, regions: topology.regions.map((r) => r.name), slo: topology.slo, log: silentLogger() }) : undefined;
+  if (benchMetrics && !tracerRegistered) {
+    tracerRegistered = trace.setGlobalTracerProvider(new BasicTracerProvider());
+  }
   try {
-    messaging = await createMessaging({ bus, region, topology, log, bucketRegion });
+    messaging = await createMessaging({ bus, region, topology, log, bucketRegion, ...(metrics === undefined ? {} : { metrics }) });
     presence = await createPresence(bus, { node: name, bucketRegion });
     node = await startRegionNode({
       topology,
@@ -68,6 +89,7 @@ export async function startNodeOnBus(bus: Bus, region: string, dir: string, opts
       presence,
       auth: opts.secret === undefined ? { dev: true } : { hs256Secret: opts.secret },
       rateLimit: { ratePerSec: 1_000_000, burst: 1_000_000 },
+      ...(metrics === undefined ? {} : { metrics }),
     });
   } catch (err) {
     await close();

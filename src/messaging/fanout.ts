@@ -20,6 +20,8 @@ type Handler = (d: Delivery) => void;
 export type GapFill = (conversation: string, after: number, upTo: number) => Promise<readonly StoredMessage[]>;
 
 const MAX_TRACKED = 1000;
+/** Session writes traced per fan-out (the rest are counted on the fan-out span). */
+const SESSION_SPANS = 8;
 const dec = new TextDecoder();
 
 interface Held {
@@ -237,8 +239,12 @@ export class Fanout {
     const span = startSpan('meridian.fanout', SpanKind.CONSUMER, parent, { 'meridian.region': this.#bus.region, 'meridian.sessions': typeof hs === 'function' ? 1 : hs.size });
     const recording = span.isRecording();
     const ctx = recording ? withSpan(parent, span) : parent;
+    // A span per session write for the first few sessions only: a room of thousands would
+    // otherwise make thousands of spans per message; the fan-out span carries the count.
+    let budget = recording ? SESSION_SPANS : 0;
     const one = (h: Handler): void => {
-      if (!recording) return call(h, d);
+      if (budget === 0) return call(h, d);
+      budget--;
       const w = startSpan('meridian.session.write', SpanKind.INTERNAL, ctx);
       call(h, d);
       w.end();

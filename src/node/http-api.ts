@@ -13,7 +13,7 @@
  * `AUTH_FAILED`), status 400/401/403/404/405/413/503.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { isMeridianError } from '../errors/mod.js';
+import { ErrorCode, isMeridianError } from '../errors/mod.js';
 import { parseJsonBounded } from '../http/json.js';
 import { checkId, parseClientFrame, parseConversation, dmPeer, tryDmConversation, roomConversation, wireErrorName } from '../protocol/mod.js';
 import type { RequestErrorName } from '../protocol/mod.js';
@@ -98,11 +98,13 @@ async function caller(api: HttpApiContext, req: IncomingMessage, res: ServerResp
     try {
       return await api.ctx.auth.verify(token);
     } catch (err) {
+      api.ctx.metrics.authFailed(isMeridianError(err) && err.code === ErrorCode.AuthExpired ? 'expired' : 'invalid', 'http');
       sendError(res, 401, 'AUTH_FAILED', isMeridianError(err) ? err.message : 'authentication failed', { 'www-authenticate': 'Bearer' });
       return undefined;
     }
   }
   if (api.ctx.auth.dev) return 'dev';
+  api.ctx.metrics.authFailed('missing', 'http');
   sendError(res, 401, 'AUTH_FAILED', 'this endpoint needs Authorization: Bearer <token>', { 'www-authenticate': 'Bearer' });
   return undefined;
 }

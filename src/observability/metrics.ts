@@ -440,8 +440,19 @@ export class NodeMetrics {
 
   /** RTT to other regions, refreshed from the node's source (the source caches). */
   async refreshRtt(): Promise<Record<string, number | null>> {
-    if (this.#sources?.rtt) this.#lastRtt = await this.#sources.rtt().catch(() => this.#lastRtt);
-    return this.#lastRtt;
+    if (!this.#sources?.rtt) return this.#lastRtt;
+    const before = this.#lastRtt;
+    const now = await this.#sources.rtt().catch(() => before);
+    // A region changing reachability, as this node sees it, is logged once per change.
+    for (const [peer, ms] of Object.entries(now)) {
+      const was = before[peer];
+      if (was !== undefined && (was === null) !== (ms === null)) {
+        if (ms === null) this.log.warn({ event: 'peer_unreachable', peer }, `region ${peer} unreachable from this node`);
+        else this.log.info({ event: 'peer_reachable', peer, rttMs: ms }, `region ${peer} reachable again`);
+      }
+    }
+    this.#lastRtt = now;
+    return now;
   }
 
   get lastRtt(): Record<string, number | null> {
