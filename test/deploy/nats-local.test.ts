@@ -6,18 +6,53 @@
  * seed or without the CA.
  */
 import { spawn } from 'node:child_process';
+import { connect as tlsConnect } from 'node:tls';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { connectNatsBus } from '../../src/bus/nats/mod.js';
 import { main } from '../../src/cli/main.js';
+import { createCa, issueCert, loadCa } from '../../src/deploy/tls/mod.js';
 import { fetchMonitor, NatsServerProcess } from '../../src/testing/mod.js';
 import type { Gatewayz, Jsz } from '../../src/testing/mod.js';
 import { TestClient } from '../node/client.js';
 import { describeWithNats, waitFor } from '../bus/nats-env.js';
 
 const REGIONS = ['us-east', 'eu-west', 'ap-southeast'];
+
+/**
+ * Dial a route or gateway port as a peer server would (TLS from the first byte, presenting
+ * `cert`): 'INFO' when the server accepted the certificate and sent its INFO over TLS, else
+ * 'refused: …' (it checks client certificates: `verify: true`).
+ */
+function peerHandshake(port: number, ca: string, cert: { certPem: string; keyPem: string }): Promise<string> {
+  return new Promise((resolve) => {
+    const s = tlsConnect({ host: '127.0.0.1', port, ca, cert: cert.certPem, key: cert.keyPem, servername: '127.0.0.1' });
+    let got = '';
+    const done = (result: string): void => {
+      s.destroy();
+      resolve(result);
+    };
+    const timer = setTimeout(() => done(`refused: no INFO within 5 s (${got.slice(0, 40)})`), 5000);
+    s.on('data', (d: Buffer) => {
+      got += d.toString();
+      if (got.startsWith('INFO ')) {
+        clearTimeout(timer);
+        done('INFO');
+      }
+    });
+    s.on('error', (e: Error) => {
+      clearTimeout(timer);
+      done(`refused: ${e.message}`);
+    });
+    s.on('close', () => {
+      clearTimeout(timer);
+      done('refused: closed');
+    });
+  });
+}
+
 const host = (r: string): string => `${r}-nats-0`;
 
 describeWithNats('meridian plan --local: the generated NATS super-cluster', () => {
@@ -108,6 +143,17 @@ describeWithNats('meridian plan --local: the generated NATS super-cluster', () =
     expect(await refusal({ nkeySeed: file('nats/users/eu-west-node.nk') })).toMatch(/certificate/i);
     // Control: the same call with both succeeds.
     expect(await refusal({ nkeySeed: file('nats/users/eu-west-node.nk'), tls: { ca } })).toBe('connected');
+  });
+
+  it('accepts route and gateway TLS only from holders of a certificate signed by the plan CA', async () => {
+    const planCa = await loadCa(file('tls/ca.pem'), file('tls/ca-key.pem'));
+    const member = await issueCert(planCa, { commonName: 'peer', names: ['127.0.0.1'] });
+    const stranger = await issueCert(await createCa('Not the plan CA'), { commonName: 'peer', names: ['127.0.0.1'] });
+    for (const listener of ['nats-cluster', 'nats-gateway']) {
+      const port = ports[host('eu-west')]![listener]!;
+      expect(await peerHandshake(port, file('tls/ca.pem'), member), listener).toBe('INFO');
+      expect(await peerHandshake(port, file('tls/ca.pem'), stranger), listener).toMatch(/^refused/);
+    }
   });
 
   it('runs `meridian region --bus nats` with the settings of nodes/<region>.env, and refuses it without the seed', async () => {
