@@ -18,7 +18,7 @@ import { checkId, parseConversation, roomConversation, tryDmConversation } from 
 import type { Conversation } from '../protocol/mod.js';
 import type { Topology } from '../topology/mod.js';
 import type { NodeMetrics } from '../observability/metrics.js';
-import { SpanKind, activeContext, extractContext, failSpan, injectHeaders, startSpan, withSpan } from '../observability/tracing.js';
+import { SpanKind, activeContext, extractContext, failSpan, injectHeaders, startSpan, traceFields, withSpan } from '../observability/tracing.js';
 import type { Context } from '../observability/tracing.js';
 import { Fanout } from './fanout.js';
 import { REGION_HEADER, encodeMessage, encodeReceipt, messageIdOf, storedFromEntry } from './frames.js';
@@ -107,7 +107,9 @@ export class BusMessaging implements Messaging {
       span.end();
       return r;
     } catch (err) {
-      this.#metrics?.sendDone(isMeridianError(err) && CLIENT_FAULTS.has(err.code) ? 'rejected' : 'failed');
+      const clientFault = isMeridianError(err) && CLIENT_FAULTS.has(err.code);
+      this.#metrics?.sendDone(clientFault ? 'rejected' : 'failed');
+      if (!clientFault) this.#metrics?.sendFailed(isMeridianError(err) ? err.code : 'INTERNAL', traceFields(ctx));
       failSpan(span, err);
       throw err;
     }

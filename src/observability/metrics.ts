@@ -528,6 +528,22 @@ export class NodeMetrics {
     if (before !== this.#busStatus) this.log.info({ event: 'bus_status', from: before, to: this.#busStatus }, `bus ${this.#busStatus}`);
   }
 
+  #sendFailLogAt = 0;
+  #sendFailSuppressed = 0;
+
+  /** A send failed on our side: logged with its trace ids, at most one line a second (the rest counted in the next). */
+  sendFailed(code: string, trace: { traceId?: string; spanId?: string }): void {
+    const now = this.clock();
+    if (now - this.#sendFailLogAt < 1000) {
+      this.#sendFailSuppressed++;
+      return;
+    }
+    this.#sendFailLogAt = now;
+    const suppressed = this.#sendFailSuppressed;
+    this.#sendFailSuppressed = 0;
+    this.log.warn({ event: 'send_failed', code, ...trace, ...(suppressed > 0 ? { suppressed } : {}) }, 'a send failed');
+  }
+
   slowConsumerGap(): void {
     this.slowConsumerGaps.inc();
   }
