@@ -1,0 +1,57 @@
+// Service calls observed: outcomes and durations counted, policy state (retries, budget,
+// breakers) read at scrape time, and a span per call — with the real call policy (ServiceCaller)
+// and attempts that answer what each case needs.
+import { trace } from '@opentelemetry/api';
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ErrorCode, MeridianError } from '../../src/errors/mod.js';
+import { NodeMetrics } from '../../src/observability/metrics.js';
+import { callObserver, callOutcome } from '../../src/observability/services.js';
+import { ServiceCaller, seededRandom } from '../../src/services/mod.js';
+import type { PolicyEndpoint } from '../../src/services/mod.js';
+import { promtoolCheck, promtoolMissing, value } from './prom.js';
+
+const exporter = new InMemorySpanExporter();
+const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+beforeAll(() => void trace.setGlobalTracerProvider(provider));
+afterAll(async () => {
+  await provider.shutdown();
+  trace.disable();
+});
+
+const ep = (key: string): PolicyEndpoint => ({ key, region: 'eu-west', weight: 1 });
+
+describe('service call metrics', () => {
+  it('counts calls by outcome, exports retries and breakers, and spans each call', async () => {
+    const m = new NodeMetrics({ region: 'eu-west', node: 'n1', regions: ['us-east', 'eu-west'] });
+    const c = new ServiceCaller({ endpoints: () => [ep('a'), ep('b')], services: { svc: { retries: { max: 2, baseDelayMs: 0 }, breaker: { mode: 'consecutive', failures: 1_000_000 }, outlier: { consecutiveFailures: 1_000_000 } } }, random: seededRandom(3) });
+    c.observer = callObserver(m, 'service');
+    m.addCaller({ kind: 'service', snapshot: () => c.snapshot() });
+    for (let i = 0; i < 3; i++) expect((await c.invoke('svc', { method: 'GET' }, () => Promise.resolve({ status: 200 }))).status).toBe(200);
+    // A GET answered 503 every time: 1 call, 3 attempts (2 retries), outcome server_error.
+    expect((await c.invoke('svc', { method: 'GET' }, () => Promise.resolve({ status: 503 }))).status).toBe(503);
+    expect((await c.invoke('svc', { method: 'POST' }, () => Promise.resolve({ status: 404 }))).status).toBe(404);
+    const text = await m.registry.metrics();
+    const calls = (outcome: string): number => value(text, 'meridian_service_calls_total', { kind: 'service', service: 'svc', outcome });
+    expect([calls('ok'), calls('server_error'), calls('client_error')]).toEqual([3, 1, 1]);
+    expect(value(text, 'meridian_service_call_duration_seconds_count', { service: 'svc' })).toBe(5);
+    expect(value(text, 'meridian_service_retries_total', { service: 'svc' })).toBe(2);
+    expect(value(text, 'meridian_breakers', { service: 'svc', state: 'closed' })).toBe(2);
+    const spans = exporter.getFinishedSpans().filter((s) => s.name === 'meridian.service.call');
+    expect(spans).toHaveLength(5);
+    expect(spans.map((s) => s.attributes['meridian.outcome'])).toEqual(['ok', 'ok', 'ok', 'server_error', 'client_error']);
+    if (promtoolMissing === undefined) expect(promtoolCheck(text)).toEqual({ code: 0, output: '' });
+  });
+
+  it.each([
+    [{ status: 204 }, 'ok'],
+    [{ status: 429 }, 'client_error'],
+    [{ status: 502 }, 'server_error'],
+    [{ error: new MeridianError(ErrorCode.SvcTimeout, 't') }, 'timeout'],
+    [{ error: new MeridianError(ErrorCode.SvcNoEndpoints, 'n') }, 'no_endpoints'],
+    [{ error: new MeridianError(ErrorCode.SvcOverloaded, 'o') }, 'overloaded'],
+    [{ error: new Error('boom') }, 'error'],
+  ] as const)('outcome of %j is %s', (result, outcome) => {
+    expect(callOutcome(result)).toBe(outcome);
+  });
+});
