@@ -124,7 +124,8 @@ withHaproxy('haproxy: in front of meridian up', () => {
     up = spawn(process.execPath, ['--import', 'tsx', 'src/cli/entry.ts', 'up', '--port-base', '0', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     up.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    await eventually(() => out.includes('\n') || up.exitCode !== null, 'meridian up --json', 30_000);
+    // Generous: on a loaded 2-core machine `meridian up` (three regions, tsx) can take a while.
+    await eventually(() => out.includes('\n') || up.exitCode !== null, 'meridian up --json', 60_000);
     info = JSON.parse(out) as UpInfo;
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
@@ -136,7 +137,7 @@ withHaproxy('haproxy: in front of meridian up', () => {
     hap.stdout!.on('data', (b: Buffer) => (hapErr += b.toString()));
     hap.stderr!.on('data', (b: Buffer) => (hapErr += b.toString()));
     await eventually(async () => (await fetch(`${base}/health`).catch(() => undefined))?.status === 200, `haproxy on ${base}`, 15_000);
-  }, 45_000);
+  }, 90_000);
 
   afterAll(async () => {
     hap?.kill('SIGTERM');

@@ -18,12 +18,12 @@ export { candidates, steeringPools } from './steering.js';
 export function renderHaproxy(ctx: PlanContext, opts: HaproxyOptions = {}): PlannedFile[] {
   const mapDir = opts.mapDir ?? HAPROXY_DIR;
   return [
-    { path: 'haproxy/haproxy.cfg', content: haproxyConfig(ctx, { ...opts, mapDir }) },
-    { path: 'haproxy/countries.map', content: countriesMap(ctx) },
-    { path: 'haproxy/trusted-proxies.lst', content: TRUSTED_PROXIES },
-    { path: 'haproxy/geoip-country.map', content: GEOIP_MAP },
-    { path: 'haproxy/geoip-from-geolite2.sh', content: GEOIP_SCRIPT },
-    { path: 'haproxy/README.md', content: haproxyReadme(ctx) },
+    { path: 'haproxy/haproxy.cfg', content: haproxyConfig(ctx, { ...opts, mapDir }), about: `haproxy edge host: ${mapDir}/haproxy.cfg (steering, /ready checks, caps, affinity)` },
+    { path: 'haproxy/countries.map', content: countriesMap(ctx), about: `haproxy edge host: ${mapDir}/countries.map (country → regions to try)` },
+    { path: 'haproxy/trusted-proxies.lst', content: TRUSTED_PROXIES, about: 'haproxy edge host: who may set the country header (add your CDN)' },
+    { path: 'haproxy/geoip-country.map', content: GEOIP_MAP, about: 'haproxy edge host: CIDR → country, empty until built by geoip-from-geolite2.sh' },
+    { path: 'haproxy/geoip-from-geolite2.sh', content: GEOIP_SCRIPT, about: 'builds geoip-country.map from the GeoLite2 Country CSV' },
+    { path: 'haproxy/README.md', content: haproxyReadme(ctx), about: 'the haproxy edge: pools, caps, what it does not do' },
   ];
 }
 

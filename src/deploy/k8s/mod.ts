@@ -107,11 +107,20 @@ function readme(ctx: PlanContext): string {
   ].join('\n');
 }
 
+const ABOUT: Readonly<Record<string, string>> = {
+  'topology.yaml': 'meridian.yaml for the nodes (ConfigMap)',
+  'node.yaml': 'region node StatefulSet, Services (LoadBalancer for WebSockets), PDB, HPA',
+  'nats.yaml': 'NATS StatefulSet, config, Services (gateway LoadBalancer), PDB',
+  'secrets.yaml': 'node credentials (auth secret, tokens, NKEY seed) and the NATS certificate',
+};
+
 export const planK8s: Generator = async (ctx) => {
   const files: PlannedFile[] = [];
   for (const [path, docs] of await k8sManifests(ctx)) {
-    files.push({ path, content: toYaml(docs), ...(path.endsWith('/secrets.yaml') ? { secret: true } : {}) });
+    const region = path.split('/')[1]!;
+    const about = path === 'k8s/namespace.yaml' ? 'Kubernetes: the namespace, in every region\'s cluster' : `Kubernetes, ${region}'s cluster: ${ABOUT[path.slice(path.lastIndexOf('/') + 1)] ?? ''}`;
+    files.push({ path, content: toYaml(docs), about, ...(path.endsWith('/secrets.yaml') ? { secret: true } : {}) });
   }
-  files.push({ path: 'k8s/README.md', content: readme(ctx) });
+  files.push({ path: 'k8s/README.md', content: readme(ctx), about: 'Kubernetes: what runs where, autoscaling on connections, shutdown timing' });
   return files;
 };
