@@ -122,8 +122,9 @@ export async function planDeployment(topology: Topology, opts: PlanOptions): Pro
   };
   const problems: PlanProblem[] = [...checkInventory(topology)];
   const warnings: PlanProblem[] = [];
-  if (targets.includes('nats')) {
-    const nats = await checkNats(ctx);
+  // The Kubernetes target runs the same NATS layout (server counts, ports) in pods.
+  if (targets.includes('nats') || targets.includes('k8s')) {
+    const nats = await checkNats(ctx, { hosts: targets.includes('nats') });
     problems.push(...nats.problems);
     warnings.push(...nats.warnings);
   }

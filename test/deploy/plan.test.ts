@@ -145,6 +145,10 @@ describe('meridian plan', () => {
     expect(r.err).toContain(`${file}:${position(file, 'serversPerRegion: 2', '2')} deploy.nats.serversPerRegion: 6 NATS servers in all`);
     expect(r.err).toContain('allowEvenServers');
     expect(existsSync(join(dir, 'even'))).toBe(false);
+    // The Kubernetes target runs the same servers in pods: the same quorum rule.
+    const k8s = await run(['plan', '--config', file, '--out', join(dir, 'even-k8s'), '--only', 'k8s']);
+    expect(k8s.code).toBe(1);
+    expect(k8s.err).toContain(`${file}:${position(file, 'serversPerRegion: 2', '2')} deploy.nats.serversPerRegion: 6 NATS servers in all`);
 
     const ok = topology('  nats:\n    serversPerRegion: { us-east: 2 }\n    allowEvenServers: true\n');
     const w = await run(['plan', '--config', ok, '--out', join(dir, 'even-ok'), '--only', 'nats']);

@@ -20,7 +20,12 @@ export interface CheckResult {
   readonly warnings: PlanProblem[];
 }
 
-export async function checkNats(ctx: Pick<PlanContext, 'topology' | 'inventory' | 'local'>): Promise<CheckResult> {
+/**
+ * `hosts: false` checks only what holds wherever the servers run (server counts, distinct ports,
+ * operator TLS): the Kubernetes target runs the same NATS layout in pods, with their own addresses.
+ */
+export async function checkNats(ctx: Pick<PlanContext, 'topology' | 'inventory' | 'local'>, opts: { hosts?: boolean } = {}): Promise<CheckResult> {
+  const checkHosts = opts.hosts ?? true;
   const { topology } = ctx;
   const nats = topology.deploy.nats;
   const problems: PlanProblem[] = [];
@@ -51,7 +56,7 @@ export async function checkNats(ctx: Pick<PlanContext, 'topology' | 'inventory' 
     }
     // A region node on the same address as a NATS server (no VPN, one public address per region)
     // listens on 7701 + the region's index: a NATS port there would collide with it.
-    for (const r of topology.regions) {
+    for (const r of checkHosts ? topology.regions : []) {
       const natsAt = new Set(ctx.inventory.hosts.filter((h) => h.region === r.name && h.role === 'nats').map((h) => h.address));
       const shared = ctx.inventory.hosts.some((h) => h.region === r.name && h.role === 'node' && natsAt.has(h.address));
       const np = nodePort(topology, r.name);
@@ -60,7 +65,7 @@ export async function checkNats(ctx: Pick<PlanContext, 'topology' | 'inventory' 
     }
     const byAddress = new Map<string, string>();
     for (const h of ctx.inventory.hosts) {
-      if (h.role !== 'nats') continue;
+      if (h.role !== 'nats' || !checkHosts) continue;
       const other = byAddress.get(h.address);
       if (other === undefined) {
         byAddress.set(h.address, h.name);
