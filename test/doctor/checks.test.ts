@@ -125,6 +125,11 @@ describe('JetStream meta group', () => {
     expect(one(checkMeta(split), 'meta group')).toMatchObject({ verdict: 'FAIL', detail: 'servers disagree on the leader (us-east, eu-west: us-east; ap-southeast: ap-southeast)' });
   });
 
+  it('fails a leader that the others still name but that does not answer', () => {
+    const s = { ...down(healthy(), 'us-east') };
+    expect(one(checkMeta(s), 'meta group')).toMatchObject({ verdict: 'FAIL', detail: 'the servers name us-east (region us-east), which does not answer: an election is due (stream and bucket changes wait for it)' });
+  });
+
   it('counts several servers per region by their planned names and warns about an even total', () => {
     const members = ['us-east-nats-0', 'us-east-nats-1', 'eu-west-nats-0', 'ap-southeast-nats-0'];
     const s: Snapshot = { ...healthy(), servers: [server({ region: 'us-east', name: 'us-east-nats-0', leader: 'us-east-nats-0', members })] };

@@ -75,5 +75,5 @@ describeWithNats('meridian doctor on a planned (--local) NATS super-cluster', ()
     // Loopback is far faster than the topology's Ashburn–Dublin–Singapore model: a warning, never a failure.
     expect(of('gateway rtt')).toHaveLength(3);
     for (const l of of('gateway rtt')) expect(l.detail).toMatch(/^measured [\d.]+ ms, topology expects \d+ ms/);
-  });
+  }, 60_000);
 });

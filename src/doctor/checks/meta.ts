@@ -61,7 +61,14 @@ export function checkMeta(s: Snapshot): CheckLine[] {
     lines.push({ check: 'meta leader', subject: 'meta group', verdict: 'FAIL', detail: `servers disagree on the leader (${who})` });
   } else {
     const l = leaders[0]!;
-    lines.push({ check: 'meta leader', subject: 'meta group', verdict: 'ok', detail: `${l} (region ${regionOf.get(l) ?? '?'}); every server that answered agrees (${views.length})` });
+    const region = regionOf.get(l);
+    // Followers keep naming a leader that just died until they elect another.
+    const leaderDown = !up.some((p) => p.varz?.server_name === l) && region !== undefined && s.servers.some((p) => p.region === region) && s.servers.filter((p) => p.region === region).every((p) => p.error !== undefined);
+    lines.push(
+      leaderDown
+        ? { check: 'meta leader', subject: 'meta group', verdict: 'FAIL', detail: `the servers name ${l} (region ${region}), which does not answer: an election is due (stream and bucket changes wait for it)` }
+        : { check: 'meta leader', subject: 'meta group', verdict: 'ok', detail: `${l} (region ${region ?? '?'}); every server that answered agrees (${views.length})` },
+    );
   }
 
   const leaderView = views.find((p) => leaders.includes(p.varz?.server_name ?? '\0'));
