@@ -125,6 +125,12 @@ describe('JetStream meta group', () => {
     expect(one(checkMeta(split), 'meta group')).toMatchObject({ verdict: 'FAIL', detail: 'servers disagree on the leader (us-east, eu-west: us-east; ap-southeast: ap-southeast)' });
   });
 
+  it('warns about a member that is up but behind the leader', () => {
+    const s = healthy();
+    s.servers[0]!.jsz!.meta_cluster!.replicas![1]!.current = false;
+    expect(one(checkMeta(s), '3 servers')).toMatchObject({ verdict: 'warn', detail: '3 of 3 up, majority is 2; behind the leader: ap-southeast' });
+  });
+
   it('fails a leader that the others still name but that does not answer', () => {
     const s = { ...down(healthy(), 'us-east') };
     expect(one(checkMeta(s), 'meta group')).toMatchObject({ verdict: 'FAIL', detail: 'the servers name us-east (region us-east), which does not answer: an election is due (stream and bucket changes wait for it)' });

@@ -54,7 +54,8 @@ describeWithNats('meridian doctor on a planned (--local) NATS super-cluster', ()
   it('finds the gateways, the meta group and valid certificates of the plan CA, and exits 0', async () => {
     // The super-cluster forms over a few seconds after the servers start.
     let r = await run(args);
-    for (let i = 0; i < 40 && r.code !== 0; i++) {
+    const formed = (x: { code: number; out: string }): boolean => x.code === 0 && (JSON.parse(x.out) as { checks: CheckLine[] }).checks.every((l) => l.check !== 'meta quorum' || l.verdict === 'ok');
+    for (let i = 0; i < 40 && !formed(r); i++) {
       await new Promise((res) => setTimeout(res, 500));
       r = await run(args);
     }

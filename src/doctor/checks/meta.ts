@@ -15,6 +15,8 @@ interface Member {
   readonly name: string;
   readonly region: string;
   readonly up: boolean;
+  /** Up but behind the leader's log (`current: false`). */
+  readonly lagging?: boolean;
 }
 
 export const majorityOf = (n: number): number => Math.floor(n / 2) + 1;
@@ -26,7 +28,7 @@ function members(s: Snapshot, leaderView: ServerProbe | undefined): { list: Memb
     const list: Member[] = [{ name: meta.leader, region: regionOf.get(meta.leader) ?? '?', up: true }];
     for (const r of meta.replicas) {
       const name = r.name ?? '?';
-      list.push({ name, region: regionOf.get(name) ?? '?', up: r.offline !== true });
+      list.push({ name, region: regionOf.get(name) ?? '?', up: r.offline !== true, lagging: r.offline !== true && r.current === false });
     }
     return { list, fromUrls: false };
   }
@@ -77,13 +79,15 @@ export function checkMeta(s: Snapshot): CheckLine[] {
   const majority = majorityOf(size);
   const upCount = list.filter((m) => m.up).length;
   const down = list.filter((m) => !m.up).map((m) => m.name);
+  const lagging = list.filter((m) => m.lagging === true).map((m) => m.name);
+  const behind = lagging.length > 0 ? `; behind the leader: ${lagging.join(', ')}` : '';
   const source = fromUrls ? ' (members from the monitoring URLs: the leader did not answer)' : '';
   const even = size % 2 === 0 ? `; an even count: a split in half stops JetStream (prefer ${size + 1} or ${size - 1})` : '';
   if (upCount < majority) {
     lines.push({ check: 'meta quorum', subject: plural(size, 'server'), verdict: 'FAIL', detail: `${upCount} of ${size} up, majority is ${majority}: no stream or bucket can be created or changed${down.length ? ` (down: ${down.join(', ')})` : ''}${source}` });
-  } else if (down.length > 0 || even !== '') {
+  } else if (down.length > 0 || even !== '' || behind !== '') {
     const margin = upCount - majority === 0 ? ': one more lost server stops stream and bucket changes' : '';
-    lines.push({ check: 'meta quorum', subject: plural(size, 'server'), verdict: 'warn', detail: `${upCount} of ${size} up, majority is ${majority}${down.length ? ` (down: ${down.join(', ')})` : ''}${margin}${even}${source}` });
+    lines.push({ check: 'meta quorum', subject: plural(size, 'server'), verdict: 'warn', detail: `${upCount} of ${size} up, majority is ${majority}${down.length ? ` (down: ${down.join(', ')})` : ''}${margin}${behind}${even}${source}` });
   } else {
     lines.push({ check: 'meta quorum', subject: plural(size, 'server'), verdict: 'ok', detail: `${upCount} of ${size} up, majority is ${majority}${source}` });
   }
