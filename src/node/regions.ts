@@ -13,6 +13,8 @@ export interface NodeState {
   readonly region: string;
   readonly node: string;
   readonly draining: boolean;
+  /** What its /ready says (absent from nodes of older versions: read as ready unless draining). */
+  readonly ready?: boolean;
   readonly sessions: number;
 }
 
@@ -48,9 +50,9 @@ export class RegionView {
     });
   }
 
-  /** Another region's state (cached for a moment). */
-  state(region: string): Promise<RegionState> {
-    const hit = this.#cache.get(region);
+  /** Another region's state (cached for a moment; `fresh` asks now, e.g. before `migrate`). */
+  state(region: string, opts: { fresh?: boolean } = {}): Promise<RegionState> {
+    const hit = opts.fresh === true ? undefined : this.#cache.get(region);
     if (hit) return hit;
     const p = this.#ask(region);
     this.#cache.set(region, p);

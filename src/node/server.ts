@@ -85,7 +85,7 @@ export async function startRegionNode(options: RegionNodeOptions): Promise<Regio
   let down = false;
   let closed = false;
   let busUp = true;
-  const self = (): NodeState => ({ region: opts.region, node: opts.node, draining, sessions: sessions.size, ...deliveryStats(metrics) });
+  const self = (): NodeState => ({ region: opts.region, node: opts.node, draining, ready: ready(), sessions: sessions.size, ...deliveryStats(metrics) });
   const view = new RegionView(options.bus, opts.topology, self);
   metrics.setSources({
     connections: () => sessions.size,
@@ -141,6 +141,13 @@ export async function startRegionNode(options: RegionNodeOptions): Promise<Regio
       }
     }
     if (path === '/ws') return sendError(res, 426, 'UPGRADE_REQUIRED', `connect with a WebSocket offering the ${SUBPROTOCOL} subprotocol`, { upgrade: 'websocket' });
+    if (path === '/v1/admin/drain') {
+      // The edge's per-region drain asks here (src/edge/server/drain.ts); answered once drained.
+      if (req.method !== 'POST') return sendError(res, 405, 'METHOD_NOT_ALLOWED', 'POST to drain this node', { allow: 'POST' });
+      if ((await access.caller(req)).kind !== 'admin') return sendError(res, 401, 'AUTH_FAILED', 'draining needs Authorization: Bearer <admin token>', { 'www-authenticate': 'Bearer' });
+      await node.drain();
+      return sendJson(res, 200, { drained: true, region: opts.region, node: opts.node, sessions: sessions.size });
+    }
     if (await handleApi(api, req, res, url)) return;
     const request = access.request(req);
     for (const m of modules) {
@@ -232,7 +239,7 @@ export async function startRegionNode(options: RegionNodeOptions): Promise<Regio
     drain(o = {}) {
       if (!draining) metrics.log.info({ event: 'drain', sessions: sessions.size }, 'node draining');
       draining = true;
-      drainP ??= drainSessions(ctx, view, url, modules, o.deadlineMs ?? opts.drainDeadlineMs);
+      drainP ??= drainSessions(ctx, view, modules, o.deadlineMs ?? opts.drainDeadlineMs);
       return drainP;
     },
     async takeDown() {

@@ -48,6 +48,12 @@ export interface Deployment {
   /** Take a region out: its bus links die (embedded) and its node stops answering. */
   takeDown(region: string): Promise<void>;
   bringUp(region: string): Promise<void>;
+  /**
+   * Drain one region (its clients get `migrate` to a ready region and move make-before-break),
+   * then restart its node — a new node id, the same data and port — so it rejoins. Resolves once
+   * the new node listens. Other regions keep serving throughout.
+   */
+  drainRegion(region: string, opts?: { deadlineMs?: number }): Promise<void>;
   /** Drain every region (clients are told to migrate), then close. */
   stop(opts?: { deadlineMs?: number }): Promise<void>;
   /** Close every region and bus; removes the data dir if it was a temp dir. Idempotent. */
@@ -122,6 +128,9 @@ export async function startDeployment(topology: Topology, opts: DeploymentOption
       const r = get(region);
       buses.network?.revive(region);
       await r.node.bringUp();
+    },
+    drainRegion(region, s = {}) {
+      return get(region).restart(s);
     },
     async stop(s = {}) {
       await Promise.all([...regions.values()].map((r) => r.node.drain(s)));

@@ -62,6 +62,12 @@ export interface RegionRuntime {
   readonly presence: Presence;
   /** Drain the node (migrate clients away, bounded by its deadline), then close everything. */
   stop(opts?: { deadlineMs?: number }): Promise<void>;
+  /**
+   * Drain the node (clients get `migrate` and move make-before-break), close it and start a new
+   * node (a new node id, its modules built again) on the same port over the same log, messaging
+   * and presence: the region's data is untouched. `node` is the new one afterwards.
+   */
+  restart(opts?: { deadlineMs?: number }): Promise<void>;
   /** Close everything at once (open sessions get 4500). Idempotent; the bus is not closed. */
   close(): Promise<void>;
 }
@@ -100,20 +106,39 @@ export async function startRegion(o: StartRegionOptions): Promise<RegionRuntime>
     // welcome.limits.dedupeWindowMs must be the log's window, whatever the log was opened with.
     const dedupe = o.logOptions?.dedupeWindowMs;
     const limits = dedupe === undefined ? o.node?.limits : { ...o.node?.limits, dedupeWindowMs: dedupe };
-    const node = await startRegionNode({ ...o.node, ...(limits === undefined ? {} : { limits }), metrics, node: nodeId, topology: o.topology, region: o.region, bus: o.bus, messaging, presence, modules });
+    const nodeOptions = { ...o.node, ...(limits === undefined ? {} : { limits }), metrics, topology: o.topology, region: o.region, bus: o.bus, messaging, presence };
+    let node = await startRegionNode({ ...nodeOptions, node: nodeId, modules });
     let closing: Promise<void> | undefined;
+    let restarting: Promise<void> | undefined;
     const close = (): Promise<void> =>
       (closing ??= (async () => {
+        await restarting?.catch(() => undefined);
         await node.close();
         // The node closed the modules; the rest in reverse order of opening.
         await presence.close().catch(() => undefined);
         await messaging.close().catch(() => undefined);
         await log.close().catch(() => undefined);
       })());
+    const restart = async (s: { deadlineMs?: number } = {}): Promise<void> => {
+      const old = node;
+      await old.drain(s);
+      await old.close();
+      if (closing) return;
+      const id = `${o.region}-${Math.random().toString(16).slice(2, 10)}`;
+      const again = o.modules ? await o.modules({ ...parts, node: id }) : [];
+      // Same port: the edge and the other regions know the region by its URL.
+      node = await startRegionNode({ ...nodeOptions, node: id, modules: again, port: old.port });
+    };
     return {
       region: o.region,
       url: node.url,
-      node,
+      get node() {
+        return node;
+      },
+      restart(s = {}) {
+        restarting ??= restart(s).finally(() => (restarting = undefined));
+        return restarting;
+      },
       log,
       messaging,
       presence,

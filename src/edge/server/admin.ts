@@ -2,7 +2,8 @@
  * The edge's own endpoints under /v1: `GET /v1/regions` (topology plus live health and load, so
  * an operator sees what steering sees) and the admin hooks
  * `POST /v1/admin/regions/{name}/down|up`, which call `onRegionDown` / `onRegionUp` (the local
- * runtime wires them to stop and revive a region). The edge does not mark the region itself: the
+ * runtime wires them to stop and revive a region), and `…/drain` (drain.ts: migrate the region's
+ * clients away, restart it, show it `draining` until it is back). The edge does not mark the region itself: the
  * monitor notices, exactly as it would for a real outage, which is what the hooks are for.
  *
  * Admin is off (404) unless a token is configured or `devAdmin` is set; with a token every call
@@ -12,6 +13,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ErrorCode } from '../../errors/mod.js';
 import type { EdgeContext } from './context.js';
+import { drainRegion, regionState } from './drain.js';
 import { sendError, sendJson } from './respond.js';
 
 export function regionsView(ctx: EdgeContext): unknown {
@@ -24,6 +26,8 @@ export function regionsView(ctx: EdgeContext): unknown {
       capacity: r.capacity,
       fallback: r.fallback,
       url: ctx.urls.get(r.name)?.origin ?? null,
+      // ready | draining (POST …/drain until it is back) | down
+      state: regionState(ctx, r.name),
       health: ctx.urls.has(r.name) ? ctx.monitor.health(r.name) : null,
       load: { connections: ctx.load.connections(r.name), rps: ctx.load.rps(r.name) },
     })),
@@ -44,7 +48,7 @@ function authorized(ctx: EdgeContext, req: IncomingMessage): boolean {
   return m?.[1] !== undefined && timingSafeEqual(digest(m[1]), digest(token));
 }
 
-export const ADMIN_PATH = /^\/v1\/admin\/regions\/([^/]+)\/(down|up)$/;
+export const ADMIN_PATH = /^\/v1\/admin\/regions\/([^/]+)\/(down|up|drain)$/;
 
 export async function handleAdmin(ctx: EdgeContext, req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
   const enabled = (ctx.options.adminToken !== undefined && ctx.options.adminToken !== '') || ctx.options.devAdmin === true;
@@ -58,8 +62,15 @@ export async function handleAdmin(ctx: EdgeContext, req: IncomingMessage, res: S
   } catch {
     return sendError(res, 404, ErrorCode.EdgeUnknownRegion, 'malformed region name');
   }
-  const action = m[2] === 'down' ? 'down' : 'up';
+  const action = m[2] === 'down' ? 'down' : m[2] === 'drain' ? 'drain' : 'up';
   if (!ctx.topology.regions.some((r) => r.name === region)) return sendError(res, 404, ErrorCode.EdgeUnknownRegion, `no region named ${region.slice(0, 64)}`);
+  if (action === 'drain') {
+    // Answered at once; GET /v1/regions shows `draining` until the region is back (drain.ts).
+    if (!ctx.urls.has(region)) return sendError(res, 404, ErrorCode.EdgeUnknownRegion, `region ${region.slice(0, 64)} has no URL on this edge`);
+    const d = drainRegion(ctx, region);
+    d.done.catch((err: unknown) => ctx.metrics.log.warn({ event: 'drain_failed', region, err: err instanceof Error ? err.message : String(err) }, 'region drain failed'));
+    return sendJson(res, 202, { region, action, started: d.started, state: regionState(ctx, region) });
+  }
   const hook = action === 'down' ? ctx.options.onRegionDown : ctx.options.onRegionUp;
   if (hook === undefined) return sendError(res, 501, ErrorCode.NotAvailable, `no on-region-${action} hook is configured on this edge`);
   await hook(region);

@@ -57,6 +57,12 @@ export interface EdgeOptions {
   readonly devAdmin?: boolean;
   readonly onRegionDown?: RegionHook;
   readonly onRegionUp?: RegionHook;
+  /**
+   * `POST /v1/admin/regions/{name}/drain`: drain the region's node (clients get `migrate`) and
+   * restart it; resolves when it is back. Without it the edge asks the node itself
+   * (`POST <node>/v1/admin/drain` with `adminToken`).
+   */
+  readonly onRegionDrain?: RegionHook;
   /** Upstream idle time before a proxied request fails with 504; default 60 s. */
   readonly proxyTimeoutMs?: number;
   /** Pause reading one WebSocket side while the other has more than this queued; default 1 MiB. */

@@ -1,0 +1,59 @@
+/**
+ * `GET /v1/candidates`: the regions this client may connect to, best-scored first, with the
+ * URLs to probe and to connect to — what `meridian/client` elects among by measured latency
+ * (docs/protocol.md, "Client"). It is the steering decision of `GET /v1/route` with the same
+ * live states, filtered to what the edge itself would honour for this client as affinity:
+ * scored (healthy, under its caps), not excluded by strict residency, and not being drained.
+ * Pool membership and non-strict residency preferences only order the list (by score), as for
+ * affinity: a client may prefer a faster region outside its pool, never one residency forbids.
+ *
+ * The location is the trusted client address's (GeoIP), never parameters the client sends:
+ * a client cannot argue its way out of a residency rule here.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { EdgeContext } from './context.js';
+import { drainingRegions } from './drain.js';
+import { sendBadRequest, sendJson } from './respond.js';
+import { locateClient, steer } from './steer.js';
+import type { SteeringClient } from '../policy/mod.js';
+
+/** Exclusions that are preferences, not constraints (steer.ts honours affinity over these alone). */
+const soft = (excluded: string | undefined): boolean => excluded === undefined || excluded === 'outside-pool' || excluded.startsWith('residency-preference:');
+
+export interface CandidateRow {
+  readonly region: string;
+  /** http(s) base URL: probe `<url>/health`. */
+  readonly url: string;
+  readonly wsUrl: string;
+  readonly score: number;
+}
+
+export function candidateRows(ctx: EdgeContext, client: SteeringClient): { region: string | null; reason: string; candidates: CandidateRow[] } {
+  const draining = drainingRegions(ctx);
+  const s = steer(ctx, client, undefined, draining);
+  const rows: CandidateRow[] = [];
+  if (s.decision.status === 200) {
+    for (const c of s.decision.candidates) {
+      const url = ctx.urls.get(c.region);
+      if (url === undefined || c.score === undefined || !soft(c.excluded) || draining.has(c.region)) continue;
+      const ws = new URL('/ws', url);
+      ws.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+      rows.push({ region: c.region, url: url.origin, wsUrl: ws.toString(), score: c.score });
+    }
+  }
+  rows.sort((a, b) => b.score - a.score || a.region.localeCompare(b.region));
+  return { region: s.region, reason: s.reason, candidates: rows };
+}
+
+export function handleCandidates(ctx: EdgeContext, req: IncomingMessage, res: ServerResponse): void {
+  let client: SteeringClient;
+  try {
+    client = locateClient(ctx, req);
+  } catch (err) {
+    return sendBadRequest(res, err);
+  }
+  const body = candidateRows(ctx, client);
+  const none = body.candidates.length === 0;
+  const answer = { ...body, client: { country: client.country ?? null, lat: client.lat ?? null, lon: client.lon ?? null } };
+  sendJson(res, none ? 503 : 200, answer, none ? { 'retry-after': String(ctx.retryAfterS) } : {});
+}
