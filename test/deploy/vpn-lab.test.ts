@@ -3,7 +3,8 @@
  * veths into a bridge in a fourth namespace; nothing is created in the host's namespace), Nebula
  * started from the generated configs and certificates (a lighthouse and the NATS host per
  * region), one nats-server per namespace whose gateways dial the other regions' overlay IPs, and
- * a message published in one region crossing to a subscriber in another.
+ * a message published in one region crossing to a subscriber in another. The nats-servers run
+ * the NATS generator's configs for this topology (TLS, NKEY users, gateways on overlay IPs).
  *
  * Needs root, /dev/net/tun, `ip netns`, nebula and nats-server: skipped with the reason where
  * missing, except with CI=true, where it must run. Names are unique per run; namespaces and
@@ -18,6 +19,7 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inventory } from '../../src/deploy/inventory.js';
 import type { PlanContext } from '../../src/deploy/types.js';
+import { planNats, SERVER_STORE_DIR, SERVER_TLS_DIR } from '../../src/deploy/nats/mod.js';
 import { renderNebula } from '../../src/deploy/vpn/mod.js';
 import { parseTopology } from '../../src/topology/mod.js';
 import type { Topology } from '../../src/topology/mod.js';
@@ -128,6 +130,7 @@ describe.skipIf(reason !== undefined)('vpn lab: NATS gateways over the generated
       start(`${r} lighthouse`, ns[i]!, ['nebula', '-config', join(dir, 'vpn', `${r}-lighthouse-0.yml`)]);
       start(`${r} nebula`, ns[i]!, ['nebula', '-config', join(dir, 'vpn', `${r}-nats-0.yml`)]);
     });
+    const overlay = (r: string): string => ctx.inventory.hosts.find((h) => h.name === `${r}-nats-0`)!.overlayIp;
     // Each NATS host's tun device is up with its overlay address.
     for (const [i, r] of REGIONS.entries()) {
       const ip = ctx.inventory.hosts.find((h) => h.name === `${r}-nats-0`)!.overlayIp;
@@ -140,28 +143,22 @@ describe.skipIf(reason !== undefined)('vpn lab: NATS gateways over the generated
       }, `nebula1 with ${ip} in ${ns[i]} (${procs.map((p) => `${p.name}: ${p.log().slice(-300)}`).join('\n')})`, 15_000);
     }
 
-    // One nats-server per namespace; gateways listen on and dial the overlay IPs only.
-    const overlay = (r: string): string => ctx.inventory.hosts.find((h) => h.name === `${r}-nats-0`)!.overlayIp;
+    // One nats-server per namespace, from the NATS generator's own configs (TLS, NKEY users,
+    // listeners bound to the overlay IP, gateway URLs on the other regions' overlay IPs); only
+    // the certificate and store directories are moved into the temp dir.
+    const nats = await planNats(ctx);
+    for (const f of nats) {
+      mkdirSync(dirname(join(dir, f.path)), { recursive: true });
+      writeFileSync(join(dir, f.path), f.content, { mode: f.secret ? 0o600 : 0o644 });
+    }
     REGIONS.forEach((r, i) => {
-      const conf = join(dir, `nats-${r}.conf`);
-      writeFileSync(
-        conf,
-        [
-          `server_name: "${r}-nats-0"`,
-          'listen: "127.0.0.1:4222"',
-          'gateway {',
-          `  name: "${r}"`,
-          `  listen: "${overlay(r)}:7222"`,
-          '  gateways: [',
-          ...REGIONS.filter((o) => o !== r).map((o) => `    { name: "${o}", urls: ["nats://${overlay(o)}:7222"] }`),
-          '  ]',
-          '}',
-          '',
-        ].join('\n'),
-      );
+      const conf = join(dir, 'nats', `${r}-nats-0.conf`);
+      const text = String(nats.find((f) => f.path === `nats/${r}-nats-0.conf`)!.content);
+      expect(text).toContain(`"tls://${overlay(REGIONS[(i + 1) % 3]!)}:7222"`);
+      writeFileSync(conf, text.replaceAll(SERVER_TLS_DIR, join(dir, 'tls')).replaceAll(SERVER_STORE_DIR, join(dir, `js-${r}`)));
       start(`${r} nats`, ns[i]!, [NATS_SERVER!, '-c', conf]);
     });
-    await until(() => procs.filter((p) => p.name.endsWith('nats')).every((p) => p.log().includes('Server is ready')), 'nats-servers ready', 15_000);
+    await until(() => procs.filter((p) => p.name.endsWith('nats')).every((p) => p.log().includes('Server is ready')), `nats-servers ready (${procs.filter((p) => p.name.endsWith('nats')).map((p) => p.log().slice(-400)).join('\n')})`, 20_000);
   }, 60_000);
 
   afterAll(async () => {
@@ -184,11 +181,21 @@ describe.skipIf(reason !== undefined)('vpn lab: NATS gateways over the generated
     expect(route).toContain('dev nebula1');
   });
 
+  // A region node's connection: TLS to its region's server on the overlay IP, its NKEY seed.
+  // `host`: nats.js upgrades the socket to TLS without a servername for an IP address, so Node
+  // would check the certificate against "localhost"; naming the IP checks it against the IP SAN.
+  const clientOptions = (r: string): string => {
+    const ip = ctx.inventory.hosts.find((h) => h.name === `${r}-nats-0`)!.overlayIp;
+    return `{ servers: 'tls://${ip}:4222', tls: { caFile: ${JSON.stringify(join(dir, 'tls', 'ca.pem'))}, host: '${ip}' }, ` +
+    `authenticator: nkeyAuthenticator(new TextEncoder().encode(readFileSync(${JSON.stringify(join(dir, 'nats', 'users', `${r}-node.nk`))}, 'utf8').trim())) }`;
+  };
+
   it('carries a message published in ap-southeast to a subscriber in us-east over gateways on overlay IPs', async () => {
     const sub = start('subscriber', ns[0]!, [
       process.execPath, '--input-type=module', '-e',
-      `import { connect } from '@nats-io/transport-node';
-       const nc = await connect({ servers: '127.0.0.1:4222' });
+      `import { readFileSync } from 'node:fs';
+       import { connect, nkeyAuthenticator } from '@nats-io/transport-node';
+       const nc = await connect(${clientOptions('us-east')});
        const sub = nc.subscribe('lab.hello', { max: 1 });
        console.log('subscribed');
        for await (const m of sub) console.log('got ' + m.string());
@@ -198,8 +205,9 @@ describe.skipIf(reason !== undefined)('vpn lab: NATS gateways over the generated
     // Publish until the subscriber has it: gateway interest takes a moment to propagate.
     const pub = start('publisher', ns[2]!, [
       process.execPath, '--input-type=module', '-e',
-      `import { connect } from '@nats-io/transport-node';
-       const nc = await connect({ servers: '127.0.0.1:4222' });
+      `import { readFileSync } from 'node:fs';
+       import { connect, nkeyAuthenticator } from '@nats-io/transport-node';
+       const nc = await connect(${clientOptions('ap-southeast')});
        for (let i = 0; i < 100; i++) { nc.publish('lab.hello', 'from ap-southeast #' + i); await nc.flush(); await new Promise((r) => setTimeout(r, 200)); }
        await nc.close();`,
     ]);
