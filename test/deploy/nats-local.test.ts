@@ -173,7 +173,7 @@ describeWithNats('meridian plan --local: the generated NATS super-cluster', () =
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     try {
-      await waitFor(() => stdout.includes('ready.') || child.exitCode !== null, 'meridian region to be ready', 20_000);
+      await waitFor(() => stdout.includes('ready.') || child.exitCode !== null, 'meridian region to be ready', 45_000);
       expect(stdout, stderr).toContain('bus nats');
       const url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout)![1]!;
       const ws = `${url.replace('http', 'ws')}/ws`;
@@ -195,5 +195,5 @@ describeWithNats('meridian plan --local: the generated NATS super-cluster', () =
     const code = await new Promise<number | null>((resolve) => bare.on('exit', (c) => resolve(c)));
     expect(code).toBe(1);
     expect(bareErr).toContain('cannot connect to the NATS servers of region us-east');
-  }, 60_000);
+  }, 100_000);
 });
