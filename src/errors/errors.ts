@@ -83,6 +83,7 @@ export const ErrorCode = {
   SvcNotFound: 'SVC_NOT_FOUND',
   SvcBreakerOpen: 'SVC_BREAKER_OPEN',
   SvcForbidden: 'SVC_FORBIDDEN',
+  SvcLoopDetected: 'SVC_LOOP_DETECTED',
   // TypeScript client (src/client)
   ClientClosed: 'CLIENT_CLOSED',
   ClientTimeout: 'CLIENT_TIMEOUT',

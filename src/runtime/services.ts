@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { createServicesModule } from '../services/mod.js';
+import type { EgressOptions } from '../services/mod.js';
 import type { HttpModule } from './http-module.js';
 import { observeServices } from '../observability/services.js';
 import type { RegionParts } from './region.js';
@@ -24,13 +25,14 @@ export function newAdminToken(): string {
  * The modules factory for `startRegion`: the services module of each region, its DLQ in the
  * region's data directory (SQLite) when there is one, else on the bus KV (JetStream on NATS).
  */
-export function servicesModules(registrationToken: string): (parts: RegionParts) => Promise<readonly HttpModule[]> {
+export function servicesModules(registrationToken: string, opts: { egress?: EgressOptions } = {}): (parts: RegionParts) => Promise<readonly HttpModule[]> {
   return async (p) => {
     const m = await createServicesModule({
       bus: p.bus,
       region: p.region,
       topology: p.topology,
       registrationToken,
+      ...(opts.egress === undefined ? {} : { egress: opts.egress }),
       ...(p.dataDir === undefined ? {} : { dataDir: p.dataDir === ':memory:' ? ':memory:' : join(p.dataDir, p.region) }),
     });
     observeServices(p.metrics, m);

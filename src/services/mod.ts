@@ -63,3 +63,5 @@ export type { FnResponse } from './functions/transport.js';
 export type { RoutingStrategy } from './functions/routing.js';
 export { affinity as affinityOrder, hash32 } from './functions/routing.js';
 export type { Invocation, InvocationStatus } from './functions/invocations.js';
+export { EgressPolicy } from './egress/policy.js';
+export type { EgressOptions, EgressVerdict } from './egress/policy.js';

@@ -91,6 +91,16 @@ const serviceName = z.string().regex(SERVICE_NAME, 'service and function names a
 
 export const ServiceDeclSchema = z.strictObject({ policy: PolicySchema.optional() });
 
+/** Where worker URLs may point (src/services/egress/policy.ts has the rules and the defaults). */
+export const EgressSchema = z.strictObject({
+  /** CIDRs, addresses, host names or `*.suffix` patterns; private ranges only when listed here. */
+  allow: z.array(z.string().min(1)).default([]),
+  /** Workers on loopback (dev mode allows them whatever this says). */
+  allowLoopback: z.boolean().default(false),
+  /** Refuse public addresses that `allow` does not list. */
+  only: z.boolean().default(false),
+});
+
 export const FunctionDeclSchema = z.strictObject({
   /** Desired replicas per region (GET /v1/functions reports live against it). */
   placement: z.record(z.string(), z.number().int().min(0, 'replicas must be >= 0')).default({}),
@@ -111,6 +121,7 @@ export const TopologySchema = z.strictObject({
   slo: SloSchema.default({}),
   services: z.record(serviceName, ServiceDeclSchema).optional(),
   functions: z.record(serviceName, FunctionDeclSchema).optional(),
+  egress: EgressSchema.default({ allow: [], allowLoopback: false, only: false }),
   /** What `meridian plan` needs to write a deployment (src/topology/deploy/schema.ts). */
   deploy: DeploySchema.default(DeploySchema.parse({})),
 });

@@ -5,6 +5,7 @@
  * a user sees every problem of the file in one pass.
  */
 import { expandCountries } from './countries.js';
+import { egressEntryProblem } from './egress.js';
 import { DEFAULT_WEIGHTS } from './schema.js';
 
 export interface Finding {
@@ -82,6 +83,11 @@ export function crossCheck(raw: unknown): Finding[] {
     const between = arr(l.between);
     between.forEach((n, j) => checkRef(n, ['wan', 'links', i, 'between', j], 'WAN link'));
     if (between.length === 2 && between[0] === between[1]) out.push({ path: ['wan', 'links', i, 'between'], message: 'a WAN link joins two different regions' });
+  });
+
+  arr(obj(doc.egress).allow).forEach((entry, i) => {
+    const problem = typeof entry === 'string' ? egressEntryProblem(entry) : undefined;
+    if (problem !== undefined) out.push({ path: ['egress', 'allow', i], message: problem });
   });
   return out;
 }

@@ -15,7 +15,7 @@ describe('deeply nested JSON bodies', () => {
   let url: string;
   beforeAll(async () => {
     const topology = parseTopology('regions:\n  - name: solo\n    location: { lat: 50, lon: 8 }\n    jurisdiction: EU\nfunctions:\n  f: {}\n', '<deep>');
-    d = await startEmbeddedDeployment(topology, { dataDir: ':memory:', region: { node: { auth: { dev: true }, adminToken: ADMIN }, modules: servicesModules(WORKER) } });
+    d = await startEmbeddedDeployment(topology, { dataDir: ':memory:', region: { node: { auth: { dev: true }, adminToken: ADMIN }, modules: servicesModules(WORKER, { egress: { allowLoopback: true } }) } });
     url = d.urls['solo']!;
   });
   afterAll(async () => {

@@ -45,7 +45,7 @@ async function start(dev: boolean): Promise<Deployment> {
     dataDir: ':memory:',
     region: {
       node: { auth: dev ? { dev: true } : { hs256Secret: SECRET }, adminToken: ADMIN },
-      modules: async (p) => [await createServicesModule({ bus: p.bus, region: p.region, topology: p.topology, registrationToken: WORKER, dataDir: ':memory:' })],
+      modules: async (p) => [await createServicesModule({ bus: p.bus, region: p.region, topology: p.topology, registrationToken: WORKER, dataDir: ':memory:', egress: { allowLoopback: true } })],
     },
   });
 }

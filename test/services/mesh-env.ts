@@ -99,6 +99,8 @@ export async function startMesh(o: MeshOptions): Promise<Mesh> {
       topology,
       registrationToken: TOKEN,
       rtt: latencyMs,
+      // Test workers listen on loopback.
+      egress: { allowLoopback: true },
       ...o.module,
       registry: { sweepIntervalMs: 0, ...o.module?.registry },
     });

@@ -22,7 +22,7 @@ describe('services in a region node (embedded deployment)', () => {
       dataDir: ':memory:',
       region: {
         node: { auth: { dev: true }, adminToken: ADMIN },
-        modules: async (p) => [await createServicesModule({ bus: p.bus, region: p.region, topology: p.topology, registrationToken: token, dataDir: ':memory:' })],
+        modules: async (p) => [await createServicesModule({ bus: p.bus, region: p.region, topology: p.topology, registrationToken: token, dataDir: ':memory:', egress: { allowLoopback: true } })],
       },
     });
   }, 30_000);

@@ -204,7 +204,8 @@ async function runRegion(name: string, values: Values, io: Io): Promise<number> 
       region: name,
       bus,
       dataDir,
-      modules: servicesModules(workerToken),
+      // Dev mode: workers on this machine are fine; in production loopback stays refused.
+      modules: servicesModules(workerToken, auth.dev ? { egress: { ...topology.egress, allowLoopback: true } } : {}),
       node: { port, ...(values.host === undefined ? {} : { host: values.host }), auth, adminToken, regionUrls },
     });
   } catch (err) {

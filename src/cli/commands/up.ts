@@ -148,7 +148,7 @@ async function runUp(topology: Topology, a: UpArgs, io: Io): Promise<number> {
       ...(a.data === undefined ? {} : { dataDir: a.data }),
       portBase: a.portBase,
       ...(a.host === undefined ? {} : { host: a.host }),
-      region: { node: { auth: { dev: true }, adminToken }, modules: servicesModules(workerToken) },
+      region: { node: { auth: { dev: true }, adminToken }, modules: servicesModules(workerToken, { egress: { ...topology.egress, allowLoopback: true } }) },
     });
     const dep = d;
     edge = await startEdge({

@@ -15,6 +15,8 @@ import type { AttemptContext } from '../policy/mod.js';
 import type { FunctionInstance } from '../registry/mod.js';
 import { toBinary } from './event.js';
 import type { WireEvent } from './event.js';
+import { egressError } from '../egress/policy.js';
+import type { EgressPolicy } from '../egress/policy.js';
 
 export interface FnResponse {
   readonly status: number;
@@ -27,12 +29,14 @@ export const STATUS_HEADER = 'Mrd-Status';
 /** Header naming the function on a bus request (an in-process worker may host several). */
 export const FUNCTION_HEADER = 'Mrd-Function';
 
-const NOT_CONNECTED = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+const NOT_CONNECTED = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EMERIDIANEGRESS']);
 
 export interface Transport {
   readonly bus: Bus;
   readonly http: Agent;
   readonly https: HttpsAgent;
+  /** Where HTTP workers may be (the agents resolve names through its lookup; literals are checked here). */
+  readonly egress?: EgressPolicy;
   readonly maxResponseBytes: number;
   readonly timeoutMs: (fn: string) => number;
 }
@@ -59,6 +63,11 @@ async function viaBus(t: Transport, inst: FunctionInstance, ev: WireEvent): Prom
 
 function viaHttp(t: Transport, inst: FunctionInstance, raw: string, ev: WireEvent, ctx: AttemptContext): Promise<FnResponse> {
   const url = new URL(raw);
+  const verdict = t.egress?.host(url.hostname) ?? { ok: true };
+  if (!verdict.ok) {
+    const err = egressError(url.hostname, verdict.reason);
+    return Promise.reject(new MeridianError(ErrorCode.SvcUpstreamFailed, `function ${inst.function}: worker ${inst.workerId} (${inst.region}): ${err.message}`, { cause: err, details: { worker: inst.workerId, region: inst.region, delivered: false } }));
+  }
   const { headers, body } = toBinary(ev);
   return new Promise((resolve, reject) => {
     let connected = false;

@@ -21,6 +21,9 @@ export function endToEnd(headers: IncomingHttpHeaders, drop: readonly string[] =
   return out;
 }
 
+/** This region's token in `Via` (RFC 9110 §7.6.3): a request that already carries it is a loop. */
+export const viaToken = (region: string): string => `1.1 meridian-${region}`;
+
 export function forwardHeaders(req: IncomingMessage, via: string): OutgoingHttpHeaders {
   const out = endToEnd(req.headers, ['host']);
   const prior = req.headers['x-forwarded-for'];
@@ -29,5 +32,7 @@ export function forwardHeaders(req: IncomingMessage, via: string): OutgoingHttpH
   if (req.headers.host !== undefined) out['x-forwarded-host'] = req.headers.host;
   out['x-forwarded-proto'] = 'encrypted' in req.socket && req.socket.encrypted === true ? 'https' : 'http';
   out['x-meridian-via'] = via;
+  const priorVia = req.headers['via'];
+  out['via'] = priorVia === undefined || priorVia === '' ? viaToken(via) : `${priorVia}, ${viaToken(via)}`;
   return out;
 }

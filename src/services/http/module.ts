@@ -32,6 +32,7 @@ import { servicesRoute } from './routes-services.js';
 import { workersRoute } from './routes-workers.js';
 import type { Caller, HttpModule, RequestInfo } from '../../runtime/http-module.js';
 import { authorize, need } from './access.js';
+import { EgressPolicy } from '../egress/policy.js';
 
 const PREFIXES = ['workers', 'services', 'functions', 'invocations', 'dlq'] as const;
 
@@ -68,7 +69,10 @@ export class ServicesModule implements HttpModule {
     this.registry = parts.registry;
     this.dlq = parts.dlq;
     this.ownsDlq = parts.ownsDlq;
-    this.agents = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }), undici: new UndiciAgent({ keepAliveTimeout: 4000, connect: { timeout: 5000 } }) };
+    // Every connection to a worker resolves its name through the egress policy (rebinding-proof).
+    const egress = new EgressPolicy(opts.egress ?? opts.topology.egress);
+    const lookup = egress.lookup;
+    this.agents = { http: new HttpAgent({ keepAlive: true, lookup }), https: new HttpsAgent({ keepAlive: true, lookup }), undici: new UndiciAgent({ keepAliveTimeout: 4000, connect: { timeout: 5000, lookup } }) };
     this.local = new LocalFunctionHost(opts.bus);
     const topo = opts.topology;
     const servicePolicies: Record<string, PolicyConfig> = {};
@@ -91,6 +95,7 @@ export class ServicesModule implements HttpModule {
         http: this.agents.http,
         https: this.agents.https,
         maxResponseBytes: parts.limits.maxEventBytes,
+        egress,
         timeoutMs: (fn) => this.functions.caller.policy(fn).policy.timeoutMs,
       },
       ...(opts.onError ? { onError: opts.onError } : {}),
@@ -105,6 +110,7 @@ export class ServicesModule implements HttpModule {
       dlq: this.dlq,
       limits: parts.limits,
       retryAfterS,
+      egress,
       proxy: {
         region: this.region,
         registry: this.registry,
@@ -114,6 +120,7 @@ export class ServicesModule implements HttpModule {
         retryBufferBytes: parts.limits.retryBufferBytes,
         retryAfterS,
         declared: new Set(Object.keys(topo.services ?? {})),
+        egress,
       },
     };
   }

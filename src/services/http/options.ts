@@ -3,6 +3,7 @@ import type { Bus } from '../../bus/types.js';
 import { ErrorCode, MeridianError } from '../../errors/mod.js';
 import type { Topology } from '../../topology/mod.js';
 import type { DeadLetterQueue } from '../dlq/mod.js';
+import type { EgressOptions } from '../egress/policy.js';
 import type { PolicyConfig } from '../policy/mod.js';
 import type { RegistryOptions, RttSource } from '../registry/mod.js';
 
@@ -39,6 +40,11 @@ export interface ServicesModuleOptions {
     /** Proxied bodies up to this size (declared length) are buffered so retries can resend them. Default 64 KiB. */
     readonly retryBufferBytes?: number;
   };
+  /**
+   * Where worker URLs may point; default the topology's `egress:` (loopback, link-local, metadata
+   * and unlisted private addresses refused). Dev mode passes `allowLoopback`.
+   */
+  readonly egress?: EgressOptions;
   /** `Retry-After` seconds on 503 answers. Default 1. */
   readonly retryAfterS?: number;
   /** Background failures (registry watch, async invocations). */

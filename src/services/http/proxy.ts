@@ -20,11 +20,13 @@ import { request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { Agent as UndiciAgent } from 'undici';
+import { egressError } from '../egress/policy.js';
+import type { EgressPolicy } from '../egress/policy.js';
 import { ErrorCode, MeridianError, isMeridianError } from '../../errors/mod.js';
 import type { ServiceCaller } from '../policy/mod.js';
 import type { Endpoint, Registry } from '../registry/mod.js';
 import { declaredLength, hasBody, readBody, tooLarge } from './body.js';
-import { endToEnd, forwardHeaders } from './headers.js';
+import { endToEnd, forwardHeaders, viaToken } from './headers.js';
 import { sendFailure } from './respond.js';
 
 export interface ProxyContext {
@@ -38,6 +40,8 @@ export interface ProxyContext {
   readonly retryAfterS: number;
   /** Services declared in the topology: known (503 when empty) even with no worker registered. */
   readonly declared: ReadonlySet<string>;
+  /** Where requests may go (the agents resolve names through its lookup; literals are checked here). */
+  readonly egress: EgressPolicy;
 }
 
 interface Upstream {
@@ -47,12 +51,24 @@ interface Upstream {
   readonly endpoint: Endpoint;
 }
 
-const NOT_CONNECTED = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+const NOT_CONNECTED = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EMERIDIANEGRESS']);
+
+function looped(req: IncomingMessage, region: string): boolean {
+  const via = req.headers['via'];
+  if (via === undefined) return false;
+  const token = viaToken(region);
+  return via.split(',').some((hop) => hop.trim() === token);
+}
 
 /** `rest` is the raw path after `/v1/services/{name}` (starting with `/` or empty), `search` the query. */
 export async function proxyService(ctx: ProxyContext, req: IncomingMessage, res: ServerResponse, name: string, rest: string, search: string): Promise<void> {
   // Policies are created per service on first use: never for names nobody registered.
   if (!ctx.caller.has(name) && !known(ctx, name)) return sendFailure(res, unknownService(name), ctx.retryAfterS);
+  if (looped(req, ctx.region)) {
+    // A worker registered at a node's own /v1/services/… turned one request into a thousand.
+    req.resume();
+    return sendFailure(res, new MeridianError(ErrorCode.SvcLoopDetected, `service ${name}: the request already passed through region ${ctx.region} (Via): refused to loop`, { details: { service: name, region: ctx.region } }), ctx.retryAfterS);
+  }
   if (rest.split('/').some((seg) => seg === '..' || decodeSafe(seg) === '..')) {
     return sendFailure(res, new MeridianError(ErrorCode.InvalidArgument, 'the path must not contain ".." segments'), ctx.retryAfterS);
   }
@@ -159,13 +175,22 @@ function drop(body: Readable): void {
 
 const bases = new Map<string, URL>();
 
-/** Host and port come from the registration only; the caller contributes path and query. */
-function target(endpoint: Endpoint, rest: string, search: string): { base: URL; path: string } {
+/**
+ * Host and port come from the registration only; the caller contributes path and query. A
+ * literal address is checked against the egress policy here (names are, by the agents' lookup).
+ */
+function target(ctx: ProxyContext, endpoint: Endpoint, rest: string, search: string): { base: URL; path: string } {
   let base = bases.get(endpoint.url);
   if (!base) {
     if (bases.size > 10_000) bases.clear();
     base = new URL(endpoint.url);
     bases.set(endpoint.url, base);
+  }
+  const verdict = ctx.egress.host(base.hostname);
+  if (!verdict.ok) {
+    throw new MeridianError(ErrorCode.SvcUpstreamFailed, `service ${endpoint.service}: worker ${endpoint.workerId} (${endpoint.region}): ${egressError(base.hostname, verdict.reason).message}`, {
+      details: { service: endpoint.service, worker: endpoint.workerId, region: endpoint.region, delivered: false },
+    });
   }
   return { base, path: `${base.pathname.replace(/\/+$/, '')}${rest === '' ? '/' : rest}${search}` };
 }
@@ -175,7 +200,7 @@ function target(endpoint: Endpoint, rest: string, search: string): { base: URL; 
  * fraction of node:http's per request, and it is the path nearly every call takes.
  */
 async function attemptInMemory(ctx: ProxyContext, req: IncomingMessage, endpoint: Endpoint, rest: string, search: string, signal: AbortSignal, buffered: Buffer | null): Promise<Upstream> {
-  const { base, path } = target(endpoint, rest, search);
+  const { base, path } = target(ctx, endpoint, rest, search);
   const headers = forwardHeaders(req, ctx.region);
   delete headers['authorization'];
   // undici refuses these (it manages framing itself); the body is in memory.
@@ -193,7 +218,7 @@ async function attemptInMemory(ctx: ProxyContext, req: IncomingMessage, endpoint
     return { status: r.statusCode, headers: r.headers, body: r.body, endpoint };
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? '';
-    throw new MeridianError(ErrorCode.SvcUpstreamFailed, `service ${endpoint.service}: worker ${endpoint.workerId} (${endpoint.region}) failed: ${code || (err as Error).message}`, {
+    throw new MeridianError(ErrorCode.SvcUpstreamFailed, `service ${endpoint.service}: worker ${endpoint.workerId} (${endpoint.region}) failed: ${code === 'EMERIDIANEGRESS' || code === '' ? (err as Error).message : code}`, {
       cause: err,
       details: { service: endpoint.service, worker: endpoint.workerId, region: endpoint.region, delivered: !NOT_CONNECTED.has(code) },
     });
@@ -211,7 +236,7 @@ function attempt(
   onBodyStart: () => void,
   onOverLimit: () => void,
 ): Promise<Upstream> {
-  const { base: url, path } = target(endpoint, rest, search);
+  const { base: url, path } = target(ctx, endpoint, rest, search);
   return new Promise((resolve, reject) => {
     let connected = false;
     let settled = false;
@@ -264,7 +289,7 @@ function attempt(
       req.unpipe(up);
       const delivered = connected || !NOT_CONNECTED.has(err.code ?? '');
       reject(
-        new MeridianError(ErrorCode.SvcUpstreamFailed, `service ${endpoint.service}: worker ${endpoint.workerId} (${endpoint.region}) failed: ${err.code ?? err.message}`, {
+        new MeridianError(ErrorCode.SvcUpstreamFailed, `service ${endpoint.service}: worker ${endpoint.workerId} (${endpoint.region}) failed: ${err.code === undefined || err.code === 'EMERIDIANEGRESS' ? err.message : err.code}`, {
           cause: err,
           details: { service: endpoint.service, worker: endpoint.workerId, region: endpoint.region, delivered },
         }),

@@ -5,12 +5,31 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ErrorCode, MeridianError } from '../../errors/mod.js';
+import { invalid } from '../registry/validate.js';
 import { checkBearer } from './auth.js';
 import { readJson } from './body.js';
 import type { ModuleContext } from './context.js';
 import { sendJson } from './respond.js';
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Worker URLs the egress policy refuses (literal addresses, metadata names): a 400 with every one. */
+function egressProblems(ctx: ModuleContext, reg: unknown): void {
+  if (!isObject(reg)) return;
+  const problems: { path: string; message: string }[] = [];
+  const check = (list: unknown, what: string): void => {
+    if (!Array.isArray(list)) return;
+    list.forEach((e: unknown, i) => {
+      const raw = isObject(e) ? e['url'] : undefined;
+      if (typeof raw !== 'string' || !URL.canParse(raw)) return;
+      const v = ctx.egress.host(new URL(raw).hostname);
+      if (!v.ok) problems.push({ path: `${what}[${i}].url`, message: `refused by the egress policy: ${v.reason}` });
+    });
+  };
+  check(reg['services'], 'services');
+  check(reg['functions'], 'functions');
+  if (problems.length > 0) throw invalid('registration', problems);
+}
 
 export async function workersRoute(ctx: ModuleContext, req: IncomingMessage, res: ServerResponse, parts: readonly string[]): Promise<void> {
   checkBearer(req, ctx.token);
@@ -20,6 +39,7 @@ export async function workersRoute(ctx: ModuleContext, req: IncomingMessage, res
     const body = await readJson(req, ctx.limits.maxRegistrationBytes);
     // The node's own region unless the worker names one (a worker may register through any node).
     const reg = isObject(body) && body['region'] === undefined ? { ...body, region: ctx.region } : body;
+    egressProblems(ctx, reg);
     const lease = await ctx.registry.register(reg as never);
     return sendJson(res, 201, { ...lease, region: (reg as { region: string }).region, node: ctx.region }, { location: `/v1/workers/${encodeURIComponent(lease.id)}` });
   }
