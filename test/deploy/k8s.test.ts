@@ -143,6 +143,13 @@ describe('k8s: manifests validated against the Kubernetes schemas', () => {
     expect(hpa.spec!['metrics']).toEqual([{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } } }]);
   });
 
+  it('gives the nodes the topology without its deploy section, as a file meridian can load', () => {
+    const [cm] = docs(files, 'k8s/us-east/topology.yaml');
+    const t = parseTopology(cm!.data!['meridian.yaml']!, 'configmap');
+    expect(t.regions.map((r) => r.name)).toEqual(['us-east', 'eu-west']);
+    expect(cm!.data!['meridian.yaml']).not.toContain('deploy:');
+  });
+
   it('runs NATS as a StatefulSet per region with a quorum-keeping PDB and a gateway LoadBalancer', () => {
     const d = docs(files, 'k8s/us-east/nats.yaml');
     expect(d.map((x) => `${x.kind}/${x.metadata.name}`)).toEqual([
