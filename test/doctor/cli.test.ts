@@ -30,6 +30,13 @@ describe('meridian doctor (command line)', () => {
     expect(nothing.code).toBe(2);
     expect(nothing.err).toContain('nothing to check');
     expect((await run(['doctor', '--regions', 'us-east=http://127.0.0.1:1', '--timeout', 'soon'])).code).toBe(2);
+    expect((await run(['doctor', '--regions', 'us-east=http://127.0.0.1:1', '--ca', '/nonexistent/ca.pem'])).err).toContain('cannot read --ca /nonexistent/ca.pem: ENOENT');
+  });
+
+  it('reports an unreadable topology like validate does, with exit 1', async () => {
+    const r = await run(['doctor', '--config', '/nonexistent/meridian.yaml', '--regions', 'us-east=http://127.0.0.1:1']);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain('cannot read topology file');
   });
 
   it('exits 1 with a FAIL line for a region node that does not answer', async () => {

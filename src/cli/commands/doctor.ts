@@ -74,6 +74,18 @@ export const doctorCommand: Command = {
     let ca: string | undefined;
     try {
       topology = values.config !== undefined ? await loadTopology(values.config) : defaultTopology();
+    } catch (err) {
+      if (err instanceof TopologyError) {
+        for (const p of err.problems) io.err(formatProblem(p) + '\n');
+        return 1;
+      }
+      if (isMeridianError(err)) {
+        io.err(`meridian doctor: ${err.message}\n`);
+        return 1;
+      }
+      throw err;
+    }
+    try {
       monitors = values['nats-monitor'] !== undefined ? parseTargets(values['nats-monitor'], topology, ['http', 'https'], '--nats-monitor') : defaultMonitors(topology);
       nodes = values.regions !== undefined ? parseTargets(values.regions, topology, ['http', 'https'], '--regions') : undefined;
       if (values.ca !== undefined) {
@@ -84,10 +96,6 @@ export const doctorCommand: Command = {
       }
       clients = values.nats !== undefined ? parseTargets(values.nats, topology, ['nats', 'tls'], '--nats') : topologyNatsUrls(topology).filter((t) => /^(nats|tls):/.test(t.url));
     } catch (err) {
-      if (err instanceof TopologyError) {
-        for (const p of err.problems) io.err(formatProblem(p) + '\n');
-        return 1;
-      }
       if (isMeridianError(err)) {
         io.err(`meridian doctor: ${err.message}\n\n${HELP}`);
         return 2;
