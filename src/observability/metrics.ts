@@ -125,7 +125,9 @@ export class NodeMetrics {
   readonly framesIn = new NameCounts([...CLIENT_FRAME_TYPES, 'invalid']);
   readonly framesOut = new NameCounts(SERVER_FRAME_TYPES);
   #connectionsOpened = 0;
-  #authenticated: number | undefined;
+  #authenticated: number | undefined = 0;
+  /** Sessions per user on this node (a count, never exported with the user as a label). */
+  readonly #users = new Map<string, number>();
   #deliveries: Float64Array;
   #regionIndex = new Map<string, number>();
 
@@ -223,7 +225,7 @@ export class NodeMetrics {
       help: 'Distinct users with at least one session on this node.',
       registers,
       collect() {
-        this.set(self.#sources?.presentUsers?.() ?? 0);
+        this.set(self.#sources?.presentUsers?.() ?? self.presentUsers);
       },
     });
     new Counter({
@@ -469,13 +471,23 @@ export class NodeMetrics {
     this.#connectionsOpened++;
   }
 
-  /** A connection authenticated (a session began) / an authenticated one ended. */
-  sessionStarted(): void {
+  /** A connection authenticated as `user` (a session began) / such a session ended. */
+  sessionStarted(user: string): void {
     this.#authenticated = (this.#authenticated ?? 0) + 1;
+    this.#users.set(user, (this.#users.get(user) ?? 0) + 1);
   }
 
-  sessionEnded(): void {
+  sessionEnded(user: string): void {
     if (this.#authenticated !== undefined && this.#authenticated > 0) this.#authenticated--;
+    const n = this.#users.get(user);
+    if (n === undefined) return;
+    if (n <= 1) this.#users.delete(user);
+    else this.#users.set(user, n - 1);
+  }
+
+  /** Distinct users with a session on this node. */
+  get presentUsers(): number {
+    return this.#users.size;
   }
 
   /** Authenticated sessions, when the node reports them (undefined: it does not). */
