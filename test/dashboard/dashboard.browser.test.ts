@@ -98,6 +98,37 @@ describe.skipIf(!HAVE_CHROMIUM)(`dashboard in a browser${HAVE_CHROMIUM ? '' : ` 
     })();
   }
 
+    /**
+   * Runs in the page (plain JS, as a string: the test project has no DOM types): notes when the
+   * browser dispatches the click on "Take down" (window.__clickedAt: driving the click through the
+   * browser protocol takes long on a busy machine, and is not the page's doing), and every 10 ms
+   * what the page shows about VICTIM; sets window.__movedAt when it is marked down on the map and
+   * in its card, has no steering share while the others have the rest, and every live flow is
+   * between the others.
+   */
+  const MOVED_WATCHER = `(() => {
+    window.__movedAt = null;
+    window.__clickedAt = null;
+    const v = 'VICTIM';
+    document.addEventListener('click', (e) => {
+      if (window.__clickedAt === null && e.target.closest('[data-action="down"]')) window.__clickedAt = Date.now();
+    }, true);
+    const timer = setInterval(() => {
+      const marker = document.querySelector('#regions .region[data-region="' + v + '"]');
+      const card = document.querySelector('.card[data-region="' + v + '"]');
+      const share = Number(document.querySelector('#share-legend li[data-region="' + v + '"]')?.getAttribute('data-share'));
+      const others = [...document.querySelectorAll('#share-legend li[data-region]')].filter((li) => li.getAttribute('data-region') !== v).reduce((a, li) => a + Number(li.getAttribute('data-share')), 0);
+      const live = [...document.querySelectorAll('#flows .flow:not(.stalled)')].map((f) => [f.getAttribute('data-from'), f.getAttribute('data-to')]);
+      const view = { marker: marker?.getAttribute('data-state'), card: card?.getAttribute('data-state'), share, others, live };
+      window.__lastView = view;
+      const moved = view.marker === 'down' && view.card === 'down' && share === 0 && others > 0.5 && live.length > 0 && live.every((f) => !f.includes(v));
+      if (moved) {
+        window.__movedAt = Date.now();
+        clearInterval(timer);
+      }
+    }, 10);
+  })()`;
+
   const routeNear = async (lat: number, lon: number): Promise<string | null> => ((await (await fetch(`${info.edge}/v1/route?lat=${lat}&lon=${lon}`)).json()) as { region: string | null }).region;
 
   it('shows the three regions of meridian up on the world map, with flows between them', async () => {
@@ -128,33 +159,21 @@ describe.skipIf(!HAVE_CHROMIUM)(`dashboard in a browser${HAVE_CHROMIUM ? '' : ` 
     expect(await routeNear(53.35, -6.26)).toBe(victim);
     expect(Number(await page.locator(`#share-legend li[data-region="${victim}"]`).getAttribute('data-share'))).toBeGreaterThan(0);
 
+    // The flows are one-minute rates: they stay on the map after the senders stop, and the machine
+    // is quieter for the timing below.
+    sending = false;
+    await traffic;
+    // A watcher in the page notes the click and when the page first shows everything moved:
+    // reading the page from here takes round trips of its own, which must not count against 2 s.
+    await page.evaluate(MOVED_WATCHER.replaceAll('VICTIM', victim));
     const t0 = Date.now();
     await card.locator('button[data-action="down"]').click();
-    // What the page shows about the victim and the others, polled until it has all moved.
-    const attr = (sel: string, name: string): Promise<string | null> => page.locator(sel).first().getAttribute(name);
-    const view = async (v: string): Promise<{ marker: string | null; card: string | null; share: number; others: number; live: string[] }> => {
-      const others = await Promise.all((await page.locator(`#share-legend li[data-region]:not([data-region="${v}"])`).all()).map(async (li) => Number(await li.getAttribute('data-share'))));
-      const live = await Promise.all((await page.locator('#flows .flow:not(.stalled)').all()).map(async (f) => `${await f.getAttribute('data-from')}>${await f.getAttribute('data-to')}`));
-      return {
-        marker: await attr(`#regions .region[data-region="${v}"]`, 'data-state'),
-        card: await attr(`.card[data-region="${v}"]`, 'data-state'),
-        share: Number(await attr(`#share-legend li[data-region="${v}"]`, 'data-share')),
-        others: others.reduce((a, b) => a + b, 0),
-        live,
-      };
-    };
-    type View = Awaited<ReturnType<typeof view>>;
-    const moved = (s: View): boolean => s.marker === 'down' && s.card === 'down' && s.share === 0 && s.others > 0.5 && s.live.length > 0 && s.live.every((f) => !f.split('>').includes(victim));
-    // `at`: when the look that saw it started (reading the page takes a few round trips itself).
-    let at = Date.now();
-    let seen: View = await view(victim);
-    while (!moved(seen) && at - t0 < 2000) {
-      await new Promise((r) => setTimeout(r, 50));
-      at = Date.now();
-      seen = await view(victim);
-    }
-    expect(moved(seen), `${at - t0} ms after the click the page shows ${JSON.stringify(seen)}`).toBe(true);
-    expect(at - t0).toBeLessThanOrEqual(2000);
+    let movedAt: number | null = null;
+    await waitFor(async () => (movedAt = await page.evaluate<number | null>('window.__movedAt')) !== null, 'the page to show the region down', 5000, 50).catch(() => undefined);
+    const seen = await page.evaluate<unknown>('window.__lastView');
+    expect(movedAt, `after ${Date.now() - t0} ms the page shows ${JSON.stringify(seen)}`).not.toBeNull();
+    const clickedAt = await page.evaluate<number>('window.__clickedAt');
+    expect(movedAt! - clickedAt, `the page showed it ${movedAt! - clickedAt} ms after the click`).toBeLessThanOrEqual(2000);
     // The edge agrees: a client next to the victim is sent elsewhere.
     const now = await routeNear(53.35, -6.26);
     expect(now).not.toBe(victim);

@@ -3,12 +3,11 @@
 // snapshot: regions on the map and in cards, flows between regions, steering decisions. The
 // buttons call the edge's admin endpoints with the same token. Plain browser JavaScript, served
 // as it is: no framework, no build step.
-/* global document, window, fetch, sessionStorage, history, location, TextDecoder, setTimeout, clearTimeout, AbortController */
+/* global document, window, fetch, history, location, TextDecoder, setTimeout, clearTimeout, AbortController */
 
 const SVG = 'http://www.w3.org/2000/svg';
 const W = 1000;
 const H = 500;
-const TOKEN_KEY = 'meridian.adminToken';
 const STALE_MS = 3000;
 const RECONNECT_MS = 2000;
 /** Identity colors of regions, in topology order (health has its own colors). */
@@ -18,17 +17,20 @@ const $ = (id) => document.getElementById(id);
 
 // ---------- token ----------
 
-/** Token from the URL fragment (#token=…) first, then this tab's storage. The fragment is
- *  removed from the address bar at once, so it is not left on screen or in the history. */
+/** Token from the URL fragment (#token=…), removed from the address bar at once so it is not left
+ *  on screen or in the history. It is kept in this page's memory only, not in sessionStorage or
+ *  localStorage: the edge's origin also serves whatever the regions answer under /v1/* (services
+ *  included), and a page there could read storage but never this module's variables. A reload
+ *  asks for the token again (or open the URL meridian up prints). */
 function initialToken() {
   const m = /(?:^#|&)token=([^&]*)/.exec(location.hash);
-  if (m) {
-    const t = decodeURIComponent(m[1]);
-    sessionStorage.setItem(TOKEN_KEY, t);
-    history.replaceState(null, '', location.pathname + location.search);
-    return t;
+  if (!m) return '';
+  history.replaceState(null, '', location.pathname + location.search);
+  try {
+    return decodeURIComponent(m[1]);
+  } catch {
+    return '';
   }
-  return sessionStorage.getItem(TOKEN_KEY) ?? '';
 }
 
 let token = initialToken();
@@ -53,7 +55,6 @@ $('token-form').addEventListener('submit', (ev) => {
   ev.preventDefault();
   token = $('token-input').value.trim();
   $('token-input').value = '';
-  sessionStorage.setItem(TOKEN_KEY, token);
   $('token-form').hidden = true;
   $('token-error').textContent = '';
   restartFeed();
