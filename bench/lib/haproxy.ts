@@ -71,7 +71,7 @@ export async function startGeneratedHaproxy(backendUrl: string): Promise<Haproxy
   const topology = defaultTopology();
   const files = renderHaproxy(
     { topology, inventory: inventory(topology), outDir: dir, secrets: { get: (_name, make) => make() } },
-    { regionUrls: Object.fromEntries(topology.regions.map((r) => [r.name, backendUrl])), bind: `127.0.0.1:${port}`, mapDir: dir },
+    { regionUrls: Object.fromEntries(topology.regions.map((r) => [r.name, backendUrl])), bind: `127.0.0.1:${port}`, metricsBind: false, mapDir: dir },
   );
   for (const f of files) writeFileSync(join(dir, f.path.slice(f.path.indexOf('/') + 1)), f.content);
   const cfg = join(dir, 'haproxy.cfg');

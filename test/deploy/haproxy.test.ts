@@ -118,6 +118,7 @@ withHaproxy('haproxy: in front of meridian up', () => {
   let hap: ChildProcess;
   let info: UpInfo;
   let base: string;
+  let metricsPort: number;
   let hapErr = '';
 
   beforeAll(async () => {
@@ -128,8 +129,9 @@ withHaproxy('haproxy: in front of meridian up', () => {
     await eventually(() => out.includes('\n') || up.exitCode !== null, 'meridian up --json', 60_000);
     info = JSON.parse(out) as UpInfo;
     const port = await freePort();
+    metricsPort = await freePort();
     base = `http://127.0.0.1:${port}`;
-    const files = renderHaproxy(planContext(defaultTopology()), { regionUrls: info.regions, bind: `127.0.0.1:${port}`, mapDir: '@DIR@' });
+    const files = renderHaproxy(planContext(defaultTopology()), { regionUrls: info.regions, bind: `127.0.0.1:${port}`, metricsBind: `127.0.0.1:${metricsPort}`, mapDir: '@DIR@' });
     const d = writeAll(files);
     const cfg = join(d, 'haproxy', 'haproxy.cfg');
     writeFileSync(cfg, String(files[0]!.content).replaceAll('@DIR@', join(d, 'haproxy')));
@@ -177,6 +179,11 @@ withHaproxy('haproxy: in front of meridian up', () => {
     expect(cookie).toContain('meridian_region=ap-southeast; Path=/; Max-Age=82800; HttpOnly; SameSite=Lax');
     ws.close();
   }, 15_000);
+
+  it('exports each region backend\'s health to Prometheus', async () => {
+    const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    for (const r of ['us-east', 'eu-west', 'ap-southeast']) expect(text).toContain(`haproxy_backend_status{proxy="region-${r}",state="UP"} 1`);
+  });
 
   it('honours affinity only where strict residency allows it', async () => {
     expect((await get({ 'X-Country': 'GB', Cookie: 'meridian_region=ap-southeast' })).region).toBe('ap-southeast');

@@ -36,6 +36,8 @@ export interface HaproxyOptions {
   readonly mapDir?: string;
   /** `bind` address of the frontend (default `:80`; locally 127.0.0.1 and the `haproxy` port). */
   readonly bind?: string;
+  /** Prometheus metrics and stats listener (default 127.0.0.1:8405; false: none). */
+  readonly metricsBind?: string | false;
 }
 
 /** Where haproxy reaches each region: host:port per region. */
@@ -155,6 +157,20 @@ export function haproxyConfig(ctx: Pick<PlanContext, 'topology' | 'inventory' | 
       `  http-response set-header ${AFFINITY_HEADER} ${r.name}`,
       `  http-response add-header Set-Cookie "${AFFINITY_COOKIE}=${r.name}; Path=/; Max-Age=82800; HttpOnly; SameSite=Lax" if { status 101 }`,
       `  server ${r.name}-node-0 ${servers.get(r.name)} check inter 500ms fall 2 rise 3 maxconn ${r.capacity.connections}`,
+      '',
+    );
+  }
+  const metrics = opts.metricsBind ?? (ctx.local !== undefined ? `127.0.0.1:${ctx.local.port('haproxy', 'metrics')}` : '127.0.0.1:8405');
+  if (metrics !== false) {
+    add(
+      '# Prometheus metrics (haproxy_backend_up, sessions and caps per region) and the stats page, for operators only.',
+      'frontend metrics',
+      `  bind ${metrics}`,
+      '  no log',
+      '  http-request use-service prometheus-exporter if { path /metrics }',
+      '  stats enable',
+      '  stats uri /stats',
+      '  stats refresh 5s',
       '',
     );
   }

@@ -62,6 +62,8 @@ export function haproxyReadme(ctx: Pick<PlanContext, 'topology' | 'inventory' | 
     `- Affinity: the ${AFFINITY_HEADER} header, else the ${AFFINITY_COOKIE} cookie (set on every WebSocket upgrade), kept`,
     '  while that region is in the client\'s pool, up and under its cap.',
     `- WebSockets: no limit on a connection's duration; ${TUNNEL_TIMEOUT} idle limit once upgraded (timeout tunnel).`,
+    '- Metrics: Prometheus at http://127.0.0.1:8405/metrics (haproxy_backend_status per region, sessions against caps),',
+    '  the stats page at /stats; bind it elsewhere only behind your own access control.',
     '- Not expressed (the Meridian edge does them): scoring among pool members (the first live member in the order',
     '  written wins), the requests-per-second cap, latency measurements, passive outlier ejection.',
     '',
