@@ -165,6 +165,12 @@ describe('placement', () => {
     expect(one(lines, 'other streams')).toMatchObject({ verdict: 'ok', detail: "1 stream not Meridian's, not checked" });
   });
 
+  it('warns about a stream replica that is offline or behind', () => {
+    const s = healthy();
+    s.servers[0]!.jsz!.account_details![0]!.stream_detail![1] = { name: 'MRD_LOG_us-east', cluster: { name: 'us-east', leader: 'us-east-nats-0', replicas: [{ name: 'us-east-nats-1', current: true }, { name: 'us-east-nats-2', current: false, offline: true }] } };
+    expect(one(checkPlacement(s), 'MRD_LOG_us-east')).toMatchObject({ verdict: 'warn', detail: "in us-east (us-east's message log lives in us-east), leader us-east-nats-0; replica us-east-nats-2 offline" });
+  });
+
   it('fails a stream without a leader, warns about a log of no region, and says which regions it could not see', () => {
     const s = down(healthy(), 'ap-southeast');
     s.servers[0]!.jsz!.account_details![0]!.stream_detail!.push(stream('MRD_LOG_old-region', 'us-east'));

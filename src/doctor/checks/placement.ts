@@ -42,7 +42,13 @@ export function checkPlacement(s: Snapshot): CheckLine[] {
     } else if (leader === '') {
       lines.push({ check: 'placement', subject, verdict: 'FAIL', detail: `in ${cluster} as it must be, but without a leader: unavailable` });
     } else {
-      lines.push({ check: 'placement', subject, verdict: 'ok', detail: `in ${cluster} (${home.rule}), leader ${leader}` });
+      // Replicas inside the home cluster (R3 in a three-server region): one down or behind is a warning.
+      const weak = (st.cluster?.replicas ?? []).filter((r) => r.offline === true || r.current === false).map((r) => `${r.name ?? '?'} ${r.offline === true ? 'offline' : 'behind'}`);
+      lines.push(
+        weak.length > 0
+          ? { check: 'placement', subject, verdict: 'warn', detail: `in ${cluster} (${home.rule}), leader ${leader}; replica ${weak.join(', ')}` }
+          : { check: 'placement', subject, verdict: 'ok', detail: `in ${cluster} (${home.rule}), leader ${leader}` },
+      );
     }
   }
   const answered = new Set(up.map((p) => p.region));
