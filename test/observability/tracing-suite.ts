@@ -9,6 +9,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { TestClient } from '../node/client.js';
 import { waitFor } from '../e2e/helpers.js';
 import type { DeploymentFactory, E2eDeployment } from '../e2e/deployments.js';
+import { promtoolCheck, promtoolMissing, value } from './prom.js';
 
 export function tracingSuite(factory: DeploymentFactory): void {
   const exporter = new InMemorySpanExporter();
@@ -57,6 +58,15 @@ export function tracingSuite(factory: DeploymentFactory): void {
     } finally {
       bob.ws.close();
     }
+  });
+
+  it('the same traffic on this bus: deliveries and latency counted by source region; promtool accepts the exposition', async () => {
+    const text = await (await fetch(`${d.inner.urls['eu-west']}/metrics`)).text();
+    // The first test's message from us-east reached bob's one session in eu-west.
+    expect(value(text, 'meridian_deliveries_total', { source_region: 'us-east', destination_region: 'eu-west' })).toBeGreaterThanOrEqual(1);
+    expect(value(text, 'meridian_delivery_latency_seconds_count', { source_region: 'us-east' })).toBeGreaterThanOrEqual(1);
+    expect(value(text, 'meridian_bus_connected')).toBe(1);
+    if (promtoolMissing === undefined) expect(promtoolCheck(text)).toEqual({ code: 0, output: '' });
   });
 
   it('a send forwarded to its home region: send → forward in one region, home.send → append → publish in the other', async () => {
