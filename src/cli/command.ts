@@ -11,6 +11,12 @@ export interface Command {
   run(argv: readonly string[], io: Io): Promise<number>;
 }
 
+/** A listen address only this machine can reach (127.0.0.0/8, ::1, localhost). */
+export function isLoopbackHost(host: string | undefined): boolean {
+  const h = (host ?? '127.0.0.1').replace(/^\[|\]$/g, '').toLowerCase();
+  return /^127(\.\d{1,3}){3}$/.test(h) || h === '::1' || h === 'localhost';
+}
+
 export class UsageError extends Error {
   override name = 'UsageError';
 }

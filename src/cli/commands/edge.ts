@@ -10,7 +10,7 @@ import { isMeridianError } from '../../errors/mod.js';
 import { parseRegionList, startEdge, DEFAULT_EDGE_PORT } from '../../edge/server/mod.js';
 import type { EdgeOptions } from '../../edge/server/mod.js';
 import { defaultTopology, formatProblem, loadTopology, TopologyError } from '../../topology/mod.js';
-import { usageGuard, UsageError } from '../command.js';
+import { isLoopbackHost, usageGuard, UsageError } from '../command.js';
 import type { Command } from '../command.js';
 import { applyLogLevel } from '../../observability/logger.js';
 
@@ -24,7 +24,8 @@ Runs the edge: GET /v1/route, WebSocket /ws and HTTP /v1/* proxied to the steere
   --regions LIST       region node URLs: us-east=http://127.0.0.1:7701,eu-west=http://...
   --region LIST        the same as --regions (older name)
   --trust-proxy LIST   proxies whose X-Forwarded-For is believed (CIDRs, loopback, ...)
-  --cors LIST          allowed browser origins, comma separated, or *
+  --cors LIST          allowed browser origins, comma separated (credentials allowed), or * (any
+                       origin, without credentials)
   --admin-token T      operator credential for the admin endpoints (POST /v1/admin/regions/NAME/down|up),
                        sent as Authorization: Bearer T; at least 16 characters (or env MERIDIAN_ADMIN_TOKEN)
   --dev-admin          open the admin endpoints without a token (local development; loopback only)
@@ -68,9 +69,8 @@ export const edgeCommand: Command = {
       const given = values.regions ?? values.region;
       if (given === undefined) throw new UsageError('meridian edge: --regions or --region is required (name=url for each region node)');
       regionList = given;
-      const host = values.host ?? '127.0.0.1';
-      if (values['dev-admin'] === true && !/^(127\.|::1$|localhost$)/.test(host)) {
-        throw new UsageError(`meridian edge: --dev-admin opens the admin endpoints to anyone: refused with --host ${host} (give --admin-token instead)`);
+      if (values['dev-admin'] === true && !isLoopbackHost(values.host)) {
+        throw new UsageError(`meridian edge: --dev-admin opens the admin endpoints to anyone: refused with --host ${values.host ?? ''} (give --admin-token instead)`);
       }
       const t = values['admin-token'];
       if (t !== undefined && t.length < 16) throw new UsageError('meridian edge: --admin-token must be at least 16 characters');
@@ -94,7 +94,8 @@ export const edgeCommand: Command = {
         port,
         ...(values.host === undefined ? {} : { host: values.host }),
         ...(values['trust-proxy'] === undefined ? {} : { trustedProxies: list(values['trust-proxy']) }),
-        ...(cors === undefined ? {} : { cors: { origins: cors, credentials: true } }),
+        // Credentials (the affinity cookie) only for listed origins, never with '*'.
+        ...(cors === undefined ? {} : { cors: { origins: cors, credentials: cors !== '*' } }),
         ...(token === undefined || token === '' ? {} : { adminToken: token }),
         devAdmin: values['dev-admin'] === true,
       };

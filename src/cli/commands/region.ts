@@ -19,14 +19,14 @@ import { newAdminToken, newWorkerToken, servicesModules } from '../../runtime/se
 import type { RegionRuntime } from '../../runtime/region.js';
 import { defaultTopology, formatProblem, linkLatencyMs, loadTopology, TopologyError } from '../../topology/mod.js';
 import type { Topology } from '../../topology/mod.js';
-import { usageGuard, UsageError } from '../command.js';
+import { isLoopbackHost, usageGuard, UsageError } from '../command.js';
 import { applyLogLevel } from '../../observability/logger.js';
 import type { Command, Io } from '../command.js';
 import { DEFAULT_PORT_BASE, parsePort } from './up.js';
 
 const HELP = `Usage: meridian region NAME [--config FILE] [--bus embedded|nats] [--nats URL,...] [--data DIR]
                        [--nats-nkey FILE] [--nats-ca FILE]
-                       [--port N] [--host ADDR] [--dev] [--auth-secret S | --auth-public-key FILE]
+                       [--port N] [--host ADDR] [--dev] [--dev-public] [--auth-secret S | --auth-public-key FILE]
                        [--region-urls name=url,...] [--worker-token T] [--admin-token T]
 
 Runs the region node of region NAME: WebSocket /ws, HTTP /v1/*, /health, /ready, a demo page at /.
@@ -42,7 +42,9 @@ Runs the region node of region NAME: WebSocket /ws, HTTP /v1/*, /health, /ready,
   --data DIR             embedded bus: where the message log lives (default: ./meridian-data)
   --port N               listen port (default: ${DEFAULT_PORT_BASE} + the region's position in the topology)
   --host ADDR            listen address (default 127.0.0.1; 0.0.0.0 to serve other hosts)
-  --dev                  accept anonymous { "user": ... } auth (development only)
+  --dev                  accept anonymous { "user": ... } auth (development only; with a --host
+                         other than loopback only together with --dev-public)
+  --dev-public           accept --dev beyond this machine (never in production)
   --auth-secret S        HS256 secret for client JWTs (or MERIDIAN_AUTH_SECRET)
   --auth-public-key FILE Ed25519 public key (SPKI PEM) for EdDSA JWTs (or MERIDIAN_AUTH_PUBLIC_KEY, the PEM itself)
   --region-urls LIST     other regions' node URLs, for migrate and /v1/regions (us-east=https://...,...)
@@ -67,6 +69,7 @@ const options = {
   port: { type: 'string' },
   host: { type: 'string' },
   dev: { type: 'boolean' },
+  'dev-public': { type: 'boolean' },
   'auth-secret': { type: 'string' },
   'auth-public-key': { type: 'string' },
   'region-urls': { type: 'string' },
@@ -96,6 +99,9 @@ export const regionCommand: Command = {
       name = parsed.positionals[0]!;
       if (values.bus !== 'embedded' && values.bus !== 'nats') throw new UsageError(`meridian region: --bus must be embedded or nats, not "${values.bus}"`);
       if (values['auth-secret'] !== undefined && values['auth-public-key'] !== undefined) throw new UsageError('meridian region: give --auth-secret or --auth-public-key, not both');
+      if (values.dev === true && !isLoopbackHost(values.host) && values['dev-public'] !== true) {
+        throw new UsageError(`meridian region: --dev lets anyone connect as any user: refused on --host ${values.host ?? ''} without --dev-public`);
+      }
       const badLevel = applyLogLevel(values['log-level']);
       if (badLevel !== undefined) throw new UsageError(`meridian region: ${badLevel}`);
     } catch (err) {

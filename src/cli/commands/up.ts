@@ -19,7 +19,7 @@ import type { Deployment } from '../../runtime/deployment.js';
 import { measureRtts } from '../../runtime/ping.js';
 import { loadTopology, defaultTopology, TopologyError, formatProblem } from '../../topology/mod.js';
 import type { Topology } from '../../topology/mod.js';
-import { usageGuard, UsageError } from '../command.js';
+import { isLoopbackHost, usageGuard, UsageError } from '../command.js';
 import { applyLogLevel } from '../../observability/logger.js';
 import type { Command, Io } from '../command.js';
 
@@ -28,7 +28,7 @@ export const DEFAULT_PORT_BASE = 7701;
 const UP_DRAIN_MS = 3000;
 
 const HELP = `Usage: meridian up [--config FILE] [--bus embedded|nats] [--nats URLS] [--data DIR]
-                   [--port-base N] [--edge-port N] [--host ADDR] [--json]
+                   [--port-base N] [--edge-port N] [--host ADDR] [--dev-public] [--json]
 
 Starts every region of the topology (default: the built-in us-east, eu-west, ap-southeast), each
 with its region node (WebSocket /ws, HTTP /v1/*, a demo page at /), and the edge in front.
@@ -40,7 +40,9 @@ with its region node (WebSocket /ws, HTTP /v1/*, a demo page at /), and the edge
   --data DIR       keep the message logs here (default: a temp dir, removed at exit)
   --port-base N    first region's port, the next regions follow (default ${DEFAULT_PORT_BASE}; 0: free ports)
   --edge-port N    the edge's port (default ${DEFAULT_EDGE_PORT}; a free port with --port-base 0)
-  --host ADDR      listen address of every server (default 127.0.0.1)
+  --host ADDR      listen address of every server (default 127.0.0.1); another address than
+                   loopback needs --dev-public (dev auth: anyone may connect as any user)
+  --dev-public     accept serving dev auth beyond this machine (never in production)
   --log-level L    trace|debug|info|warn|error|fatal|silent for the JSON log lines on stderr
                    (default: env MERIDIAN_LOG_LEVEL, else info)
   --json           print one JSON line when ready:
@@ -60,6 +62,7 @@ const options = {
   'edge-port': { type: 'string' },
   host: { type: 'string' },
   json: { type: 'boolean' },
+  'dev-public': { type: 'boolean' },
   'log-level': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -96,6 +99,9 @@ export const upCommand: Command = {
       if (values.bus !== 'embedded' && values.bus !== 'nats') throw new UsageError(`meridian up: --bus must be embedded or nats, not "${values.bus}"`);
       const badLevel = applyLogLevel(values['log-level']);
       if (badLevel !== undefined) throw new UsageError(`meridian up: ${badLevel}`);
+      if (!isLoopbackHost(values.host) && values['dev-public'] !== true) {
+        throw new UsageError(`meridian up: dev auth lets anyone connect as any user and call every service: refused on --host ${values.host ?? ''} without --dev-public`);
+      }
       const portBase = parsePort('port-base', values['port-base'], DEFAULT_PORT_BASE);
       config = values.config;
       args = {

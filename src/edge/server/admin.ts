@@ -48,6 +48,34 @@ function authorized(ctx: EdgeContext, req: IncomingMessage): boolean {
   return m?.[1] !== undefined && timingSafeEqual(digest(m[1]), digest(token));
 }
 
+/**
+ * Why a state-changing admin call looks forged, if it does: a browser page of another origin
+ * (its Origin is not this host), or — with --dev-admin, where no token protects the call — a
+ * Host that is not a loopback name (a DNS-rebound page), or a simple request (no JSON type).
+ */
+function crossSite(ctx: EdgeContext, req: IncomingMessage): string | undefined {
+  const host = req.headers.host ?? '';
+  const origin = req.headers.origin;
+  if (origin !== undefined && origin !== 'null') {
+    let originHost: string;
+    try {
+      originHost = new URL(origin).host;
+    } catch {
+      return 'malformed Origin';
+    }
+    if (originHost !== host) return `cross-site admin request from ${origin.slice(0, 100)} refused`;
+  } else if (origin === 'null') return 'cross-site admin request from an opaque origin refused';
+  const tokenless = ctx.options.adminToken === undefined || ctx.options.adminToken === '';
+  if (tokenless) {
+    const name = host.replace(/:\d+$/, '').replace(/^\[|\]$/g, '').toLowerCase();
+    if (!(name === 'localhost' || name === '::1' || /^127(\.\d{1,3}){3}$/.test(name))) return `--dev-admin answers only requests to a loopback Host, not ${host.slice(0, 100)}`;
+    if (!/^application\/json\b/i.test(req.headers['content-type'] ?? '') && req.headers['x-meridian-admin'] === undefined) {
+      return '--dev-admin needs Content-Type: application/json or an X-Meridian-Admin header (no simple cross-site requests)';
+    }
+  }
+  return undefined;
+}
+
 export const ADMIN_PATH = /^\/v1\/admin\/regions\/([^/]+)\/(down|up|drain)$/;
 
 export async function handleAdmin(ctx: EdgeContext, req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
@@ -56,6 +84,8 @@ export async function handleAdmin(ctx: EdgeContext, req: IncomingMessage, res: S
   if (!enabled || m === null) return sendError(res, 404, ErrorCode.EdgeNotFound, 'no such endpoint');
   if (req.method !== 'POST') return sendError(res, 405, ErrorCode.InvalidArgument, 'admin endpoints take POST', { allow: 'POST' });
   if (!authorized(ctx, req)) return sendError(res, 401, ErrorCode.EdgeUnauthorized, 'admin endpoints need Authorization: Bearer <token>', { 'www-authenticate': 'Bearer' });
+  const forged = crossSite(ctx, req);
+  if (forged !== undefined) return sendError(res, 403, ErrorCode.EdgeOriginNotAllowed, forged);
   let region: string;
   try {
     region = decodeURIComponent(m[1] ?? '');

@@ -28,10 +28,14 @@ export function applyCors(cors: CorsOptions | undefined, req: IncomingMessage, r
     if (preflight) sendError(res, 403, ErrorCode.EdgeOriginNotAllowed, 'origin not allowed');
     return preflight;
   }
-  // Echo the origin rather than '*': credentials (the affinity cookie) are refused with '*'.
-  res.setHeader('access-control-allow-origin', origin);
-  res.setHeader('vary', 'Origin');
-  if (cors.credentials === true) res.setHeader('access-control-allow-credentials', 'true');
+  // Any origin: '*' and never credentials (reflecting any origin with credentials would let every
+  // site act with the visitor's cookies). Listed origins: echoed, with credentials when asked.
+  if (cors.origins === '*') res.setHeader('access-control-allow-origin', '*');
+  else {
+    res.setHeader('access-control-allow-origin', origin);
+    res.setHeader('vary', 'Origin');
+    if (cors.credentials === true) res.setHeader('access-control-allow-credentials', 'true');
+  }
   if (!preflight) {
     res.setHeader('access-control-expose-headers', 'X-Meridian-Region, Retry-After');
     return false;
