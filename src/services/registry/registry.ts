@@ -14,7 +14,7 @@ import type { Kv, KvEntry, KvWatch } from '../../bus/types.js';
 import { buckets } from '../../bus/subjects.js';
 import { ErrorCode, MeridianError, isMeridianError } from '../../errors/mod.js';
 import type { Endpoint, FunctionInstance, ServiceSummary, Tombstone, WorkerLease, WorkerLoad, WorkerRecord, WorkerRegistration, WorkerView } from './types.js';
-import { assertLoad, assertRegistration, functionUrls, normaliseServices } from './validate.js';
+import { assertLoad, assertRegistration, functionUrls, isWorkerId, normaliseServices } from './validate.js';
 import { RegistryView, decodeRecord, encodeRecord } from './view.js';
 import { orderEndpoints, orderFunctionInstances } from './order.js';
 import { checkOptions } from './options.js';
@@ -95,6 +95,8 @@ export class Registry {
   async heartbeat(id: string, load: WorkerLoad): Promise<{ revision: number }> {
     this.assertOpen();
     const valid = assertLoad(load);
+    // An id no registration could have (the path is the caller's): unknown, without asking the KV.
+    if (!isWorkerId(id)) throw new MeridianError(ErrorCode.SvcUnknownWorker, `worker ${JSON.stringify(id.slice(0, 140))} is not registered: ids are 1-128 characters of [A-Za-z0-9_-]`, { details: { id: id.slice(0, 140) } });
     const revision = await this.casWrite(id, (cur) => {
       if (!cur) throw new MeridianError(ErrorCode.SvcUnknownWorker, `worker ${JSON.stringify(id)} is not registered (evicted or never registered): register again`, { details: { id } });
       return { ...cur, load: { inFlight: valid.inFlight, metrics: { ...(valid.metrics ?? {}) } }, heartbeatAt: Date.now() };
@@ -105,6 +107,7 @@ export class Registry {
   /** Remove a worker (its own graceful exit). Idempotent. */
   async deregister(id: string): Promise<void> {
     this.assertOpen();
+    if (!isWorkerId(id)) return; // never registered: nothing to remove
     await this.kv.delete(id);
     this.view.forget(id);
   }

@@ -52,6 +52,11 @@ function checkMeta(meta: unknown, path: string, out: Problem[]): void {
 }
 
 /** All problems of a registration; empty when it is valid. */
+/** Whether `id` is a worker id a registration may carry. */
+export function isWorkerId(id: string): boolean {
+  return WORKER_ID.test(id);
+}
+
 export function registrationProblems(reg: unknown, ctx: ValidationContext = {}): Problem[] {
   const out: Problem[] = [];
   if (!isObject(reg)) return [{ path: '', message: 'a registration must be an object' }];
