@@ -37,6 +37,8 @@ import type { ClientEvents, ClientOptions, ClientStatus, ElectionReport, Message
 import { newClientMsgId, targetKey } from './ids.js';
 
 const DEFAULT_TIMEOUT_MS = 10_000;
+/** Presence reports travel one WAN round trip plus a flush delay: 1 s covers the planet. */
+const DEFAULT_HANDOVER_LINGER_MS = 1000;
 
 export class MeridianClient {
   private readonly events = new Emitter<ClientEvents>();
@@ -50,6 +52,7 @@ export class MeridianClient {
   private readonly urls: readonly string[];
   private readonly timeoutMs: number;
   private readonly connectTimeoutMs: number;
+  private readonly handoverLingerMs: number;
   /** Rooms this client wants joined (re-joined after every reconnect). */
   private readonly rooms = new Set<string>();
   /** Rooms whose `join()` call is still in flight (it re-sends itself). */
@@ -101,6 +104,7 @@ export class MeridianClient {
     this.random = options.random ?? Math.random;
     this.timeoutMs = options.requestTimeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.handoverLingerMs = options.handoverLingerMs ?? DEFAULT_HANDOVER_LINGER_MS;
     this.backoff = new Backoff(options.backoff, this.random);
     this.heartbeat = new Heartbeat(this.clock, (p) => this.nextId(p));
     this.electionOptions = { ...DEFAULT_ELECTION, ...options.election };
@@ -523,8 +527,10 @@ export class MeridianClient {
   // ---- migration and re-election ----------------------------------------------------------
 
   /**
-   * Make before break: open `url`, adopt it, wait until its replay is answered (at most `waitMs`),
-   * then close `old`. False (and `old` kept) when the new connection could not be made. If `old`
+   * Make before break: open `url`, adopt it, wait until its replay is answered and then
+   * `handoverLingerMs` more (the new session's presence and room joins reach every region before
+   * the old session's end does: no leave/join seen by peers anywhere), all within `waitMs`; then
+   * close `old`. False (and `old` kept) when the new connection could not be made. If `old`
    * died meanwhile the new connection simply becomes the current one.
    */
   private async handover(url: string, old: Connection, why: string, waitMs: number): Promise<boolean> {
@@ -544,10 +550,15 @@ export class MeridianClient {
       this.wake?.();
       return true;
     }
-    let timer: unknown;
-    await Promise.race([replayed, new Promise<void>((r) => (timer = this.clock.setTimeout(r, Math.max(0, waitMs))))]);
-    this.clock.clearTimeout(timer);
-    old.close(1000, why);
+    const until = this.clock.now() + Math.max(0, waitMs);
+    const wait = (ms: number, first?: Promise<void>): Promise<void> => {
+      let timer: unknown;
+      const t = new Promise<void>((r) => (timer = this.clock.setTimeout(r, Math.max(0, ms))));
+      return Promise.race(first ? [first, t] : [t]).finally(() => this.clock.clearTimeout(timer));
+    };
+    await wait(until - this.clock.now(), replayed);
+    await wait(Math.min(this.handoverLingerMs, until - this.clock.now()));
+    if (old.isOpen) old.close(1000, why);
     return true;
   }
 
@@ -630,7 +641,7 @@ export class MeridianClient {
         return;
       }
       for (const c of better) {
-        if (await this.handover(c.wsUrl, old, 're-elected', Math.min(this.timeoutMs, 5000))) {
+        if (await this.handover(c.wsUrl, old, 're-elected', Math.min(this.timeoutMs, 5000) + this.handoverLingerMs)) {
           this.report({ trigger, result, current, decision: 'switch', region: c.region, why: `${c.region} ${c.rttMs} ms vs ${current} ${currentMs} ms` });
           return;
         }

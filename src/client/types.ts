@@ -74,6 +74,12 @@ export interface ClientOptions {
   waitOnFirstConnect?: boolean;
   /** Upgrade + auth + welcome must finish within this. Default 10 000 ms. */
   connectTimeoutMs?: number;
+  /**
+   * Make before break: after a move's new connection has re-joined and resumed, the old one is
+   * kept this much longer, so the new session's presence reaches every region before the old
+   * one's ends (peers see no leave/join). Bounded by `migrate`'s deadline. Default 1000 ms.
+   */
+  handoverLingerMs?: number;
   /** Requests (join, presence, retransmit, each send attempt) wait this long for their answer. Default 10 000 ms. */
   requestTimeoutMs?: number;
   /** Sends awaiting their answer at most (more wait in the outbox). Default 100. */
