@@ -11,6 +11,7 @@ import { MeridianClient } from '../../src/client/mod.js';
 import type { WebSocketConstructor } from '../../src/client/mod.js';
 import { dmConversation } from '../../src/protocol/mod.js';
 import { startEmbeddedDeployment } from '../../src/runtime/deployment.js';
+import { startEdge } from '../../src/edge/server/mod.js';
 import { defaultTopology } from '../../src/topology/mod.js';
 import { Recorder } from '../e2e/helpers.js';
 
@@ -55,6 +56,31 @@ it('the browser entry works with a WHATWG WebSocket', async () => {
     expect(m).toMatchObject({ seq: ack.seq, body: { via: 'whatwg' } });
   } finally {
     await Promise.all([a.close(), b.close()]);
+    await d.close();
+  }
+});
+
+it('the browser entry elects its region through the edge with a WHATWG WebSocket and fetch', async () => {
+  const topology = defaultTopology();
+  const d = await startEmbeddedDeployment(topology, { dataDir: ':memory:' });
+  const edge = await startEdge({ topology, regionUrls: d.urls, port: 0, geoip: null, rateLimit: false });
+  const WebSocket = WhatwgWebSocket as unknown as WebSocketConstructor;
+  const a = new MeridianClient({ edge: edge.url, user: 'w-el', WebSocket, fetch: globalThis.fetch, election: { samples: 2 } });
+  const b = new MeridianClient({ url: d.wsUrl('ap-southeast'), user: 'w-el-peer', WebSocket });
+  try {
+    const elections: string[] = [];
+    a.on('election', (e) => elections.push(`${e.trigger}:${e.decision}`));
+    const w = await a.connected();
+    expect(elections).toEqual(['connect:connect']);
+    expect(Object.keys(d.urls)).toContain(w.region);
+    const rb = new Recorder(b);
+    await b.connected();
+    const ack = await a.send({ user: 'w-el-peer' }, { via: 'elected' });
+    const [m] = await rb.count(dmConversation('w-el', 'w-el-peer'), 1);
+    expect(m).toMatchObject({ seq: ack.seq, body: { via: 'elected' } });
+  } finally {
+    await Promise.all([a.close(), b.close()]);
+    await edge.close();
     await d.close();
   }
 });
