@@ -6,6 +6,8 @@
  * module adds Meridian's validation and typed errors, header mapping, and status as data.
  * KV lives in kv.ts; both share one connection.
  */
+import { checkServerIdentity } from 'node:tls';
+import type { PeerCertificate } from 'node:tls';
 import { connect, nkeyAuthenticator } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { ErrorCode, MeridianError } from '../../errors/mod.js';
@@ -253,6 +255,22 @@ export class NatsBus implements Bus, KvHost {
 }
 
 /** Connect a bus to a region's NATS servers. Rejects with `BUS_UNAVAILABLE` if none answers. */
+/**
+ * nats.js upgrades to TLS without a server name when the URL host is an IP address (overlay and
+ * VPN deployments dial 10.77.x.y), and Node then checks the certificate against "localhost". The
+ * certificate must instead name one of the configured servers (it is signed by the deployment's
+ * CA, checked as usual): accepted when it is valid for any of their hosts.
+ */
+function serverIdentity(servers: readonly string[]): (host: string, cert: PeerCertificate) => Error | undefined {
+  const hosts = [...new Set(servers.map((s) => (URL.canParse(s) ? new URL(s).hostname.replace(/^\[|\]$/g, '') : s.replace(/:\d+$/, ''))))];
+  return (host, cert) => {
+    const direct = checkServerIdentity(host, cert);
+    if (direct === undefined) return undefined;
+    for (const h of hosts) if (checkServerIdentity(h, cert) === undefined) return undefined;
+    return direct;
+  };
+}
+
 export async function connectNatsBus(opts: NatsBusOptions): Promise<NatsBus> {
   if (opts.servers.length === 0) {
     throw new MeridianError(ErrorCode.InvalidArgument, 'connectNatsBus needs at least one server URL');
@@ -270,7 +288,7 @@ export async function connectNatsBus(opts: NatsBusOptions): Promise<NatsBus> {
       pingInterval: 5000,
       maxPingOut: 3,
       ...(opts.nkeySeed === undefined ? {} : { authenticator: nkeyAuthenticator(new TextEncoder().encode(opts.nkeySeed.trim())) }),
-      ...(opts.tls === undefined ? {} : { tls: opts.tls }),
+      ...(opts.tls === undefined ? {} : { tls: Object.assign({ ...opts.tls }, { checkServerIdentity: serverIdentity(opts.servers) }) }),
     });
   } catch (err) {
     throw new MeridianError(ErrorCode.BusUnavailable, `cannot connect to the NATS servers of region ${opts.region}`, {
