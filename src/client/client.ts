@@ -617,7 +617,11 @@ export class MeridianClient {
   private async reelect(trigger: 'interval' | 'degraded'): Promise<void> {
     const old = this.conn;
     if (!this.elector || this.closedFlag || !old?.isOpen) return;
-    if (this.switching) return;
+    if (this.switching) {
+      // A move is under way (it reschedules when it connects); try again later if it does not.
+      if (trigger === 'interval') this.scheduleReelection();
+      return;
+    }
     if (trigger === 'degraded') {
       const now = this.clock.now();
       if (now - this.lastDegradedElection < this.electionOptions.cooldownMs) return;

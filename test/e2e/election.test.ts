@@ -119,6 +119,8 @@ describe('latency election', () => {
     await m.r.count(conv, sent, 10_000);
     expect(m.r.seqs(conv)).toEqual([...new Set(m.r.seqs(conv))]);
     expect(m.r.bodies(conv)).toEqual(Array.from({ length: sent }, (_, i) => ({ i })));
+    // Reported once the move is complete (the old link closed after the linger).
+    await waitFor(() => m.elections.some((e) => e.decision === 'switch'), 'the switch reported', 5000);
     expect(m.elections.find((e) => e.decision === 'switch')).toMatchObject({ trigger: 'degraded', region: 'eu-west', current: 'us-east' });
     expect(m.r.lost).toEqual([]);
     expect(m.r.resumed.filter((x) => !x.recovered)).toEqual([]);
