@@ -4,6 +4,7 @@
  * off, a cap on open feeds), the snapshot it carries (regions, steering, flows) following a
  * region taken down, and the /stats reader tolerating missing or odd fields.
  */
+import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseNodeStats } from '../../src/edge/dashboard/stats.js';
 import { healthState } from '../../src/edge/dashboard/snapshot.js';
@@ -70,6 +71,18 @@ async function openFeed(url: string, token = TOKEN): Promise<{ res: Response; ne
     close: () => ctl.abort(),
     ended: () => ended,
   };
+}
+
+/** Status of a GET sent with this Host header (fetch does not let a caller set Host); the body is dropped. */
+function statusWithHost(url: string, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { headers: { host } }, (res) => {
+      resolve(res.statusCode ?? 0);
+      res.destroy();
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 describe('dashboard page', () => {
@@ -198,6 +211,19 @@ describe('dashboard live feed', () => {
       return ok;
     }, 'a feed place to free up', 3000, 50);
     for (const f of feeds) f.close();
+  });
+
+  it('is refused (403) to other origins, and without a token to a non-loopback Host (DNS rebinding)', async () => {
+    const other = await fetch(`${edge.url}/dashboard/events`, { headers: { authorization: `Bearer ${TOKEN}`, origin: 'https://evil.example' } });
+    expect(other.status).toBe(403);
+    expect(((await other.json()) as { error: { code: string } }).error.code).toBe('EDGE_ORIGIN_NOT_ALLOWED');
+    const open = await startEdge({ topology: defaultTopology(), regionUrls: d.urls, port: 0, geoip: null, devAdmin: true });
+    try {
+      expect(await statusWithHost(`${open.url}/dashboard/events`, 'rebound.example:80')).toBe(403);
+      expect(await statusWithHost(`${open.url}/dashboard/events`, `localhost:${open.port}`)).toBe(200);
+    } finally {
+      await open.close();
+    }
   });
 
   it('is off (404) on an edge without admin, like the admin endpoints', async () => {

@@ -4,7 +4,8 @@
  * as soon as the monitor decides, not up to a tick later).
  *
  * The stream is operational data, so it is behind the admin protection: the same bearer token as
- * `/v1/admin/*` (or open with devAdmin, as admin is), and 404 when admin is off altogether. The
+ * `/v1/admin/*` (or open with devAdmin, as admin is, to loopback Hosts only), same-origin only,
+ * and 404 when admin is off altogether. The
  * page sends the token in the Authorization header through fetch() rather than EventSource, which
  * cannot set headers and would put the token in URLs and access logs.
  *
@@ -41,6 +42,31 @@ export function adminAuthorized(ctx: EdgeContext, req: IncomingMessage): boolean
   return m?.[1] !== undefined && timingSafeEqual(digest(m[1]), digest(token));
 }
 
+/**
+ * Why a feed request looks like it comes from another site, if it does. The dashboard is a
+ * same-origin page, so any Origin but this Host is refused (even where CORS would allow it); with
+ * devAdmin, where no token protects the feed, the Host must be a loopback name too, so a page on
+ * a DNS-rebound name cannot read it (the admin endpoints keep the same rules).
+ */
+export function crossSiteFeed(ctx: EdgeContext, req: IncomingMessage): string | undefined {
+  const host = req.headers.host ?? '';
+  const origin = req.headers.origin;
+  if (origin !== undefined) {
+    let originHost: string | undefined;
+    try {
+      originHost = origin === 'null' ? undefined : new URL(origin).host;
+    } catch {
+      originHost = undefined;
+    }
+    if (originHost !== host) return `the dashboard feed is not served to other origins (${origin.slice(0, 100)})`;
+  }
+  if (ctx.options.adminToken === undefined || ctx.options.adminToken === '') {
+    const name = host.replace(/:\d+$/, '').replace(/^\[|\]$/g, '').toLowerCase();
+    if (!(name === 'localhost' || name === '::1' || /^127(\.\d{1,3}){3}$/.test(name))) return `without an admin token the dashboard feed answers only a loopback Host, not ${host.slice(0, 100)}`;
+  }
+  return undefined;
+}
+
 export class DashboardEvents {
   readonly #clients = new Set<ServerResponse>();
   readonly #stats: RegionStatsPoller;
@@ -61,6 +87,8 @@ export class DashboardEvents {
     if (!adminEnabled(this.ctx)) return sendError(res, 404, ErrorCode.EdgeNotFound, 'the dashboard feed needs admin enabled on the edge (an admin token)');
     if (req.method !== 'GET') return sendError(res, 405, ErrorCode.InvalidArgument, 'the dashboard feed takes GET', { allow: 'GET' });
     if (!adminAuthorized(this.ctx, req)) return sendError(res, 401, ErrorCode.EdgeUnauthorized, 'the dashboard feed needs Authorization: Bearer <admin token>', { 'www-authenticate': 'Bearer' });
+    const forged = crossSiteFeed(this.ctx, req);
+    if (forged !== undefined) return sendError(res, 403, ErrorCode.EdgeOriginNotAllowed, forged);
     if (this.#clients.size >= MAX_CLIENTS) return sendError(res, 429, ErrorCode.EdgeRateLimited, `at most ${MAX_CLIENTS} dashboards at once`, { 'retry-after': '5' });
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',

@@ -417,7 +417,8 @@ async function regionAction(region, action) {
   if (last) renderCards(last.regions, last.steering.share);
   let res;
   try {
-    res = await fetch(`/v1/admin/regions/${encodeURIComponent(region)}/${action}`, { method: 'POST', headers: authHeaders() });
+    // X-Meridian-Admin: an edge without a token (--dev-admin) answers only non-simple requests.
+    res = await fetch(`/v1/admin/regions/${encodeURIComponent(region)}/${action}`, { method: 'POST', headers: { ...authHeaders(), 'x-meridian-admin': 'dashboard' } });
   } catch (e) {
     pending.delete(region);
     c.err.textContent = `could not reach the edge: ${e.message}`;
@@ -430,6 +431,8 @@ async function regionAction(region, action) {
   if (res.status === 401) {
     c.err.textContent = token === '' ? 'an admin token is needed' : 'the admin token was refused';
     askForToken(token === '' ? 'Enter the admin token to take regions down and up.' : 'The admin token was refused (401).');
+  } else if (res.status === 403) {
+    c.err.textContent = `refused: ${message}`;
   } else if (res.status === 404 && body?.error?.code === 'EDGE_NOT_FOUND') {
     c.err.textContent = 'admin is not enabled on this edge (start it with an admin token)';
   } else {
@@ -479,6 +482,12 @@ async function openFeed() {
     setLive('error', 'admin token needed');
     notice('The live view needs the admin token that meridian up prints (or open the dashboard URL it prints, which carries it).');
     askForToken(token === '' ? '' : 'That token was refused (401).');
+    return;
+  }
+  if (res.status === 403) {
+    const body = await res.json().catch(() => ({}));
+    setLive('error', 'refused');
+    notice(`The edge refused the live view: ${body?.error?.message ?? 'HTTP 403'}`);
     return;
   }
   if (res.status === 404) {
