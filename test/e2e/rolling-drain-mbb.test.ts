@@ -4,7 +4,8 @@
  * would show its peers `offline` + `online` and `leave` + `join`. Three regions in this process,
  * the edge with the deployment's drain hook; every region drained in turn through the edge while
  * room members watch each other. Also: a drain finishes long before its deadline (the clients
- * left by themselves), and a full shutdown sends no `migrate` — there is nowhere to go.
+ * left by themselves), an edge without the hook asks the node to drain, and a full shutdown
+ * sends no `migrate` — there is nowhere to go.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { MeridianClient } from '../../src/client/node.js';
@@ -91,6 +92,28 @@ describe('make before break without presence grace', () => {
     expect(flaps).toEqual([]);
     expect(recs.flatMap((r) => r.resumed.filter((x) => !x.recovered))).toEqual([]);
   }, 90_000);
+
+  it('without a drain hook the edge asks the node, with the admin token, and the node stays drained', async () => {
+    const plain = await startEdge({ topology, regionUrls: d.urls, port: 0, geoip: null, rateLimit: false, adminToken: TOKEN });
+    try {
+      const c = new MeridianClient({ url: d.wsUrl('ap-southeast'), user: 'mbb-plain' });
+      clients.push(c);
+      await c.connected();
+      const res = await fetch(`${plain.url}/v1/admin/regions/ap-southeast/drain`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } });
+      expect(res.status).toBe(202);
+      await waitFor(() => c.welcome?.region !== undefined && c.welcome.region !== 'ap-southeast', 'the client moved off ap-southeast', 10_000);
+      expect(d.region('ap-southeast').node.draining).toBe(true);
+      // The node's own endpoint wants the admin token.
+      const anon = await fetch(`${d.urls['ap-southeast']}/v1/admin/drain`, { method: 'POST' });
+      expect(anon.status).toBe(401);
+      await waitFor(async () => {
+        const body = (await (await fetch(`${plain.url}/v1/regions`)).json()) as { regions: { name: string; state: string }[] };
+        return body.regions.find((r) => r.name === 'ap-southeast')?.state === 'down';
+      }, 'ap-southeast shown down (drained, not restarted)', 10_000);
+    } finally {
+      await plain.close();
+    }
+  }, 30_000);
 
   it('sends no migrate on a full shutdown: there is nowhere to go', async () => {
     const c = new MeridianClient({ url: d.wsUrl('eu-west'), user: 'mbb-last', reconnect: false });
