@@ -6,6 +6,7 @@ import type { WelcomeLimits } from '../protocol/mod.js';
 import type { Authenticator } from './auth.js';
 import type { ResolvedNodeOptions } from './options.js';
 import type { PresenceHub } from './presence-hub.js';
+import type { AuditLog } from '../audit/mod.js';
 
 export interface SessionRef {
   readonly id: string;
@@ -31,4 +32,6 @@ export interface NodeContext {
   readonly onInternalError: (err: unknown, where: string) => void;
   /** Counters and the node's log (src/observability): frames, auth failures, slow consumers. */
   readonly metrics: NodeMetrics;
+  /** Admin actions and refused credentials (absent: not recorded). */
+  readonly audit?: AuditLog | undefined;
 }

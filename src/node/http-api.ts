@@ -99,12 +99,14 @@ async function caller(api: HttpApiContext, req: IncomingMessage, res: ServerResp
       return await api.ctx.auth.verify(token);
     } catch (err) {
       api.ctx.metrics.authFailed(isMeridianError(err) && err.code === ErrorCode.AuthExpired ? 'expired' : 'invalid', 'http');
+      api.ctx.audit?.record({ actor: { kind: 'anonymous' }, action: 'auth.refused', target: req.url?.split('?')[0]?.slice(0, 200) ?? '', from: req.socket.remoteAddress ?? '', outcome: 'refused', status: 401 });
       sendError(res, 401, 'AUTH_FAILED', isMeridianError(err) ? err.message : 'authentication failed', { 'www-authenticate': 'Bearer' });
       return undefined;
     }
   }
   if (api.ctx.auth.dev) return 'dev';
   api.ctx.metrics.authFailed('missing', 'http');
+  api.ctx.audit?.record({ actor: { kind: 'anonymous' }, action: 'auth.refused', target: req.url?.split('?')[0]?.slice(0, 200) ?? '', from: req.socket.remoteAddress ?? '', outcome: 'refused', status: 401 });
   sendError(res, 401, 'AUTH_FAILED', 'this endpoint needs Authorization: Bearer <token>', { 'www-authenticate': 'Bearer' });
   return undefined;
 }

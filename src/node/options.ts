@@ -10,6 +10,7 @@ import type { Messaging } from '../messaging/types.js';
 import type { Presence } from '../presence/types.js';
 import { resolveLimits } from '../protocol/mod.js';
 import type { ProtocolLimits } from '../protocol/mod.js';
+import type { AuditLog } from '../audit/mod.js';
 import type { RateLimitOptions } from '../http/rate-limit.js';
 import type { HttpModule } from '../runtime/http-module.js';
 import type { NodeMetrics } from '../observability/metrics.js';
@@ -106,6 +107,8 @@ export interface RegionNodeOptions {
   readonly onError?: (err: unknown, where: string) => void;
   /** The node's metrics (shared with its messaging); default: a fresh set (src/observability). */
   readonly metrics?: NodeMetrics;
+  /** The region's audit trail (src/audit): admin actions and refused credentials; `GET /v1/audit`. */
+  readonly audit?: AuditLog;
 }
 
 export interface ResolvedNodeOptions {

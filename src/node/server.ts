@@ -17,6 +17,7 @@ import type { WelcomeLimits } from '../protocol/mod.js';
 import type { HttpModule } from '../runtime/http-module.js';
 import { RateLimiter } from '../http/rate-limit.js';
 import { AccessControl } from './access.js';
+import { handleAudit } from './audit-route.js';
 import { Authenticator } from './auth.js';
 import type { NodeContext, SessionRef } from './context.js';
 import { demoPage } from './demo.js';
@@ -80,6 +81,7 @@ export async function startRegionNode(options: RegionNodeOptions): Promise<Regio
     sessions,
     onInternalError: options.onError ?? defaultOnError,
     metrics,
+    audit: options.audit,
   };
   let draining = false;
   let down = false;
@@ -144,10 +146,15 @@ export async function startRegionNode(options: RegionNodeOptions): Promise<Regio
     if (path === '/v1/admin/drain') {
       // The edge's per-region drain asks here (src/edge/server/drain.ts); answered once drained.
       if (req.method !== 'POST') return sendError(res, 405, 'METHOD_NOT_ALLOWED', 'POST to drain this node', { allow: 'POST' });
-      if ((await access.caller(req)).kind !== 'admin') return sendError(res, 401, 'AUTH_FAILED', 'draining needs Authorization: Bearer <admin token>', { 'www-authenticate': 'Bearer' });
+      if ((await access.caller(req)).kind !== 'admin') {
+        options.audit?.record({ actor: { kind: 'anonymous' }, action: 'admin.drain', from: req.socket.remoteAddress ?? '', outcome: 'refused', status: 401 });
+        return sendError(res, 401, 'AUTH_FAILED', 'draining needs Authorization: Bearer <admin token>', { 'www-authenticate': 'Bearer' });
+      }
+      options.audit?.record({ actor: { kind: 'admin' }, action: 'admin.drain', target: opts.node, from: req.socket.remoteAddress ?? '', outcome: 'ok' });
       await node.drain();
       return sendJson(res, 200, { drained: true, region: opts.region, node: opts.node, sessions: sessions.size });
     }
+    if (path === '/v1/audit') return handleAudit(req, res, url, access, options.audit);
     if (await handleApi(api, req, res, url)) return;
     const request = access.request(req);
     for (const m of modules) {

@@ -368,6 +368,7 @@ export class Session implements SessionRef, StreamHost, PresenceListener, SlowLi
     } catch (err) {
       if (this.#is('closed')) return;
       if (!isMeridianError(err)) this.ctx.onInternalError(err, 'auth');
+      this.ctx.audit?.record({ actor: { kind: 'anonymous' }, action: 'auth.refused', target: 'websocket', from: this.out.socket.remoteAddress ?? '', outcome: 'refused', status: CloseCode.AUTH_FAILED });
       this.close(CloseCode.AUTH_FAILED, isMeridianError(err) && err.code === ErrorCode.AuthExpired ? 'the token has expired' : 'authentication failed');
       return;
     }

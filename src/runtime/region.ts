@@ -20,6 +20,8 @@ import type { Topology } from '../topology/mod.js';
 import { NodeMetrics } from '../observability/metrics.js';
 import { createLogger } from '../observability/logger.js';
 import type { HttpModule } from './http-module.js';
+import { openAuditLog } from '../audit/mod.js';
+import type { AuditLog } from '../audit/mod.js';
 
 /** What a module factory gets: the region's parts, built before the node starts. */
 export interface RegionParts {
@@ -34,6 +36,8 @@ export interface RegionParts {
   readonly dataDir?: string;
   /** The node's metrics: modules register what they export (service callers, DLQ depth). */
   readonly metrics: NodeMetrics;
+  /** The region's audit trail: modules record their admin-worthy actions (src/audit). */
+  readonly audit: AuditLog;
 }
 
 export interface StartRegionOptions {
@@ -100,13 +104,16 @@ export async function startRegion(o: StartRegionOptions): Promise<RegionRuntime>
     cleanup.push(() => messaging.close());
     const presence = await createPresence(o.bus, { ...o.presence, node: nodeId, bucketRegion: first });
     cleanup.push(() => presence.close());
-    const parts: RegionParts = { topology: o.topology, region: o.region, node: nodeId, bus: o.bus, log, messaging, presence, metrics, ...(o.dataDir === undefined ? {} : { dataDir: o.dataDir }) };
+    // JetStream with NATS; the data dir's SQLite with the embedded bus (its KV is in memory).
+    const audit = await openAuditLog({ bus: o.bus, region: o.region, dataDir: o.bus instanceof NatsBus ? undefined : (o.dataDir ?? ':memory:'), onError: (err) => metrics.log.warn({ event: 'audit_write_failed', err: String(err) }, 'audit entry not written') });
+    cleanup.push(() => audit.close());
+    const parts: RegionParts = { topology: o.topology, region: o.region, node: nodeId, bus: o.bus, log, messaging, presence, metrics, audit, ...(o.dataDir === undefined ? {} : { dataDir: o.dataDir }) };
     const modules = o.modules ? await o.modules(parts) : [];
     for (const m of modules) if (m.close) cleanup.push(() => m.close!());
     // welcome.limits.dedupeWindowMs must be the log's window, whatever the log was opened with.
     const dedupe = o.logOptions?.dedupeWindowMs;
     const limits = dedupe === undefined ? o.node?.limits : { ...o.node?.limits, dedupeWindowMs: dedupe };
-    const nodeOptions = { ...o.node, ...(limits === undefined ? {} : { limits }), metrics, topology: o.topology, region: o.region, bus: o.bus, messaging, presence };
+    const nodeOptions = { ...o.node, ...(limits === undefined ? {} : { limits }), metrics, audit, topology: o.topology, region: o.region, bus: o.bus, messaging, presence };
     let node = await startRegionNode({ ...nodeOptions, node: nodeId, modules });
     let closing: Promise<void> | undefined;
     let restarting: Promise<void> | undefined;

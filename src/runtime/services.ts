@@ -32,6 +32,7 @@ export function servicesModules(registrationToken: string, opts: { egress?: Egre
       region: p.region,
       topology: p.topology,
       registrationToken,
+      audit: p.audit,
       ...(opts.egress === undefined ? {} : { egress: opts.egress }),
       ...(p.dataDir === undefined ? {} : { dataDir: p.dataDir === ':memory:' ? ':memory:' : join(p.dataDir, p.region) }),
     });

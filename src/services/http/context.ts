@@ -3,6 +3,7 @@ import type { Topology } from '../../topology/mod.js';
 import type { DeadLetterQueue } from '../dlq/mod.js';
 import type { FunctionRuntime } from '../functions/runtime.js';
 import type { Registry } from '../registry/mod.js';
+import type { AuditLog } from '../../audit/mod.js';
 import type { EgressPolicy } from '../egress/policy.js';
 import type { Limits } from './options.js';
 import type { ProxyContext } from './proxy.js';
@@ -19,4 +20,5 @@ export interface ModuleContext {
   readonly retryAfterS: number;
   /** Where worker URLs may point (checked at registration and at connect time). */
   readonly egress: EgressPolicy;
+  readonly audit?: AuditLog | undefined;
 }

@@ -111,6 +111,7 @@ export class ServicesModule implements HttpModule {
       limits: parts.limits,
       retryAfterS,
       egress,
+      audit: opts.audit,
       proxy: {
         region: this.region,
         registry: this.registry,
@@ -208,6 +209,9 @@ export class ServicesModule implements HttpModule {
       else if (prefix === 'invocations') invocationsRoute(this.ctx, req, res, parts.map(decodePart), caller);
       else await dlqRoute(this.ctx, req, res, url, parts.map(decodePart));
     } catch (err) {
+      if (err instanceof MeridianError && (err.code === ErrorCode.SvcUnauthorized || err.code === ErrorCode.SvcForbidden)) {
+        this.ctx.audit?.record({ actor: { kind: 'anonymous' }, action: `${prefix}.access`, target: url.pathname.slice(0, 200), from: req.socket.remoteAddress ?? '', outcome: 'refused', status: err.code === ErrorCode.SvcUnauthorized ? 401 : 403 });
+      }
       if (!res.headersSent && !res.destroyed) {
         // A refused upload: answer, then close, rather than reading the rest of a huge body.
         if (isTooLarge(err)) res.setHeader('connection', 'close');

@@ -2,6 +2,7 @@
 import type { Bus } from '../../bus/types.js';
 import { ErrorCode, MeridianError } from '../../errors/mod.js';
 import type { Topology } from '../../topology/mod.js';
+import type { AuditLog } from '../../audit/mod.js';
 import type { DeadLetterQueue } from '../dlq/mod.js';
 import type { EgressOptions } from '../egress/policy.js';
 import type { PolicyConfig } from '../policy/mod.js';
@@ -45,6 +46,8 @@ export interface ServicesModuleOptions {
    * and unlisted private addresses refused). Dev mode passes `allowLoopback`.
    */
   readonly egress?: EgressOptions;
+  /** Where worker (de)registrations, DLQ replays and deletes, and refused credentials are recorded. */
+  readonly audit?: AuditLog;
   /** `Retry-After` seconds on 503 answers. Default 1. */
   readonly retryAfterS?: number;
   /** Background failures (registry watch, async invocations). */

@@ -24,12 +24,14 @@ export async function dlqRoute(ctx: ModuleContext, req: IncomingMessage, res: Se
   }
   if (action === undefined && method === 'DELETE') {
     if (!(await ctx.dlq.delete(id))) throw new MeridianError(ErrorCode.SvcNotFound, `no dead letter ${JSON.stringify(id)}`, { details: { id } });
+    ctx.audit?.record({ actor: { kind: 'admin' }, action: 'dlq.delete', target: id.slice(0, 140), from: req.socket.remoteAddress ?? '', outcome: 'ok', status: 204 });
     res.writeHead(204).end();
     return;
   }
   if (action === 'replay' && method === 'POST') {
     const { letter, result, error } = await ctx.runtime.replay(id);
     const ok = letter.replays[letter.replays.length - 1]?.ok ?? false;
+    ctx.audit?.record({ actor: { kind: 'admin' }, action: 'dlq.replay', target: id.slice(0, 140), from: req.socket.remoteAddress ?? '', outcome: ok ? 'ok' : 'failed', status: ok ? 200 : 502 });
     const ev = result ? eventOfResponse(result.response) : undefined;
     return sendJson(res, ok ? 200 : 502, {
       ok,
