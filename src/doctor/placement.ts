@@ -7,7 +7,8 @@
  * - KV buckets `mrd-*` (stream `KV_mrd-*`): homed in the topology's first region, for the whole
  *   deployment (src/runtime/region.ts passes `bucketRegion: regions[0]` to messaging and presence;
  *   the services registry uses `home: regions[0]`);
- * - the DLQ bucket `mrd-dlq-<region>`: in that region (src/services/dlq/kv.ts);
+ * - the DLQ bucket `mrd-dlq-<region>`: in that region (src/services/dlq/kv.ts); the audit bucket
+ *   `mrd-audit-<region>` likewise (src/audit/kv.ts);
  * - a region's message log, streams `MRD_LOG_<region>` and `MRD_LOGHEAD_<region>`: in that region
  *   (src/runtime/region.ts opens the log with `home: region`; src/log/nats-store.ts places it).
  * Residency rules do not move any of these yet: no stream holds data of a residency-bound region
@@ -33,11 +34,12 @@ function logName(region: string): string {
 /** Where `stream` must be placed, or undefined when it is not a Meridian stream. */
 export function expectedHome(topology: Topology, stream: string): ExpectedHome | undefined {
   const first = topology.regions[0]?.name ?? null;
-  if (stream.startsWith(`${KV_PREFIX}dlq-`)) {
-    const region = stream.slice(`${KV_PREFIX}dlq-`.length);
+  for (const [kind, what] of [['dlq', 'DLQ'], ['audit', 'audit']] as const) {
+    if (!stream.startsWith(`${KV_PREFIX}${kind}-`)) continue;
+    const region = stream.slice(`${KV_PREFIX}${kind}-`.length);
     return topology.regions.some((r) => r.name === region)
-      ? { region, rule: `the DLQ bucket of ${region} lives in ${region}` }
-      : { region: null, rule: `DLQ bucket of "${region}", which is not a region of the topology` };
+      ? { region, rule: `the ${what} bucket of ${region} lives in ${region}` }
+      : { region: null, rule: `${what} bucket of "${region}", which is not a region of the topology` };
   }
   if (stream.startsWith(KV_PREFIX)) return { region: first, rule: `shared buckets (mrd-*) live in the topology's first region${first === null ? '' : ` (${first})`}` };
   const m = LOG.exec(stream);
