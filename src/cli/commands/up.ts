@@ -49,7 +49,9 @@ with its region node (WebSocket /ws, HTTP /v1/*, a demo page at /), and the edge
                    {"regions":{...},"edge":"...","workerToken":"...","adminToken":"..."}
 Dev auth is on: connect with { "type": "auth", "id": "a", "user": "alice" }; service and function
 calls need no credential. An admin token is generated and printed: take a region down and back
-with POST <edge>/v1/admin/regions/NAME/down (or /up) and Authorization: Bearer <adminToken>.
+with POST <edge>/v1/admin/regions/NAME/down (or /up) and Authorization: Bearer <adminToken>;
+POST <edge>/v1/admin/regions/NAME/drain moves its clients away (migrate, make before break) and
+restarts the region (new node id, same data); GET <edge>/v1/regions shows it draining, then ready.
 Ctrl-C (SIGINT) or SIGTERM drains and stops it.
 `;
 
@@ -165,6 +167,7 @@ async function runUp(topology: Topology, a: UpArgs, io: Io): Promise<number> {
       adminToken,
       onRegionDown: (region) => dep.takeDown(region),
       onRegionUp: (region) => dep.bringUp(region),
+      onRegionDrain: (region) => dep.drainRegion(region),
     });
   } catch (err) {
     await edge?.close().catch(() => undefined);
@@ -185,7 +188,7 @@ async function runUp(topology: Topology, a: UpArgs, io: Io): Promise<number> {
         .join(', ');
       say(`  ${r.name.padEnd(14)} ${(r.location.city ?? '').padEnd(12)} ${r.jurisdiction.padEnd(4)} ${d.urls[r.name]}  rtt → ${row}\n`);
     }
-    say(`  edge           ${edge.url}  (GET /v1/route, /ws, /v1/*; admin: POST /v1/admin/regions/NAME/down|up)\n`);
+    say(`  edge           ${edge.url}  (GET /v1/route, /ws, /v1/*; admin: POST /v1/admin/regions/NAME/down|up|drain)\n`);
     say(`  worker token   ${workerToken}  (Authorization: Bearer … on POST /v1/workers; see docs/services.md)\n`);
     say(`  admin token    ${adminToken}  (Authorization: Bearer … on the edge's /v1/admin/*, the nodes' /v1/dlq and worker listings)\n`);
     say('  dev auth: clients connect without a token, and /v1/services/*, /v1/functions/* calls need no credential (development only)\n');
