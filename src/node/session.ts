@@ -141,7 +141,12 @@ export class Session implements SessionRef, StreamHost, PresenceListener, SlowLi
   // --- writing ---------------------------------------------------------------------------
 
   send(frame: ServerFrame): void {
+    this.ctx.metrics.framesOut.inc(frame.type);
     this.out.control(frameText(encodeServerFrame(frame)));
+  }
+
+  get metrics(): NodeContext['metrics'] {
+    return this.ctx.metrics;
   }
 
   #error(name: RequestErrorName, message: string, ref: string | undefined, extra: { path?: string; retryAfterMs?: number } = {}): void {
@@ -150,13 +155,14 @@ export class Session implements SessionRef, StreamHost, PresenceListener, SlowLi
 
   async replayMessage(m: StoredMessage): Promise<boolean> {
     if (!(await this.out.room())) return false;
+    this.ctx.metrics.framesOut.inc('message');
     return this.out.control(
       frameText(encodeServerFrame({ type: 'message', conversation: m.conversation, seq: m.seq, messageId: m.messageId, from: m.from, to: { ...m.to }, body: m.body, timestamp: m.timestamp, region: m.region })),
     );
   }
 
   presenceEvent(frame: Buffer): void {
-    this.out.live(frame);
+    if (this.out.live(frame)) this.ctx.metrics.framesOut.inc('presence_event');
   }
 
   async exclusive<T>(job: () => Promise<T>): Promise<T> {
@@ -223,7 +229,10 @@ export class Session implements SessionRef, StreamHost, PresenceListener, SlowLi
     if (this.#state === 'closed') return;
     const { opts } = this.ctx;
     if (this.#state !== 'open') {
-      if (now - this.#connectedAt >= opts.authTimeoutMs) this.close(CloseCode.AUTH_TIMEOUT, 'no auth frame in time');
+      if (now - this.#connectedAt >= opts.authTimeoutMs) {
+        this.ctx.metrics.authFailed('timeout', 'ws');
+        this.close(CloseCode.AUTH_TIMEOUT, 'no auth frame in time');
+      }
       return;
     }
     if (now - this.#lastSeen >= opts.idleTimeoutMs) this.close(CloseCode.HEARTBEAT_TIMEOUT, 'nothing received in time');
@@ -232,6 +241,7 @@ export class Session implements SessionRef, StreamHost, PresenceListener, SlowLi
 
   /** The client does not keep up (called by `out`). */
   slowConsumer(reason: SlowReason): void {
+    if (this.#state !== 'closed') this.ctx.metrics.slowConsumerClosed(reason);
     // The close frame queues behind what is buffered; a client that starts reading within the
     // grace gets it, one that does not is cut off by close() (memory stays within hardBytes + grace).
     this.close(CloseCode.SLOW_CONSUMER, reason === 'stuck' ? 'not reading' : 'outgoing buffer full');
@@ -268,7 +278,10 @@ export class Session implements SessionRef, StreamHost, PresenceListener, SlowLi
     this.#streams = undefined;
     for (const key of this.#presenceKeys ?? []) this.ctx.hub.unsubscribe(key, this);
     this.#presenceKeys = undefined;
-    if (id) this.ctx.presence.disconnect(id.user, this.id);
+    if (id) {
+      this.ctx.presence.disconnect(id.user, this.id);
+      this.ctx.metrics.sessionEnded(id.user);
+    }
   }
 
   // --- reading -----------------------------------------------------------------------------
@@ -284,6 +297,7 @@ export class Session implements SessionRef, StreamHost, PresenceListener, SlowLi
     this.#lastSeen = performance.now();
     const limits = this.ctx.opts.limits;
     if (isBinary) {
+      this.ctx.metrics.framesIn.inc('invalid');
       this.#error('BAD_FRAME', 'binary frames are not accepted: send JSON text frames', undefined);
       this.#abused();
       return;
@@ -293,11 +307,13 @@ export class Session implements SessionRef, StreamHost, PresenceListener, SlowLi
       const head = data.subarray(0, 1024).toString('utf8');
       const ref = scanRef(head);
       const validRef = ref !== undefined && ref.length <= limits.maxRefLength && !/[\u0000-\u001f\u007f]/.test(ref) ? ref : undefined; // eslint-disable-line no-control-regex
+      this.ctx.metrics.rateLimit('frame');
       this.#error('RATE_LIMITED', `too many frames: at most ${this.ctx.opts.rateLimit.ratePerSec} per second`, validRef, { retryAfterMs: wait });
       this.#abused();
       return;
     }
     const parsed = parseClientFrame(data, limits);
+    this.ctx.metrics.framesIn.inc(parsed.ok ? parsed.frame.type : 'invalid');
     if (!parsed.ok) {
       this.send(parsed.error);
       this.#abused();
@@ -367,6 +383,7 @@ export class Session implements SessionRef, StreamHost, PresenceListener, SlowLi
       identity = f.token !== undefined ? await this.ctx.auth.verify(f.token) : this.ctx.auth.devIdentity(f.user ?? '');
     } catch (err) {
       if (this.#is('closed')) return;
+      this.ctx.metrics.authFailed(isMeridianError(err) && err.code === ErrorCode.AuthExpired ? 'expired' : 'invalid', 'ws');
       if (!isMeridianError(err)) this.ctx.onInternalError(err, 'auth');
       this.ctx.audit?.record({ actor: { kind: 'anonymous' }, action: 'auth.refused', target: 'websocket', from: this.out.socket.remoteAddress ?? '', outcome: 'refused', status: CloseCode.AUTH_FAILED });
       this.close(CloseCode.AUTH_FAILED, isMeridianError(err) && err.code === ErrorCode.AuthExpired ? 'the token has expired' : 'authentication failed');
@@ -375,6 +392,7 @@ export class Session implements SessionRef, StreamHost, PresenceListener, SlowLi
     if (this.#is('closed')) return;
     this.#identity = identity;
     this.#state = 'open';
+    this.ctx.metrics.sessionStarted(identity.user);
     const { opts } = this.ctx;
     this.send({
       type: 'welcome',
@@ -448,7 +466,7 @@ export class Session implements SessionRef, StreamHost, PresenceListener, SlowLi
   #userDelivery(d: Delivery): void {
     if (!this.#deliverable()) return;
     if (d.kind === 'receipt') {
-      this.out.live(framedDelivery(d));
+      if (this.out.live(framedDelivery(d))) this.ctx.metrics.framesOut.inc('receipt');
       return;
     }
     const s = this.#stream(d.conversation);
@@ -524,7 +542,7 @@ export class Session implements SessionRef, StreamHost, PresenceListener, SlowLi
         try {
           if (!this.#deliverable()) return;
           if (d.kind === 'message') s.live(d);
-          else this.out.live(framedDelivery(d));
+          else if (this.out.live(framedDelivery(d))) this.ctx.metrics.framesOut.inc('receipt');
         } catch (err) {
           this.ctx.onInternalError(err, 'delivery');
         }

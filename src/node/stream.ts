@@ -21,6 +21,7 @@ import type { Delivery, HistoryPage, Messaging, StoredMessage } from '../messagi
 import type { RequestErrorName, ServerFrame } from '../protocol/mod.js';
 import { framedDelivery } from './deliver.js';
 import type { Outbound } from './deliver.js';
+import type { NodeMetrics } from '../observability/metrics.js';
 
 /** What a stream needs from its session. */
 export interface StreamHost {
@@ -28,6 +29,8 @@ export interface StreamHost {
   readonly messaging: Messaging;
   readonly maxReplay: number;
   readonly replayBuffer: number;
+  /** Frames out and slow-consumer gaps are counted here. */
+  readonly metrics: NodeMetrics;
   /** Write a control frame. */
   send(frame: ServerFrame): void;
   /** Write one replayed message (waits for room in the outgoing buffer); false when closed. */
@@ -155,11 +158,13 @@ export class ConversationStream {
       }
     }
     if (this.host.out.live(framedDelivery(d))) {
+      this.host.metrics.framesOut.inc('message');
       this.hwm = d.seq;
       return;
     }
     if (this.#sinkGone()) return;
     this.#mode = 'gapped';
+    this.host.metrics.slowConsumerGap();
     this.host.send({ type: 'gap', conversation: this.conversation, fromSeq: hwm === undefined ? d.seq : hwm + 1, reason: 'slow_consumer' });
   }
 
