@@ -74,6 +74,8 @@ export interface RegionNodeOptions {
    * endpoints answer 403 to everyone.
    */
   readonly adminToken?: string;
+  /** Browser origins allowed to open WebSockets (`https://app.example.com`); absent: any. */
+  readonly origins?: readonly string[];
   /**
    * HTTP requests per credential and client address (`/health`, `/ready` and `/metrics` are not
    * counted): 429 with Retry-After past it. Default 500/s with bursts of 1000; false: off.
@@ -119,6 +121,7 @@ export interface ResolvedNodeOptions {
   readonly host: string;
   readonly auth: AuthOptions;
   readonly adminToken: string | undefined;
+  readonly origins: readonly string[] | undefined;
   readonly httpRateLimit: RateLimitOptions | false;
   readonly limits: NodeLimits;
   readonly rateLimit: RateLimit;
@@ -190,6 +193,7 @@ export function resolveNodeOptions(o: RegionNodeOptions, randomId: string): Reso
     host: o.host ?? NODE_DEFAULTS.host,
     auth,
     adminToken: o.adminToken,
+    origins: o.origins,
     httpRateLimit,
     limits,
     rateLimit,

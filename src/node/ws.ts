@@ -36,6 +36,14 @@ export class WsEndpoint {
 
   /** Upgrade `req` (already routed to /ws and admitted by the server). */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    // A browser page of an origin not configured may not open a session with its user's token
+    // (cross-site WebSocket hijacking); clients that send no Origin are not browsers.
+    const origin = req.headers.origin;
+    const allowed = this.ctx.opts.origins;
+    if (allowed !== undefined && origin !== undefined && !allowed.includes(origin)) {
+      refuse(socket, 403, { name: 'ORIGIN_NOT_ALLOWED', origin: origin.slice(0, 200) });
+      return;
+    }
     const offered = req.headers['sec-websocket-protocol'];
     if (offered !== undefined) {
       const list = offered.split(',').map((s) => s.trim());

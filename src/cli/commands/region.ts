@@ -28,6 +28,7 @@ const HELP = `Usage: meridian region NAME [--config FILE] [--bus embedded|nats] 
                        [--nats-nkey FILE] [--nats-ca FILE]
                        [--port N] [--host ADDR] [--dev] [--dev-public] [--auth-secret S | --auth-public-key FILE]
                        [--region-urls name=url,...] [--worker-token T] [--admin-token T]
+                       [--origins LIST]
 
 Runs the region node of region NAME: WebSocket /ws, HTTP /v1/*, /health, /ready, a demo page at /.
   --config FILE          topology file (default: built-in)
@@ -54,6 +55,8 @@ Runs the region node of region NAME: WebSocket /ws, HTTP /v1/*, /health, /ready,
   --admin-token T        operator credential (Authorization: Bearer T): worker listings, the DLQ,
                          every service and function; at least 16 characters (or env
                          MERIDIAN_ADMIN_TOKEN). Without it a token is generated and printed
+  --origins LIST         browser origins allowed to open WebSockets, comma separated
+                         (https://app.example.com,...); others get 403. Default: any
   --log-level L          trace|debug|info|warn|error|fatal|silent for the JSON log lines on stderr
                          (default: env MERIDIAN_LOG_LEVEL, else info)
 SIGTERM or Ctrl-C drains (clients are told to migrate) and stops.
@@ -75,6 +78,7 @@ const options = {
   'region-urls': { type: 'string' },
   'worker-token': { type: 'string' },
   'admin-token': { type: 'string' },
+  origins: { type: 'string' },
   'log-level': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -212,7 +216,7 @@ async function runRegion(name: string, values: Values, io: Io): Promise<number> 
       dataDir,
       // Dev mode: workers on this machine are fine; in production loopback stays refused.
       modules: servicesModules(workerToken, auth.dev ? { egress: { ...topology.egress, allowLoopback: true } } : {}),
-      node: { port, ...(values.host === undefined ? {} : { host: values.host }), auth, adminToken, regionUrls },
+      node: { port, ...(values.host === undefined ? {} : { host: values.host }), auth, adminToken, regionUrls, ...(values.origins === undefined ? {} : { origins: values.origins.split(',').map((s) => s.trim()).filter(Boolean) }) },
     });
   } catch (err) {
     await closeBus();
