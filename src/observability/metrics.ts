@@ -323,7 +323,7 @@ export class NodeMetrics {
         for (const [peer, ms] of Object.entries(self.#lastRtt)) this.set({ peer_region: peer }, ms === null ? 0 : 1);
       },
     });
-    this.slowConsumerGaps = new Counter({ name: 'meridian_slow_consumer_gaps_total', help: 'Live messages not written to a client that was behind (the client got a gap and refills from the log).', registers });
+    this.slowConsumerGaps = new Counter({ name: 'meridian_slow_consumer_gaps_total', help: 'Gaps sent to clients that fell behind: each stops live messages of one conversation for one client, which refills from the log.', registers });
     this.slowConsumerCloses = new Counter({ name: 'meridian_slow_consumer_closes_total', help: 'Connections closed 4501 SLOW_CONSUMER, by reason (hard_limit, stuck).', labelNames: ['reason'], registers });
     this.rateLimited = new Counter({ name: 'meridian_rate_limited_total', help: 'Frames or requests refused by a rate limit, by scope.', labelNames: ['scope'], registers });
     this.authFailures = new Counter({ name: 'meridian_auth_failures_total', help: 'Failed authentications, by reason (expired, invalid, missing, timeout) and transport (ws, http).', labelNames: ['reason', 'transport'], registers });
