@@ -46,7 +46,8 @@ with its region node (WebSocket /ws, HTTP /v1/*, a demo page at /), and the edge
   --log-level L    trace|debug|info|warn|error|fatal|silent for the JSON log lines on stderr
                    (default: env MERIDIAN_LOG_LEVEL, else info)
   --json           print one JSON line when ready:
-                   {"regions":{...},"edge":"...","workerToken":"...","adminToken":"..."}
+                   {"regions":{...},"edge":"...","workerToken":"...","adminToken":"...",
+                    "dashboard":"<edge>/dashboard#token=<adminToken>"}
 Dev auth is on: connect with { "type": "auth", "id": "a", "user": "alice" }; service and function
 calls need no credential. An admin token is generated and printed: take a region down and back
 with POST <edge>/v1/admin/regions/NAME/down (or /up) and Authorization: Bearer <adminToken>;
@@ -188,12 +189,15 @@ async function runUp(topology: Topology, a: UpArgs, io: Io): Promise<number> {
         .join(', ');
       say(`  ${r.name.padEnd(14)} ${(r.location.city ?? '').padEnd(12)} ${r.jurisdiction.padEnd(4)} ${d.urls[r.name]}  rtt → ${row}\n`);
     }
+    // The token rides in the fragment, which browsers never send: it stays out of server logs.
+    const dashboard = `${edge.url}/dashboard#token=${adminToken}`;
     say(`  edge           ${edge.url}  (GET /v1/route, /ws, /v1/*; admin: POST /v1/admin/regions/NAME/down|up|drain)\n`);
     say(`  worker token   ${workerToken}  (Authorization: Bearer … on POST /v1/workers; see docs/services.md)\n`);
     say(`  admin token    ${adminToken}  (Authorization: Bearer … on the edge's /v1/admin/*, the nodes' /v1/dlq and worker listings)\n`);
+    say(`  dashboard      ${dashboard}  (live map: health, load, flows, steering; take regions down and up)\n`);
     say('  dev auth: clients connect without a token, and /v1/services/*, /v1/functions/* calls need no credential (development only)\n');
     say(`Open ${d.urls[topology.regions[0]!.name]}/ and ${d.urls[topology.regions[1]?.name ?? topology.regions[0]!.name]}/ in two tabs to send messages across regions.\n`);
-    if (a.json) io.out(`${JSON.stringify({ regions: d.urls, edge: edge.url, workerToken, adminToken })}\n`);
+    if (a.json) io.out(`${JSON.stringify({ regions: d.urls, edge: edge.url, workerToken, adminToken, dashboard })}\n`);
     say('ready. Ctrl-C to stop.\n');
     // Signal listeners do not keep Node's event loop alive, and the bus's timers are unref'd.
     const keepAlive = setInterval(() => undefined, 1 << 30);
