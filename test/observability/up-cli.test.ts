@@ -39,6 +39,8 @@ describe('meridian up: one process, one exposition per node and edge', () => {
       const text = await (await fetch(`${url}/metrics`)).text();
       expect(value(text, 'meridian_bus_connected', { region })).toBe(1);
       expect(text.match(/^# TYPE process_cpu_user_seconds_total /gm)).toHaveLength(1);
+      // The service mesh is mounted: its DLQ (empty) is exported.
+      expect(text).toMatch(/^meridian_dlq_depth\{[^}]*\} 0$/m);
       if (promtoolMissing === undefined) expect(promtoolCheck(text)).toEqual({ code: 0, output: '' });
     }
     const edge = await (await fetch(`${info.edge}/metrics`)).text();
