@@ -103,7 +103,7 @@ describe('JetStream meta group', () => {
     const lines = checkMeta(healthy());
     expect(verdicts(lines)).toEqual(['meta group: ok', '3 servers: ok', 'us-east: ok', 'eu-west: ok', 'ap-southeast: ok']);
     expect(one(lines, 'meta group').detail).toBe('us-east (region us-east); every server that answered agrees (3)');
-    expect(one(lines, 'us-east').detail).toContain('holds 1 of 3; without it 2 of 3 stay up ≥ majority 2: JetStream keeps working; its message log and the shared mrd-* buckets');
+    expect(one(lines, 'us-east').detail).toContain('holds 1 of 3; without it 2 of 3 stay up ≥ majority 2: JetStream keeps working; its message log, DLQ and audit buckets and the shared mrd-* buckets');
   });
 
   it('with one region down: quorum kept but at its margin, and losing either other region would lose it', () => {

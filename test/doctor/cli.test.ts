@@ -74,6 +74,7 @@ describe('doctor targets and report', () => {
     ['KV_mrd-homes', 'us-east'],
     ['KV_mrd-dlq-eu-west', 'eu-west'],
     ['KV_mrd-dlq-mars', null],
+    ['KV_mrd-audit-ap-southeast', 'ap-southeast'],
     ['MRD_LOG_ap-southeast', 'ap-southeast'],
     ['MRD_LOGHEAD_eu-west', 'eu-west'],
     ['MRD_LOG_gone', null],

@@ -100,10 +100,10 @@ export function checkMeta(s: Snapshot): CheckLine[] {
       continue;
     }
     const left = upCount - here.filter((m) => m.up).length;
-    const goes = r === first ? `its message log and the shared mrd-* buckets (homes, presence, cursors, inbox, workers)` : 'its message log';
+    const goes = r === first ? 'its message log, DLQ and audit buckets and the shared mrd-* buckets (homes, presence, cursors, inbox, workers)' : 'its message log, DLQ and audit buckets';
     const now = here.every((m) => !m.up) ? 'down now; ' : '';
     const what = left >= majority ? `${left} of ${size} stay up ≥ majority ${majority}: JetStream keeps working` : `${left} of ${size} stay up < majority ${majority}: no stream or bucket can be created or changed anywhere`;
-    lines.push({ check: 'lose region', subject: r, verdict: left >= majority ? 'ok' : 'warn', detail: `${now}holds ${here.length} of ${size}; without it ${what}; ${goes} become${r === first ? '' : 's'} unavailable` });
+    lines.push({ check: 'lose region', subject: r, verdict: left >= majority ? 'ok' : 'warn', detail: `${now}holds ${here.length} of ${size}; without it ${what}; ${goes} become unavailable` });
   }
   const stray = list.filter((m) => m.region === '?');
   if (stray.length > 0) lines.push({ check: 'lose region', subject: 'unknown', verdict: 'warn', detail: `meta group members of no known region: ${stray.map((m) => m.name).join(', ')} (name servers <region>-…, or give their monitoring URLs)` });
