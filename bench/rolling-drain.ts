@@ -148,12 +148,23 @@ try {
   }
   stop = true;
   await Promise.all(senders);
-  await sleep(3000); // the last sends' deliveries
-
-  let missingMsgs = 0;
-  for (let i = 0; i < N; i++) {
-    const got = tracks[partnerOf(i)]!.from.get(`rd-${i}`) ?? new Set<number>();
-    for (const k of acked[i]!) if (!got.has(k)) missingMsgs += 1;
+  const missing = (): number => {
+    let n = 0;
+    for (let i = 0; i < N; i++) {
+      const got = tracks[partnerOf(i)]!.from.get(`rd-${i}`) ?? new Set<number>();
+      for (const k of acked[i]!) if (!got.has(k)) n += 1;
+    }
+    return n;
+  };
+  // The last sends' deliveries (and any retransmit) get up to 15 s: late is not lost.
+  await until(() => missing() === 0, 'every acknowledged message delivered', 15_000).catch(() => undefined);
+  const missingMsgs = missing();
+  if (missingMsgs > 0) {
+    for (let i = 0; i < N; i++) {
+      const got = tracks[partnerOf(i)]!.from.get(`rd-${i}`) ?? new Set<number>();
+      const gone = acked[i]!.filter((k) => !got.has(k));
+      if (gone.length > 0) console.log(`rd-${i} → rd-${partnerOf(i)}: not delivered k=${gone.join(',')} (of ${acked[i]!.length}); receiver status ${clients[partnerOf(i)]!.status.type}`);
+    }
   }
   let duplicates = 0;
   for (const t of tracks) for (const list of t.seqs.values()) duplicates += list.length - new Set(list).size;
