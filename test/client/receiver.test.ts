@@ -103,7 +103,7 @@ describe('client receiver', () => {
 
   it('skips history the server no longer has and reports it lost', () => {
     const t = setup({ [C]: 2 });
-    t.rx.resumeAll(() => true, 256);
+    void t.rx.resumeAll(() => true, 256);
     expect(t.out).toEqual([{ type: 'resume', id: 'r1', positions: { [C]: 2 } }]);
     t.answer(resumed('r1', 8, 9, 9, false));
     t.rx.message(msg(8));
@@ -125,18 +125,18 @@ describe('client receiver', () => {
 
   it('resumes in chunks of the server limit and redoes them on the next connection', () => {
     const t = setup({ 'room:a': 1, 'room:b': 2, 'room:c': 3 });
-    t.rx.resumeAll(() => true, 2);
+    void t.rx.resumeAll(() => true, 2);
     expect(t.out.map((f) => f.type === 'resume' && f.positions)).toEqual([{ 'room:a': 1, 'room:b': 2 }, { 'room:c': 3 }]);
     t.setUp(false);
     t.rx.disconnected();
     t.setUp(true);
-    t.rx.resumeAll((c) => c !== 'room:b', 256);
+    void t.rx.resumeAll((c) => c !== 'room:b', 256);
     expect(t.out[2]).toEqual({ type: 'resume', id: 'r3', positions: { 'room:a': 1, 'room:c': 3 } });
   });
 
   it('forgets a position beyond the conversation end (a wiped log) and starts afresh', async () => {
     const t = setup({ [C]: 50 });
-    t.rx.resumeAll(() => true, 256);
+    void t.rx.resumeAll(() => true, 256);
     const bad = (ref: string) => ({ type: 'error' as const, code: 4020, name: 'BAD_SEQUENCE', message: 'beyond', ref, retryable: false });
     t.answer(bad('r1'));
     await Promise.resolve();
