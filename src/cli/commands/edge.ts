@@ -15,6 +15,7 @@ import type { Command } from '../command.js';
 import { applyLogLevel } from '../../observability/logger.js';
 
 const HELP = `Usage: meridian edge [--config FILE] [--port N] [--host ADDR] --regions name=url,...
+                     [--trust-proxy LIST] [--cors LIST] [--admin-token T] [--dev-admin] [--log-level L]
 
 Runs the edge: GET /v1/route, WebSocket /ws and HTTP /v1/* proxied to the steered region,
 /health, /ready, GET /v1/regions. See docs/edge.md.

@@ -28,7 +28,7 @@ const HELP = `Usage: meridian region NAME [--config FILE] [--bus embedded|nats] 
                        [--nats-nkey FILE] [--nats-ca FILE]
                        [--port N] [--host ADDR] [--dev] [--dev-public] [--auth-secret S | --auth-public-key FILE]
                        [--region-urls name=url,...] [--worker-token T] [--admin-token T]
-                       [--origins LIST]
+                       [--origins LIST] [--log-level L]
 
 Runs the region node of region NAME: WebSocket /ws, HTTP /v1/*, /health, /ready, a demo page at /.
   --config FILE          topology file (default: built-in)

@@ -28,7 +28,8 @@ export const DEFAULT_PORT_BASE = 7701;
 const UP_DRAIN_MS = 3000;
 
 const HELP = `Usage: meridian up [--config FILE] [--bus embedded|nats] [--nats URLS] [--data DIR]
-                   [--port-base N] [--edge-port N] [--host ADDR] [--dev-public] [--json]
+                   [--port-base N] [--edge-port N] [--host ADDR] [--dev-public]
+                   [--log-level L] [--json]
 
 Starts every region of the topology (default: the built-in us-east, eu-west, ap-southeast), each
 with its region node (WebSocket /ws, HTTP /v1/*, a demo page at /), and the edge in front.
