@@ -14,7 +14,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EdgeContext } from './context.js';
 import { drainingRegions } from './drain.js';
 import { sendBadRequest, sendJson } from './respond.js';
-import { locateClient, steer } from './steer.js';
+import { locateClient, regionStates } from './steer.js';
+import { decide } from '../policy/mod.js';
 import type { SteeringClient } from '../policy/mod.js';
 
 /** Exclusions that are preferences, not constraints (steer.ts honours affinity over these alone). */
@@ -30,10 +31,11 @@ export interface CandidateRow {
 
 export function candidateRows(ctx: EdgeContext, client: SteeringClient): { region: string | null; reason: string; candidates: CandidateRow[] } {
   const draining = drainingRegions(ctx);
-  const s = steer(ctx, client, undefined, draining);
+  // The policy itself, not steer(): listing candidates is not a steering decision (metrics).
+  const decision = decide(ctx.topology, regionStates(ctx, draining), client);
   const rows: CandidateRow[] = [];
-  if (s.decision.status === 200) {
-    for (const c of s.decision.candidates) {
+  if (decision.status === 200) {
+    for (const c of decision.candidates) {
       const url = ctx.urls.get(c.region);
       if (url === undefined || c.score === undefined || !soft(c.excluded) || draining.has(c.region)) continue;
       const ws = new URL('/ws', url);
@@ -42,7 +44,7 @@ export function candidateRows(ctx: EdgeContext, client: SteeringClient): { regio
     }
   }
   rows.sort((a, b) => b.score - a.score || a.region.localeCompare(b.region));
-  return { region: s.region, reason: s.reason, candidates: rows };
+  return { region: decision.region, reason: decision.reason, candidates: rows };
 }
 
 export function handleCandidates(ctx: EdgeContext, req: IncomingMessage, res: ServerResponse): void {
