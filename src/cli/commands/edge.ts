@@ -10,12 +10,15 @@ import { isMeridianError } from '../../errors/mod.js';
 import { parseRegionList, startEdge, DEFAULT_EDGE_PORT } from '../../edge/server/mod.js';
 import type { EdgeOptions } from '../../edge/server/mod.js';
 import { defaultTopology, formatProblem, loadTopology, TopologyError } from '../../topology/mod.js';
+import type { OtlpTracing } from '../../observability/otlp.js';
+import { startTracing } from '../tracing.js';
 import { isLoopbackHost, usageGuard, UsageError } from '../command.js';
 import type { Command } from '../command.js';
 import { applyLogLevel } from '../../observability/logger.js';
 
 const HELP = `Usage: meridian edge [--config FILE] [--port N] [--host ADDR] --regions name=url,...
                      [--trust-proxy LIST] [--cors LIST] [--admin-token T] [--dev-admin] [--log-level L]
+                     [--otlp URL]
 
 Runs the edge: GET /v1/route, WebSocket /ws and HTTP /v1/* proxied to the steered region,
 /health, /ready, GET /v1/regions. See docs/edge.md.
@@ -27,11 +30,13 @@ Runs the edge: GET /v1/route, WebSocket /ws and HTTP /v1/* proxied to the steere
   --trust-proxy LIST   proxies whose X-Forwarded-For is believed (CIDRs, loopback, ...)
   --cors LIST          allowed browser origins, comma separated (credentials allowed), or * (any
                        origin, without credentials)
-  --admin-token T      operator credential for the admin endpoints (POST /v1/admin/regions/NAME/down|up),
+  --admin-token T      operator credential for the admin endpoints (POST /v1/admin/regions/NAME/down|up|drain),
                        sent as Authorization: Bearer T; at least 16 characters (or env MERIDIAN_ADMIN_TOKEN)
   --dev-admin          open the admin endpoints without a token (local development; loopback only)
   --log-level L        trace|debug|info|warn|error|fatal|silent for the JSON log lines on stderr
                        (default: env MERIDIAN_LOG_LEVEL, else info)
+  --otlp URL           send traces to an OpenTelemetry collector (OTLP/HTTP, e.g. http://127.0.0.1:4318);
+                       default: env OTEL_EXPORTER_OTLP_ENDPOINT, else none
 Without --admin-token (or MERIDIAN_ADMIN_TOKEN) and --dev-admin the admin endpoints are off (404).
 `;
 
@@ -46,6 +51,7 @@ const options = {
   'admin-token': { type: 'string' },
   'dev-admin': { type: 'boolean' },
   'log-level': { type: 'string' },
+  otlp: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -85,6 +91,7 @@ export const edgeCommand: Command = {
       throw err;
     }
     let edge;
+    let tracing: OtlpTracing | undefined;
     try {
       const topology = values.config !== undefined ? await loadTopology(values.config) : defaultTopology();
       const token = values['admin-token'] ?? process.env['MERIDIAN_ADMIN_TOKEN'] ?? process.env['MERIDIAN_EDGE_ADMIN_TOKEN'];
@@ -100,11 +107,17 @@ export const edgeCommand: Command = {
         ...(token === undefined || token === '' ? {} : { adminToken: token }),
         devAdmin: values['dev-admin'] === true,
       };
+      tracing = startTracing('edge', values.otlp);
       edge = await startEdge(opts);
     } catch (err) {
+      await tracing?.shutdown();
       if (err instanceof TopologyError) {
         for (const p of err.problems) io.err(formatProblem(p) + '\n');
         return 1;
+      }
+      if (err instanceof UsageError) {
+        io.err(`${err.message}\n`);
+        return 2;
       }
       if (isMeridianError(err) || (err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
         io.err(`meridian edge: ${(err as Error).message}\n`);
@@ -126,6 +139,7 @@ export const edgeCommand: Command = {
       io.out(`\nmeridian edge: ${String(signal[0] ?? 'signal')}: stopping\n`);
     } finally {
       await edge.close();
+      await tracing?.shutdown();
     }
     return 0;
   },

@@ -19,6 +19,7 @@ import { newAdminToken, newWorkerToken, servicesModules } from '../../runtime/se
 import type { RegionRuntime } from '../../runtime/region.js';
 import { defaultTopology, formatProblem, linkLatencyMs, loadTopology, TopologyError } from '../../topology/mod.js';
 import type { Topology } from '../../topology/mod.js';
+import { startTracing } from '../tracing.js';
 import { isLoopbackHost, usageGuard, UsageError } from '../command.js';
 import { applyLogLevel } from '../../observability/logger.js';
 import type { Command, Io } from '../command.js';
@@ -28,7 +29,7 @@ const HELP = `Usage: meridian region NAME [--config FILE] [--bus embedded|nats] 
                        [--nats-nkey FILE] [--nats-ca FILE]
                        [--port N] [--host ADDR] [--dev] [--dev-public] [--auth-secret S | --auth-public-key FILE]
                        [--region-urls name=url,...] [--worker-token T] [--admin-token T]
-                       [--origins LIST] [--log-level L]
+                       [--origins LIST] [--log-level L] [--otlp URL]
 
 Runs the region node of region NAME: WebSocket /ws, HTTP /v1/*, /health, /ready, a demo page at /.
   --config FILE          topology file (default: built-in)
@@ -59,6 +60,8 @@ Runs the region node of region NAME: WebSocket /ws, HTTP /v1/*, /health, /ready,
                          (https://app.example.com,...); others get 403. Default: any
   --log-level L          trace|debug|info|warn|error|fatal|silent for the JSON log lines on stderr
                          (default: env MERIDIAN_LOG_LEVEL, else info)
+  --otlp URL             send traces to an OpenTelemetry collector (OTLP/HTTP, e.g.
+                         http://127.0.0.1:4318); default: env OTEL_EXPORTER_OTLP_ENDPOINT, else none
 SIGTERM or Ctrl-C drains (clients are told to migrate) and stops.
 `;
 
@@ -80,6 +83,7 @@ const options = {
   'admin-token': { type: 'string' },
   origins: { type: 'string' },
   'log-level': { type: 'string' },
+  otlp: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -116,7 +120,12 @@ export const regionCommand: Command = {
       throw err;
     }
     try {
-      return await runRegion(name, values, io);
+      const tracing = startTracing('region', values.otlp);
+      try {
+        return await runRegion(name, values, io);
+      } finally {
+        await tracing?.shutdown();
+      }
     } catch (err) {
       if (err instanceof TopologyError) {
         for (const p of err.problems) io.err(formatProblem(p) + '\n');

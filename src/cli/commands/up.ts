@@ -19,6 +19,7 @@ import type { Deployment } from '../../runtime/deployment.js';
 import { measureRtts } from '../../runtime/ping.js';
 import { loadTopology, defaultTopology, TopologyError, formatProblem } from '../../topology/mod.js';
 import type { Topology } from '../../topology/mod.js';
+import { OTLP_HELP, startTracing } from '../tracing.js';
 import { isLoopbackHost, usageGuard, UsageError } from '../command.js';
 import { applyLogLevel } from '../../observability/logger.js';
 import type { Command, Io } from '../command.js';
@@ -29,7 +30,7 @@ const UP_DRAIN_MS = 3000;
 
 const HELP = `Usage: meridian up [--config FILE] [--bus embedded|nats] [--nats URLS] [--data DIR]
                    [--port-base N] [--edge-port N] [--host ADDR] [--dev-public]
-                   [--log-level L] [--json]
+                   [--log-level L] [--otlp URL] [--json]
 
 Starts every region of the topology (default: the built-in us-east, eu-west, ap-southeast), each
 with its region node (WebSocket /ws, HTTP /v1/*, a demo page at /), and the edge in front.
@@ -46,6 +47,7 @@ with its region node (WebSocket /ws, HTTP /v1/*, a demo page at /), and the edge
   --dev-public     accept serving dev auth beyond this machine (never in production)
   --log-level L    trace|debug|info|warn|error|fatal|silent for the JSON log lines on stderr
                    (default: env MERIDIAN_LOG_LEVEL, else info)
+${OTLP_HELP}
   --json           print one JSON line when ready:
                    {"regions":{...},"edge":"...","workerToken":"...","adminToken":"...",
                     "dashboard":"<edge>/dashboard#token=<adminToken>"}
@@ -68,6 +70,7 @@ const options = {
   json: { type: 'boolean' },
   'dev-public': { type: 'boolean' },
   'log-level': { type: 'string' },
+  otlp: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -94,6 +97,7 @@ export const upCommand: Command = {
   async run(argv, io) {
     let args: UpArgs;
     let config: string | undefined;
+    let otlp: string | undefined;
     try {
       const { values } = usageGuard('up', () => parseArgs({ args: [...argv], options, strict: true }));
       if (values.help) {
@@ -101,6 +105,7 @@ export const upCommand: Command = {
         return 0;
       }
       if (values.bus !== 'embedded' && values.bus !== 'nats') throw new UsageError(`meridian up: --bus must be embedded or nats, not "${values.bus}"`);
+      otlp = values.otlp;
       const badLevel = applyLogLevel(values['log-level']);
       if (badLevel !== undefined) throw new UsageError(`meridian up: ${badLevel}`);
       if (!isLoopbackHost(values.host) && values['dev-public'] !== true) {
@@ -138,7 +143,18 @@ export const upCommand: Command = {
       }
       throw err;
     }
-    return runUp(topology, args, io);
+    let tracing;
+    try {
+      tracing = startTracing('up', otlp);
+    } catch (err) {
+      io.err(`${(err as Error).message}\n`);
+      return 2;
+    }
+    try {
+      return await runUp(topology, args, io);
+    } finally {
+      await tracing?.shutdown();
+    }
   },
 };
 
