@@ -111,6 +111,12 @@ export interface RegionNodeOptions {
   readonly metrics?: NodeMetrics;
   /** The region's audit trail (src/audit): admin actions and refused credentials; `GET /v1/audit`. */
   readonly audit?: AuditLog;
+  /**
+   * `POST /v1/admin/drain` (the edge's per-region drain) calls this instead of only draining:
+   * the region runtime drains this node, closes it and starts a new one (new node id, same
+   * data). Without it the node drains and stays drained.
+   */
+  readonly onAdminDrain?: () => Promise<void>;
 }
 
 export interface ResolvedNodeOptions {

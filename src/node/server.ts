@@ -151,6 +151,13 @@ export async function startRegionNode(options: RegionNodeOptions): Promise<Regio
         return sendError(res, 401, 'AUTH_FAILED', 'draining needs Authorization: Bearer <admin token>', { 'www-authenticate': 'Bearer' });
       }
       options.audit?.record({ actor: { kind: 'admin' }, action: 'admin.drain', target: opts.node, from: req.socket.remoteAddress ?? '', outcome: 'ok' });
+      if (options.onAdminDrain !== undefined) {
+        // The restart closes this server: answer first, the edge then waits for /ready again.
+        sendJson(res, 202, { draining: true, restarting: true, region: opts.region, node: opts.node, sessions: sessions.size });
+        const restart = options.onAdminDrain;
+        setImmediate(() => void restart().catch((err: unknown) => ctx.onInternalError(err, 'admin-drain')));
+        return;
+      }
       await node.drain();
       return sendJson(res, 200, { drained: true, region: opts.region, node: opts.node, sessions: sessions.size });
     }

@@ -113,7 +113,9 @@ export async function startRegion(o: StartRegionOptions): Promise<RegionRuntime>
     // welcome.limits.dedupeWindowMs must be the log's window, whatever the log was opened with.
     const dedupe = o.logOptions?.dedupeWindowMs;
     const limits = dedupe === undefined ? o.node?.limits : { ...o.node?.limits, dedupeWindowMs: dedupe };
-    const nodeOptions = { ...o.node, ...(limits === undefined ? {} : { limits }), metrics, audit, topology: o.topology, region: o.region, bus: o.bus, messaging, presence };
+    // An edge-requested drain (POST /v1/admin/drain) restarts the region's node in place.
+    let restartFromAdmin: () => Promise<void> = () => Promise.resolve();
+    const nodeOptions = { ...o.node, ...(limits === undefined ? {} : { limits }), metrics, audit, topology: o.topology, region: o.region, bus: o.bus, messaging, presence, onAdminDrain: () => restartFromAdmin() };
     let node = await startRegionNode({ ...nodeOptions, node: nodeId, modules });
     let closing: Promise<void> | undefined;
     let restarting: Promise<void> | undefined;
@@ -122,6 +124,7 @@ export async function startRegion(o: StartRegionOptions): Promise<RegionRuntime>
         await restarting?.catch(() => undefined);
         await node.close();
         // The node closed the modules; the rest in reverse order of opening.
+        await audit.close().catch(() => undefined);
         await presence.close().catch(() => undefined);
         await messaging.close().catch(() => undefined);
         await log.close().catch(() => undefined);
@@ -136,7 +139,7 @@ export async function startRegion(o: StartRegionOptions): Promise<RegionRuntime>
       // Same port: the edge and the other regions know the region by its URL.
       node = await startRegionNode({ ...nodeOptions, node: id, modules: again, port: old.port });
     };
-    return {
+    const runtime: RegionRuntime = {
       region: o.region,
       url: node.url,
       get node() {
@@ -155,6 +158,8 @@ export async function startRegion(o: StartRegionOptions): Promise<RegionRuntime>
       },
       close,
     };
+    restartFromAdmin = () => runtime.restart();
+    return runtime;
   } catch (err) {
     await undo();
     throw err;

@@ -93,27 +93,30 @@ describe('make before break without presence grace', () => {
     expect(recs.flatMap((r) => r.resumed.filter((x) => !x.recovered))).toEqual([]);
   }, 90_000);
 
-  it('without a drain hook the edge asks the node, with the admin token, and the node stays drained', async () => {
+  it('without a drain hook the edge asks the node, with the admin token, and the region restarts in place', async () => {
     const plain = await startEdge({ topology, regionUrls: d.urls, port: 0, geoip: null, rateLimit: false, adminToken: TOKEN });
     try {
       const c = new MeridianClient({ url: d.wsUrl('ap-southeast'), user: 'mbb-plain' });
       clients.push(c);
       await c.connected();
-      const res = await fetch(`${plain.url}/v1/admin/regions/ap-southeast/drain`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } });
-      expect(res.status).toBe(202);
-      await waitFor(() => c.welcome?.region !== undefined && c.welcome.region !== 'ap-southeast', 'the client moved off ap-southeast', 10_000);
-      expect(d.region('ap-southeast').node.draining).toBe(true);
+      const before = d.region('ap-southeast').node.node;
       // The node's own endpoint wants the admin token.
       const anon = await fetch(`${d.urls['ap-southeast']}/v1/admin/drain`, { method: 'POST' });
       expect(anon.status).toBe(401);
+      const res = await fetch(`${plain.url}/v1/admin/regions/ap-southeast/drain`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } });
+      expect(res.status).toBe(202);
+      await waitFor(() => c.welcome?.region !== undefined && c.welcome.region !== 'ap-southeast', 'the client moved off ap-southeast', 10_000);
+      // Drained, closed and started again: a new node id on the same URL, ready.
+      await waitFor(() => d.region('ap-southeast').node.node !== before, 'a new ap-southeast node', 15_000);
       await waitFor(async () => {
         const body = (await (await fetch(`${plain.url}/v1/regions`)).json()) as { regions: { name: string; state: string }[] };
-        return body.regions.find((r) => r.name === 'ap-southeast')?.state === 'down';
-      }, 'ap-southeast shown down (drained, not restarted)', 10_000);
+        return body.regions.find((r) => r.name === 'ap-southeast')?.state === 'ready';
+      }, 'ap-southeast shown ready again', 15_000);
+      expect((await fetch(`${d.urls['ap-southeast']}/ready`)).status).toBe(200);
     } finally {
       await plain.close();
     }
-  }, 30_000);
+  }, 45_000);
 
   it('sends no migrate on a full shutdown: there is nowhere to go', async () => {
     const c = new MeridianClient({ url: d.wsUrl('eu-west'), user: 'mbb-last', reconnect: false });
