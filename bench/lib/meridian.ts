@@ -21,7 +21,7 @@ import { defaultTopology, linkLatencyMs } from '../../src/topology/mod.js';
 import { NodeMetrics } from '../../src/observability/metrics.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { trace } from '@opentelemetry/api';
-import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
+import { AlwaysOffSampler, BasicTracerProvider, ParentBasedSampler, TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace-base';
 import type { StartedServer } from './ws-servers.js';
 
 export function meridianAvailable(): Promise<{ ok: true } | { ok: false; why: string }> {
@@ -37,10 +37,16 @@ export function meridianAvailable(): Promise<{ ok: true } | { ok: false; why: st
  * per-connection counters remain: they are a few integer increments).
  */
 export const benchMetrics = (process.env['MERIDIAN_BENCH_METRICS'] ?? 'on') !== 'off';
+/**
+ * `MERIDIAN_BENCH_TRACE_RATIO` (with metrics on): the share of traces the registered SDK records,
+ * 0 to 1 (default 1: every span recorded, then dropped). 0 is a registered SDK that samples
+ * nothing (spans are non-recording); 0.01 is a typical production ratio.
+ */
+const traceRatio = Number(process.env['MERIDIAN_BENCH_TRACE_RATIO'] ?? '1');
 let tracerRegistered = false;
 
 /** What the bench's report says about the switch. */
-export const benchMetricsNote = `metrics ${benchMetrics ? 'on, tracing SDK registered (no exporter)' : 'off, no tracing SDK'} (MERIDIAN_BENCH_METRICS=${benchMetrics ? 'on' : 'off'})`;
+export const benchMetricsNote = `metrics ${benchMetrics ? `on, tracing SDK registered (no exporter, recording ${traceRatio >= 1 ? 'every trace' : `a ${traceRatio} share of traces`})` : 'off, no tracing SDK'} (MERIDIAN_BENCH_METRICS=${benchMetrics ? 'on' : 'off'})`;
 
 export interface NodeBenchOptions {
   /** HS256 secret for real tokens; without it the node runs with dev auth. */
@@ -75,7 +81,8 @@ export async function startNodeOnBus(bus: Bus, region: string, dir: string, opts
   };
   const metrics = benchMetrics ? new NodeMetrics({ region, node: name, regions: topology.regions.map((r) => r.name), slo: topology.slo, log: silentLogger() }) : undefined;
   if (benchMetrics && !tracerRegistered) {
-    tracerRegistered = trace.setGlobalTracerProvider(new BasicTracerProvider());
+    const sampler = traceRatio >= 1 ? undefined : traceRatio <= 0 ? new AlwaysOffSampler() : new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(traceRatio) });
+    tracerRegistered = trace.setGlobalTracerProvider(new BasicTracerProvider(sampler === undefined ? {} : { sampler }));
   }
   try {
     messaging = await createMessaging({ bus, region, topology, log, bucketRegion, ...(metrics === undefined ? {} : { metrics }) });
