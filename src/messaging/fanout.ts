@@ -141,7 +141,9 @@ export class Fanout {
       frame,
       ...(typeof parsed.timestamp === 'number' ? { timestamp: parsed.timestamp } : {}),
       ...(typeof parsed.region === 'string' ? { region: parsed.region } : {}),
-      ...(headers[TRACEPARENT] !== undefined ? { traceparent: headers[TRACEPARENT] } : {}),
+      // Only a sampled trace continues here: an unsampled one would make non-recording spans per
+      // fan-out for nothing (parent-based sampling, the SDK's default, never records them).
+      ...(sampled(headers[TRACEPARENT]) ? { traceparent: headers[TRACEPARENT]! } : {}),
     });
   }
 
@@ -253,6 +255,11 @@ export class Fanout {
     else for (const h of hs) one(h);
     span.end();
   }
+}
+
+/** A W3C traceparent whose flags have the sampled bit (…-01). */
+function sampled(tp: string | undefined): boolean {
+  return tp !== undefined && tp.length >= 2 && (parseInt(tp.slice(-2), 16) & 1) === 1;
 }
 
 function call(h: Handler, d: Delivery): void {
