@@ -182,6 +182,17 @@ export interface NatsServer {
 
 /** Start one nats-server on random 127.0.0.1 ports and wait until it is healthy. */
 export async function startNatsServer(options: NatsServerOptions = {}): Promise<NatsServer> {
+  // A free port can be taken by another process before nats-server binds it: retry with new ones.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startNatsServerOnce(options);
+    } catch (err) {
+      if (attempt >= 3 || !/address already in use/i.test(String((err as Error).message))) throw err;
+    }
+  }
+}
+
+async function startNatsServerOnce(options: NatsServerOptions): Promise<NatsServer> {
   const binary = requireNatsServer();
   const dir = await mkdtemp(join(tmpdir(), 'meridian-nats-'));
   removeOnExit(dir);

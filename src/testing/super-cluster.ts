@@ -275,6 +275,14 @@ export class SuperCluster {
 }
 
 /** Start a super-cluster (same as `SuperCluster.start`). */
-export function startSuperCluster(options: SuperClusterOptions): Promise<SuperCluster> {
-  return SuperCluster.start(options);
+export async function startSuperCluster(options: SuperClusterOptions): Promise<SuperCluster> {
+  // Free ports are found, closed, then bound by nats-server: on a busy machine another process
+  // can take one in between. Such a start is retried with fresh ports (nothing else is).
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await SuperCluster.start(options);
+    } catch (err) {
+      if (attempt >= 3 || !/address already in use/i.test(String((err as Error).message))) throw err;
+    }
+  }
 }
