@@ -44,16 +44,7 @@ export async function startHaproxy(backendUrl: string, serverName = 'backend'): 
       '',
     ].join('\n'),
   );
-  const p = startProgram(HAPROXY, ['-db', '-f', cfg]);
-  await waitForPort(port);
-  return {
-    url: `http://127.0.0.1:${port}`,
-    pid: p.child.pid ?? 0,
-    async stop() {
-      await p.stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  return run(cfg, port, dir);
 }
 
 /**
@@ -76,6 +67,11 @@ export async function startGeneratedHaproxy(backendUrl: string): Promise<Haproxy
   for (const f of files) writeFileSync(join(dir, f.path.slice(f.path.indexOf('/') + 1)), f.content);
   const cfg = join(dir, 'haproxy.cfg');
   writeFileSync(cfg, String(files.find((f) => f.path === 'haproxy/haproxy.cfg')?.content).replace('\nglobal\n', '\nglobal\n  nbthread 1\n'));
+  return run(cfg, port, dir);
+}
+
+/** haproxy on `cfg`, answering on `port`; stopping it removes `dir`. */
+async function run(cfg: string, port: number, dir: string): Promise<Haproxy> {
   const p = startProgram(HAPROXY, ['-db', '-f', cfg]);
   await waitForPort(port);
   return {

@@ -67,20 +67,3 @@ export interface Routez {
   num_routes?: number;
   routes?: Array<{ remote_id?: string; ip?: string; port?: number }>;
 }
-
-const UNIT_MS: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1, us: 1e-3, 'µs': 1e-3, 'μs': 1e-3, ns: 1e-6 };
-
-/** Go `time.Duration.String()` to milliseconds; NaN when it is not one. */
-export function goDurationMs(text: string): number {
-  const re = /(\d+(?:\.\d+)?)(h|ms|m|s|us|µs|μs|ns)/gy;
-  let total = 0;
-  let consumed = 0;
-  for (let m = re.exec(text); m !== null; m = re.exec(text)) {
-    const [whole, value, unit] = m;
-    const factor = unit === undefined ? undefined : UNIT_MS[unit];
-    if (value === undefined || factor === undefined) return Number.NaN;
-    total += Number(value) * factor;
-    consumed += whole.length;
-  }
-  return consumed === text.length && consumed > 0 ? total : Number.NaN;
-}

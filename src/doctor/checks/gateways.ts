@@ -7,7 +7,7 @@
  * topology misleads steering until it is corrected.
  */
 import { linkLatencyMs } from '../../topology/mod.js';
-import { goDurationMs } from '../nats-json.js';
+import { parseGoDurationMs } from '../../testing/monitor.js';
 import { reachable, serverLabel } from '../servers.js';
 import type { CheckLine, Snapshot, Verdict } from '../types.js';
 
@@ -33,7 +33,7 @@ export function checkGateways(s: Snapshot): CheckLine[] {
       const out = gw.outbound_gateways?.[other]?.connection;
       const inbound = gw.inbound_gateways?.[other] ?? [];
       const missing = [out === undefined ? 'outbound' : undefined, inbound.length === 0 ? 'inbound' : undefined].filter((x) => x !== undefined);
-      const rtt = out?.rtt === undefined ? Number.NaN : goDurationMs(out.rtt);
+      const rtt = out?.rtt === undefined ? Number.NaN : parseGoDurationMs(out.rtt);
       lines.push({
         check: 'gateway',
         subject: `${serverLabel(p)} ⇄ ${other}`,
@@ -68,7 +68,7 @@ export function checkGatewayRtts(s: Snapshot): CheckLine[] {
       for (const p of servers) {
         const to = p.region === a ? b : p.region === b ? a : undefined;
         const rtt = to === undefined ? undefined : p.gatewayz?.outbound_gateways?.[to]?.connection?.rtt;
-        const v = rtt === undefined ? Number.NaN : goDurationMs(rtt);
+        const v = rtt === undefined ? Number.NaN : parseGoDurationMs(rtt);
         if (v > 0) samples.push(v);
       }
       const expected = 2 * linkLatencyMs(s.topology, a, b);

@@ -40,7 +40,13 @@ function digest(s: string): Buffer {
   return createHash('sha256').update(s).digest();
 }
 
-function authorized(ctx: EdgeContext, req: IncomingMessage): boolean {
+/** Admin is on at all: a token is configured, or devAdmin is set. */
+export function adminEnabled(ctx: EdgeContext): boolean {
+  return (ctx.options.adminToken !== undefined && ctx.options.adminToken !== '') || ctx.options.devAdmin === true;
+}
+
+/** `Authorization: Bearer <adminToken>` (compared in constant time), or devAdmin without a token. */
+export function adminAuthorized(ctx: EdgeContext, req: IncomingMessage): boolean {
   const token = ctx.options.adminToken;
   if (token === undefined || token === '') return ctx.options.devAdmin === true;
   const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
@@ -49,27 +55,28 @@ function authorized(ctx: EdgeContext, req: IncomingMessage): boolean {
 }
 
 /**
- * Why a state-changing admin call looks forged, if it does: a browser page of another origin
- * (its Origin is not this host), or — with --dev-admin, where no token protects the call — a
- * Host that is not a loopback name (a DNS-rebound page), or a simple request (no JSON type).
+ * Why an admin request (or the dashboard's admin feed, `what`) looks forged, if it does: a browser
+ * page of another origin (its Origin is not this host), or — with --dev-admin, where no token
+ * protects it — a Host that is not a loopback name (a DNS-rebound page), or, for state-changing
+ * calls (`nonSimple`), a simple request (no JSON type, no X-Meridian-Admin header).
  */
-function crossSite(ctx: EdgeContext, req: IncomingMessage): string | undefined {
+export function forgedAdminRequest(ctx: EdgeContext, req: IncomingMessage, what: string, nonSimple: boolean): string | undefined {
   const host = req.headers.host ?? '';
   const origin = req.headers.origin;
-  if (origin !== undefined && origin !== 'null') {
+  if (origin === 'null') return `${what} from an opaque origin refused`;
+  if (origin !== undefined) {
     let originHost: string;
     try {
       originHost = new URL(origin).host;
     } catch {
       return 'malformed Origin';
     }
-    if (originHost !== host) return `cross-site admin request from ${origin.slice(0, 100)} refused`;
-  } else if (origin === 'null') return 'cross-site admin request from an opaque origin refused';
-  const tokenless = ctx.options.adminToken === undefined || ctx.options.adminToken === '';
-  if (tokenless) {
+    if (originHost !== host) return `cross-site ${what} from ${origin.slice(0, 100)} refused`;
+  }
+  if (ctx.options.adminToken === undefined || ctx.options.adminToken === '') {
     const name = host.replace(/:\d+$/, '').replace(/^\[|\]$/g, '').toLowerCase();
     if (!(name === 'localhost' || name === '::1' || /^127(\.\d{1,3}){3}$/.test(name))) return `--dev-admin answers only requests to a loopback Host, not ${host.slice(0, 100)}`;
-    if (!/^application\/json\b/i.test(req.headers['content-type'] ?? '') && req.headers['x-meridian-admin'] === undefined) {
+    if (nonSimple && !/^application\/json\b/i.test(req.headers['content-type'] ?? '') && req.headers['x-meridian-admin'] === undefined) {
       return '--dev-admin needs Content-Type: application/json or an X-Meridian-Admin header (no simple cross-site requests)';
     }
   }
@@ -79,12 +86,11 @@ function crossSite(ctx: EdgeContext, req: IncomingMessage): string | undefined {
 export const ADMIN_PATH = /^\/v1\/admin\/regions\/([^/]+)\/(down|up|drain)$/;
 
 export async function handleAdmin(ctx: EdgeContext, req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
-  const enabled = (ctx.options.adminToken !== undefined && ctx.options.adminToken !== '') || ctx.options.devAdmin === true;
   const m = ADMIN_PATH.exec(path);
-  if (!enabled || m === null) return sendError(res, 404, ErrorCode.EdgeNotFound, 'no such endpoint');
+  if (!adminEnabled(ctx) || m === null) return sendError(res, 404, ErrorCode.EdgeNotFound, 'no such endpoint');
   if (req.method !== 'POST') return sendError(res, 405, ErrorCode.InvalidArgument, 'admin endpoints take POST', { allow: 'POST' });
-  if (!authorized(ctx, req)) return sendError(res, 401, ErrorCode.EdgeUnauthorized, 'admin endpoints need Authorization: Bearer <token>', { 'www-authenticate': 'Bearer' });
-  const forged = crossSite(ctx, req);
+  if (!adminAuthorized(ctx, req)) return sendError(res, 401, ErrorCode.EdgeUnauthorized, 'admin endpoints need Authorization: Bearer <token>', { 'www-authenticate': 'Bearer' });
+  const forged = forgedAdminRequest(ctx, req, 'admin request', true);
   if (forged !== undefined) return sendError(res, 403, ErrorCode.EdgeOriginNotAllowed, forged);
   let region: string;
   try {
