@@ -7,28 +7,26 @@
  * The worker registration token is checked by the services module itself and grants only
  * `/v1/workers`. The admin token is compared in constant time (both sides hashed).
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { isMeridianError } from '../errors/mod.js';
+import { bearer, SecretMatcher } from '../http/bearer.js';
 import type { Caller, RequestInfo } from '../runtime/http-module.js';
-import { bearer } from './auth.js';
 import type { Authenticator } from './auth.js';
 
-const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
-
 export class AccessControl {
-  readonly #admin: Buffer | undefined;
+  readonly #admin: SecretMatcher | undefined;
 
   constructor(
     readonly auth: Authenticator,
     adminToken: string | undefined,
   ) {
-    this.#admin = adminToken === undefined || adminToken === '' ? undefined : digest(adminToken);
+    this.#admin = adminToken === undefined || adminToken === '' ? undefined : new SecretMatcher(adminToken);
   }
 
   /** True when this bearer value is the operator credential. */
   isAdmin(token: string): boolean {
-    return this.#admin !== undefined && timingSafeEqual(digest(token), this.#admin);
+    return this.#admin?.matches(token) === true;
   }
 
   async caller(req: IncomingMessage): Promise<Caller> {

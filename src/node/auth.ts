@@ -167,9 +167,3 @@ function nameClaim(v: unknown, claim: string): (name: string) => boolean {
   }
   return roomMatcher(v as string[]);
 }
-
-/** The bearer token of an `Authorization` header, if any. */
-export function bearer(header: string | undefined): string | undefined {
-  const m = /^Bearer\s+(\S+)$/i.exec(header ?? '');
-  return m?.[1];
-}

@@ -17,7 +17,7 @@ import { ErrorCode, isMeridianError } from '../errors/mod.js';
 import { parseJsonBounded } from '../http/json.js';
 import { checkId, parseClientFrame, parseConversation, dmPeer, tryDmConversation, roomConversation, wireErrorName } from '../protocol/mod.js';
 import type { RequestErrorName } from '../protocol/mod.js';
-import { bearer } from './auth.js';
+import { bearer } from '../http/bearer.js';
 import type { Identity } from './auth.js';
 import type { NodeContext } from './context.js';
 import type { NodeState, RegionView } from './regions.js';

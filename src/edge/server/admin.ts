@@ -9,9 +9,9 @@
  * Admin is off (404) unless a token is configured or `devAdmin` is set; with a token every call
  * needs `Authorization: Bearer <token>` (compared in constant time).
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ErrorCode } from '../../errors/mod.js';
+import { bearer, SecretMatcher } from '../../http/bearer.js';
 import type { EdgeContext } from './context.js';
 import { drainRegion, regionState } from './drain.js';
 import { sendError, sendJson } from './respond.js';
@@ -36,10 +36,6 @@ export function regionsView(ctx: EdgeContext): unknown {
   };
 }
 
-function digest(s: string): Buffer {
-  return createHash('sha256').update(s).digest();
-}
-
 /** Admin is on at all: a token is configured, or devAdmin is set. */
 export function adminEnabled(ctx: EdgeContext): boolean {
   return (ctx.options.adminToken !== undefined && ctx.options.adminToken !== '') || ctx.options.devAdmin === true;
@@ -49,9 +45,7 @@ export function adminEnabled(ctx: EdgeContext): boolean {
 export function adminAuthorized(ctx: EdgeContext, req: IncomingMessage): boolean {
   const token = ctx.options.adminToken;
   if (token === undefined || token === '') return ctx.options.devAdmin === true;
-  const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
-  // Hash both sides so the comparison takes the same time whatever the lengths.
-  return m?.[1] !== undefined && timingSafeEqual(digest(m[1]), digest(token));
+  return new SecretMatcher(token).matches(bearer(req.headers.authorization));
 }
 
 /**
