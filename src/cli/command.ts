@@ -1,4 +1,5 @@
 /** What a CLI subcommand is, and the small argument helpers they share. */
+import { isLoopbackHost } from '../http/host.js';
 
 export interface Io {
   out(s: string): void;
@@ -11,10 +12,9 @@ export interface Command {
   run(argv: readonly string[], io: Io): Promise<number>;
 }
 
-/** A listen address only this machine can reach (127.0.0.0/8, ::1, localhost). */
-export function isLoopbackHost(host: string | undefined): boolean {
-  const h = (host ?? '127.0.0.1').replace(/^\[|\]$/g, '').toLowerCase();
-  return /^127(\.\d{1,3}){3}$/.test(h) || h === '::1' || h === 'localhost';
+/** A listen address only this machine can reach (127.0.0.0/8, ::1, localhost); default 127.0.0.1. */
+export function isLoopbackListen(host: string | undefined): boolean {
+  return isLoopbackHost(host ?? '127.0.0.1');
 }
 
 export class UsageError extends Error {

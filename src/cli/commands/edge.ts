@@ -12,7 +12,7 @@ import type { EdgeOptions } from '../../edge/server/mod.js';
 import { defaultTopology, formatProblem, loadTopology, TopologyError } from '../../topology/mod.js';
 import type { OtlpTracing } from '../../observability/otlp.js';
 import { startTracing } from '../tracing.js';
-import { isLoopbackHost, usageGuard, UsageError } from '../command.js';
+import { isLoopbackListen, usageGuard, UsageError } from '../command.js';
 import type { Command } from '../command.js';
 import { applyLogLevel } from '../../observability/logger.js';
 
@@ -76,7 +76,7 @@ export const edgeCommand: Command = {
       const given = values.regions ?? values.region;
       if (given === undefined) throw new UsageError('meridian edge: --regions or --region is required (name=url for each region node)');
       regionList = given;
-      if (values['dev-admin'] === true && !isLoopbackHost(values.host)) {
+      if (values['dev-admin'] === true && !isLoopbackListen(values.host)) {
         throw new UsageError(`meridian edge: --dev-admin opens the admin endpoints to anyone: refused with --host ${values.host ?? ''} (give --admin-token instead)`);
       }
       const t = values['admin-token'];

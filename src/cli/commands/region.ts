@@ -20,7 +20,7 @@ import type { RegionRuntime } from '../../runtime/region.js';
 import { defaultTopology, formatProblem, linkLatencyMs, loadTopology, TopologyError } from '../../topology/mod.js';
 import type { Topology } from '../../topology/mod.js';
 import { startTracing } from '../tracing.js';
-import { isLoopbackHost, usageGuard, UsageError } from '../command.js';
+import { isLoopbackListen, usageGuard, UsageError } from '../command.js';
 import { applyLogLevel } from '../../observability/logger.js';
 import type { Command, Io } from '../command.js';
 import { DEFAULT_PORT_BASE, parsePort } from './up.js';
@@ -107,7 +107,7 @@ export const regionCommand: Command = {
       name = parsed.positionals[0]!;
       if (values.bus !== 'embedded' && values.bus !== 'nats') throw new UsageError(`meridian region: --bus must be embedded or nats, not "${values.bus}"`);
       if (values['auth-secret'] !== undefined && values['auth-public-key'] !== undefined) throw new UsageError('meridian region: give --auth-secret or --auth-public-key, not both');
-      if (values.dev === true && !isLoopbackHost(values.host) && values['dev-public'] !== true) {
+      if (values.dev === true && !isLoopbackListen(values.host) && values['dev-public'] !== true) {
         throw new UsageError(`meridian region: --dev lets anyone connect as any user: refused on --host ${values.host ?? ''} without --dev-public`);
       }
       const badLevel = applyLogLevel(values['log-level']);

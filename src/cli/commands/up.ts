@@ -20,7 +20,7 @@ import { measureRtts } from '../../runtime/ping.js';
 import { loadTopology, defaultTopology, TopologyError, formatProblem } from '../../topology/mod.js';
 import type { Topology } from '../../topology/mod.js';
 import { OTLP_HELP, startTracing } from '../tracing.js';
-import { isLoopbackHost, usageGuard, UsageError } from '../command.js';
+import { isLoopbackListen, usageGuard, UsageError } from '../command.js';
 import { applyLogLevel } from '../../observability/logger.js';
 import type { Command, Io } from '../command.js';
 
@@ -108,7 +108,7 @@ export const upCommand: Command = {
       otlp = values.otlp;
       const badLevel = applyLogLevel(values['log-level']);
       if (badLevel !== undefined) throw new UsageError(`meridian up: ${badLevel}`);
-      if (!isLoopbackHost(values.host) && values['dev-public'] !== true) {
+      if (!isLoopbackListen(values.host) && values['dev-public'] !== true) {
         throw new UsageError(`meridian up: dev auth lets anyone connect as any user and call every service: refused on --host ${values.host ?? ''} without --dev-public`);
       }
       const portBase = parsePort('port-base', values['port-base'], DEFAULT_PORT_BASE);

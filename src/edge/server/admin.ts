@@ -12,6 +12,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ErrorCode } from '../../errors/mod.js';
 import { bearer, SecretMatcher } from '../../http/bearer.js';
+import { isLoopbackHost } from '../../http/host.js';
 import type { EdgeContext } from './context.js';
 import { drainRegion, regionState } from './drain.js';
 import { sendError, sendJson } from './respond.js';
@@ -68,8 +69,7 @@ export function forgedAdminRequest(ctx: EdgeContext, req: IncomingMessage, what:
     if (originHost !== host) return `cross-site ${what} from ${origin.slice(0, 100)} refused`;
   }
   if (ctx.options.adminToken === undefined || ctx.options.adminToken === '') {
-    const name = host.replace(/:\d+$/, '').replace(/^\[|\]$/g, '').toLowerCase();
-    if (!(name === 'localhost' || name === '::1' || /^127(\.\d{1,3}){3}$/.test(name))) return `--dev-admin answers only requests to a loopback Host, not ${host.slice(0, 100)}`;
+    if (!isLoopbackHost(host)) return `--dev-admin answers only requests to a loopback Host, not ${host.slice(0, 100)}`;
     if (nonSimple && !/^application\/json\b/i.test(req.headers['content-type'] ?? '') && req.headers['x-meridian-admin'] === undefined) {
       return '--dev-admin needs Content-Type: application/json or an X-Meridian-Admin header (no simple cross-site requests)';
     }
