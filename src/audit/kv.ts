@@ -4,7 +4,7 @@
  * time), newest first, and reads only the page it returns.
  */
 import type { Bus, Kv } from '../bus/types.js';
-import { buckets } from '../bus/subjects.js';
+import { openKv, placed } from '../placement/mod.js';
 import { checkQuery, matches } from './query.js';
 import type { AuditEntry, AuditQuery, AuditStore } from './types.js';
 
@@ -17,7 +17,7 @@ export class KvAuditStore implements AuditStore {
   private constructor(private readonly kv: Kv) {}
 
   static async open(bus: Bus, retentionMs: number): Promise<KvAuditStore> {
-    return new KvAuditStore(await bus.kv(buckets.name(`audit-${bus.region}`), { region: bus.region, ttlMs: retentionMs }));
+    return new KvAuditStore(await openKv(bus, placed.audit(bus.region), { ttlMs: retentionMs }));
   }
 
   async append(e: AuditEntry): Promise<void> {

@@ -22,6 +22,7 @@ import { createLogger } from '../observability/logger.js';
 import type { HttpModule } from './http-module.js';
 import { openAuditLog } from '../audit/mod.js';
 import type { AuditLog } from '../audit/mod.js';
+import { placed } from '../placement/mod.js';
 
 /** What a module factory gets: the region's parts, built before the node starts. */
 export interface RegionParts {
@@ -76,13 +77,9 @@ export interface RegionRuntime {
   close(): Promise<void>;
 }
 
-function logName(region: string): string {
-  return region.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 32);
-}
-
 async function openLog(o: StartRegionOptions): Promise<MessageLog> {
   if (o.log) return o.log;
-  if (o.bus instanceof NatsBus) return openNatsLog({ ...o.logOptions, nc: o.bus.nc, name: logName(o.region), home: o.region });
+  if (o.bus instanceof NatsBus) return openNatsLog({ ...o.logOptions, nc: o.bus.nc, name: placed.log(o.region).name, home: placed.log(o.region).region });
   if (o.dataDir === undefined) throw new MeridianError(ErrorCode.NodeInvalidConfig, 'the embedded log needs a data directory (dataDir), or ":memory:"');
   return openSqliteLog({ ...o.logOptions, path: o.dataDir === ':memory:' ? ':memory:' : join(o.dataDir, o.region, 'messages.db') });
 }

@@ -112,6 +112,16 @@ export const FunctionDeclSchema = z.strictObject({
   policy: PolicySchema.optional(),
 });
 
+/**
+ * Where conversations may be homed (src/placement). Rules are tried in order; the first whose
+ * `match` (a `*` glob on the conversation id, e.g. `room:eu-*` or `dm:*`) matches gives the
+ * candidate regions; without a match every region is a candidate. Among the candidates the home
+ * is fixed by rendezvous hashing of the conversation id: no directory, no race between regions.
+ */
+export const PlacementSchema = z.strictObject({
+  conversations: z.array(z.strictObject({ match: z.string().min(1).max(256), regions: z.array(regionName).min(1) })).default([]),
+});
+
 export const TopologySchema = z.strictObject({
   version: z.literal(1).default(1),
   regions: z.array(RegionSchema).min(1, 'at least one region is required'),
@@ -122,6 +132,7 @@ export const TopologySchema = z.strictObject({
   services: z.record(serviceName, ServiceDeclSchema).optional(),
   functions: z.record(serviceName, FunctionDeclSchema).optional(),
   egress: EgressSchema.default({ allow: [], allowLoopback: false, only: false }),
+  placement: PlacementSchema.default({ conversations: [] }),
   /** What `meridian plan` needs to write a deployment (src/topology/deploy/schema.ts). */
   deploy: DeploySchema.default(DeploySchema.parse({})),
 });

@@ -42,6 +42,10 @@ export function crossCheck(raw: unknown): Finding[] {
     });
   });
 
+  arr(obj(doc.placement).conversations).map(obj).forEach((rule, i) => {
+    arr(rule.regions).forEach((n, j) => checkRef(n, ['placement', 'conversations', i, 'regions', j], 'placement rule'));
+  });
+
   const routing = obj(doc.routing);
   if (routing.weights !== undefined) {
     const w = { ...DEFAULT_WEIGHTS, ...obj(routing.weights) } as Record<string, unknown>;

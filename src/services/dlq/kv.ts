@@ -6,7 +6,8 @@
  * looks at, not a stream of traffic.
  */
 import type { Bus, Kv } from '../../bus/types.js';
-import { buckets, kvToken } from '../../bus/subjects.js';
+import { kvToken } from '../../bus/subjects.js';
+import { openKv, placed } from '../../placement/mod.js';
 import { ErrorCode, MeridianError, isMeridianError } from '../../errors/mod.js';
 import { byAge, checkList, closedError, notFound, page, withReplay } from './common.js';
 import type { AttemptRecord, DeadLetter, DeadLetterQueue, ListOptions, NewDeadLetter } from './types.js';
@@ -31,7 +32,8 @@ export class KvDeadLetterQueue implements DeadLetterQueue {
 
   static async open(opts: KvDlqOptions): Promise<KvDeadLetterQueue> {
     const region = opts.region ?? opts.bus.region;
-    const kv = await opts.bus.kv(opts.bucket ?? buckets.name(`dlq-${region}`), { region });
+    const place = placed.dlq(region);
+    const kv = await openKv(opts.bus, opts.bucket === undefined ? place : { ...place, name: opts.bucket });
     return new KvDeadLetterQueue(kv);
   }
 

@@ -1,0 +1,112 @@
+/**
+ * Placement: the one module that decides where each kind of state lives. No other module names a
+ * KV bucket or a JetStream stream, or chooses the region that holds one (test/placement/only.test.ts
+ * checks the source for it); they ask here and open what they are given with `openKv`.
+ *
+ * No region is special: nothing is placed by the order of regions in the topology.
+ *
+ *   state                          owner                         bucket / stream
+ *   presence (nodes, users, rooms)  the region of the node        mrd-presence-<region>
+ *   worker registry                 the region that took the      mrd-workers-<region>
+ *                                   worker's last heartbeat
+ *   dead letters                    the region that accepted      mrd-dlq-<region>
+ *   audit trail                     the region where it happened  mrd-audit-<region>
+ *   conversation log + head         the conversation's home       MRD_LOG_<region>, MRD_LOGHEAD_<region>
+ *   inbox index, cursors            the conversation's home       mrd-inbox-<region>, mrd-cursors-<region>
+ *
+ * Region-owned state is written only in its region (a local write) and read everywhere from a
+ * local copy each reader keeps by watching every region's bucket. Conversation-owned state is
+ * written and read at the conversation's home, through the home's node (one round trip, the same
+ * one a send to it costs).
+ *
+ * A conversation's home is decided from its id and the topology, with no directory: the first
+ * `placement.conversations` rule whose glob matches the id gives the candidate regions (every
+ * region without a match), and rendezvous hashing (highest-random-weight) picks one of them.
+ * Every region computes the same home without asking anyone, so starting a conversation costs at
+ * most one round trip to its home and two regions can never both claim it. Changing a rule's
+ * candidate set moves the homes of the conversations it covers (about 1/n of them when one of n
+ * regions is added): pin the set with a rule before adding a region until homes can move with
+ * their data (replicated logs, the next step).
+ */
+import { createHash } from 'node:crypto';
+import { buckets, streams } from '../bus/subjects.js';
+import type { Bus, Kv, KvOptions } from '../bus/types.js';
+import { globMatch } from '../protocol/glob.js';
+import type { Topology } from '../topology/mod.js';
+
+/** A bucket and the region whose servers hold it. */
+export interface Place {
+  readonly name: string;
+  readonly region: string;
+}
+
+/** A region's message log: its name (JetStream streams `MRD_LOG_<name>`, `MRD_LOGHEAD_<name>`). */
+export interface LogPlace extends Place {
+  readonly stream: string;
+  readonly headStream: string;
+}
+
+const logName = (region: string): string => region.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 32);
+
+/** Region-owned and conversation-owned state, by the region that holds it. */
+export const placed = {
+  presence: (region: string): Place => ({ name: buckets.name(`presence-${region}`), region }),
+  workers: (region: string): Place => ({ name: buckets.name(`workers-${region}`), region }),
+  dlq: (region: string): Place => ({ name: buckets.name(`dlq-${region}`), region }),
+  audit: (region: string): Place => ({ name: buckets.name(`audit-${region}`), region }),
+  inbox: (region: string): Place => ({ name: buckets.name(`inbox-${region}`), region }),
+  cursors: (region: string): Place => ({ name: buckets.name(`cursors-${region}`), region }),
+  log: (region: string): LogPlace => {
+    const name = logName(region);
+    return { name, region, stream: streams.log(name), headStream: streams.logHead(name) };
+  },
+} as const;
+
+/** Open (creating if needed) the bucket at `place`, held by the servers of `place.region`. */
+export function openKv(bus: Bus, place: Place, opts: Omit<KvOptions, 'region'> = {}): Promise<Kv> {
+  return bus.kv(place.name, { ...opts, region: place.region });
+}
+
+/** Every bucket and stream a deployment of these regions has, for the doctor and the docs. */
+export function everyPlace(regions: readonly string[]): { buckets: Place[]; logs: LogPlace[] } {
+  const kinds = [placed.presence, placed.workers, placed.dlq, placed.audit, placed.inbox, placed.cursors];
+  return { buckets: regions.flatMap((r) => kinds.map((k) => k(r))), logs: regions.map((r) => placed.log(r)) };
+}
+
+const MAX_CACHED = 50_000;
+
+/** Where conversations are homed, for one topology. */
+export class ConversationPlacement {
+  readonly regions: readonly string[];
+  readonly #rules: readonly { match: string; regions: readonly string[] }[];
+  readonly #cache = new Map<string, string>();
+
+  constructor(topology: Pick<Topology, 'regions'> & { placement?: Topology['placement'] }) {
+    this.regions = topology.regions.map((r) => r.name);
+    this.#rules = topology.placement?.conversations ?? [];
+  }
+
+  /** The regions that may home `conversation`: those of the first matching rule, else every region. */
+  candidates(conversation: string): readonly string[] {
+    for (const r of this.#rules) if (globMatch(r.match, conversation)) return r.regions;
+    return this.regions;
+  }
+
+  /** The conversation's home region. The same answer in every region, computed locally. */
+  homeOf(conversation: string): string {
+    const hit = this.#cache.get(conversation);
+    if (hit !== undefined) return hit;
+    let best = '';
+    let bestScore = -1n;
+    for (const region of this.candidates(conversation)) {
+      const score = createHash('sha256').update(region).update('\0').update(conversation).digest().readBigUInt64BE(0);
+      if (score > bestScore || (score === bestScore && region < best)) {
+        best = region;
+        bestScore = score;
+      }
+    }
+    if (this.#cache.size >= MAX_CACHED) this.#cache.clear();
+    this.#cache.set(conversation, best);
+    return best;
+  }
+}
