@@ -1,7 +1,14 @@
 /**
  * `KvPresence`: presence on the bus KV, so the same code runs on the embedded bus and on NATS.
  *
- * Keys (bucket `mrd-presence`, homed in one region for the whole deployment; keys.ts):
+ * Placement (src/placement): no region is special. Every region has its own presence bucket,
+ * `placed.presence(region)` (`mrd-presence-<region>`), held by that region's servers. A node writes
+ * only into its own region's bucket, so a presence change is a local write, never a WAN round
+ * trip; it watches every region's bucket (its own here, the others in regions.ts) and merges them
+ * into one view (view.ts), its local copy: reads and events come from it, never from the network.
+ * Losing a region loses only what that region's nodes report.
+ *
+ * Keys (keys.ts), each in the bucket of the writing node's region:
  *   n.<region>.<node>              { epoch, beat, at }   liveness, rewritten every ttl/3
  *   u.<user>.<region>.<node>       { epoch, sessions }   a user's sessions on one node
  *   r.<room>.<user>.<region>.<node> { epoch, sessions }  that user's sessions joined to a room
@@ -9,20 +16,21 @@
  * `flushDelayMs`, local.ts/writer.ts), and deletes a key when its count has stayed 0 for the
  * grace. So a node costs one write per ttl/3 however many users it holds, plus one write per real
  * change; a reconnect within the flush delay costs nothing, one within the grace two writes.
- *
- * Every node watches the whole bucket and keeps a view (view.ts): reads and events come from it,
- * never from the network. The node's own keys enter its view directly from the local state
- * (read-your-writes; echoes of them are only checked, see `ownEntry`).
+ * The node's own keys enter its view directly from the local state (read-your-writes; echoes of
+ * them are only checked, see `ownEntry`).
  *
  * Liveness: a record counts while its node's liveness key carries the record's epoch (one epoch
  * per run of a node, so keys left by a crashed run never count again) and this view has seen that
  * key change within `ttlMs`, judged on this view's clock when it saw the change, never on remote
- * clocks. A node that dies stops beating; after ttl every view drops its records (events
- * emitted). Its keys are then tombstoned by whoever notices: compare-and-set on the revision the
- * view judged, so a collector can never erase a record written after its judgement, and racing
- * collectors are harmless (one wins, the others get a wrong revision). The live node with the
- * smallest id collects after ttl, the others only after 3 × ttl, so collection is rarely doubled.
- * A live node that finds one of its keys removed by someone else writes it again.
+ * clocks. A node that dies stops beating; after ttl every view that hears its region's bucket
+ * drops its records (events emitted). Its keys are then tombstoned by the live nodes of its own
+ * region (nobody writes another region's bucket): compare-and-set on the revision the view judged,
+ * so a collector can never erase a record written after its judgement, and racing collectors are
+ * harmless (one wins, the others get a wrong revision). The region's live node with the smallest
+ * id collects after ttl, the others only after 3 × ttl, so collection is rarely doubled. Keys of a
+ * region left without live nodes wait for the next node to start there (they never count again:
+ * old epoch) or for the bucket's max age. A live node that finds one of its keys removed by
+ * someone else writes it again.
  *
  * Grace: when a user's (or membership's) last session on a node goes, the node writes
  * `sessions: 0` and keeps the key for `graceMs`; the user stays online (counted with 0
@@ -33,32 +41,41 @@
  * its liveness write with backoff and, once it lands (or the bus reports `reconnected`), re-sends
  * its whole state, since its keys may have been collected meanwhile.
  *
- * Partitions: a view judges others only while it hears the bucket, i.e. while its own beat comes
- * back (at most half a beat late). A node cut off from the bucket's home is dead for everyone
- * else after ttl; its own view freezes instead (expires nobody, collects nothing) and keeps
- * showing the last state it knew plus its own users. Time a view spent not hearing the bucket
- * does not count against anyone's ttl (if the home itself was down, nobody could beat). When the
- * cut heals, the watch replays what it missed in revision order, so nodes that beat meanwhile are
- * fresh again before our own echo arrives, and the node re-sends its state: views converge within
- * about one RTT plus a beat. While the home region is down or cut off from everyone, every view
- * freezes that way and local changes queue; cross-region presence resumes when it is back (one
- * home per bucket is the price of one consistent view; stream replicas can make it redundant).
+ * Partitions and dead regions, per bucket:
+ * - Own bucket: the view hears it while its own beat comes back (at most half a beat late). A
+ *   view that does not hear it (its region's servers are down or out of reach, so in practice it
+ *   hears nothing at all) freezes: expires nobody, collects nothing, keeps showing the last state
+ *   it knew plus its own users, and local changes queue. Time a view spent not hearing its own
+ *   bucket does not count against anyone's ttl. When it hears again, the watches replay what they
+ *   missed in revision order, so nodes that beat meanwhile are fresh again before our own echo
+ *   arrives, and the node re-sends its state.
+ * - Another region X's bucket (regions.ts): heard while it delivers the beats of X's live nodes,
+ *   or answers a probe when one of X's nodes is overdue. A view that hears its own bucket but not
+ *   X's (X down, or the link to it cut) does not drop X's users at ttl: they are probably
+ *   reconnecting to another region. X's nodes get `graceMs` beyond their ttl, then their records
+ *   stop counting (offline/leave events), except for users who meanwhile reconnected elsewhere:
+ *   they are counted there and simply stay online, without a flap. Regions that hear each other
+ *   go on exchanging changes as usual.
+ * - When X is back, the watch of its bucket resumes and replays what it missed; X's nodes beat
+ *   and re-send their whole state after their reconnect, and the views converge within about one
+ *   RTT plus a beat.
  *
  * Bucket max age (`keyTtlMs`, default 1 h) collects tombstones and delete markers; nodes rewrite
  * records older than a third of it, and views forget records nobody rewrote for that long, as the
  * bucket does (its expiry is not announced to watchers).
  */
 import { randomBytes } from 'node:crypto';
-import { buckets } from '../bus/subjects.js';
-import type { Bus, BusStatus, Kv, KvEntry, KvWatch } from '../bus/types.js';
+import type { Bus, BusStatus, KvEntry } from '../bus/types.js';
 import { ErrorCode, MeridianError, isMeridianError } from '../errors/mod.js';
 import { ChangeFanout } from './events.js';
+import { BucketFeed } from './feed.js';
 import { decodeNode, decodeRecord, encodeNode, encodeRecord, encodeTombstone, keys, nodeId, parseKey } from './keys.js';
 import type { ParsedKey } from './keys.js';
 import { LocalState, desired } from './local.js';
 import type { LocalKey } from './local.js';
+import { RemoteRegions } from './regions.js';
 import type { Presence, PresenceChange, PresenceOptions, PresenceState, RoomPresence } from './types.js';
-import { assertId, assertSession, resolveOptions, roomLimit } from './validate.js';
+import { assertId, assertRegions, assertSession, resolveOptions, roomLimit } from './validate.js';
 import type { ResolvedOptions } from './validate.js';
 import { PresenceView } from './view.js';
 import { WriteBehind } from './writer.js';
@@ -66,13 +83,16 @@ import { WriteBehind } from './writer.js';
 export interface KvPresenceOptions extends PresenceOptions {
   /** This node's id, unique within its region. */
   node: string;
-  /** The region homing the bucket: the same for every node of a deployment. */
-  bucketRegion: string;
-  /** Max age of the bucket's entries (see module header). Default 1 h; 0 keeps them forever. */
+  /**
+   * Every region of the deployment, this node's own (`bus.region`) included: the regions whose
+   * presence buckets the node watches.
+   */
+  regions: readonly string[];
+  /** Max age of the buckets' entries (see module header). Default 1 h; 0 keeps them forever. */
   keyTtlMs?: number;
   /** Background failures (bucket unreachable, a throwing watch handler). Default: ignored. */
   onError?: (err: unknown) => void;
-  /** How long `createPresence` waits for the bucket before resolving anyway. Default 5000 ms. */
+  /** How long `createPresence` waits for the buckets before resolving anyway. Default 5000 ms. */
   startTimeoutMs?: number;
 }
 
@@ -95,11 +115,12 @@ export class KvPresence implements Presence {
   private readonly changes = new ChangeFanout((err) => this.report(err));
   private readonly refreshMs: number;
   private readonly retryMaxMs: number;
-  private kv: Kv | undefined;
-  private kvWatch: KvWatch | undefined;
+  /** This node's own region's bucket: the one it writes. */
+  private readonly own: BucketFeed;
+  private readonly remote: RemoteRegions;
   private statusIt: AsyncIterator<BusStatus> | undefined;
   private closed = false;
-  /** The bus closed underneath us: nothing more can be written or read from the bucket. */
+  /** The bus closed underneath us: nothing more can be written or read from any bucket. */
   private dead = false;
   private outage = true;
   private recovering = false;
@@ -112,7 +133,7 @@ export class KvPresence implements Presence {
   private barrierDone = false;
   private barrierWaiters: Array<() => void> = [];
   private lastEcho = 0;
-  /** Expiry came due while this view was cut off: run it when our own echo is back. */
+  /** Expiry came due while this view could not hear its own bucket: run it when our echo is back. */
   private expiryPostponed = false;
   /** Until then another process seems to use our node id (see `ownEntry`). */
   private conflictUntil = 0;
@@ -148,15 +169,38 @@ export class KvPresence implements Presence {
       failed: (err) => this.enterOutage(err),
       settled: (k) => this.local.forgetIfIdle(k),
     });
+    const feed = { keyTtlMs: this.o.keyTtlMs, retryMinMs: RETRY_MIN_MS, retryMaxMs: this.retryMaxMs };
+    this.own = new BucketFeed(bus, { ...feed, region: this.region, selfHealing: false }, {
+      started: () => this.watchStarted(),
+      entry: (_, e) => this.onEntry(e),
+      // The watch ended under us (bus closed, or it failed): recovery starts a new one.
+      ended: () => this.enterOutage(new MeridianError(ErrorCode.BusUnavailable, 'the presence watch ended')),
+      closed: () => this.busClosed(),
+      error: (err) => this.report(err),
+    });
+    this.remote = new RemoteRegions({
+      ...feed,
+      bus,
+      regions: opts.regions.filter((r) => r !== this.region),
+      view: this.view,
+      refreshMs: this.refreshMs,
+      graceMs: this.o.graceMs,
+      rearm: () => this.armExpiry(),
+      closed: () => this.busClosed(),
+      report: (err) => this.report(err),
+    });
   }
 
-  /** Validate, start, and wait (at most `startTimeoutMs`) until the view holds the bucket. */
+  /**
+   * Validate, start, and wait (at most `startTimeoutMs`) until the view holds its own region's
+   * bucket and every other region's bucket was tried once (those that are down are followed as
+   * soon as they answer).
+   */
   static async start(bus: Bus, opts: KvPresenceOptions): Promise<KvPresence> {
     assertId('node', opts.node);
-    if (typeof opts.bucketRegion !== 'string' || opts.bucketRegion.length === 0) {
-      throw new MeridianError(ErrorCode.PresenceInvalid, 'bucketRegion must name a region', { details: { field: 'bucketRegion' } });
-    }
+    assertRegions(opts.regions, bus.region);
     const p = new KvPresence(bus, opts);
+    const remote = p.remote.start();
     try {
       await p.open();
     } catch (err) {
@@ -170,7 +214,14 @@ export class KvPresence implements Presence {
     p.refreshTimer = setInterval(() => p.tick(), p.refreshMs);
     p.refreshTimer.unref();
     void p.followStatus();
-    await p.waitBarrier(opts.startTimeoutMs ?? 5000);
+    const timeoutMs = opts.startTimeoutMs ?? 5000;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs);
+      timer.unref();
+    });
+    await Promise.race([Promise.all([remote, p.waitBarrier(timeoutMs)]), timeout]);
+    clearTimeout(timer);
     return p;
   }
 
@@ -244,15 +295,21 @@ export class KvPresence implements Presence {
     clearTimeout(this.expiryTimer);
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
-    this.kvWatch?.stop();
+    this.own.stop();
+    this.remote.stop();
     void this.statusIt?.return?.();
     this.changes.close();
     await this.withdraw();
   }
 
-  /** Counters of the view and writer, for tests and diagnostics. */
-  stats(): ReturnType<PresenceView['stats']> & { localKeys: number; pendingWrites: number; outage: boolean; stale: boolean } {
-    return { ...this.view.stats(), localKeys: this.local.keys.size, pendingWrites: this.writer.pending, outage: this.outage, stale: !this.inTouch(Date.now()) };
+  /**
+   * Counters of the view and writer, for tests and diagnostics. `stale`: this view does not hear
+   * its own bucket (frozen); `unheard`: other regions whose bucket it has not heard lately (no
+   * live node there, or the region is down or cut off).
+   */
+  stats(): ReturnType<PresenceView['stats']> & { localKeys: number; pendingWrites: number; outage: boolean; stale: boolean; unheard: string[] } {
+    const now = Date.now();
+    return { ...this.view.stats(), localKeys: this.local.keys.size, pendingWrites: this.writer.pending, outage: this.outage, stale: !this.inTouch(now), unheard: this.remote.unheard(now) };
   }
 
   /** Resolves when every local change so far has been written (or writing is paused). */
@@ -269,57 +326,34 @@ export class KvPresence implements Presence {
   }
 
   private writeKey(k: LocalKey, sessions: number | null): Promise<number | undefined> {
-    const kv = this.kv;
+    const kv = this.own.kv;
     if (!kv) return Promise.reject(new MeridianError(ErrorCode.BusUnavailable, 'the presence bucket is not open yet'));
     if (sessions === null) return kv.delete(k.key).then(() => undefined);
     return kv.put(k.key, encodeRecord({ epoch: this.epoch, sessions }));
   }
 
-  // ---- the bucket --------------------------------------------------------------------------
+  // ---- the own bucket ----------------------------------------------------------------------
 
-  /** Open the bucket, start the watch, beat once: the bucket answers again. */
+  /** Open the own bucket, start its watch, beat once: the bucket answers again. */
   private async open(): Promise<void> {
-    this.kv ??= await this.bus.kv(buckets.name('presence'), { ttlMs: this.o.keyTtlMs, region: this.opts.bucketRegion });
-    if (this.closed) return;
-    if (!this.kvWatch) await this.startWatch(this.kv);
+    await this.own.open();
     if (this.closed) return;
     await this.beat();
     this.leaveOutage();
   }
 
-  private async startWatch(kv: Kv): Promise<void> {
-    const w = await kv.watch({ key: '>' });
-    if (this.closed) {
-      w.stop();
-      return;
-    }
-    this.kvWatch = w;
-    this.view.nextGeneration();
+  private watchStarted(): void {
+    this.view.nextGeneration(this.region);
     this.barrierDone = false;
     // The first beat written from now on comes back after the snapshot (revision order).
     this.barrierBeat = this.beatNo + 1;
-    const gen = this.view.gen;
-    void this.follow(w, gen);
   }
 
-  private async follow(w: KvWatch, gen: number): Promise<void> {
-    try {
-      for await (const e of w) {
-        if (this.closed || gen !== this.view.gen) break;
-        this.onEntry(e);
-      }
-    } catch (err) {
-      this.report(err);
-    }
-    if (this.closed || this.kvWatch !== w) return;
-    // The watch ended under us (bus closed, or it failed): recover() starts a new one.
-    this.kvWatch = undefined;
-    this.enterOutage(new MeridianError(ErrorCode.BusUnavailable, 'the presence watch ended'));
-  }
-
+  /** An entry of the own bucket (other regions' entries go to regions.ts). */
   private onEntry(e: KvEntry): void {
+    if (this.closed) return;
     const p = parseKey(e.key);
-    if (!p) return;
+    if (!p || p.region !== this.region) return;
     if (p.nodeId === this.selfId) {
       this.ownEntry(e, p);
       return;
@@ -384,7 +418,7 @@ export class KvPresence implements Presence {
 
   private reachBarrier(): void {
     this.barrierDone = true;
-    this.view.dropUnconfirmed();
+    this.view.dropUnconfirmed(this.region);
     const waiters = this.barrierWaiters;
     this.barrierWaiters = [];
     for (const w of waiters) w();
@@ -405,7 +439,7 @@ export class KvPresence implements Presence {
 
   /** Write the liveness key (one in flight; a beat asked for meanwhile follows it). */
   private async beat(): Promise<void> {
-    const kv = this.kv;
+    const kv = this.own.kv;
     if (!kv || this.closed) return;
     if (this.beatInFlight) {
       this.beatAgain = true;
@@ -433,8 +467,7 @@ export class KvPresence implements Presence {
   private enterOutage(err: unknown): void {
     if (this.closed) return;
     if (isMeridianError(err, ErrorCode.BusClosed)) {
-      this.dead = true;
-      this.writer.pause();
+      this.busClosed();
       return;
     }
     if (!this.outage) {
@@ -443,6 +476,11 @@ export class KvPresence implements Presence {
     }
     this.writer.pause();
     this.scheduleRecover();
+  }
+
+  private busClosed(): void {
+    this.dead = true;
+    this.writer.pause();
   }
 
   private leaveOutage(): void {
@@ -511,12 +549,12 @@ export class KvPresence implements Presence {
     if (!this.outage && this.inTouch(now)) {
       const delay = this.view.isCollector() ? this.o.ttlMs : 3 * this.o.ttlMs;
       const room = MAX_GC_IN_FLIGHT - this.gcInFlight;
-      if (room > 0) this.collect(this.view.garbage(now, delay, room));
+      if (room > 0) this.collect(this.view.garbage(now, delay, room, this.region));
     }
   }
 
   /**
-   * Does this view still hear the bucket? Our own beat comes back every ttl/3; when it is
+   * Does this view still hear its own bucket? Our own beat comes back every ttl/3; when it is
    * overdue, this view is cut off and the silence of others proves nothing. A node that died
    * beat at most ttl/3 before, so its ttl ends at least 2/3 ttl after; by then a view that lost
    * the bucket at the same moment is 1/2 ttl past its last echo and knows it.
@@ -531,7 +569,7 @@ export class KvPresence implements Presence {
       this.expiryPostponed = true;
       return;
     }
-    const next = this.view.expire(now);
+    const next = this.view.expire(now, (s, t) => this.remote.extraMs(s, t));
     if (next === undefined || next >= this.expiryAt) return;
     clearTimeout(this.expiryTimer);
     this.expiryAt = next;
@@ -546,8 +584,9 @@ export class KvPresence implements Presence {
     this.armExpiry();
   }
 
+  /** Tombstone keys of the own bucket (the only one this node writes). */
   private collect(garbage: ReadonlyArray<{ key: string; revision: number }>): void {
-    const kv = this.kv;
+    const kv = this.own.kv;
     if (!kv) return;
     const tomb = encodeTombstone(`${this.region}/${this.node}`);
     for (const g of garbage) {
@@ -570,7 +609,7 @@ export class KvPresence implements Presence {
    * moment it sees that), then the records, which otherwise wait for collection.
    */
   private async withdraw(): Promise<void> {
-    const kv = this.kv;
+    const kv = this.own.kv;
     if (!kv || this.dead) return;
     const work = (async () => {
       await kv.delete(keys.node(this.selfId));

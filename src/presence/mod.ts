@@ -13,12 +13,14 @@ export { KvPresence } from './kv.js';
 export type { KvPresenceOptions } from './kv.js';
 
 /**
- * Start this node's presence on `bus`. `bucketRegion` homes the bucket and must be the same for
- * every node of a deployment (the region node passes the topology's first region). Resolves once
- * the view holds the bucket's state, or after `startTimeoutMs` (default 5 s) if the bucket is
- * unreachable, in which case it keeps retrying in the background. Rejects with
+ * Start this node's presence on `bus`. `regions` lists every region of the deployment, this
+ * node's (`bus.region`) included: the node writes its reports into its own region's presence
+ * bucket and watches every region's (the region node passes the topology's regions). Resolves
+ * once the view holds its own region's bucket and every other region's bucket was tried, or after
+ * `startTimeoutMs` (default 5 s) if its own is unreachable, in which case it keeps retrying in
+ * the background; regions that are down are followed as soon as they answer. Rejects with
  * `PRESENCE_INVALID` for bad ids or options.
  */
-export function createPresence(bus: Bus, opts: PresenceOptions & { node: string; bucketRegion: string } & Partial<Omit<KvPresenceOptions, 'node' | 'bucketRegion'>>): Promise<Presence> {
+export function createPresence(bus: Bus, opts: PresenceOptions & { node: string; regions: readonly string[] } & Partial<Omit<KvPresenceOptions, 'node' | 'regions'>>): Promise<Presence> {
   return KvPresence.start(bus, opts);
 }

@@ -2,8 +2,9 @@
  * Presence: who is online, where, and who is in which room, seen alike from every region.
  *
  * One `Presence` per region node. The node reports its own connections and room joins; the
- * implementation shares them through the bus (KV bucket `mrd-presence`, so both the embedded bus
- * and NATS carry it) and keeps a converged view of every node's reports for reads and events.
+ * implementation shares them through the bus (one KV bucket per region, `mrd-presence-<region>`,
+ * written only by that region's nodes, so both the embedded bus and NATS carry it) and keeps a
+ * converged view of every region's reports for reads and events.
  * Higher layers (the region node, the HTTP API) use only this contract.
  *
  * Contract (MUST / MUST NOT):
@@ -19,6 +20,12 @@
  *   `offline` + `online` events, and likewise leave + join for rooms.
  * - A node that dies stops refreshing its reports; every other region MUST consider its
  *   sessions gone after at most `ttlMs` (default 15 000) and emit the `offline`/`leave` events.
+ * - A region that is down or cut off MUST NOT stop presence elsewhere: regions that still reach
+ *   each other go on exchanging changes. A region that reaches its own servers but not region X
+ *   MUST keep X's users online for `graceMs` beyond the ttl (they may be reconnecting to another
+ *   region, and then stay online there without a flap) and then consider them gone. A node that
+ *   reaches no servers at all, not even its region's, MUST keep its last view (drop nobody)
+ *   until it hears again. Once X is back, every view converges again.
  * - `online`/`offline` events MUST be emitted once per transition of the user's overall state
  *   (first session anywhere / last session gone everywhere), not per session or region;
  *   `join`/`leave` once per transition of the user's membership of the room (any session).

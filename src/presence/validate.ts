@@ -24,6 +24,18 @@ export function assertId(what: 'user' | 'room' | 'node', id: unknown): asserts i
   if (!c.ok) throw invalid(`${what} id ${c.reason}`, { field: what });
 }
 
+/**
+ * The deployment's regions: a non-empty list of distinct region names, this node's own among
+ * them (every region's presence bucket is watched, the own one written).
+ */
+export function assertRegions(regions: unknown, own: string): asserts regions is readonly string[] {
+  if (!Array.isArray(regions) || regions.length === 0 || regions.some((r) => typeof r !== 'string' || r.length === 0)) {
+    throw invalid('regions must be a non-empty list of region names', { field: 'regions' });
+  }
+  if (new Set(regions).size !== regions.length) throw invalid('regions must not repeat a region', { field: 'regions', regions });
+  if (!regions.includes(own)) throw invalid(`regions must include this node's region ${own}`, { field: 'regions', regions, region: own });
+}
+
 export function assertSession(session: unknown): asserts session is string {
   if (typeof session !== 'string' || session.length === 0 || session.length > MAX_SESSION_LENGTH) {
     throw invalid(`session id must be a string of 1-${MAX_SESSION_LENGTH} characters`, { field: 'session' });

@@ -1,18 +1,22 @@
 /**
- * One region node's converged view of everybody's presence, fed by the bucket watch (remote
- * nodes) and directly by the local state (this node), so reads never leave the process.
+ * One region node's converged view of everybody's presence, fed by the watches of every region's
+ * presence bucket (remote nodes) and directly by the local state (this node), so reads never
+ * leave the process.
  *
  * The view holds every record it has seen (`u.` and `r.` keys) and every node's liveness. A
  * record *counts* while its node is live in this view and carries the node's current epoch; the
  * aggregates (per user: counted records and sessions; per room member: counted records) change
  * only when a record starts or stops counting, and the 0 ↔ 1 crossings of those counts are the
- * `online`/`offline` and `join`/`leave` events. So a user seen on three nodes goes offline once,
- * when the last of them stops counting, whichever way it stops (grace over, node dead, node
- * withdrawn).
+ * `online`/`offline` and `join`/`leave` events. So a user seen on three nodes in two regions goes
+ * offline once, when the last of them stops counting, whichever way it stops (grace over, node
+ * dead, node withdrawn, its region silent for too long).
  *
  * Liveness is judged on this view's clock: a node is live until `ttlMs` after this view last saw
- * its liveness key change. Only entries of the watch's starting snapshot are aged by the bucket's
+ * its liveness key change, plus whatever extra time the owner grants a node whose region's bucket
+ * it cannot hear (`expire`). Only entries of a watch's starting snapshot are aged by the bucket's
  * timestamp (`created`), so a view that starts after a node died does not take it for fresh.
+ * Each region's bucket has its own watch, so watch generations (`nextGeneration`,
+ * `dropUnconfirmed`) and collection (`garbage`, `isCollector`) are per region.
  */
 import type { NodeValue, RecordValue } from './keys.js';
 import { keys } from './keys.js';
@@ -130,8 +134,8 @@ export class PresenceView {
   private readonly sorted = new Map<string, string[]>();
   private readonly self: NodeSlot;
   private ownRevision = 0;
-  /** Generation of the watch feeding the view; bumped when a new watch starts. */
-  gen = 1;
+  /** Generation of the watch of each region's bucket; bumped when a new watch starts. */
+  private readonly gens = new Map<string, number>();
 
   constructor(private readonly o: ViewOptions) {
     this.self = this.slot(o.selfId, o.region, o.node, true);
@@ -145,7 +149,7 @@ export class PresenceView {
   nodeChanged(ref: { nodeId: string; region: string; node: string }, value: NodeValue | undefined, revision: number, ageMs: number): void {
     let s = this.nodes.get(ref.nodeId);
     if (s && revision <= s.revision) {
-      s.gen = this.gen;
+      s.gen = this.genOf(s.region);
       return;
     }
     if (!s) {
@@ -153,7 +157,7 @@ export class PresenceView {
       s = this.slot(ref.nodeId, ref.region, ref.node, false);
     }
     s.revision = revision;
-    s.gen = this.gen;
+    s.gen = this.genOf(s.region);
     const now = Date.now();
     if (value) {
       const epochChanged = s.epoch !== value.epoch;
@@ -172,7 +176,7 @@ export class PresenceView {
   recordChanged(key: string, ref: RecordRef, value: RecordValue | undefined, revision: number, ageMs: number): void {
     const r = this.recs.get(key);
     if (r && revision <= r.revision) {
-      r.gen = this.gen;
+      r.gen = this.genOf(ref.region);
       return;
     }
     if (!value) {
@@ -192,12 +196,17 @@ export class PresenceView {
     this.upsert(key, r, ref, { epoch: this.o.epoch, sessions }, ++this.ownRevision, Date.now());
   }
 
-  /** Remote nodes silent for longer than the ttl stop being live. Returns the next deadline. */
-  expire(now: number): number | undefined {
+  /**
+   * Remote nodes silent for longer than the ttl stop being live, unless `extraMs` grants an
+   * overdue node more time (asked only once its ttl is over: the owner extends the nodes of a
+   * region whose bucket it cannot hear). Returns the next deadline.
+   */
+  expire(now: number, extraMs: (s: NodeSlot, now: number) => number = () => 0): number | undefined {
     let next: number | undefined;
     for (const s of this.nodes.values()) {
       if (s.self || !s.live) continue;
-      const deadline = s.seenAt + this.o.ttlMs;
+      let deadline = s.seenAt + this.o.ttlMs;
+      if (deadline <= now) deadline += extraMs(s, now);
       if (deadline <= now) this.setLive(s, false, false);
       else if (next === undefined || deadline < next) next = deadline;
     }
@@ -214,19 +223,25 @@ export class PresenceView {
     for (const s of this.nodes.values()) if (!s.self && s.live) s.seenAt = Math.min(s.seenAt + ms, Math.max(s.seenAt, now));
   }
 
-  /** Start a new watch generation (a restarted watch replays the bucket's current state). */
-  nextGeneration(): void {
-    this.gen++;
+  /** The generation of the watch of `region`'s bucket. */
+  genOf(region: string): number {
+    return this.gens.get(region) ?? 1;
+  }
+
+  /** Start a new watch generation for `region` (a restarted watch replays its bucket's state). */
+  nextGeneration(region: string): void {
+    this.gens.set(region, this.genOf(region) + 1);
   }
 
   /**
-   * The current generation's snapshot is complete: whatever it did not confirm was removed from
-   * the bucket while the previous watch was not looking.
+   * The current generation's snapshot of `region`'s bucket is complete: whatever of that region
+   * it did not confirm was removed from the bucket while the previous watch was not looking.
    */
-  dropUnconfirmed(): void {
-    for (const r of [...this.recs.values()]) if (r.node !== this.self && r.gen < this.gen) this.remove(r);
+  dropUnconfirmed(region: string): void {
+    const gen = this.genOf(region);
+    for (const r of [...this.recs.values()]) if (r.node !== this.self && r.node.region === region && r.gen < gen) this.remove(r);
     for (const s of [...this.nodes.values()]) {
-      if (s.self || s.gen >= this.gen || s.epoch === undefined) continue;
+      if (s.self || s.region !== region || s.gen >= gen || s.epoch === undefined) continue;
       s.epoch = undefined;
       this.setLive(s, false, false);
       this.dropIfEmpty(s);
@@ -245,21 +260,23 @@ export class PresenceView {
   }
 
   /**
-   * Keys to tombstone: records that have not counted for `delayMs` (dead node, old epoch, node
-   * never seen) and liveness keys of nodes dead for `delayMs`. Each is offered once per `delayMs`.
+   * Keys of `region`'s bucket to tombstone: records that have not counted for `delayMs` (dead
+   * node, old epoch, node never seen) and liveness keys of nodes dead for `delayMs`. Each is
+   * offered once per `delayMs`. Only the owner's own region is ever asked for: a node writes no
+   * other region's bucket.
    */
-  garbage(now: number, delayMs: number, max: number): Garbage[] {
+  garbage(now: number, delayMs: number, max: number, region: string): Garbage[] {
     const out: Garbage[] = [];
     for (const s of this.nodes.values()) {
       if (out.length >= max) return out;
-      if (s.self || s.live || s.epoch === undefined || s.downSince === undefined) continue;
+      if (s.self || s.region !== region || s.live || s.epoch === undefined || s.downSince === undefined) continue;
       if (now - s.downSince < delayMs || (s.gcAt !== undefined && now - s.gcAt < delayMs)) continue;
       s.gcAt = now;
       out.push({ key: keys.node(s.id), revision: s.revision });
     }
     for (const r of this.uncounted) {
       if (out.length >= max) break;
-      if (r.uncountedSince === undefined || now - r.uncountedSince < delayMs) continue;
+      if (r.node.region !== region || r.uncountedSince === undefined || now - r.uncountedSince < delayMs) continue;
       if (r.gcAt !== undefined && now - r.gcAt < delayMs) continue;
       r.gcAt = now;
       out.push({ key: r.key, revision: r.revision });
@@ -267,9 +284,9 @@ export class PresenceView {
     return out;
   }
 
-  /** True when this node has the smallest id among the live nodes: the first garbage collector. */
+  /** True when this node has the smallest id among the live nodes of its region: the first collector there. */
   isCollector(): boolean {
-    for (const s of this.nodes.values()) if (s.live && s.id < this.self.id) return false;
+    for (const s of this.nodes.values()) if (s.live && s.region === this.self.region && s.id < this.self.id) return false;
     return true;
   }
 
@@ -306,7 +323,7 @@ export class PresenceView {
   // ---- internals -------------------------------------------------------------------------
 
   private slot(id: string, region: string, node: string, self: boolean): NodeSlot {
-    const s: NodeSlot = { id, region, node, self, epoch: undefined, revision: 0, seenAt: 0, live: false, downSince: Date.now(), gcAt: undefined, gen: this.gen, recs: new Set() };
+    const s: NodeSlot = { id, region, node, self, epoch: undefined, revision: 0, seenAt: 0, live: false, downSince: Date.now(), gcAt: undefined, gen: this.genOf(region), recs: new Set() };
     this.nodes.set(id, s);
     return s;
   }
@@ -341,7 +358,7 @@ export class PresenceView {
         counted: false,
         uncountedSince: Date.now(),
         gcAt: undefined,
-        gen: this.gen,
+        gen: this.genOf(node.region),
       };
       this.recs.set(key, r);
       node.recs.add(r);
@@ -352,7 +369,7 @@ export class PresenceView {
     }
     r.revision = revision;
     r.seenAt = seenAt;
-    r.gen = this.gen;
+    r.gen = this.genOf(r.node.region);
     r.gcAt = undefined;
     if (r.counted && r.kind === 'u') (this.agg(r, false) as UserAgg).sessions += value.sessions - r.sessions;
     r.sessions = value.sessions;

@@ -99,7 +99,7 @@ export async function startRegion(o: StartRegionOptions): Promise<RegionRuntime>
       new NodeMetrics({ region: o.region, node: nodeId, regions: o.topology.regions.map((r) => r.name), slo: o.topology.slo, log: createLogger({ base: { region: o.region, node: nodeId } }) });
     const messaging = await createMessaging({ bus: o.bus, region: o.region, topology: o.topology, log, bucketRegion: first, metrics });
     cleanup.push(() => messaging.close());
-    const presence = await createPresence(o.bus, { ...o.presence, node: nodeId, bucketRegion: first });
+    const presence = await createPresence(o.bus, { ...o.presence, node: nodeId, regions: o.topology.regions.map((r) => r.name) });
     cleanup.push(() => presence.close());
     // JetStream with NATS; the data dir's SQLite with the embedded bus (its KV is in memory).
     const audit = await openAuditLog({ bus: o.bus, region: o.region, dataDir: o.bus instanceof NatsBus ? undefined : (o.dataDir ?? ':memory:'), onError: (err) => metrics.log.warn({ event: 'audit_write_failed', err: String(err) }, 'audit entry not written') });

@@ -3,7 +3,7 @@
  * super-cluster) runs it through a `PresenceFactory` (helpers.ts), held to src/presence/types.ts.
  *
  * One environment per run (a NATS one starts a super-cluster); every test starts its own nodes
- * and uses fresh user and room ids, so tests sharing the bucket never see each other. Known
+ * and uses fresh user and room ids, so tests sharing the buckets never see each other. Known
  * differences show up as skipped tests carrying the reason, never silently.
  */
 import { afterAll, afterEach, beforeAll, describe, it } from 'vitest';
@@ -19,7 +19,7 @@ export function runPresenceConformance(factory: PresenceFactory): void {
     const started: PresenceNode[] = [];
     beforeAll(async () => {
       const created = await factory.create();
-      // Nodes a test starts are closed after it, so the next test starts from a quiet bucket.
+      // Nodes a test starts are closed after it, so the next test starts from quiet buckets.
       env = {
         regions: created.regions,
         linkLatencyMs: (a, b) => created.linkLatencyMs(a, b),

@@ -17,7 +17,7 @@ export interface PresenceNode {
 }
 
 export interface PresenceEnv {
-  /** Three regions; the first homes the bucket. */
+  /** Three regions, each with its own presence bucket. */
   readonly regions: readonly string[];
   /** One-way latency of the link between two regions (0 within one). */
   linkLatencyMs(a: string, b: string): number;
@@ -85,5 +85,5 @@ export async function expectFails(fn: () => unknown, code: ErrorCode): Promise<M
 }
 
 let serial = 0;
-/** A fresh id, so tests sharing one bucket never see each other's users and rooms. */
+/** A fresh id, so tests sharing the buckets never see each other's users and rooms. */
 export const fresh = (prefix: string): string => `${prefix}-${++serial}-${Math.random().toString(36).slice(2, 7)}`;
