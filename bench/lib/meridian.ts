@@ -67,7 +67,6 @@ export interface MeridianRegions {
 /** A region node on `bus`: its SQLite log in `dir` (or in memory), messaging, presence. */
 export async function startNodeOnBus(bus: Bus, region: string, dir: string, opts: NodeBenchOptions = {}): Promise<{ node: RegionNode; close(): Promise<void> }> {
   const topology = defaultTopology();
-  const bucketRegion = topology.regions[0]?.name ?? region;
   const name = `${region}-1`;
   const log = openSqliteLog({ path: opts.log === 'memory' ? ':memory:' : join(dir, `${region}.db`) });
   let messaging: Messaging | undefined;
@@ -85,8 +84,8 @@ export async function startNodeOnBus(bus: Bus, region: string, dir: string, opts
     tracerRegistered = trace.setGlobalTracerProvider(new BasicTracerProvider(sampler === undefined ? {} : { sampler }));
   }
   try {
-    messaging = await createMessaging({ bus, region, topology, log, bucketRegion, ...(metrics === undefined ? {} : { metrics }) });
-    presence = await createPresence(bus, { node: name, bucketRegion });
+    messaging = await createMessaging({ bus, region, topology, log, ...(metrics === undefined ? {} : { metrics }) });
+    presence = await createPresence(bus, { node: name, regions: topology.regions.map((r) => r.name) });
     node = await startRegionNode({
       topology,
       region,

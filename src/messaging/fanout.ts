@@ -80,8 +80,12 @@ export class Fanout {
   readonly #metrics: NodeMetrics | undefined;
   #closed = false;
 
-  constructor(bus: Bus, fill: GapFill, gapWaitMs = 100, metrics?: NodeMetrics) {
+  readonly #onAdvance: ((conversation: string, seq: number) => void) | undefined;
+
+  /** `onAdvance` hears each conversation's seq once per channel as it is delivered in order. */
+  constructor(bus: Bus, fill: GapFill, gapWaitMs = 100, metrics?: NodeMetrics, onAdvance?: (conversation: string, seq: number) => void) {
     this.#bus = bus;
+    this.#onAdvance = onAdvance;
     this.#fill = fill;
     this.#gapWaitMs = gapWaitMs;
     this.#metrics = metrics;
@@ -217,6 +221,7 @@ export class Fanout {
   #advance(ch: Channel, d: Delivery & { kind: 'message' }): void {
     ch.hwm.delete(d.conversation); // re-insert: the map's order is recency
     ch.hwm.set(d.conversation, d.seq);
+    this.#onAdvance?.(d.conversation, d.seq);
     if (ch.hwm.size > MAX_TRACKED) {
       const oldest = ch.hwm.keys().next();
       if (!oldest.done && !(ch.holding && ch.held.has(oldest.value))) ch.hwm.delete(oldest.value);

@@ -3,14 +3,21 @@
  * `MessageLog`. The same code runs embedded and on NATS; what differs is only the bus and the log
  * underneath.
  *
- * A send: resolve the conversation's home (homes.ts) → if it is this region, append to the local
- * log, index the inbox, publish the encoded frame once per recipient subject, answer; otherwise
- * forward the send to the home region over the bus (rpc.ts), where a node does exactly that.
- * The ack therefore always means "durable in the one log of the conversation", and the frame is
- * published by the home node right after the append, before the ack travels back, which keeps
- * the end-to-end delay one link for a recipient in the sender's or the home region.
+ * A send: the conversation's home is computed locally (src/placement: no directory, no round
+ * trip) → if it is this region, append to the local log, index the inbox, publish the encoded
+ * frame once per recipient subject, answer; otherwise forward the send to the home region over
+ * the bus (rpc.ts), where a node does exactly that. The ack therefore always means "durable in
+ * the one log of the conversation", and the frame is published by the home node right after the
+ * append, before the ack travels back, which keeps the end-to-end delay one link for a recipient
+ * in the sender's or the home region.
+ *
+ * Everything else a conversation keeps (inbox index, cursors) lives at its home too
+ * (home-state.ts): cursor acks, cursor reads and the offline inbox are answered there, in one
+ * round trip. A direct-message receipt does not wait for it: when this region has already seen
+ * the acked seq go by, it publishes the receipt at once (one link delay to the peer) and raises
+ * the cursor at the home in the background of the same call.
  */
-import type { Bus, BusMessage, Kv } from '../bus/types.js';
+import type { Bus, BusMessage } from '../bus/types.js';
 import { subjects } from '../bus/subjects.js';
 import { ErrorCode, MeridianError, isMeridianError } from '../errors/mod.js';
 import type { MessageLog } from '../log/mod.js';
@@ -23,9 +30,9 @@ import type { Context } from '../observability/tracing.js';
 import { Fanout } from './fanout.js';
 import { REGION_HEADER, encodeMessage, encodeReceipt, messageIdOf, storedFromEntry } from './frames.js';
 import { unavailable } from './errors.js';
-import { Homes } from './homes.js';
-import { CURSORS_BUCKET, HOMES_BUCKET, INBOX_BUCKET, keys } from './keys.js';
+import { HomeState } from './home-state.js';
 import type { CursorKind } from './keys.js';
+import { ConversationPlacement } from '../placement/mod.js';
 import { decodeRpcReply, decodeRpcRequest, encodeRpc, errorReply } from './rpc.js';
 import type { RpcRequest } from './rpc.js';
 import type { Delivery, HistoryPage, Messaging, PendingConversation, SendInput, SendResult, StoredMessage } from './types.js';
@@ -37,8 +44,6 @@ export interface MessagingOptions {
   topology: Topology;
   /** This region's log: it stores the conversations homed here. */
   log: MessageLog;
-  /** Region homing the messaging KV buckets; every node passes the same. Default: the topology's first region. */
-  bucketRegion?: string;
   /** How long a forwarded call to another region may take. Default 10 000 ms. */
   rpcTimeoutMs?: number;
   /** How long an out-of-order live delivery waits for the missing seqs before the log fills them. Default 100 ms. */
@@ -51,7 +56,8 @@ export interface MessagingOptions {
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-const MAX_INDEXED = 100_000;
+/** Conversations whose highest seen seq this node remembers (receipts without a round trip). */
+const MAX_KNOWN = 100_000;
 const RPC_QUEUE = 'logrpc';
 const PROBE_TIMEOUT_MS = 2000;
 // eslint-disable-next-line no-control-regex
@@ -64,13 +70,15 @@ export class BusMessaging implements Messaging {
   readonly #bus: Bus;
   readonly #log: MessageLog;
   readonly #regions: readonly string[];
-  readonly #bucketRegion: string;
   readonly #rpcTimeoutMs: number;
   readonly #maxClientMsgId: number;
-  readonly #homes: Homes;
+  readonly #placement: ConversationPlacement;
+  readonly #state: HomeState;
   readonly #fanout: Fanout;
-  readonly #buckets = new Map<string, Promise<Kv>>();
-  readonly #indexed = new Set<string>();
+  /** Highest seq this node has seen per conversation (sends, live deliveries), most recent last. */
+  readonly #known = new Map<string, number>();
+  /** Highest receipt this node announced per cursor key, so one ack is announced once. */
+  readonly #announced = new Map<string, number>();
   readonly #rpcSub;
   readonly #metrics: NodeMetrics | undefined;
   #closed = false;
@@ -83,12 +91,12 @@ export class BusMessaging implements Messaging {
     this.#bus = opts.bus;
     this.#log = opts.log;
     this.#regions = opts.topology.regions.map((r) => r.name);
-    this.#bucketRegion = opts.bucketRegion ?? this.#regions[0] ?? opts.region;
     this.#rpcTimeoutMs = opts.rpcTimeoutMs ?? 10_000;
     this.#maxClientMsgId = opts.maxClientMsgIdLength ?? 64;
     this.#metrics = opts.metrics;
-    this.#homes = new Homes({ kv: () => this.#bucket(HOMES_BUCKET), probeLogs: (c) => this.#probeLogs(c) });
-    this.#fanout = new Fanout(this.#bus, (c, after, upTo) => this.#fillGap(c, after, upTo), opts.gapWaitMs ?? 100, opts.metrics);
+    this.#placement = new ConversationPlacement(opts.topology);
+    this.#state = new HomeState(this.#bus);
+    this.#fanout = new Fanout(this.#bus, (c, after, upTo) => this.#fillGap(c, after, upTo), opts.gapWaitMs ?? 100, opts.metrics, (c, seq) => this.#saw(c, seq));
     this.#rpcSub = this.#bus.subscribe(subjects.logRpc(this.region), (m) => void this.#serve(m), { queue: RPC_QUEUE });
   }
 
@@ -100,9 +108,10 @@ export class BusMessaging implements Messaging {
     const ctx = withSpan(parent, span);
     try {
       const conversation = this.#checkSend(input);
-      const home = await this.#homes.resolve(conversation, this.region);
+      const home = this.#placement.homeOf(conversation);
       if (span.isRecording()) span.setAttribute('meridian.home', home);
       const r = home === this.region ? await this.#store(input, conversation, this.region, ctx) : await this.#forward(home, input, ctx);
+      this.#saw(conversation, r.seq);
       this.#metrics?.sendDone(r.duplicate ? 'duplicate' : 'accepted');
       span.end();
       return r;
@@ -144,8 +153,7 @@ export class BusMessaging implements Messaging {
     const limit = opts.limit ?? 100;
     if (!Number.isInteger(after) || after < 0) throw invalid('after must be a whole number ≥ 0', 'after');
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw invalid('limit must be a whole number from 1 to 1000', 'limit');
-    const home = await this.#homes.find(conversation);
-    if (home === null) return { conversation, messages: [], lastSeq: 0, firstAvailable: 1 };
+    const home = this.#placement.homeOf(conversation);
     if (home === this.region) return this.#localHistory(conversation, after, limit);
     return this.#call<HistoryPage>(home, { op: 'history', conversation, after, limit });
   }
@@ -167,24 +175,45 @@ export class BusMessaging implements Messaging {
 
   async cursor(user: string, conversation: string): Promise<number> {
     this.#open();
-    return this.#cursor(await this.#bucket(CURSORS_BUCKET), 'delivered', user, conversation);
+    checkUser(user, 'user');
+    this.#parse(conversation);
+    const home = this.#placement.homeOf(conversation);
+    if (home === this.region) return this.#state.cursor('delivered', user, conversation);
+    return this.#call<number>(home, { op: 'cursor', user, conversation });
   }
 
+  /**
+   * Every region answers for the conversations it homes, in parallel, each from its own buckets
+   * and log. A region that does not answer within a short timeout is left out: its conversations
+   * are unavailable until it is back, and the next connection lists them.
+   */
   async pending(user: string): Promise<PendingConversation[]> {
     this.#open();
     checkUser(user, 'user');
-    const inbox = await this.#kvCall(INBOX_BUCKET, (kv) => kv.keys(keys.inboxOf(user)));
-    const conversations = inbox.map((k) => keys.inboxConversation(k));
+    const parts = await Promise.all(
+      this.#regions.map(async (region) => {
+        if (region === this.region) return this.#localPending(user);
+        try {
+          return await this.#call<PendingConversation[]>(region, { op: 'pending', user }, PROBE_TIMEOUT_MS);
+        } catch {
+          return [];
+        }
+      }),
+    );
+    return parts.flat().sort((a, b) => (a.conversation < b.conversation ? -1 : a.conversation > b.conversation ? 1 : 0));
+  }
+
+  async #localPending(user: string): Promise<PendingConversation[]> {
+    const conversations = (await this.#state.inbox(user)).filter((c) => this.#placement.homeOf(c) === this.region);
     if (conversations.length === 0) return [];
-    const cursors = await this.#bucket(CURSORS_BUCKET);
-    const [lasts, marks] = await Promise.all([this.#lasts(conversations), Promise.all(conversations.map((c) => this.#cursor(cursors, 'delivered', user, c)))]);
+    const [lasts, marks] = await Promise.all([this.#localLasts(conversations), Promise.all(conversations.map((c) => this.#state.cursor('delivered', user, c)))]);
     const out: PendingConversation[] = [];
     conversations.forEach((conversation, i) => {
-      const lastSeq = lasts.get(conversation) ?? 0;
+      const lastSeq = lasts[conversation] ?? 0;
       const cursor = marks[i] ?? 0;
       if (lastSeq > cursor) out.push({ conversation, cursor, lastSeq });
     });
-    return out.sort((a, b) => (a.conversation < b.conversation ? -1 : a.conversation > b.conversation ? 1 : 0));
+    return out;
   }
 
   close(): Promise<void> {
@@ -215,7 +244,7 @@ export class BusMessaging implements Messaging {
     const to = input.to;
     // The inbox index comes before the ack (a retry, even a duplicate, completes it), so an acked
     // direct message is always found by the recipient's next connection.
-    if ('user' in to) await this.#index(conversation, [input.from, to.user]);
+    if ('user' in to) await this.#state.index(conversation, [input.from, to.user]);
     if (!r.duplicate) {
       const frame = encodeMessage({ conversation, seq: r.seq, messageId: r.id, from: input.from, to, body: input.body, timestamp: r.timestamp, region: acceptedIn });
       const data = enc.encode(frame);
@@ -236,6 +265,23 @@ export class BusMessaging implements Messaging {
   async #localHistory(conversation: string, after: number, limit: number): Promise<HistoryPage> {
     const [entries, lastSeq, firstAvailable] = await Promise.all([this.#log.read(conversation, { after, limit }), this.#log.last(conversation), this.#log.firstAvailable(conversation)]);
     return { conversation, messages: entries.map(storedFromEntry), lastSeq, firstAvailable };
+  }
+
+  /**
+   * A page forwarded over the bus must fit one bus message: keep the longest prefix that does
+   * (at least one message). The caller sees fewer than it asked for and pages on from the last
+   * seq it got, as with any page.
+   */
+  #fitReply(page: HistoryPage): HistoryPage {
+    const budget = Math.floor(this.#bus.maxPayload * 0.9) - 256;
+    let used = 0;
+    let n = 0;
+    for (const m of page.messages) {
+      used += Buffer.byteLength(JSON.stringify(m)) + 1;
+      if (used > budget && n > 0) break;
+      n++;
+    }
+    return n === page.messages.length ? page : { ...page, messages: page.messages.slice(0, n) };
   }
 
   async #serve(msg: BusMessage): Promise<void> {
@@ -271,11 +317,19 @@ export class BusMessaging implements Messaging {
           throw err;
         }
       }
-      case 'history':
+      case 'history': {
         this.#parse(req.conversation);
-        return this.#localHistory(req.conversation, req.after, Math.min(req.limit, 1000));
+        return this.#fitReply(await this.#localHistory(req.conversation, req.after, Math.min(req.limit, 1000)));
+      }
       case 'lasts':
         return this.#localLasts(req.conversations);
+      case 'ack':
+        return this.#homeAck(req.kind, req.user, req.conversation, req.seq, req.announced);
+      case 'cursor':
+        this.#parse(req.conversation);
+        return this.#state.cursor('delivered', req.user, req.conversation);
+      case 'pending':
+        return this.#localPending(req.user);
     }
   }
 
@@ -287,62 +341,50 @@ export class BusMessaging implements Messaging {
     const c = this.#parse(conversation);
     if (c.kind === 'dm' && !c.users.includes(user)) throw new MeridianError(ErrorCode.MsgForbidden, `${user} is not a participant of ${conversation}`, { details: { conversation } });
     if (!Number.isInteger(seq) || seq < 0) throw invalid('seq must be a whole number ≥ 0', 'seq');
-    const last = await this.lastSeq(conversation);
+    const home = this.#placement.homeOf(conversation);
+    if (home === this.region) return void (await this.#homeAck(kind, user, conversation, seq, false));
+    // A direct message's receipt goes out now when this node has seen that seq exist: the peer
+    // hears it one link delay later, whatever the home's distance. The home checks and stores.
+    const announced = c.kind === 'dm' && seq <= (this.#known.get(conversation) ?? 0) && this.#announce(kind, user, conversation, seq);
+    await this.#call<number>(home, { op: 'ack', kind, user, conversation, seq, announced });
+  }
+
+  /** At the home: check the seq against the log, raise the cursor, announce the receipt unless done. */
+  async #homeAck(kind: CursorKind, user: string, conversation: string, seq: number, announced: boolean): Promise<number> {
+    const c = this.#parse(conversation);
+    if (c.kind === 'dm' && !c.users.includes(user)) throw new MeridianError(ErrorCode.MsgForbidden, `${user} is not a participant of ${conversation}`, { details: { conversation } });
+    const last = await this.#log.last(conversation);
     if (seq > last) throw new MeridianError(ErrorCode.MsgBadSequence, `seq ${seq} is beyond the last seq ${last} of ${conversation}`, { details: { conversation, seq, last } });
-    const kv = await this.#bucket(CURSORS_BUCKET);
-    const previous = await this.#raise(kv, keys.cursor(kind, user, conversation), seq);
-    if (previous >= seq) return;
-    const frame = enc.encode(encodeReceipt(kind, conversation, user, seq, Date.now()));
+    const previous = await this.#state.raise(kind, user, conversation, seq);
+    if (previous >= seq || announced) return previous;
     if (c.kind === 'dm') {
-      const peer = c.users[0] === user ? c.users[1] : c.users[0];
-      if (peer !== user) this.#bus.publish(subjects.user(peer), frame);
-      return;
+      this.#announce(kind, user, conversation, seq);
+      return previous;
     }
     // Rooms: only the senders of the covered messages hear of it (at most the last 100 of them).
     const from = Math.max(previous, seq - 100);
-    const page = await this.history(conversation, { after: from, limit: Math.max(1, seq - from) });
+    const page = await this.#localHistory(conversation, from, Math.max(1, seq - from));
     const senders = new Set(page.messages.filter((m) => m.seq <= seq && m.from !== user).map((m) => m.from));
+    const frame = enc.encode(encodeReceipt(kind, conversation, user, seq, Date.now()));
     for (const s of senders) this.#bus.publish(subjects.user(s), frame);
+    return previous;
   }
 
-  /** Raise a cursor key to `seq` (never lower it); returns the value it had. */
-  async #raise(kv: Kv, key: string, seq: number): Promise<number> {
-    for (let attempt = 0; attempt < 20; attempt++) {
-      const cur = await this.#kvOp(() => kv.get(key));
-      const value = cur ? Number(dec.decode(cur.value)) || 0 : 0;
-      if (value >= seq) return value;
-      try {
-        if (cur) await kv.update(key, enc.encode(String(seq)), cur.revision);
-        else await kv.create(key, enc.encode(String(seq)));
-        return value;
-      } catch (err) {
-        if (isMeridianError(err) && (err.code === ErrorCode.KvWrongRevision || err.code === ErrorCode.KvKeyExists)) continue;
-        throw unavailable(err, 'messaging state');
-      }
-    }
-    throw new MeridianError(ErrorCode.MsgUnavailable, `cursor ${key} is contended; try again`);
+  /** Publish a direct conversation's receipt to the peer, once per raise seen here; false when already announced. */
+  #announce(kind: CursorKind, user: string, conversation: string, seq: number): boolean {
+    const key = `${kind}\0${user}\0${conversation}`;
+    if ((this.#announced.get(key) ?? 0) >= seq) return false;
+    remember(this.#announced, key, seq);
+    const c = this.#parse(conversation);
+    if (c.kind !== 'dm') return false;
+    const peer = c.users[0] === user ? c.users[1] : c.users[0];
+    if (peer !== user) this.#bus.publish(subjects.user(peer), enc.encode(encodeReceipt(kind, conversation, user, seq, Date.now())));
+    return true;
   }
 
-  async #cursor(kv: Kv, kind: CursorKind, user: string, conversation: string): Promise<number> {
-    const e = await this.#kvOp(() => kv.get(keys.cursor(kind, user, conversation)));
-    return e ? Number(dec.decode(e.value)) || 0 : 0;
-  }
-
-  async #index(conversation: string, users: readonly string[]): Promise<void> {
-    const todo = [...new Set(users)].map((u) => keys.inbox(u, conversation)).filter((k) => !this.#indexed.has(k));
-    if (todo.length === 0) return;
-    const kv = await this.#bucket(INBOX_BUCKET);
-    await Promise.all(
-      todo.map(async (k) => {
-        try {
-          await kv.create(k, new Uint8Array());
-        } catch (err) {
-          if (!(isMeridianError(err) && err.code === ErrorCode.KvKeyExists)) throw unavailable(err, 'messaging state');
-        }
-        if (this.#indexed.size >= MAX_INDEXED) this.#indexed.clear();
-        this.#indexed.add(k);
-      }),
-    );
+  /** This node saw `seq` exist in `conversation` (a send it made or forwarded, a live delivery). */
+  #saw(conversation: string, seq: number): void {
+    if ((this.#known.get(conversation) ?? 0) < seq) remember(this.#known, conversation, seq);
   }
 
   // ---- plumbing ------------------------------------------------------------------------
@@ -351,13 +393,10 @@ export class BusMessaging implements Messaging {
   async #lasts(conversations: readonly string[]): Promise<Map<string, number>> {
     const byHome = new Map<string, string[]>();
     const out = new Map<string, number>();
-    await Promise.all(
-      conversations.map(async (c) => {
-        const home = await this.#homes.find(c);
-        if (home === null) return void out.set(c, 0);
-        byHome.set(home, [...(byHome.get(home) ?? []), c]);
-      }),
-    );
+    for (const c of conversations) {
+      const home = this.#placement.homeOf(c);
+      byHome.set(home, [...(byHome.get(home) ?? []), c]);
+    }
     await Promise.all(
       [...byHome].map(async ([home, list]) => {
         const lasts = home === this.region ? await this.#localLasts(list) : await this.#call<Record<string, number>>(home, { op: 'lasts', conversations: list });
@@ -373,25 +412,18 @@ export class BusMessaging implements Messaging {
     return out;
   }
 
-  async #probeLogs(conversation: string): Promise<Map<string, number>> {
-    const out = new Map<string, number>();
-    await Promise.all(
-      this.#regions.map(async (region) => {
-        try {
-          const last = region === this.region ? await this.#log.last(conversation) : ((await this.#call<Record<string, number>>(region, { op: 'lasts', conversations: [conversation] }, PROBE_TIMEOUT_MS))[conversation] ?? 0);
-          out.set(region, last);
-        } catch {
-          // unreachable regions are skipped (see homes.ts)
-        }
-      }),
-    );
-    return out;
-  }
-
   async #fillGap(conversation: string, after: number, upTo: number): Promise<readonly StoredMessage[]> {
-    if (upTo <= after) return [];
-    const page = await this.history(conversation, { after, limit: Math.min(1000, upTo - after) });
-    return page.messages.filter((m) => m.seq <= upTo);
+    const out: StoredMessage[] = [];
+    // Pages from another region may come back cut to fit a bus message: read on until upTo.
+    while (upTo > after) {
+      const page = await this.history(conversation, { after, limit: Math.min(1000, upTo - after) });
+      const got = page.messages.filter((m) => m.seq <= upTo);
+      out.push(...got);
+      const last = got[got.length - 1]?.seq;
+      if (last === undefined || last >= upTo) break;
+      after = last;
+    }
+    return out;
   }
 
   async #call<T>(region: string, req: RpcRequest, timeoutMs = this.#rpcTimeoutMs, trace?: Context): Promise<T> {
@@ -406,32 +438,6 @@ export class BusMessaging implements Messaging {
       throw new MeridianError(ErrorCode.MsgUnavailable, `region ${region} cannot be reached: ${(err as Error).message}`, { cause: err, details: { region } });
     }
     return decodeRpcReply<T>(reply.data);
-  }
-
-  #bucket(name: string): Promise<Kv> {
-    let p = this.#buckets.get(name);
-    if (!p) {
-      p = this.#bus.kv(name, { region: this.#bucketRegion });
-      this.#buckets.set(name, p);
-      // A bucket whose home is unreachable now may be reachable on the next call.
-      p.catch(() => this.#buckets.delete(name));
-    }
-    return p.catch((err: unknown) => {
-      throw unavailable(err, 'messaging state');
-    });
-  }
-
-  async #kvCall<T>(bucket: string, fn: (kv: Kv) => Promise<T>): Promise<T> {
-    const kv = await this.#bucket(bucket);
-    return this.#kvOp(() => fn(kv));
-  }
-
-  async #kvOp<T>(fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      throw unavailable(err, 'messaging state');
-    }
   }
 
   #checkSend(input: SendInput): string {
@@ -462,6 +468,16 @@ export class BusMessaging implements Messaging {
 
   #open(): void {
     if (this.#closed) throw new MeridianError(ErrorCode.MsgClosed, 'messaging is closed');
+  }
+}
+
+/** Set `key` to `value` as the most recent entry of a bounded map (oldest dropped first). */
+function remember(map: Map<string, number>, key: string, value: number): void {
+  map.delete(key);
+  map.set(key, value);
+  if (map.size > MAX_KNOWN) {
+    const oldest = map.keys().next();
+    if (!oldest.done) map.delete(oldest.value);
   }
 }
 

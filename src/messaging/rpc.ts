@@ -18,6 +18,9 @@ export const rpcRequest = z.discriminatedUnion('op', [
   z.object({ op: z.literal('send'), from: z.string(), to: recipient, body: json, clientMsgId: z.string(), region: z.string() }),
   z.object({ op: z.literal('history'), conversation: z.string(), after: z.number().int().nonnegative(), limit: z.number().int().positive() }),
   z.object({ op: z.literal('lasts'), conversations: z.array(z.string()).max(1000) }),
+  z.object({ op: z.literal('ack'), kind: z.enum(['delivered', 'read']), user: z.string(), conversation: z.string(), seq: z.number().int().nonnegative(), announced: z.boolean() }),
+  z.object({ op: z.literal('cursor'), user: z.string(), conversation: z.string() }),
+  z.object({ op: z.literal('pending'), user: z.string() }),
 ]);
 export type RpcRequest = z.infer<typeof rpcRequest>;
 

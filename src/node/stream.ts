@@ -265,7 +265,8 @@ export class ConversationStream {
           messages.push(m);
         }
         const lastRead = page.messages[page.messages.length - 1]?.seq;
-        if (done || messages.length >= host.maxReplay || page.messages.length < limit || lastRead === undefined || lastRead >= to) break;
+        // A short page is not the end: a page forwarded from another region is cut to fit one bus message.
+        if (done || messages.length >= host.maxReplay || lastRead === undefined || lastRead >= to) break;
         page = await host.messaging.history(this.conversation, { after: lastRead, limit: Math.min(limit, host.maxReplay - messages.length) });
       }
       return { messages, lastSeq, firstAvailable, to };

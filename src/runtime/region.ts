@@ -85,7 +85,6 @@ async function openLog(o: StartRegionOptions): Promise<MessageLog> {
 }
 
 export async function startRegion(o: StartRegionOptions): Promise<RegionRuntime> {
-  const first = o.topology.regions[0]?.name ?? o.region;
   const nodeId = o.node?.node ?? `${o.region}-${Math.random().toString(16).slice(2, 10)}`;
   const cleanup: (() => Promise<void>)[] = [];
   const undo = async (): Promise<void> => {
@@ -97,7 +96,7 @@ export async function startRegion(o: StartRegionOptions): Promise<RegionRuntime>
     const metrics =
       o.node?.metrics ??
       new NodeMetrics({ region: o.region, node: nodeId, regions: o.topology.regions.map((r) => r.name), slo: o.topology.slo, log: createLogger({ base: { region: o.region, node: nodeId } }) });
-    const messaging = await createMessaging({ bus: o.bus, region: o.region, topology: o.topology, log, bucketRegion: first, metrics });
+    const messaging = await createMessaging({ bus: o.bus, region: o.region, topology: o.topology, log, metrics });
     cleanup.push(() => messaging.close());
     const presence = await createPresence(o.bus, { ...o.presence, node: nodeId, regions: o.topology.regions.map((r) => r.name) });
     cleanup.push(() => presence.close());

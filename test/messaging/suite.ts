@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors/mod.js';
 import type { Delivery, Messaging } from '../../src/messaging/mod.js';
 import { dmConversation, roomConversation } from '../../src/protocol/mod.js';
+import { ConversationPlacement } from '../../src/placement/mod.js';
 
 export interface Deployment {
   readonly regions: readonly string[];
@@ -54,15 +55,29 @@ export function runMessagingConformance(factory: DeploymentFactory): void {
   describe(`messaging conformance: ${factory.name}`, () => {
     let d: Deployment;
     let A: string, B: string, C: string;
+    let placement: ConversationPlacement;
+    /** Fresh users whose direct conversation is homed in `region` (homes are hashed from the id). */
+    const pairHomedIn = (region: string): [string, string] => {
+      for (;;) {
+        const pair: [string, string] = [uid('alice'), uid('bob')];
+        if (placement.homeOf(dmConversation(...pair)) === region) return pair;
+      }
+    };
+    const roomHomedIn = (region: string): string => {
+      for (;;) {
+        const room = uid('room');
+        if (placement.homeOf(roomConversation(room)) === region) return room;
+      }
+    };
     beforeAll(async () => {
       d = await factory.create();
       [A, B, C] = d.regions as [string, string, string];
+      placement = new ConversationPlacement({ regions: d.regions.map((name) => ({ name })) });
     }, 120_000);
     afterAll(async () => d?.close(), 60_000);
 
     it('a direct message reaches the recipient in another region and the sender\'s other region, acked with seq 1', async () => {
-      const alice = uid('alice');
-      const bob = uid('bob');
+      const [alice, bob] = pairHomedIn(A);
       const bobSeen = collect((h) => d.messaging(C).onUser(bob, h));
       const aliceElsewhere = collect((h) => d.messaging(B).onUser(alice, h));
       await settle();
@@ -76,17 +91,16 @@ export function runMessagingConformance(factory: DeploymentFactory): void {
       aliceElsewhere.stop();
     });
 
-    it('the conversation stays homed where it started: a reply from another region gets the next seq from the same log', async () => {
-      const alice = uid('alice');
-      const bob = uid('bob');
-      const first = await d.messaging(B).send({ from: alice, to: { user: bob }, body: 'one', clientMsgId: 'x1' });
+    it('a conversation has one home whichever region sends: the first send from elsewhere is forwarded there, a reply from a third region gets the next seq from the same log', async () => {
+      const [alice, bob] = pairHomedIn(B);
+      const first = await d.messaging(A).send({ from: alice, to: { user: bob }, body: 'one', clientMsgId: 'x1' });
       const reply = await d.messaging(C).send({ from: bob, to: { user: alice }, body: 'two', clientMsgId: 'x1' });
       expect(first.home).toBe(B);
       expect(reply.home).toBe(B);
       expect(reply.seq).toBe(2);
       const page = await d.messaging(A).history(first.conversation);
       expect(page.messages.map((m) => [m.seq, m.from, m.body, m.region])).toEqual([
-        [1, alice, 'one', B],
+        [1, alice, 'one', A],
         [2, bob, 'two', C],
       ]);
       expect(page.lastSeq).toBe(2);
@@ -194,8 +208,7 @@ export function runMessagingConformance(factory: DeploymentFactory): void {
     });
 
     it('sends to a conversation homed in an unreachable region fail as retryable, then succeed after it is back', async () => {
-      const alice = uid('alice');
-      const bob = uid('bob');
+      const [alice, bob] = pairHomedIn(C);
       const first = await d.messaging(C).send({ from: alice, to: { user: bob }, body: 1, clientMsgId: 'k1' });
       expect(first.home).toBe(C);
       await d.kill(C);
