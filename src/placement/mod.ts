@@ -81,7 +81,7 @@ export class ConversationPlacement {
   readonly #rules: readonly { match: string; regions: readonly string[] }[];
   readonly #cache = new Map<string, string>();
 
-  constructor(topology: Pick<Topology, 'regions'> & { placement?: Topology['placement'] }) {
+  constructor(topology: { readonly regions: readonly { readonly name: string }[]; readonly placement?: Topology['placement'] }) {
     this.regions = topology.regions.map((r) => r.name);
     this.#rules = topology.placement?.conversations ?? [];
   }
