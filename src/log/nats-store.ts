@@ -12,7 +12,8 @@ import type { MsgHdrs } from '@nats-io/transport-node';
 import { DiscardPolicy, JetStreamApiCodes, JetStreamApiError, RetentionPolicy, StorageType } from '@nats-io/jetstream';
 import type { JetStreamManager, StoredMsg, StreamConfig } from '@nats-io/jetstream';
 import { mapNatsError } from '../bus/nats/errors.js';
-import { streams, subjects } from '../bus/subjects.js';
+import { subjects } from '../bus/subjects.js';
+import { logStreams } from '../placement/mod.js';
 import { ErrorCode, MeridianError } from '../errors/mod.js';
 import type { LogOptions } from './types.js';
 import type { BodyKind } from './validate.js';
@@ -63,7 +64,7 @@ export function streamConfigs(name: string, home: string, replicas: number, o: R
   return {
     log: {
       ...common,
-      name: streams.log(name),
+      name: logStreams(name).stream,
       subjects: [subjects.allLog(name)],
       max_age: o.maxAgeMs > 0 ? nanos(o.maxAgeMs) : 0,
       max_msgs_per_subject: o.maxPerConversation > 0 ? o.maxPerConversation : -1,
@@ -72,7 +73,7 @@ export function streamConfigs(name: string, home: string, replicas: number, o: R
       max_msg_size: o.maxBodyBytes + 16 * 1024,
     },
     // One message per conversation: its highest seq. No max_age: it must outlive the entries.
-    head: { ...common, name: streams.logHead(name), subjects: [subjects.allLogHead(name)], max_msgs_per_subject: 1 },
+    head: { ...common, name: logStreams(name).headStream, subjects: [subjects.allLogHead(name)], max_msgs_per_subject: 1 },
   };
 }
 

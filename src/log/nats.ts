@@ -25,7 +25,8 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { JetStreamClient, JetStreamManager, StoredMsg } from '@nats-io/jetstream';
-import { streams, subjects, token } from '../bus/subjects.js';
+import { subjects, token } from '../bus/subjects.js';
+import { logStreams } from '../placement/mod.js';
 import { ErrorCode, MeridianError } from '../errors/mod.js';
 import { eraseSender } from './nats-erase.js';
 import { fetchFrom, findLast, findStart } from './nats-read.js';
@@ -71,8 +72,7 @@ export class NatsMessageLog implements MessageLog {
     this.#js = jetstream(o.nc, { timeout: this.#timeoutMs });
     this.#jsm = jsm;
     this.#opts = opts;
-    this.#stream = streams.log(o.name);
-    this.#headStream = streams.logHead(o.name);
+    ({ stream: this.#stream, headStream: this.#headStream } = logStreams(o.name));
   }
 
   append(conversation: string, input: AppendInput): Promise<AppendResult> {

@@ -48,6 +48,19 @@ export interface LogPlace extends Place {
 
 const logName = (region: string): string => region.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 32);
 
+/** The JetStream streams of the message log named `name` (src/log/nats.ts opens them). */
+export function logStreams(name: string): { stream: string; headStream: string } {
+  return { stream: streams.log(name), headStream: streams.logHead(name) };
+}
+
+const KV_STREAM = `KV_${buckets.name('')}`;
+const LOG_STREAM = /^MRD_LOG(HEAD)?_/;
+
+/** True for the stream of any bucket or log Meridian places (the doctor checks where they are). */
+export function isMeridianStream(stream: string): boolean {
+  return stream.startsWith(KV_STREAM) || LOG_STREAM.test(stream);
+}
+
 /** Region-owned and conversation-owned state, by the region that holds it. */
 export const placed = {
   presence: (region: string): Place => ({ name: buckets.name(`presence-${region}`), region }),
@@ -58,7 +71,7 @@ export const placed = {
   cursors: (region: string): Place => ({ name: buckets.name(`cursors-${region}`), region }),
   log: (region: string): LogPlace => {
     const name = logName(region);
-    return { name, region, stream: streams.log(name), headStream: streams.logHead(name) };
+    return { name, region, ...logStreams(name) };
   },
 } as const;
 

@@ -103,7 +103,10 @@ describe('JetStream meta group', () => {
     const lines = checkMeta(healthy());
     expect(verdicts(lines)).toEqual(['meta group: ok', '3 servers: ok', 'us-east: ok', 'eu-west: ok', 'ap-southeast: ok']);
     expect(one(lines, 'meta group').detail).toBe('us-east (region us-east); every server that answered agrees (3)');
-    expect(one(lines, 'us-east').detail).toContain('holds 1 of 3; without it 2 of 3 stay up ≥ majority 2: JetStream keeps working; its message log, DLQ and audit buckets and the shared mrd-* buckets');
+    // No region holds anything the others need: losing the first one costs the same as any other.
+    for (const r of ['us-east', 'eu-west', 'ap-southeast']) {
+      expect(one(lines, r).detail).toBe('holds 1 of 3; without it 2 of 3 stay up ≥ majority 2: JetStream keeps working; its message log, the inbox and cursors of the conversations it homes, and its presence, workers, DLQ and audit buckets become unavailable');
+    }
   });
 
   it('with one region down: quorum kept but at its margin, and losing either other region would lose it', () => {
@@ -157,9 +160,10 @@ describe('JetStream meta group', () => {
 describe('placement', () => {
   it('passes streams in their home cluster and fails one anywhere else', () => {
     const s = healthy();
-    s.servers[1]!.jsz!.account_details![0]!.stream_detail!.push(stream('KV_mrd-homes', 'eu-west'), stream('KV_mrd-dlq-eu-west', 'eu-west'), stream('ORDERS', 'eu-west'));
+    s.servers[1]!.jsz!.account_details![0]!.stream_detail!.push(stream('KV_mrd-workers-us-east', 'eu-west'), stream('KV_mrd-dlq-eu-west', 'eu-west'), stream('KV_mrd-homes', 'eu-west'), stream('ORDERS', 'eu-west'));
     const lines = checkPlacement(s);
-    expect(one(lines, 'KV_mrd-homes')).toMatchObject({ verdict: 'FAIL', detail: "in eu-west, must be in us-east: shared buckets (mrd-*) live in the topology's first region (us-east)" });
+    expect(one(lines, 'KV_mrd-workers-us-east')).toMatchObject({ verdict: 'FAIL', detail: 'in eu-west, must be in us-east: bucket mrd-workers-us-east belongs to us-east' });
+    expect(one(lines, 'KV_mrd-homes')).toMatchObject({ verdict: 'warn', detail: 'in eu-west; bucket mrd-homes belongs to no region of the topology (left over from a removed region or an earlier version?)' });
     expect(one(lines, 'KV_mrd-dlq-eu-west').verdict).toBe('ok');
     expect(one(lines, 'MRD_LOG_ap-southeast')).toMatchObject({ verdict: 'ok', detail: "in ap-southeast (ap-southeast's message log lives in ap-southeast), leader ap-southeast" });
     expect(one(lines, 'other streams')).toMatchObject({ verdict: 'ok', detail: "1 stream not Meridian's, not checked" });

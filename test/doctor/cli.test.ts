@@ -70,8 +70,12 @@ describe('doctor targets and report', () => {
   });
 
   it.each([
-    ['KV_mrd-presence', 'us-east'],
-    ['KV_mrd-homes', 'us-east'],
+    ['KV_mrd-presence-eu-west', 'eu-west'],
+    ['KV_mrd-workers-ap-southeast', 'ap-southeast'],
+    ['KV_mrd-inbox-us-east', 'us-east'],
+    ['KV_mrd-cursors-eu-west', 'eu-west'],
+    ['KV_mrd-presence', null],
+    ['KV_mrd-homes', null],
     ['KV_mrd-dlq-eu-west', 'eu-west'],
     ['KV_mrd-dlq-mars', null],
     ['KV_mrd-audit-ap-southeast', 'ap-southeast'],

@@ -84,7 +84,7 @@ export function healthy(): Snapshot {
   return {
     topology: topology(),
     servers: [
-      server({ region: 'us-east', streams: [stream('KV_mrd-presence', 'us-east'), stream('MRD_LOG_us-east', 'us-east'), stream('MRD_LOGHEAD_us-east', 'us-east')] }),
+      server({ region: 'us-east', streams: [stream('KV_mrd-presence-us-east', 'us-east'), stream('MRD_LOG_us-east', 'us-east'), stream('MRD_LOGHEAD_us-east', 'us-east')] }),
       server({ region: 'eu-west', streams: [stream('MRD_LOG_eu-west', 'eu-west')] }),
       server({ region: 'ap-southeast', streams: [stream('MRD_LOG_ap-southeast', 'ap-southeast')] }),
     ],

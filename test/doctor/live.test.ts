@@ -79,7 +79,7 @@ describeWithNats('meridian doctor on a live super-cluster', () => {
     // Every region's log is where it belongs, and the shared presence bucket in the first region.
     const placed = of('placement').map((l) => l.subject);
     for (const r of REGIONS) expect(placed).toEqual(expect.arrayContaining([`MRD_LOG_${r}`, `MRD_LOGHEAD_${r}`]));
-    expect(of('placement').find((l) => l.subject === 'KV_mrd-presence')!.detail).toMatch(/^in us-east/);
+    for (const r of REGIONS) expect(of('placement').find((l) => l.subject === `KV_mrd-presence-${r}`)?.detail).toMatch(new RegExp(`^in ${r} `));
     // Measured RTTs cross each delayed link twice and match the topology.
     for (const l of of('gateway rtt')) {
       const [a, b] = l.subject.split(' ⇄ ') as [string, string];

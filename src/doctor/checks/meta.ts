@@ -92,7 +92,6 @@ export function checkMeta(s: Snapshot): CheckLine[] {
     lines.push({ check: 'meta quorum', subject: plural(size, 'server'), verdict: 'ok', detail: `${upCount} of ${size} up, majority is ${majority}${source}` });
   }
 
-  const first = s.topology.regions[0]?.name;
   for (const r of s.topology.regions.map((x) => x.name)) {
     const here = list.filter((m) => m.region === r);
     if (here.length === 0) {
@@ -100,7 +99,7 @@ export function checkMeta(s: Snapshot): CheckLine[] {
       continue;
     }
     const left = upCount - here.filter((m) => m.up).length;
-    const goes = r === first ? 'its message log, DLQ and audit buckets and the shared mrd-* buckets (homes, presence, cursors, inbox, workers)' : 'its message log, DLQ and audit buckets';
+    const goes = 'its message log, the inbox and cursors of the conversations it homes, and its presence, workers, DLQ and audit buckets';
     const now = here.every((m) => !m.up) ? 'down now; ' : '';
     const what = left >= majority ? `${left} of ${size} stay up ≥ majority ${majority}: JetStream keeps working` : `${left} of ${size} stay up < majority ${majority}: no stream or bucket can be created or changed anywhere`;
     lines.push({ check: 'lose region', subject: r, verdict: left >= majority ? 'ok' : 'warn', detail: `${now}holds ${here.length} of ${size}; without it ${what}; ${goes} become unavailable` });

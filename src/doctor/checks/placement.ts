@@ -36,7 +36,7 @@ export function checkPlacement(s: Snapshot): CheckLine[] {
     const cluster = st.cluster?.name;
     const leader = st.cluster?.leader ?? '';
     if (home.region === null) {
-      lines.push({ check: 'placement', subject, verdict: 'warn', detail: `in ${cluster ?? '?'}; ${home.rule} (left over from a removed region?)` });
+      lines.push({ check: 'placement', subject, verdict: 'warn', detail: `in ${cluster ?? '?'}; ${home.rule} (left over from a removed region or an earlier version?)` });
     } else if (cluster !== home.region) {
       lines.push({ check: 'placement', subject, verdict: 'FAIL', detail: `in ${cluster ?? 'no cluster'}, must be in ${home.region}: ${home.rule}` });
     } else if (leader === '') {
