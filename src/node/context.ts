@@ -10,8 +10,8 @@ import type { AuditLog } from '../audit/mod.js';
 
 export interface SessionRef {
   readonly id: string;
-  /** Send `migrate` (drain). */
-  migrate(frame: { suggestedRegion: string; url: string; deadlineMs: number }): void;
+  /** Send `migrate` (`drain`, or `region_unavailable` when the node lost its bus). */
+  migrate(frame: { reason: 'drain' | 'region_unavailable'; suggestedRegion: string; url: string; deadlineMs: number }): void;
   /** Close with a code of ours (4500 …); the socket is destroyed if the client does not answer. */
   close(code: number, reason: string): void;
   /** Destroy the socket at once (region taken down). */

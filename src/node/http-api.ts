@@ -46,6 +46,8 @@ const STATUS: Partial<Record<RequestErrorName, number>> = {
 };
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  // Answered already (503: the bus went down while this request was in flight): nothing to add.
+  if (res.writableEnded) return;
   if (res.headersSent) {
     res.destroy();
     return;

@@ -3,6 +3,11 @@
  * `migrate` sends clients. Every node answers status requests on `mrd.sys.status.<region>` with
  * its own state; a node asks the other regions (1 s timeout, answers cached 2 s) and reports
  * them unreachable when nothing answers — the same view the bus gives the messaging layer.
+ *
+ * It also remembers the last answer of each region heard while its own bus was up (`lastKnown`),
+ * refreshed by `refresh()` on a timer: when this node's bus goes away it can no longer ask, and
+ * that memory is what it picks a region to send its clients to from. While the bus is down
+ * `state()` answers unreachable at once instead of waiting out a request that cannot succeed.
  */
 import { subjects } from '../bus/subjects.js';
 import type { Bus, Subscription } from '../bus/types.js';
@@ -33,6 +38,11 @@ const decoder = new TextDecoder();
 export class RegionView {
   readonly #sub: Subscription;
   readonly #cache = new Map<string, Promise<RegionState>>();
+  readonly #last = new Map<string, RegionState>();
+  #busUp = true;
+  /** Bumped on every bus up/down change: an answer asked across one is not trusted. */
+  #epoch = 0;
+  #refreshing: Promise<void> | undefined;
 
   constructor(
     readonly bus: Bus,
@@ -52,6 +62,7 @@ export class RegionView {
 
   /** Another region's state (cached for a moment; `fresh` asks now, e.g. before `migrate`). */
   state(region: string, opts: { fresh?: boolean } = {}): Promise<RegionState> {
+    if (!this.#busUp) return Promise.resolve({ reachable: false, nodes: [], checkedAt: Date.now() });
     const hit = opts.fresh === true ? undefined : this.#cache.get(region);
     if (hit) return hit;
     const p = this.#ask(region);
@@ -62,13 +73,47 @@ export class RegionView {
 
   async #ask(region: string): Promise<RegionState> {
     const start = performance.now();
+    const epoch = this.#epoch;
+    let state: RegionState;
     try {
       const reply = await this.bus.request(subjects.status(region), new Uint8Array(0), { timeoutMs: TIMEOUT_MS });
       const node = JSON.parse(decoder.decode(reply.data)) as NodeState;
-      return { reachable: true, rttMs: Math.round((performance.now() - start) * 10) / 10, nodes: [node], checkedAt: Date.now() };
+      state = { reachable: true, rttMs: Math.round((performance.now() - start) * 10) / 10, nodes: [node], checkedAt: Date.now() };
     } catch {
-      return { reachable: false, nodes: [], checkedAt: Date.now() };
+      state = { reachable: false, nodes: [], checkedAt: Date.now() };
     }
+    // An ask that failed because our own bus went away says nothing about the other region.
+    if (this.#busUp && epoch === this.#epoch) this.#last.set(region, state);
+    return state;
+  }
+
+  /** This node's bus went down or came back (the node reads `bus.status()`). */
+  setBusUp(up: boolean): void {
+    if (up === this.#busUp) return;
+    this.#busUp = up;
+    this.#epoch++;
+    this.#cache.clear();
+  }
+
+  get busUp(): boolean {
+    return this.#busUp;
+  }
+
+  /** The last answer heard from `region` while this node's bus was up; undefined if none yet. */
+  lastKnown(region: string): RegionState | undefined {
+    return this.#last.get(region);
+  }
+
+  /**
+   * Ask every other region now, for `lastKnown` only (answers are not cached for `state`, which
+   * asks on its own schedule). One refresh at a time; nothing while the bus is down.
+   */
+  refresh(): Promise<void> {
+    if (!this.#busUp) return Promise.resolve();
+    this.#refreshing ??= Promise.all(this.othersByDistance().map((r) => this.#ask(r)))
+      .then(() => undefined)
+      .finally(() => (this.#refreshing = undefined));
+    return this.#refreshing;
   }
 
   /** Other regions, nearest first (great-circle distance from this region). */
@@ -85,6 +130,7 @@ export class RegionView {
   close(): void {
     this.#sub.unsubscribe();
     this.#cache.clear();
+    this.#last.clear();
   }
 }
 

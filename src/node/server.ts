@@ -21,7 +21,8 @@ import { handleAudit } from './audit-route.js';
 import { Authenticator } from './auth.js';
 import type { NodeContext, SessionRef } from './context.js';
 import { demoPage } from './demo.js';
-import { drainSessions } from './drain.js';
+import { BusWatch } from './bus-watch.js';
+import { drainSessions, evacuate } from './drain.js';
 import { handleApi, sendError, sendJson } from './http-api.js';
 import { deliveryStats, handleObservability, regionRtts } from './metrics-route.js';
 import { NodeMetrics } from '../observability/metrics.js';
@@ -86,7 +87,6 @@ export async function startRegionNode(options: RegionNodeOptions): Promise<Regio
   let draining = false;
   let down = false;
   let closed = false;
-  let busUp = true;
   const self = (): NodeState => ({ region: opts.region, node: opts.node, draining, ready: ready(), sessions: sessions.size, ...deliveryStats(metrics) });
   const view = new RegionView(options.bus, opts.topology, self);
   metrics.setSources({
@@ -99,20 +99,25 @@ export async function startRegionNode(options: RegionNodeOptions): Promise<Regio
   const ws = new WsEndpoint(ctx);
   const sockets = new Set<Socket>();
 
-  void (async () => {
-    try {
-      for await (const s of options.bus.status()) {
-        metrics.busStatus(s.type);
-        if (s.type === 'disconnected' || s.type === 'reconnecting') busUp = false;
-        else if (s.type === 'reconnected') busUp = true;
-        else if (s.type === 'closed') return;
-      }
-    } catch {
-      // A status stream that ends with an error leaves the last state; the bus reports closure.
-    }
-  })();
+  // Losing the bus (bus-watch.ts): not ready and 503 at once; after two heartbeat intervals the
+  // clients are sent to the nearest region last heard healthy (drain.ts, evacuate), else 4505.
+  const bus = new BusWatch(options.bus, {
+    graceMs: 2 * opts.heartbeatMs,
+    retryAfterS: Math.max(1, Math.ceil(opts.heartbeatMs / 1000)),
+    onStatus: (type) => metrics.busStatus(type),
+    onChange: (up) => view.setBusUp(up),
+    onLost() {
+      if (draining || down || closed) return;
+      const deadlineMs = Math.min(opts.drainDeadlineMs, Math.max(1000, 2 * opts.heartbeatMs));
+      evacuate(ctx, view, deadlineMs, () => bus.up || closed || down).catch((err: unknown) => ctx.onInternalError(err, 'evacuate'));
+    },
+  });
+  // What the node knows of the other regions when its bus goes: asked again every few seconds.
+  const refresh = setInterval(() => void view.refresh(), Math.max(500, Math.min(5000, opts.heartbeatMs)));
+  refresh.unref();
+  void view.refresh();
 
-  const ready = (): boolean => !draining && !down && !closed && busUp && modules.every((m) => m.ready?.() ?? true);
+  const ready = (): boolean => !draining && !down && !closed && bus.up && modules.every((m) => m.ready?.() ?? true);
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     let url: URL;
@@ -125,7 +130,7 @@ export async function startRegionNode(options: RegionNodeOptions): Promise<Regio
     if (path === '/health') return sendJson(res, 200, { status: 'ok', region: opts.region, node: opts.node });
     if (path === '/ready') {
       const ok = ready();
-      const reason = draining ? 'draining' : !busUp ? 'bus_disconnected' : ok ? undefined : 'module_not_ready';
+      const reason = draining ? 'draining' : !bus.up ? 'bus_disconnected' : ok ? undefined : 'module_not_ready';
       return sendJson(res, ok ? 200 : 503, { ready: ok, region: opts.region, node: opts.node, ...(reason ? { reason } : {}) });
     }
     if (path === '/' && (req.method === 'GET' || req.method === 'HEAD')) {
@@ -162,7 +167,13 @@ export async function startRegionNode(options: RegionNodeOptions): Promise<Regio
       return sendJson(res, 200, { drained: true, region: opts.region, node: opts.node, sessions: sessions.size });
     }
     if (path === '/v1/audit') return handleAudit(req, res, url, access, options.audit);
-    if (await handleApi(api, req, res, url)) return;
+    // Everything below needs the bus (messaging, presence, the modules), except /v1/regions.
+    const needsBus = path !== '/v1/regions';
+    if (needsBus && !bus.up) {
+      req.resume();
+      return bus.unavailable(res);
+    }
+    if (await (needsBus ? bus.whileUp(res, () => handleApi(api, req, res, url)) : handleApi(api, req, res, url))) return;
     const request = access.request(req);
     for (const m of modules) {
       if (await m.handle(req, res, url, request)) return;
@@ -174,7 +185,7 @@ export async function startRegionNode(options: RegionNodeOptions): Promise<Regio
     handle(req, res).catch((err: unknown) => {
       ctx.onInternalError(err, 'http');
       if (!res.headersSent) sendError(res, 500, 'INTERNAL_ERROR', 'the server failed to handle this request');
-      else res.destroy();
+      else if (!res.writableEnded) res.destroy();
     });
   });
   server.on('connection', (s: Socket) => {
@@ -189,6 +200,7 @@ export async function startRegionNode(options: RegionNodeOptions): Promise<Regio
     const path = (req.url ?? '/').split('?')[0];
     if (path !== '/ws') return refuse(socket, 404, { error: { code: 'NOT_FOUND', message: 'the WebSocket endpoint is /ws' } });
     if (draining || closed || down) return refuse(socket, 503, { error: { code: 'UNAVAILABLE', message: 'this node is draining: connect to another region' } });
+    if (!bus.up) return refuse(socket, 503, { error: { code: 'UNAVAILABLE', message: 'this node lost its bus: connect to another region' } }, bus.retryAfter);
     try {
       ws.upgrade(req, socket, head);
       metrics.connectionOpened();
@@ -221,6 +233,8 @@ export async function startRegionNode(options: RegionNodeOptions): Promise<Regio
     port = await listen(opts.port);
   } catch (err) {
     clearInterval(sweep);
+    clearInterval(refresh);
+    bus.close();
     ctx.hub.close();
     view.close();
     throw err;
@@ -273,6 +287,8 @@ export async function startRegionNode(options: RegionNodeOptions): Promise<Regio
         draining = true;
         closed = true;
         clearInterval(sweep);
+        clearInterval(refresh);
+        bus.close();
         for (const s of [...sessions]) s.close(4500, 'the node is shutting down');
         // Give close frames a moment to leave, then cut whatever is left.
         const until = performance.now() + 500;

@@ -220,9 +220,9 @@ export class Session implements SessionRef, StreamHost, PresenceListener, SlowLi
     this.ws.terminate();
   }
 
-  migrate(m: { suggestedRegion: string; url: string; deadlineMs: number }): void {
+  migrate(m: { reason: 'drain' | 'region_unavailable'; suggestedRegion: string; url: string; deadlineMs: number }): void {
     if (this.#state === 'closed') return;
-    this.send({ type: 'migrate', reason: 'drain', ...m });
+    this.send({ type: 'migrate', ...m });
   }
 
   sweep(now: number, wall: number): void {

@@ -1,6 +1,6 @@
 /**
- * The WebSocket endpoint `/ws`: refusals before the upgrade (draining, down, wrong path, unknown
- * protocol version), subprotocol negotiation, and a `Session` per accepted connection.
+ * The WebSocket endpoint `/ws`: refusals before the upgrade (draining, down, bus lost, wrong path,
+ * unknown protocol version), subprotocol negotiation, and a `Session` per accepted connection.
  *
  * Version negotiation (docs/protocol.md): a client offering `meridian.v1` gets it; one offering
  * only other versions gets HTTP 400 with `{ name: "PROTOCOL_VERSION", supported }`; one offering
@@ -63,10 +63,11 @@ export class WsEndpoint {
   }
 }
 
-/** Refuse an upgrade with a plain HTTP answer and a JSON body. */
-export function refuse(socket: Duplex, status: number, body: unknown, reason = ''): void {
+/** Refuse an upgrade with a plain HTTP answer, a JSON body and any extra headers (`Retry-After`). */
+export function refuse(socket: Duplex, status: number, body: unknown, headers: Readonly<Record<string, string>> = {}): void {
   if (socket.destroyed) return;
   const text = JSON.stringify(body);
-  const phrase = reason || ({ 400: 'Bad Request', 404: 'Not Found', 503: 'Service Unavailable' } as Record<number, string>)[status] || 'Error';
-  socket.end(`HTTP/1.1 ${status} ${phrase}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
+  const phrase = ({ 400: 'Bad Request', 404: 'Not Found', 503: 'Service Unavailable' } as Record<number, string>)[status] ?? 'Error';
+  const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+  socket.end(`HTTP/1.1 ${status} ${phrase}\r\nConnection: close\r\n${extra}Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
 }
