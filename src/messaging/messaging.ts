@@ -29,7 +29,6 @@ import { SpanKind, activeContext, extractContext, failSpan, injectHeaders, start
 import type { Context } from '../observability/tracing.js';
 import { Fanout } from './fanout.js';
 import { REGION_HEADER, encodeMessage, encodeReceipt, messageIdOf, storedFromEntry } from './frames.js';
-import { unavailable } from './errors.js';
 import { HomeState } from './home-state.js';
 import type { CursorKind } from './keys.js';
 import { ConversationPlacement } from '../placement/mod.js';
@@ -55,7 +54,6 @@ export interface MessagingOptions {
 }
 
 const enc = new TextEncoder();
-const dec = new TextDecoder();
 /** Conversations whose highest seen seq this node remembers (receipts without a round trip). */
 const MAX_KNOWN = 100_000;
 const RPC_QUEUE = 'logrpc';

@@ -185,7 +185,7 @@ export function runMessagingConformance(factory: DeploymentFactory): void {
     });
 
     it('history pages with after/limit from any region; an unknown conversation is empty', async () => {
-      const room = uid('room');
+      const room = roomHomedIn(B);
       for (let i = 1; i <= 5; i++) await d.messaging(C).send({ from: 'u', to: { room }, body: i, clientMsgId: `h${i}` });
       const page = await d.messaging(A).history(roomConversation(room), { after: 2, limit: 2 });
       expect(page.messages.map((m) => m.body)).toEqual([3, 4]);
