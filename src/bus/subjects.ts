@@ -17,8 +17,8 @@
  *   mrd.log.<log>.<conversation>          message log entries (stream MRD_LOG_<log>, src/log)
  *   mrd.loghead.<log>.<conversation>      a conversation's highest seq (stream MRD_LOGHEAD_<log>)
  *   mrd.logrpc.<region>                   sends/reads forwarded to a conversation's home region
- *   KV buckets: mrd-<name>                e.g. mrd-presence, mrd-workers, mrd-homes, mrd-cursors,
- *                                         mrd-inbox; ids in keys go through kvToken()
+ *   KV buckets: mrd-<kind>-<region>       named and placed only by src/placement (presence, workers,
+ *                                         dlq, audit, inbox, cursors); ids in keys go through kvToken()
  *   _INBOX.<random>                       single-use reply subjects (as NATS clients name them)
  */
 

@@ -5,8 +5,8 @@
  * frames into calls here and writes the frames it gets back to sockets.
  *
  * Where a conversation lives: every conversation has exactly one home region, whose message log
- * stores it and assigns its seqs. The home is the region of the first sender, fixed once with a
- * create-if-absent in the KV bucket `mrd-homes` and cached forever (it never changes). A send in
+ * stores it and assigns its seqs. The home is computed from the conversation id and the topology
+ * (src/placement: rendezvous hashing over the candidate regions, no directory). A send in
  * another region is forwarded over the bus to the home region (`mrd.logrpc.<region>`, queue group:
  * any node of that region serves it). The home node appends (durable), then publishes the encoded
  * `message` frame once on `mrd.user.<u>` for both participants (direct) or `mrd.room.<room>`;
@@ -25,10 +25,11 @@
  *   `LOG_*` codes from the log, `MSG_UNAVAILABLE` when the home region cannot be reached,
  *   `MSG_TIMEOUT` when it did not answer in time (the send may have been stored: retry).
  * - `ackDelivered`/`ackRead` MUST only raise a user's cursor (never lower it), persist it
- *   (KV `mrd-cursors`), and relay a `receipt` frame to the other participant's sessions
+ *   (at the conversation's home, src/placement), and relay a `receipt` frame to the other participant's sessions
  *   (direct) or to the senders of the covered messages (rooms).
  * - `pending(user)` MUST list every direct conversation of `user` whose last seq is above the
- *   user's delivered cursor: the offline inbox, in any region.
+ *   user's delivered cursor: the offline inbox, in any region. Conversations homed in a region
+ *   that cannot be reached at that moment MAY be missing from the list (they are unavailable).
  */
 import type { JsonValue } from '../protocol/mod.js';
 
