@@ -96,6 +96,10 @@ export const ErrorCode = {
   // generic
   NotAvailable: 'NOT_AVAILABLE',
   InvalidArgument: 'INVALID_ARGUMENT',
+  // replicated logs and home failover (src/log store, src/messaging, src/failover)
+  LogOutOfOrder: 'LOG_OUT_OF_ORDER',
+  MsgFenced: 'MSG_FENCED',
+  MsgDurabilityNotAllowed: 'MSG_DURABILITY_NOT_ALLOWED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
