@@ -18,7 +18,7 @@ import type { BenchReport } from './lib/report.js';
 import { table } from './lib/stats.js';
 
 // services-proxy.ts belongs to the services work; it is run when present.
-const BENCHES = ['edge-proxy', 'services-proxy', 'fanout', 'idle-connections', 'cross-region', 'rolling-drain'] as const;
+const BENCHES = ['edge-proxy', 'services-proxy', 'fanout', 'idle-connections', 'cross-region', 'home-latency', 'rolling-drain'] as const;
 /** A bench that runs longer than this is stopped and reported as failed. */
 const BENCH_TIMEOUT_MS = 240_000;
 
