@@ -1,5 +1,6 @@
-/** The worker's calls to its region node's `/v1/workers` endpoints (fetch, Bearer token). */
+/** The worker's calls to one region node's `/v1/workers` endpoints (fetch, Bearer token). */
 
+/** A region node answered with an error (its typed `{ error: { code, message } }` when it sent one). */
 export class NodeApiError extends Error {
   override name = 'NodeApiError';
   constructor(
@@ -20,8 +21,10 @@ export interface Lease {
   readonly evictAfterMs: number;
 }
 
+export type Load = { inFlight: number; metrics: Readonly<Record<string, number>> };
+
 export class NodeClient {
-  private readonly base: string;
+  readonly base: string;
 
   constructor(
     node: string,
@@ -30,24 +33,24 @@ export class NodeClient {
     this.base = node.replace(/\/+$/, '');
   }
 
-  register(reg: unknown): Promise<Lease> {
-    return this.call<Lease>('POST', '/v1/workers', reg);
+  register(reg: unknown, timeoutMs: number): Promise<Lease> {
+    return this.call<Lease>('POST', '/v1/workers', timeoutMs, reg);
   }
 
-  async heartbeat(id: string, load: { inFlight: number; metrics: Readonly<Record<string, number>> }): Promise<void> {
-    await this.call('PUT', `/v1/workers/${encodeURIComponent(id)}/heartbeat`, load);
+  async heartbeat(id: string, load: Load, timeoutMs: number): Promise<void> {
+    await this.call('PUT', `/v1/workers/${encodeURIComponent(id)}/heartbeat`, timeoutMs, load);
   }
 
-  async deregister(id: string): Promise<void> {
-    await this.call('DELETE', `/v1/workers/${encodeURIComponent(id)}`);
+  async deregister(id: string, timeoutMs: number): Promise<void> {
+    await this.call('DELETE', `/v1/workers/${encodeURIComponent(id)}`, timeoutMs);
   }
 
-  private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  private async call<T>(method: string, path: string, timeoutMs: number, body?: unknown): Promise<T> {
     const res = await fetch(`${this.base}${path}`, {
       method,
       headers: { authorization: `Bearer ${this.token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-      signal: AbortSignal.timeout(10_000),
+      signal: AbortSignal.timeout(timeoutMs),
     });
     const text = await res.text();
     if (!res.ok) {

@@ -1,8 +1,9 @@
 /**
  * `serve()`: one worker process (or in-process worker) in the mesh. It serves its HTTP services
- * and CloudEvents functions on a small node:http server, registers with a region node, heartbeats
- * with its live in-flight count, re-registers when the registry evicted it, and on SIGTERM
- * deregisters first (so no node picks it any more), then drains in-flight requests and exits.
+ * and CloudEvents functions on a small node:http server, registers with a region node (its own
+ * region's, failing over to the other nodes it was given: remote.ts), heartbeats with its live
+ * in-flight count, re-registers when the registry evicted it, and on SIGTERM deregisters first
+ * (so no node picks it any more), then drains in-flight requests and exits.
  *
  *   /svc/<name>/...   a service (the handler sees the path below the service)
  *   /fn/<name>        a function (binary-mode CloudEvent in, CloudEvent out)
@@ -15,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 import type { LocalHandler, ServicesModule } from '../services/mod.js';
 import { runFunction } from './events.js';
 import type { FunctionHandler, ServeOptions, ServiceEntry, ServiceHandler, Worker } from './types.js';
-import { NodeClient } from './client.js';
+import { registerRemote } from './remote.js';
 
 interface Registration {
   id: string;
@@ -26,11 +27,27 @@ interface Registration {
 
 const handlerOf = (e: ServiceEntry): ServiceHandler | undefined => (typeof e === 'function' ? e : 'handler' in e ? e.handler : undefined);
 
+/** The node URLs of `opts.node`, or undefined for an in-process worker. */
+function nodeUrls(node: ServeOptions['node']): readonly string[] | undefined {
+  if (typeof node === 'string') return [node];
+  return Array.isArray(node) ? (node as readonly string[]) : undefined;
+}
+
+/** Why these options cannot start a remote worker, or undefined. */
+function remoteProblem(opts: ServeOptions, urls: readonly string[]): string | undefined {
+  if (urls.length === 0) return 'serve(): node must name at least one region node URL';
+  if (urls.some((u) => typeof u !== 'string' || !URL.canParse(u))) return 'serve(): every node must be an http(s) URL';
+  if (opts.token === undefined) return 'serve(): token is required when node is a URL (the workerToken of meridian up)';
+  if (urls.length > 1 && opts.region === undefined) return 'serve(): region is required with several nodes (a fallback node must not register the worker in its own region)';
+  return undefined;
+}
+
 export async function serve(opts: ServeOptions): Promise<Worker> {
   const id = opts.id ?? `${hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 60)}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const services = opts.services ?? {};
   const functions = opts.functions ?? {};
-  const inProcess = typeof opts.node !== 'string';
+  const urls = nodeUrls(opts.node);
+  const inProcess = urls === undefined;
   const served = new Map<string, ServiceHandler>();
   for (const [name, e] of Object.entries(services)) {
     const h = handlerOf(e);
@@ -75,43 +92,43 @@ export async function serve(opts: ServeOptions): Promise<Worker> {
   };
 
   let worker: Worker;
-  if (typeof opts.node !== 'string') {
-    worker = await inProcessWorker(opts.node, reg, functions, () => inFlight, stopServer);
+  if (urls === undefined) {
+    worker = await inProcessWorker(opts.node as ServicesModule, reg, functions, () => inFlight, stopServer);
   } else {
-    if (opts.token === undefined) {
+    const problem = remoteProblem(opts, urls);
+    if (problem !== undefined) {
       await stopServer();
-      throw new TypeError('serve(): token is required when node is a URL (the workerToken of meridian up)');
+      throw new TypeError(problem);
     }
-    const client = new NodeClient(opts.node, opts.token);
-    let lease;
+    let remote;
     try {
-      lease = await client.register(reg);
+      remote = await registerRemote(reg, {
+        urls,
+        token: opts.token!,
+        requestTimeoutMs: opts.requestTimeoutMs ?? 10_000,
+        load: () => ({ inFlight, metrics: opts.metrics?.() ?? {} }),
+        onError: (err) => opts.onError?.(err),
+      });
     } catch (err) {
       await stopServer();
       throw err;
     }
     let closing: Promise<void> | undefined;
-    const timer = setInterval(() => {
-      client.heartbeat(id, { inFlight, metrics: opts.metrics?.() ?? {} }).catch(async (err: unknown) => {
-        if ((err as { code?: string }).code === 'SVC_UNKNOWN_WORKER' && closing === undefined) {
-          // Evicted (e.g. after a long pause): come back with the same registration.
-          await client.register(reg).catch((e: unknown) => opts.onError?.(e));
-        } else opts.onError?.(err);
-      });
-    }, lease.heartbeatIntervalMs);
-    timer.unref();
+    const r = remote;
     worker = {
       id,
-      region: lease.region,
+      region: r.region,
       url: base,
-      heartbeatIntervalMs: lease.heartbeatIntervalMs,
+      heartbeatIntervalMs: r.heartbeatIntervalMs,
+      get node() {
+        return r.node;
+      },
       get inFlight() {
         return inFlight;
       },
       close() {
         closing ??= (async () => {
-          clearInterval(timer);
-          await client.deregister(id).catch((e: unknown) => opts.onError?.(e));
+          await r.close();
           await stopServer();
         })();
         return closing;
@@ -162,6 +179,7 @@ async function inProcessWorker(node: ServicesModule, reg: Registration, function
     region: node.region,
     url: reg.services.length > 0 ? reg.services[0]!.url.replace(/\/svc\/[^/]*$/, '') : undefined,
     heartbeatIntervalMs: attached.lease.heartbeatIntervalMs,
+    node: undefined,
     get inFlight() {
       return load() + local;
     },

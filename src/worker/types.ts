@@ -20,14 +20,32 @@ export type ServiceEntry =
   | { readonly url: string; readonly weight?: number; readonly meta?: Readonly<Record<string, string>> };
 
 export interface ServeOptions {
-  /** The region node: its base URL (`http://host:port`), or a `ServicesModule` to run in its process. */
-  readonly node: string | ServicesModule;
+  /**
+   * The region node: its base URL (`http://host:port`); or several, its own region's node first
+   * and then fallbacks (e.g. by distance); or a `ServicesModule` to run in its process.
+   *
+   * With several URLs, registration, heartbeats and deregistration go to the node in use (the
+   * first, to begin with) and fail over to the next when a call fails, times out or answers 5xx
+   * (503: that node's region bus is down). While a fallback is in use every heartbeat is offered
+   * to the first node too, and the worker moves back to it as soon as it answers. The worker
+   * keeps its `region` whichever node takes its heartbeats, so callers still reach it by RTT
+   * from its real location; its URLs must be reachable from every region node.
+   */
+  readonly node: string | readonly string[] | ServicesModule;
   /** The registration token (`workerToken` of `meridian up --json`); required with a URL. */
   readonly token?: string;
   /** Worker id, unique in the fleet. Default `<host>-<pid>-<random>`. */
   readonly id?: string;
-  /** Region the worker runs in. Default: the node's region. */
+  /**
+   * Region the worker runs in. Default: the node's region. Required with several node URLs (a
+   * fallback node would otherwise register the worker in its own region).
+   */
   readonly region?: string;
+  /**
+   * Longest wait for a node's answer before the call fails over to the next node. Default
+   * 10 000 ms; heartbeats wait at most one heartbeat interval.
+   */
+  readonly requestTimeoutMs?: number;
   readonly services?: Readonly<Record<string, ServiceEntry>>;
   readonly functions?: Readonly<Record<string, FunctionHandler>>;
   /** Interface the worker's HTTP server binds. Default 127.0.0.1. */
@@ -42,7 +60,10 @@ export interface ServeOptions {
   readonly handleSignals?: boolean;
   /** Extra gauges sent with every heartbeat. */
   readonly metrics?: () => Readonly<Record<string, number>>;
-  /** Background failures (a heartbeat that did not go through). Default: ignored, retried. */
+  /**
+   * Background failures: a heartbeat that no node took (`NodesUnavailableError`, listing each
+   * node's failure) or a registration again that failed. Default: ignored, retried next interval.
+   */
   readonly onError?: (err: unknown) => void;
 }
 
@@ -52,6 +73,8 @@ export interface Worker {
   /** The worker's own HTTP base URL (undefined when it serves nothing over HTTP). */
   readonly url: string | undefined;
   readonly heartbeatIntervalMs: number;
+  /** Base URL of the region node taking this worker's heartbeats now; undefined in-process. */
+  readonly node: string | undefined;
   /** Requests being served right now (what heartbeats report). */
   readonly inFlight: number;
   /** Deregister, stop accepting, wait for in-flight requests, close. Idempotent. */

@@ -44,6 +44,10 @@ export interface Mesh {
   url(region: string): string;
   module(region: string): ServicesModule;
   bus(region: string): Bus;
+  /** Take a region's bus down (embedded: kill the region; NATS: stop its server); its node keeps serving HTTP. */
+  kill(region: string): Promise<void>;
+  /** Bring it back, with its data. */
+  revive(region: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -52,6 +56,8 @@ export interface MeshOptions {
   readonly extraTopology?: string;
   readonly regions?: readonly string[];
   readonly module?: Partial<ServicesModuleOptions>;
+  /** One-way latency of every inter-region link, in ms. Default: nats-env's (8, 20, 30 ms); the topology's RTTs stay those. */
+  readonly linkMs?: number;
 }
 
 async function mount(mod: ServicesModule): Promise<{ server: Server; url: string }> {
@@ -71,20 +77,27 @@ export async function startMesh(o: MeshOptions): Promise<Mesh> {
   const topology = meshTopology(o.extraTopology);
   const regions = o.regions ?? REGIONS;
   const buses = new Map<string, Bus>();
+  const links = (a: string, b: string): number => (a === b ? 0 : (o.linkMs ?? latencyMs(a, b)));
   let closeBus: () => Promise<void>;
+  let kill: (region: string) => Promise<void>;
+  let revive: (region: string) => Promise<void>;
   if (o.kind === 'embedded') {
     const net = new EmbeddedNetwork(
       REGIONS.map((name, i) => ({ name, lat: i, lon: i })),
-      { latencyMs },
+      { latencyMs: links },
     );
     for (const r of regions) buses.set(r, net.connect(r));
+    kill = (r) => Promise.resolve(net.kill(r));
+    revive = (r) => Promise.resolve(net.revive(r));
     closeBus = async () => {
       await Promise.all([...buses.values()].map((b) => b.close()));
       await net.close();
     };
   } else {
-    const sc = await startSuperCluster({ regions: REGIONS, latencyMs });
+    const sc = await startSuperCluster({ regions: REGIONS, latencyMs: links });
     for (const r of regions) buses.set(r, await connectNatsBus({ region: r, servers: [sc.url(r)], requestTimeoutMs: 3000 }));
+    kill = (r) => sc.stop(r);
+    revive = (r) => sc.start(r);
     closeBus = async () => {
       await Promise.all([...buses.values()].map((b) => b.close()));
       await sc.close();
@@ -92,7 +105,8 @@ export async function startMesh(o: MeshOptions): Promise<Mesh> {
   }
   const modules = new Map<string, ServicesModule>();
   const servers = new Map<string, { server: Server; url: string }>();
-  // Sequentially: the first module creates the registry bucket in its home region.
+  // One region after another (no region is special: each module opens its own region's workers
+  // bucket and follows the others').
   for (const r of regions) {
     const mod = await createServicesModule({
       bus: buses.get(r)!,
@@ -113,6 +127,8 @@ export async function startMesh(o: MeshOptions): Promise<Mesh> {
     url: (r) => servers.get(r)!.url,
     module: (r) => modules.get(r)!,
     bus: (r) => buses.get(r)!,
+    kill: (r) => kill(r),
+    revive: (r) => revive(r),
     async close() {
       for (const s of servers.values()) {
         s.server.closeAllConnections();

@@ -1,7 +1,7 @@
 /**
  * The registry on the embedded bus: the shared multi-region suite, plus what is easier to pin
- * down in one process: validation reports, a heartbeat racing an eviction over a slow link, and
- * panic mode.
+ * down in one process: validation reports, an eviction that lands before a heartbeat, and panic
+ * mode.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { EmbeddedNetwork } from '../../src/bus/embedded/mod.js';
@@ -18,7 +18,14 @@ runRegistrySuite({
   create() {
     const net = new EmbeddedNetwork(PLACES, { latencyMs });
     const buses = new Map(REGIONS.map((r) => [r as string, net.connect(r)]));
-    return Promise.resolve({ regions: REGIONS, rtt: (a: string, b: string) => net.linkLatencyMs(a, b), bus: (r: string) => buses.get(r)!, close: () => net.close() });
+    return Promise.resolve({
+      regions: REGIONS,
+      rtt: (a: string, b: string) => net.linkLatencyMs(a, b),
+      bus: (r: string) => buses.get(r)!,
+      kill: (r: string) => Promise.resolve(net.kill(r)),
+      revive: (r: string) => Promise.resolve(net.revive(r)),
+      close: () => net.close(),
+    });
   },
 });
 
@@ -32,7 +39,7 @@ describe('registry (embedded only)', () => {
   });
   const open = async (region: string, opts: Partial<Parameters<typeof Registry.open>[0]> = {}): Promise<Registry> => {
     net ??= new EmbeddedNetwork(PLACES, { latencyMs });
-    const r = await Registry.open({ bus: net.connect(region), home: 'us-east', rtt: (a, b) => net!.linkLatencyMs(a, b), ...opts });
+    const r = await Registry.open({ bus: net.connect(region), rtt: (a, b) => net!.linkLatencyMs(a, b), ...opts });
     regs.push(r);
     return r;
   };
@@ -77,20 +84,28 @@ describe('registry (embedded only)', () => {
     expect(isMeridianError(hb, ErrorCode.SvcInvalidRegistration)).toBe(true);
   });
 
-  it('a heartbeat that lands before a racing eviction keeps the worker', async () => {
+  it("a heartbeat that arrives after its bucket's eviction is told to register again; other regions never evict", async () => {
     let skew = 0;
+    const now = (): number => Date.now() + skew;
     const home = await open('us-east', { sweepIntervalMs: 0 });
-    const far = await open('ap-southeast', { sweepIntervalMs: 0, now: () => Date.now() + skew });
+    const evictor = await open('us-east', { sweepIntervalMs: 0, now });
+    const far = await open('ap-southeast', { sweepIntervalMs: 0, now, regions: REGIONS });
     await home.register(worker('w1', 'us-east'));
-    await waitFor(() => far.worker('w1') !== undefined, 'w1 in ap-southeast');
+    await waitFor(() => evictor.worker('w1') !== undefined && far.worker('w1') !== undefined, 'w1 seen');
     skew = 10 * 60_000;
-    // The heartbeat is stored at once (home is local); the far view still holds the old revision
-    // for 30 ms, so it decides to evict, and its CAS arrives after the heartbeat: it must lose.
-    await home.heartbeat('w1', { inFlight: 1 });
+    // Far away, w1 looks silent for ten minutes: dropped from that view, but not evicted there.
+    expect(far.worker('w1')).toBeUndefined();
     expect(await far.sweep()).toBe(0);
-    expect(far.stats().evictionConflicts).toBe(1);
-    expect(home.worker('w1')?.record.load.inFlight).toBe(1);
-    await waitFor(() => far.worker('w1')?.record.load.inFlight === 1, 'far view caught up');
+    expect(far.stats()).toMatchObject({ evictions: 0, evictionConflicts: 0 });
+    // In its region, the eviction's CAS is sent first, so it lands first: the heartbeat finds
+    // the tombstone and the worker must register again.
+    const [evicted, beat] = await Promise.all([evictor.sweep(), home.heartbeat('w1', { inFlight: 1 }).catch((e: unknown) => e)]);
+    expect(evicted).toBe(1);
+    expect(isMeridianError(beat, ErrorCode.SvcUnknownWorker)).toBe(true);
+    await waitFor(() => home.worker('w1') === undefined, 'the tombstone in the home view');
+    await home.register(worker('w1', 'us-east'));
+    skew = 0;
+    await waitFor(() => far.worker('w1')?.health === 'healthy', 'w1 registered again, seen far away');
   });
 
   it('offers stale workers (flagged) only in panic mode, when most of the fleet looks silent', async () => {

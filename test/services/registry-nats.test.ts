@@ -1,6 +1,7 @@
 /**
  * The registry suite on a real three-region NATS super-cluster (one nats-server per region,
- * gateways through latency proxies; KV on JetStream homed in the first region).
+ * gateways through latency proxies; each region's workers bucket on JetStream in that region).
+ * Killing a region stops its server; reviving starts it again on the same store.
  */
 import { connectNatsBus } from '../../src/bus/nats/mod.js';
 import type { NatsBus } from '../../src/bus/nats/mod.js';
@@ -19,6 +20,8 @@ describeWithNats('services registry: nats', () => {
         regions: REGIONS,
         rtt: latencyMs,
         bus: (region) => buses.get(region)!,
+        kill: (region) => sc.stop(region),
+        revive: (region) => sc.start(region),
         async close() {
           await Promise.all([...buses.values()].map((b) => b.close()));
           await sc.close();

@@ -165,8 +165,8 @@ export class ServicesModule implements HttpModule {
   }
 
   /**
-   * Run functions inside this node's process: registered in the global registry (this region,
-   * no URL) and reached over the bus from every region. Heartbeats come from this node.
+   * Run functions inside this node's process: registered in this region's workers bucket (this
+   * region, no URL), seen by every region and reached over the bus. Heartbeats come from this node.
    */
   async attachInProcess(spec: { id: string; functions: ReadonlyMap<string, LocalHandler>; services?: readonly ServiceSpec[] }): Promise<InProcessWorker> {
     if (this.closed) throw new MeridianError(ErrorCode.BusClosed, 'the services module is closed');
@@ -231,7 +231,6 @@ export async function createServicesModule(opts: ServicesModuleOptions): Promise
   const { region, limits } = checkModuleOptions(opts);
   const topo = opts.topology;
   const registry = await Registry.open({
-    home: topo.regions[0]!.name,
     ...opts.registry,
     bus: opts.bus,
     rtt: opts.rtt ?? ((a, b) => linkLatencyMs(topo, a, b)),

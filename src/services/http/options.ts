@@ -23,7 +23,10 @@ export interface ServicesModuleOptions {
    * bucket placed in this region: JetStream on NATS). Default: `sqlite` with a `dataDir`, else `kv`.
    */
   readonly dlq?: DeadLetterQueue | 'sqlite' | 'kv';
-  /** Registry timing and placement (heartbeat interval, missed heartbeats, eviction, home...). */
+  /**
+   * Registry timing (heartbeat interval, missed heartbeats, eviction, sweep interval...). Where
+   * workers are stored is not an option: each region's bucket is in that region (src/placement).
+   */
   readonly registry?: Omit<RegistryOptions, 'bus' | 'rtt' | 'regions' | 'functions' | 'onError'>;
   /** RTT between regions for failover order. Default: the topology's WAN latency. */
   readonly rtt?: RttSource;

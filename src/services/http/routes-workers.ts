@@ -1,7 +1,9 @@
 /**
  * `/v1/workers`: registration (`POST`), heartbeat (`PUT /{id}/heartbeat`), deregistration
  * (`DELETE /{id}`) and the fleet as this region sees it (`GET`). Every call needs the
- * registration token: anyone who could deregister a worker could take a service down.
+ * registration token: anyone who could deregister a worker could take a service down. Writes go
+ * to this node's region's workers bucket, so a worker whose own region's bus is down keeps
+ * heartbeating here; its `region` stays the one it registered with.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ErrorCode, MeridianError } from '../../errors/mod.js';
@@ -45,7 +47,7 @@ export async function workersRoute(ctx: ModuleContext, req: IncomingMessage, res
     return sendJson(res, 201, { ...lease, region: (reg as { region: string }).region, node: ctx.region }, { location: `/v1/workers/${encodeURIComponent(lease.id)}` });
   }
   if (id === undefined && method === 'GET') {
-    return sendJson(res, 200, { region: ctx.region, workers: ctx.registry.workers().map((w) => ({ ...w.record, health: w.health, ageMs: Math.round(w.ageMs), revision: w.revision })), stats: ctx.registry.stats() });
+    return sendJson(res, 200, { region: ctx.region, workers: ctx.registry.workers().map((w) => ({ ...w.record, health: w.health, ageMs: Math.round(w.ageMs), revision: w.revision, heldIn: w.heldIn })), stats: ctx.registry.stats() });
   }
   if (id !== undefined && action === 'heartbeat' && more.length === 0 && (method === 'PUT' || method === 'POST')) {
     const load = (await readJson(req, ctx.limits.maxRegistrationBytes)) ?? { inFlight: 0 };
@@ -60,7 +62,7 @@ export async function workersRoute(ctx: ModuleContext, req: IncomingMessage, res
   if (id !== undefined && action === undefined && method === 'GET') {
     const w = ctx.registry.worker(id);
     if (!w) throw new MeridianError(ErrorCode.SvcUnknownWorker, `worker ${JSON.stringify(id)} is not registered`, { details: { id } });
-    return sendJson(res, 200, { ...w.record, health: w.health, ageMs: Math.round(w.ageMs), revision: w.revision });
+    return sendJson(res, 200, { ...w.record, health: w.health, ageMs: Math.round(w.ageMs), revision: w.revision, heldIn: w.heldIn });
   }
   throw new MeridianError(ErrorCode.SvcNotFound, `no route ${method} /v1/workers/${parts.join('/')}`);
 }

@@ -1,4 +1,7 @@
-/** The global worker registry: registration, heartbeats, eviction, local-first endpoint lookup. */
+/**
+ * The worker registry: one workers bucket per region, merged into every node's local view;
+ * registration, heartbeats, eviction, local-first endpoint lookup.
+ */
 export { Registry } from './registry.js';
 export type { RegistryOptions, RegistryStats } from './options.js';
 export { registrationProblems, loadProblems } from './validate.js';

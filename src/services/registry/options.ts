@@ -6,9 +6,15 @@ import type { RttSource } from './types.js';
 export interface RegistryOptions {
   /** This region node's bus; its region is the default `fromRegion` of `endpoints()`. */
   readonly bus: Bus;
-  /** KV bucket. Default `mrd-workers`. */
-  readonly bucket?: string;
-  /** Region holding the bucket (default: the region that creates it first). */
+  /**
+   * Test isolation only: the bucket name of a region's workers. Default the placement module's
+   * (`placed.workers(region)`, `mrd-workers-<region>`); the bucket stays in that region.
+   */
+  readonly bucketOf?: (region: string) => string;
+  /**
+   * @deprecated Ignored: no region holds the registry for the others any more; each region's
+   * workers bucket is in that region. Kept so callers written for the old model still compile.
+   */
   readonly home?: string;
   /** How often workers must heartbeat. Default 5000 ms. */
   readonly heartbeatIntervalMs?: number;
@@ -20,14 +26,17 @@ export interface RegistryOptions {
   readonly sweepIntervalMs?: number;
   /** Round trip (or one-way latency: only the order matters) between regions. Default 0 everywhere. */
   readonly rtt?: RttSource;
-  /** Known regions: registrations from other regions are refused. */
+  /**
+   * Known regions: registrations from other regions are refused, and every one's workers bucket
+   * is followed into this node's view. Default: only this node's region.
+   */
   readonly regions?: readonly string[];
   /** Function catalogue: registrations naming other functions are refused. */
   readonly functions?: readonly string[];
   /**
    * When fewer than this share of all known workers are healthy, stale workers are offered too
    * (flagged `stale`): that many workers dying at once more likely means this view stopped
-   * receiving heartbeats (KV home unreachable) than a dead fleet. Envoy's panic threshold, 0.5.
+   * receiving heartbeats (its buckets unreachable) than a dead fleet. Envoy's panic threshold, 0.5.
    * 0 disables.
    */
   readonly panicThreshold?: number;
@@ -45,6 +54,8 @@ export interface RegistryStats {
   readonly evictions: number;
   readonly evictionConflicts: number;
   readonly watchRestarts: number;
+  /** Regions whose workers bucket this node has not been able to open yet (unreachable since start). */
+  readonly unfollowed: readonly string[];
 }
 
 /** Every bad option at once, as `INVALID_ARGUMENT`. */

@@ -4,7 +4,7 @@
  * region the order is stable (worker id) so callers can group by region without sorting again;
  * which endpoint in a region gets a request is the picker's business (policy/picker.ts).
  */
-import type { Endpoint, FunctionInstance, RttSource, WorkerView } from './types.js';
+import type { Endpoint, FunctionInstance, RttSource, ServiceSummary, WorkerView } from './types.js';
 
 function rttFrom(fromRegion: string, rtt: RttSource): (region: string) => number {
   const rttOf = new Map<string, number>();
@@ -83,4 +83,19 @@ export function orderEndpoints(workers: readonly WorkerView[], service: string, 
   }
   const rank = (e: Endpoint): number => (e.region === fromRegion ? -1 : e.rttMs);
   return out.sort((a, b) => rank(a) - rank(b) || a.region.localeCompare(b.region) || a.workerId.localeCompare(b.workerId));
+}
+
+/** Every service of the view, by name: endpoints, healthy ones, and the regions they run in. */
+export function summariseServices(workers: readonly WorkerView[]): ServiceSummary[] {
+  const by = new Map<string, { endpoints: number; healthy: number; regions: Set<string> }>();
+  for (const w of workers) {
+    for (const s of w.record.services) {
+      const e = by.get(s.name) ?? { endpoints: 0, healthy: 0, regions: new Set<string>() };
+      e.endpoints++;
+      if (w.health === 'healthy') e.healthy++;
+      e.regions.add(w.record.region);
+      by.set(s.name, e);
+    }
+  }
+  return [...by].sort(([a], [b]) => a.localeCompare(b)).map(([name, e]) => ({ name, endpoints: e.endpoints, healthy: e.healthy, regions: [...e.regions].sort() }));
 }

@@ -1,10 +1,13 @@
 /**
- * The worker registry's data model: what a worker registers, what the registry stores in its
- * global KV bucket, and what callers read back (endpoints ordered local region first).
+ * The worker registry's data model: what a worker registers, what the registry stores in the
+ * workers bucket of the region that took the registration or heartbeat, and what callers read
+ * back (endpoints ordered local region first).
  *
- * One KV entry per worker, keyed by the worker id, holding the whole record as JSON. A heartbeat
- * rewrites the record (new load, new revision); eviction replaces it with a tombstone by CAS, so
- * every change is one atomic write and racing writers can only lose, never merge.
+ * One KV entry per worker and bucket, keyed by the worker id, holding the whole record as JSON. A
+ * heartbeat rewrites the record (new load, new revision); eviction replaces it with a tombstone by
+ * CAS, so every change is one atomic write and racing writers can only lose, never merge. A worker
+ * can be held by several regions' buckets (it moved its heartbeats): views count it once, from
+ * the freshest entry (view.ts).
  */
 
 /** One HTTP service a worker serves. */
@@ -78,11 +81,16 @@ export interface WorkerRecord {
   readonly heartbeatAt: number;
 }
 
-/** What an eviction leaves behind: removed from every view; collected by the bucket TTL. */
+/**
+ * What an eviction or a deregistration leaves behind, collected by the bucket TTL. `evicted`
+ * empties this bucket's entry only (the worker may live on in another region's bucket);
+ * `deregistered` (the worker's own exit) outranks every older entry of the worker in any bucket.
+ */
 export interface Tombstone {
   readonly v: 1;
-  readonly kind: 'evicted';
+  readonly kind: 'evicted' | 'deregistered';
   readonly id: string;
+  /** The region of the node that wrote it (always the bucket's own region). */
   readonly by: string;
   readonly at: number;
 }
@@ -96,6 +104,8 @@ export interface WorkerView {
   readonly health: WorkerHealth;
   /** Milliseconds since this view last saw the worker change (register or heartbeat). */
   readonly ageMs: number;
+  /** The region whose workers bucket holds this (the freshest) record: where it last heartbeated. */
+  readonly heldIn: string;
 }
 
 /** One callable endpoint of a service. */
