@@ -58,6 +58,7 @@ export interface Statements {
   setLast: St<[string, number]>;
   insert: St<[string, number, string, string, number, string, Buffer, string]>;
   exists: St<[string, number], { one: number }>;
+  idAt: St<[string, number], { id: string }>;
   trim: St<[string, number]>;
   read: St<[string, number, number, number], MessageRow>;
   first: St<[string, number], { seq: number }>;
@@ -79,6 +80,7 @@ export function prepareStatements(db: Database.Database): Statements {
       'INSERT INTO log_messages (conversation, seq, id, sender, ts, kind, body, headers) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
     ),
     exists: db.prepare('SELECT 1 AS one FROM log_messages WHERE conversation = ? AND seq = ?'),
+    idAt: db.prepare('SELECT id FROM log_messages WHERE conversation = ? AND seq = ?'),
     trim: db.prepare('DELETE FROM log_messages WHERE conversation = ? AND seq <= ?'),
     read: db.prepare('SELECT * FROM log_messages WHERE conversation = ? AND seq > ? AND ts >= ? ORDER BY seq LIMIT ?'),
     first: db.prepare('SELECT seq FROM log_messages WHERE conversation = ? AND ts >= ? ORDER BY seq LIMIT 1'),

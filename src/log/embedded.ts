@@ -12,6 +12,12 @@
  * erasure and retention never make a seq come round again. Age retention is enforced twice:
  * reads filter by timestamp (nothing older than `maxAgeMs` is ever returned) and a sweep timer
  * deletes the rows. Schema and statements are in embedded-sql.ts.
+ *
+ * `store` (replication) is the same transaction with the seq, id and timestamp taken from the
+ * entry instead of assigned: accepted only at `last_seq + 1`, its dedupe record expires
+ * `dedupeWindowMs` after the entry's own timestamp (as if appended here at that time), and age
+ * retention counts from that timestamp too. `storeMany` runs a whole batch in one transaction
+ * (one fsync), committing the entries before the first failure.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -19,8 +25,9 @@ import Database from 'better-sqlite3';
 import { ErrorCode, MeridianError } from '../errors/mod.js';
 import { SCHEMA, prepareStatements } from './embedded-sql.js';
 import type { MessageRow, Statements } from './embedded-sql.js';
-import type { AppendInput, AppendResult, LogEntry, LogOptions, MessageLog, ReadOptions } from './types.js';
-import { assertConversation, checkAppend, checkFrom, checkLogOptions, checkRead, closedError, decodeBody } from './validate.js';
+import type { AppendInput, AppendResult, LogEntry, LogOptions, MessageLog, ReadOptions, StoreManyResult, StoreResult } from './types.js';
+import { assertConversation, batchError, checkAppend, checkBatch, checkFrom, checkLogOptions, checkRead, checkStore, closedError, decodeBody, outOfOrder } from './validate.js';
+import type { EncodedStore } from './validate.js';
 
 export interface SqliteLogOptions extends LogOptions {
   /** The region's database file (created with its directory if missing), or `:memory:`. */
@@ -87,6 +94,46 @@ export class SqliteMessageLog implements MessageLog {
     });
   }
 
+  store(entry: LogEntry): Promise<StoreResult> {
+    return this.#run(() => {
+      const e = checkStore(entry, this.#opts.maxBodyBytes);
+      return this.#db.transaction(() => this.#storeOne(e)).immediate();
+    });
+  }
+
+  storeMany(entries: readonly LogEntry[]): Promise<StoreManyResult> {
+    return this.#run(() => {
+      const list = checkBatch(entries);
+      let stored = 0;
+      let skipped = 0;
+      let last = 0;
+      let failure: MeridianError | undefined;
+      const tx = this.#db.transaction(() => {
+        for (const [index, entry] of list.entries()) {
+          try {
+            const r = this.#storeOne(checkStore(entry, this.#opts.maxBodyBytes));
+            if (r.stored) stored++;
+            else skipped++;
+            last = r.last;
+          } catch (err) {
+            // A refused entry wrote nothing; the ones before it are committed below.
+            if (!(err instanceof MeridianError)) throw err;
+            failure = batchError(err, index, stored);
+            return;
+          }
+        }
+      });
+      try {
+        tx.immediate();
+      } catch (err) {
+        // The database failed: the transaction rolled back, nothing of the batch is stored.
+        throw batchError(this.#dbError(err), 0, 0);
+      }
+      if (failure) throw failure;
+      return { stored, skipped, last };
+    });
+  }
+
   read(conversation: string, opts?: ReadOptions): Promise<LogEntry[]> {
     return this.#run(() => {
       const { after, limit } = checkRead(conversation, opts);
@@ -132,6 +179,23 @@ export class SqliteMessageLog implements MessageLog {
     return Promise.resolve();
   }
 
+  /** One `store`, inside the caller's transaction. */
+  #storeOne(e: EncodedStore): StoreResult {
+    const last = this.#st.lastSeq.get(e.conversation)?.last_seq ?? 0;
+    if (e.seq <= last) {
+      const have = this.#st.idAt.get(e.conversation, e.seq);
+      if (have?.id === e.id) return { stored: false, last };
+      throw outOfOrder(e, last, have !== undefined);
+    }
+    if (e.seq !== last + 1) throw outOfOrder(e, last, false);
+    this.#st.insert.run(e.conversation, e.seq, e.id, e.from, e.ts, e.kind, Buffer.from(e.body.buffer, e.body.byteOffset, e.body.byteLength), JSON.stringify(e.headers));
+    this.#st.setLast.run(e.conversation, e.seq);
+    this.#st.dedupePut.run(e.conversation, e.id, e.seq, e.ts, e.ts + this.#opts.dedupeWindowMs);
+    const keep = this.#opts.maxPerConversation;
+    if (keep > 0 && e.seq > keep) this.#st.trim.run(e.conversation, e.seq - keep);
+    return { stored: true, last: e.seq };
+  }
+
   /** Oldest timestamp still inside retention (0: no age limit). */
   #minTs(): number {
     return this.#opts.maxAgeMs > 0 ? Date.now() - this.#opts.maxAgeMs : 0;
@@ -158,9 +222,13 @@ export class SqliteMessageLog implements MessageLog {
     try {
       return Promise.resolve(fn());
     } catch (err) {
-      if (err instanceof MeridianError) return Promise.reject(err);
-      return Promise.reject(new MeridianError(ErrorCode.LogUnavailable, `the log database failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err, details: { path: this.path } }));
+      return Promise.reject(this.#dbError(err));
     }
+  }
+
+  #dbError(err: unknown): MeridianError {
+    if (err instanceof MeridianError) return err;
+    return new MeridianError(ErrorCode.LogUnavailable, `the log database failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err, details: { path: this.path } });
   }
 }
 

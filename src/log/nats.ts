@@ -21,6 +21,19 @@
  * The one case where a seq could come round again: a process dies between storing an entry and
  * raising the head, no later append happens, and age retention then removes every entry of the
  * conversation. Any later append or erasure in the conversation closes that window.
+ *
+ * `store` (replication) publishes like append, with the entry's own seq, id and timestamp in the
+ * meta header, `Nats-Msg-Id` = `<conversation>/<id>` (so the id dedupes later appends here) and
+ * the same expected-last-subject-sequence check, and only when the seq is `last + 1`; then it
+ * raises the head. A seq at or below `last` is looked up by binary search (as reads do) to tell a
+ * re-send (same id: nothing to do) from a conflict. Should the server's dedupe answer with
+ * another entry (the id was used before at another seq: the source reused it after its dedupe
+ * window, or an append here took it), the entry is published again without `Nats-Msg-Id`; a
+ * later append retry with that id then finds the earlier entry (SQLite: the later one).
+ * Unlike SQLite, the server measures the dedupe window and `max_age` from when the copy was
+ * stored here, not from the entry's timestamp: on a replica an id is remembered, and an entry
+ * kept, up to the replication delay longer. `storeMany` carries the conversation's last stream
+ * sequence from one publish to the next (no re-reads) and raises each head once at the end.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
@@ -31,9 +44,10 @@ import { ErrorCode, MeridianError } from '../errors/mod.js';
 import { eraseSender } from './nats-erase.js';
 import { fetchFrom, findLast, findStart } from './nats-read.js';
 import { ensureStream, getLast, getNext, isWrongLastSequence, metaHeaders, metaOf, readHead, streamConfigs, toLogError } from './nats-store.js';
-import type { Head } from './nats-store.js';
-import type { AppendInput, AppendResult, LogEntry, LogOptions, MessageLog, ReadOptions } from './types.js';
-import { assertConversation, checkAppend, checkFrom, checkLogOptions, checkRead, closedError, decodeBody } from './validate.js';
+import type { EntryMeta, Head } from './nats-store.js';
+import type { AppendInput, AppendResult, LogEntry, LogOptions, MessageLog, ReadOptions, StoreManyResult, StoreResult } from './types.js';
+import { assertConversation, batchError, checkAppend, checkBatch, checkFrom, checkLogOptions, checkRead, checkStore, closedError, decodeBody, outOfOrder } from './validate.js';
+import type { EncodedStore } from './validate.js';
 
 export interface NatsLogOptions extends LogOptions {
   /** A connection to any region of the super-cluster; borrowed, `close()` leaves it open. */
@@ -48,6 +62,17 @@ export interface NatsLogOptions extends LogOptions {
   timeoutMs?: number;
   /** Appends that lose the seq race this often in a row fail with LOG_CONTENTION. Default 100. */
   maxAttempts?: number;
+}
+
+/** Where a conversation ends, as a store needs it. */
+interface Tail {
+  /** The conversation's `last()`: the higher of the last entry's seq and the head. */
+  seq: number;
+  /** Stream sequence of the subject's last message (0: none), for the expected-last check. */
+  streamSeq: number;
+  head: Head;
+  /** The last message as read; undefined when the tail was carried over from a publish. */
+  msg?: StoredMsg | null;
 }
 
 export class NatsMessageLog implements MessageLog {
@@ -102,6 +127,48 @@ export class NatsMessageLog implements MessageLog {
         return { conversation, seq, id: e.id, timestamp: ts, duplicate: false };
       }
       throw new MeridianError(ErrorCode.LogContention, `gave up after ${this.#maxAttempts} lost races for the next seq`, { details: { conversation } });
+    });
+  }
+
+  store(entry: LogEntry): Promise<StoreResult> {
+    return this.#call({ conversation: conversationOf(entry) }, async () => {
+      const e = checkStore(entry, this.#opts.maxBodyBytes);
+      const r = await this.#storeOne(e, undefined, true);
+      return { stored: r.stored, last: r.tail.seq };
+    });
+  }
+
+  storeMany(entries: readonly LogEntry[]): Promise<StoreManyResult> {
+    return this.#call({}, async () => {
+      const list = checkBatch(entries);
+      let stored = 0;
+      let skipped = 0;
+      let last = 0;
+      const tails = new Map<string, Tail>();
+      let failed = false;
+      try {
+        for (const [index, entry] of list.entries()) {
+          try {
+            const e = checkStore(entry, this.#opts.maxBodyBytes);
+            const r = await this.#storeOne(e, tails.get(e.conversation), false);
+            tails.set(e.conversation, r.tail);
+            if (r.stored) stored++;
+            else skipped++;
+            last = r.tail.seq;
+          } catch (err) {
+            failed = true;
+            throw batchError(toLogError(err, { conversation: conversationOf(entry) }, this.#closed), index, stored);
+          }
+        }
+      } finally {
+        for (const [conversation, t] of tails) {
+          // After a failure the batch's own error is the one to report.
+          await this.#raiseHead(conversation, t.seq, t.head).catch((err: unknown) => {
+            if (!failed) throw err;
+          });
+        }
+      }
+      return { stored, skipped, last };
     });
   }
 
@@ -198,6 +265,75 @@ export class NatsMessageLog implements MessageLog {
     }
   }
 
+  /**
+   * One `store`. `hint`: the tail left by the previous store of a batch (trusted only for a
+   * publish, which the expected-last check guards). `raise`: raise the head now (a batch raises
+   * it once at the end).
+   */
+  async #storeOne(e: EncodedStore, hint: Tail | undefined, raise: boolean): Promise<{ stored: boolean; tail: Tail }> {
+    const subject = subjects.log(this.name, e.conversation);
+    let msgID: string | undefined = `${token(e.conversation)}/${e.id}`;
+    for (let attempt = 0; attempt < this.#maxAttempts; attempt++) {
+      let tail = hint ?? (await this.#tail(e.conversation, subject));
+      hint = undefined;
+      if (e.seq <= tail.seq && tail.msg === undefined) tail = await this.#tail(e.conversation, subject);
+      if (e.seq <= tail.seq) {
+        const have = await this.#entryAt(subject, e.seq, tail.msg ?? null);
+        if (have?.id !== e.id) throw outOfOrder(e, tail.seq, have !== null);
+        // A re-send. Should the head lag (a writer died before raising it), finish its job.
+        if (raise) await this.#raiseHead(e.conversation, tail.seq, tail.head);
+        return { stored: false, tail };
+      }
+      if (e.seq !== tail.seq + 1) throw outOfOrder(e, tail.seq, false);
+      let ack;
+      try {
+        ack = await this.#js.publish(subject, e.body, {
+          headers: metaHeaders({ seq: e.seq, id: e.id, from: e.from, ts: e.ts, kind: e.kind, h: e.headers }, undefined),
+          ...(msgID === undefined ? {} : { msgID }),
+          expect: { lastSubjectSequence: tail.streamSeq },
+        });
+      } catch (err) {
+        if (!isWrongLastSequence(err)) throw err;
+        // Someone else wrote to the conversation meanwhile: re-read, then decide again.
+        await new Promise((r) => setTimeout(r, Math.random() * Math.min(2 + attempt, 20)));
+        continue;
+      }
+      if (ack.duplicate) {
+        const m = await this.#jsm.streams.getMessage(this.#stream, { seq: ack.seq });
+        if (m && m.subject === subject && metaOf(m.header).seq === e.seq) {
+          // The same entry, stored by a concurrent store of it.
+          if (raise) await this.#raiseHead(e.conversation, e.seq, tail.head);
+          return { stored: false, tail: { seq: e.seq, streamSeq: ack.seq, head: tail.head } };
+        }
+        // The server remembers the id for another (earlier, or since removed) entry: store this
+        // one without its dedupe. The re-read on the next round catches any change meanwhile.
+        msgID = undefined;
+        continue;
+      }
+      if (raise) await this.#raiseHead(e.conversation, e.seq, tail.head);
+      return { stored: true, tail: { seq: e.seq, streamSeq: ack.seq, head: tail.head } };
+    }
+    throw new MeridianError(ErrorCode.LogContention, `gave up after ${this.#maxAttempts} lost races for seq ${e.seq}`, { details: { conversation: e.conversation, seq: e.seq } });
+  }
+
+  async #tail(conversation: string, subject: string): Promise<Tail> {
+    const [msg, head] = await Promise.all([getLast(this.#jsm, this.#stream, subject), this.#head(conversation)]);
+    return { seq: Math.max(msg ? metaOf(msg.header).seq : 0, head.seq), streamSeq: msg?.seq ?? 0, head, msg };
+  }
+
+  /** The meta of the stored entry with conversation seq `seq`, or null if none is stored. */
+  async #entryAt(subject: string, seq: number, lastMsg: StoredMsg | null): Promise<EntryMeta | null> {
+    // No shortcut when `last` is missing: nats-server 2.9 can lose it (see nats-read.ts).
+    const last = lastMsg ?? (await findLast(this.#jsm, this.#stream, subject));
+    if (!last) return null;
+    const lastMeta = metaOf(last.header);
+    if (lastMeta.seq <= seq) return lastMeta.seq === seq ? lastMeta : null;
+    const pos = await findStart(this.#jsm, this.#stream, subject, last, seq - 1);
+    const m = pos === null ? null : await getNext(this.#jsm, this.#stream, subject, pos);
+    const meta = m ? metaOf(m.header) : null;
+    return meta?.seq === seq ? meta : null;
+  }
+
   /** The answer to a retried append: the stored original, if it is still there. */
   async #original(conversation: string, subject: string, streamSeq: number, id: string, head: Head): Promise<AppendResult> {
     const m: StoredMsg | null = await this.#jsm.streams.getMessage(this.#stream, { seq: streamSeq });
@@ -218,6 +354,10 @@ export class NatsMessageLog implements MessageLog {
       throw toLogError(err, details, this.#closed);
     }
   }
+}
+
+function conversationOf(entry: unknown): unknown {
+  return typeof entry === 'object' && entry !== null ? (entry as { conversation?: unknown }).conversation : undefined;
 }
 
 /** Create (or update the limits of) the log's streams in its home region, and open it. */

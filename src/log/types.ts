@@ -11,7 +11,9 @@
  * the same atomic step that stores the message. Clients and region nodes never pick numbers, so
  * two senders in two regions can never both get seq 7. (SQLite: `last + 1` in the append
  * transaction. NATS: `last + 1` published with `Nats-Expected-Last-Subject-Sequence`, retried
- * when another appender won; see log/nats.ts for why not the stream sequence.)
+ * when another appender won; see log/nats.ts for why not the stream sequence.) A replica's log
+ * assigns nothing while it is one: it `store`s the copies the home sends, seq for seq, and after
+ * a failover its `append` simply continues the sequence.
  *
  * Contract (MUST / MUST NOT):
  * - `append` MUST resolve only once the entry is durable (fsynced file / JetStream ack), and
@@ -38,11 +40,30 @@
  *   log, leaving holes in the seqs. Neither resets the counter. What erasure does not reach:
  *   copies outside this log (client caches, notifications already delivered) and, for NATS,
  *   bytes on disk until the server compacts its blocks.
+ * - `store(entry)` (replication) MUST store an exact copy of an entry another log assigned: same
+ *   seq, id, from, timestamp, body and headers, so `read` here returns it deep-equal to the
+ *   source's. It MUST accept only `entry.seq = last + 1` (durably, as append, raising the
+ *   counter to it), else reject with `LOG_OUT_OF_ORDER` (details `{ last }`) and store nothing.
+ *   Two exceptions at `seq <= last`: an entry with that seq and the same id still stored resolves
+ *   `{ stored: false }` (a re-sent batch is harmless); one with another id rejects with
+ *   `LOG_OUT_OF_ORDER` and `details.conflict: true`. A seq at or below `last` whose entry is no
+ *   longer stored (erased, removed by retention) is `LOG_OUT_OF_ORDER`: an erased entry is never
+ *   brought back by a re-send. After a store the entry's id dedupes appends exactly as if it had
+ *   been appended here (original seq and timestamp, `duplicate: true`), and `append` continues at
+ *   `last + 1`. Every stored entry takes part in dedupe (whether the source's id was given by the
+ *   sender or generated). Count retention applies to stored entries as to appended ones.
+ *   Where the stores differ: SQLite measures the dedupe window and `maxAgeMs` of a stored entry
+ *   from its timestamp, NATS from when the copy was stored (so up to the replication delay
+ *   longer). `storeMany(entries)` stores in order and stops at the first failure, rejecting with
+ *   that entry's error plus `details.index` (entries before it were accepted) and
+ *   `details.stored`.
  * - Bad input MUST be refused with typed errors before anything is stored:
  *   `LOG_INVALID_CONVERSATION` (empty or over 256 characters), `LOG_INVALID_ARGUMENT` (bad id,
- *   sender, headers, `after` < 0, `limit` < 1 …), `LOG_BODY_TOO_LARGE`. After `close()` every call
- *   MUST reject with `LOG_CLOSED`; `close()` MUST be idempotent. A store that cannot be reached
- *   rejects with `LOG_UNAVAILABLE`; heavy contention beyond the retry budget `LOG_CONTENTION`.
+ *   sender, headers, `after` < 0, `limit` < 1, a stored entry's seq or timestamp …),
+ *   `LOG_BODY_TOO_LARGE`. After `close()` every call MUST reject with `LOG_CLOSED`; `close()`
+ *   MUST be idempotent. A store that cannot be reached
+ *   rejects with `LOG_UNAVAILABLE`; heavy contention beyond the retry budget `LOG_CONTENTION`;
+ *   a `store` that is not the next seq `LOG_OUT_OF_ORDER`.
  */
 
 /** What a message body may be: raw bytes, or any JSON value (stored as its UTF-8 text). */
@@ -80,6 +101,23 @@ export interface LogEntry {
   readonly headers: Readonly<Record<string, string>>;
 }
 
+export interface StoreResult {
+  /** False when the entry was already stored (same seq and id): nothing was written. */
+  readonly stored: boolean;
+  /** The conversation's `last()` after the call. */
+  readonly last: number;
+}
+
+export interface StoreManyResult {
+  /** Entries newly stored. */
+  readonly stored: number;
+  /** Entries that were already stored (same seq and id). */
+  readonly skipped: number;
+  /** `last()` of the conversation of the batch's final entry after the batch (0 for an empty
+   * batch): for the usual one-conversation batch, that conversation's last seq. */
+  readonly last: number;
+}
+
 export interface ReadOptions {
   /** Return entries with seq strictly greater than this. Default 0 (from the start). */
   after?: number;
@@ -101,6 +139,26 @@ export interface LogOptions {
 
 export interface MessageLog {
   append(conversation: string, input: AppendInput): Promise<AppendResult>;
+  /**
+   * Store a copy of an entry that another log assigned (replication). The entry keeps its seq, id,
+   * from, timestamp, body and headers exactly. Only the next seq is accepted: `entry.seq` MUST be
+   * `last + 1`, otherwise it rejects with LOG_OUT_OF_ORDER (details: { last }) and stores nothing —
+   * except when an entry with that seq and the same id is already stored: then it resolves with
+   * `stored: false` (idempotent; a re-sent batch is harmless). An entry with that seq but a different
+   * id is a conflict: LOG_OUT_OF_ORDER too (details: { last, conflict: true }). A seq the counter is
+   * already past whose entry is gone (erased, retention) is LOG_OUT_OF_ORDER as well.
+   * After a store, `last()` is the stored seq and the entry's id dedupes later appends exactly as if
+   * it had been appended here (a client retry after failover gets the original seq, duplicate: true).
+   */
+  store(entry: LogEntry): Promise<StoreResult>;
+  /**
+   * `store` for each entry in order (any conversations), stopping at the first failure: it then
+   * rejects with that entry's error, its details extended with `index` (the failed entry's
+   * position; every entry before it was accepted) and `stored` (how many of those were new).
+   * Cheaper than one `store` per entry: one transaction (SQLite), no re-reads between
+   * consecutive seqs (NATS).
+   */
+  storeMany(entries: readonly LogEntry[]): Promise<StoreManyResult>;
   read(conversation: string, opts?: ReadOptions): Promise<LogEntry[]>;
   /** Highest seq ever assigned (0 if none). */
   last(conversation: string): Promise<number>;

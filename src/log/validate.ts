@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ErrorCode, MeridianError } from '../errors/mod.js';
-import type { AppendInput, LogBody, LogOptions, ReadOptions } from './types.js';
+import type { AppendInput, LogBody, LogEntry, LogOptions, ReadOptions } from './types.js';
 
 export const MAX_CONVERSATION = 256;
 export const MAX_ID = 128;
@@ -92,6 +92,55 @@ export function checkAppend(conversation: string, input: AppendInput, maxBodyByt
   }
   const { kind, bytes } = encodeBody(input.body, maxBodyBytes);
   return { id: input.id ?? randomUUID(), keyed: input.id !== undefined, from: input.from, kind, body: bytes, headers };
+}
+
+/** A replicated entry as it will be stored: everything the source assigned, body encoded. */
+export interface EncodedStore extends EncodedAppend {
+  conversation: string;
+  seq: number;
+  ts: number;
+}
+
+/**
+ * Checks of `store`: the same as append's (conversation, id, from, headers, body size), with the
+ * id required, and the seq (integer >= 1) and timestamp (integer ms >= 0) the source assigned.
+ */
+export function checkStore(entry: LogEntry, maxBodyBytes: number): EncodedStore {
+  if (typeof entry !== 'object' || entry === null) throw invalid('store needs a log entry', {});
+  assertConversation(entry.conversation);
+  assertName('id', entry.id, MAX_ID);
+  if (!Number.isSafeInteger(entry.seq) || entry.seq < 1) throw invalid('seq must be an integer >= 1', { seq: entry.seq });
+  if (!Number.isSafeInteger(entry.timestamp) || entry.timestamp < 0) throw invalid('timestamp must be an integer >= 0 (ms since the epoch)', { timestamp: entry.timestamp });
+  if (typeof entry.headers !== 'object' || entry.headers === null) throw invalid('headers must be an object', {});
+  const e = checkAppend(entry.conversation, { id: entry.id, from: entry.from, body: entry.body, headers: entry.headers }, maxBodyBytes);
+  return { ...e, conversation: entry.conversation, seq: entry.seq, ts: entry.timestamp };
+}
+
+/** The entries of a `storeMany` call (an array; each is checked when its turn comes). */
+export function checkBatch(entries: readonly LogEntry[]): readonly LogEntry[] {
+  const list: unknown = entries;
+  if (!Array.isArray(list)) throw invalid('storeMany needs an array of log entries', {});
+  return entries;
+}
+
+/** LOG_OUT_OF_ORDER for a store that is not `last + 1` (or conflicts with the stored entry). */
+export function outOfOrder(e: EncodedStore, last: number, conflict: boolean): MeridianError {
+  const why = conflict
+    ? `seq ${e.seq} is already stored with another id than ${JSON.stringify(e.id)}`
+    : e.seq <= last
+      ? `seq ${e.seq} is not stored any more (the conversation is at ${last}) and cannot be stored again`
+      : `seq ${e.seq} is not the next one (the conversation is at ${last})`;
+  return new MeridianError(ErrorCode.LogOutOfOrder, why, {
+    details: { conversation: e.conversation, seq: e.seq, id: e.id, last, ...(conflict ? { conflict: true } : {}) },
+  });
+}
+
+/**
+ * The error of `storeMany` when entry `index` failed: the entry's own code and details, plus how
+ * far the batch got (`index` entries before it were accepted, `stored` of them newly stored).
+ */
+export function batchError(err: MeridianError, index: number, stored: number): MeridianError {
+  return new MeridianError(err.code, `entry ${index} of the batch: ${err.message}`, { cause: err, details: { ...err.details, index, stored } });
 }
 
 export function checkRead(conversation: string, opts: ReadOptions = {}): { after: number; limit: number } {

@@ -121,6 +121,9 @@ export function lifecycleTests(s: LogSuite): void {
     await expectFails(() => log.firstAvailable('z'), ErrorCode.LogClosed);
     await expectFails(() => log.erase('z'), ErrorCode.LogClosed);
     await expectFails(() => log.eraseFrom('a'), ErrorCode.LogClosed);
+    const copy = { conversation: 'z', seq: 2, id: 'copy', from: 'a', timestamp: Date.now(), body: 2, headers: {} };
+    await expectFails(() => log.store(copy), ErrorCode.LogClosed);
+    await expectFails(() => log.storeMany([copy]), ErrorCode.LogClosed);
     // Other handles on the store are unaffected.
     expect((await h.log.read('z')).map((e) => e.seq)).toEqual(range(1, 1));
   });

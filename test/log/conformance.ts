@@ -10,6 +10,7 @@
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { basicTests } from './conformance-basic.js';
 import { lifecycleTests } from './conformance-lifecycle.js';
+import { storeTests } from './conformance-store.js';
 import type { LogEnv, LogFactory, LogSuite } from './helpers.js';
 
 export type { LogEnv, LogFactory, LogHandle } from './helpers.js';
@@ -36,6 +37,7 @@ export function runLogConformance(factory: LogFactory): void {
     };
     basicTests(suite);
     lifecycleTests(suite);
+    storeTests(suite);
   });
 }
 
