@@ -41,6 +41,8 @@ export const ErrorCode = {
   EdgeUpstreamTimeout: 'EDGE_UPSTREAM_TIMEOUT',
   EdgeRateLimited: 'EDGE_RATE_LIMITED',
   EdgeUnauthorized: 'EDGE_UNAUTHORIZED',
+  /** A valid credential without the right (an API key lacking the `admin` scope). */
+  EdgeForbidden: 'EDGE_FORBIDDEN',
   EdgeOriginNotAllowed: 'EDGE_ORIGIN_NOT_ALLOWED',
   EdgeNotFound: 'EDGE_NOT_FOUND',
   EdgeInternal: 'EDGE_INTERNAL',
@@ -84,6 +86,12 @@ export const ErrorCode = {
   SvcBreakerOpen: 'SVC_BREAKER_OPEN',
   SvcForbidden: 'SVC_FORBIDDEN',
   SvcLoopDetected: 'SVC_LOOP_DETECTED',
+  // API keys (src/keys): the keys file and `meridian keys`
+  KeysInvalidScope: 'KEYS_INVALID_SCOPE',
+  KeysUnknownId: 'KEYS_UNKNOWN_ID',
+  KeysInvalidFile: 'KEYS_INVALID_FILE',
+  KeysInvalidArgument: 'KEYS_INVALID_ARGUMENT',
+  KeysFileLocked: 'KEYS_FILE_LOCKED',
   // TypeScript client (src/client)
   ClientClosed: 'CLIENT_CLOSED',
   ClientTimeout: 'CLIENT_TIMEOUT',

@@ -1,18 +1,20 @@
-/** `GET /v1/audit?limit=&before=&action=`: the region's audit trail, newest first (admin token only). */
+/** `GET /v1/audit?limit=&before=&action=`: the region's audit trail, newest first (API keys with the admin scope, and the deprecated admin token). */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AuditLog } from '../audit/mod.js';
 import { isMeridianError } from '../errors/mod.js';
+import { hasScope, operatorActor } from './access.js';
 import type { AccessControl } from './access.js';
 import { sendError, sendJson } from './http-api.js';
 
 export async function handleAudit(req: IncomingMessage, res: ServerResponse, url: URL, access: AccessControl, audit: AuditLog | undefined): Promise<void> {
   if (req.method !== 'GET') return sendError(res, 405, 'METHOD_NOT_ALLOWED', 'GET the audit trail', { allow: 'GET' });
   const caller = await access.caller(req);
-  if (caller.kind !== 'admin') {
-    audit?.record({ actor: { kind: caller.kind === 'user' ? 'user' : 'anonymous', ...(caller.kind === 'user' ? { id: caller.user } : {}) }, action: 'audit.read', from: req.socket.remoteAddress ?? '', outcome: 'refused', status: caller.kind === 'user' ? 403 : 401 });
-    return caller.kind === 'user'
-      ? sendError(res, 403, 'FORBIDDEN', 'the audit trail is for operators (the admin token)')
-      : sendError(res, 401, 'AUTH_FAILED', 'the audit trail needs Authorization: Bearer <admin token>', { 'www-authenticate': 'Bearer' });
+  if (!hasScope(caller, 'admin')) {
+    const known = caller.kind === 'user' || caller.kind === 'key';
+    const actor = caller.kind === 'key' ? operatorActor(caller) : caller.kind === 'user' ? { kind: 'user' as const, id: caller.user } : { kind: 'anonymous' as const };
+    audit?.record({ actor, action: 'audit.read', from: req.socket.remoteAddress ?? '', outcome: 'refused', status: known ? 403 : 401 });
+    if (known) return sendError(res, 403, 'FORBIDDEN', caller.kind === 'key' ? `API key ${caller.id} lacks the admin scope` : 'the audit trail is for operators (an API key with the admin scope)');
+    return sendError(res, 401, 'AUTH_FAILED', `the audit trail needs Authorization: Bearer <API key with the admin scope>${caller.kind === 'invalid' ? `: ${caller.reason}` : ''}`, { 'www-authenticate': 'Bearer' });
   }
   if (audit === undefined) return sendError(res, 501, 'NOT_SUPPORTED', 'this node keeps no audit trail');
   const p = url.searchParams;

@@ -8,7 +8,11 @@
  *   GET  /v1/conversations/{id}/messages?after=&limit= history from the log
  *
  * Authentication: `Authorization: Bearer <JWT>` (the same tokens as `auth`), or in dev mode
- * nothing (sends then name the sender in `from`). /v1/regions is public. Errors are
+ * nothing (sends then name the sender in `from`). A server-side sender may instead present an
+ * API key with the `send` scope (or the deprecated admin token) on POST /v1/messages: it sends
+ * as whichever user `from` names, to any user or room. Other API keys, and keys on the presence
+ * and history endpoints, are 403 (a key carries no user); an unknown, revoked or expired key is
+ * 401. /v1/regions is public. Errors are
  * `{ error: { code, message } }` with the wire error names of docs/protocol.md (and
  * `AUTH_FAILED`), status 400/401/403/404/405/413/503.
  */
@@ -18,6 +22,9 @@ import { parseJsonBounded } from '../http/json.js';
 import { checkId, parseClientFrame, parseConversation, dmPeer, tryDmConversation, roomConversation, wireErrorName } from '../protocol/mod.js';
 import type { RequestErrorName } from '../protocol/mod.js';
 import { bearer } from '../http/bearer.js';
+import type { Scope } from '../keys/scopes.js';
+import type { AccessControl } from './access.js';
+import { hasScope } from './access.js';
 import type { Identity } from './auth.js';
 import type { NodeContext } from './context.js';
 import type { NodeState, RegionView } from './regions.js';
@@ -26,6 +33,8 @@ export interface HttpApiContext {
   readonly ctx: NodeContext;
   readonly view: RegionView;
   readonly self: () => NodeState;
+  /** The node's reading of operator credentials (API keys, the admin token). */
+  readonly access: AccessControl;
 }
 
 const STATUS: Partial<Record<RequestErrorName, number>> = {
@@ -93,10 +102,28 @@ async function readBody(req: IncomingMessage, res: ServerResponse, max: number):
   return Buffer.concat(chunks);
 }
 
-/** The caller: a verified token, dev (anyone), or undefined after answering 401. */
-async function caller(api: HttpApiContext, req: IncomingMessage, res: ServerResponse): Promise<Identity | 'dev' | undefined> {
+/**
+ * The caller: a verified token, dev (anyone), `operator` (an API key holding `scope`, or the
+ * admin token), or undefined after answering 401/403. Without `scope`, API keys are refused (403).
+ */
+async function caller(api: HttpApiContext, req: IncomingMessage, res: ServerResponse): Promise<Identity | 'dev' | undefined>;
+async function caller(api: HttpApiContext, req: IncomingMessage, res: ServerResponse, scope: Scope): Promise<Identity | 'dev' | 'operator' | undefined>;
+async function caller(api: HttpApiContext, req: IncomingMessage, res: ServerResponse, scope?: Scope): Promise<Identity | 'dev' | 'operator' | undefined> {
   const token = bearer(req.headers.authorization);
   if (token !== undefined) {
+    const op = api.access.operator(token);
+    if (op !== undefined) {
+      if (op.kind === 'invalid') {
+        api.ctx.metrics.authFailed(op.expired ? 'expired' : 'invalid', 'http');
+        api.ctx.audit?.record({ actor: { kind: 'anonymous', id: `key:${op.keyId}` }, action: 'auth.refused', target: req.url?.split('?')[0]?.slice(0, 200) ?? '', from: req.socket.remoteAddress ?? '', outcome: 'refused', status: 401 });
+        sendError(res, 401, 'AUTH_FAILED', op.reason, { 'www-authenticate': 'Bearer' });
+        return undefined;
+      }
+      if (scope !== undefined && hasScope(op, scope)) return 'operator';
+      const who = op.kind === 'key' ? `API key ${op.id}` : 'the admin token';
+      sendError(res, 403, 'FORBIDDEN', scope === undefined ? `${who} carries no user: this endpoint takes a client token` : `${who} lacks the ${scope} scope`);
+      return undefined;
+    }
     try {
       return await api.ctx.auth.verify(token);
     } catch (err) {
@@ -182,7 +209,7 @@ async function regions(api: HttpApiContext, res: ServerResponse): Promise<void> 
 }
 
 async function postMessage(api: HttpApiContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const who = await caller(api, req, res);
+  const who = await caller(api, req, res, 'send');
   if (who === undefined) return;
   const limits = api.ctx.opts.limits;
   const raw = await readBody(req, res, limits.maxFrameBytes);
@@ -194,9 +221,10 @@ async function postMessage(api: HttpApiContext, req: IncomingMessage, res: Serve
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return sendWireError(res, 'BAD_FRAME', 'the body must be a JSON object');
   const { from, ...rest } = value as Record<string, unknown>;
   let sender: string;
-  if (who === 'dev') {
+  if (who === 'dev' || who === 'operator') {
+    // Dev mode, or a server-side sender's API key (`send` scope): it sends as the user it names.
     const c = checkId(from, limits.maxIdLength);
-    if (!c.ok) return sendError(res, 400, 'INVALID_FIELD', `from: ${c.reason} (dev mode: name the sender)`);
+    if (!c.ok) return sendError(res, 400, 'INVALID_FIELD', `from: ${c.reason} (${who === 'dev' ? 'dev mode' : 'an API key'}: name the sender)`);
     sender = from as string;
   } else {
     if (from !== undefined && from !== who.user) return sendError(res, 403, 'FORBIDDEN', 'from: must be the token\'s user (or be left out)');
@@ -207,7 +235,7 @@ async function postMessage(api: HttpApiContext, req: IncomingMessage, res: Serve
   if (!parsed.ok) return sendWireError(res, parsed.error.name as RequestErrorName, parsed.error.message);
   const f = parsed.frame;
   if (f.type !== 'send') return sendWireError(res, 'INTERNAL_ERROR', 'unexpected frame');
-  if (f.to.room !== undefined && who !== 'dev' && !who.canJoin(f.to.room)) return sendWireError(res, 'FORBIDDEN', `to.room: no capability for room ${JSON.stringify(f.to.room.slice(0, 64))}`);
+  if (f.to.room !== undefined && who !== 'dev' && who !== 'operator' && !who.canJoin(f.to.room)) return sendWireError(res, 'FORBIDDEN', `to.room: no capability for room ${JSON.stringify(f.to.room.slice(0, 64))}`);
   if (f.to.user !== undefined) {
     const dm = tryDmConversation(sender, f.to.user, limits.maxIdLength);
     if (!dm.ok) return sendWireError(res, 'INVALID_FIELD', `to.user: ${dm.reason}`);

@@ -13,6 +13,7 @@ import type { ProtocolLimits } from '../protocol/mod.js';
 import type { AuditLog } from '../audit/mod.js';
 import type { RateLimitOptions } from '../http/rate-limit.js';
 import type { HttpModule } from '../runtime/http-module.js';
+import type { KeyRing } from '../keys/ring.js';
 import type { NodeMetrics } from '../observability/metrics.js';
 import type { Topology } from '../topology/mod.js';
 
@@ -69,11 +70,18 @@ export interface RegionNodeOptions {
   readonly host?: string;
   readonly auth?: AuthOptions;
   /**
-   * The operator credential (`Authorization: Bearer <adminToken>`, at least 16 characters):
-   * listing workers, the DLQ, and every service and function. Without it those operator
-   * endpoints answer 403 to everyone.
+   * Deprecated operator credential (`Authorization: Bearer <adminToken>`, at least 16
+   * characters): a key with every scope. Prefer `keys`.
    */
   readonly adminToken?: string;
+  /**
+   * API keys with scopes (src/keys), read from the keys file and re-read when it changes: the
+   * operator endpoints (`admin`), `POST /v1/messages` as any user (`send`), service and function
+   * calls (`services`), the DLQ (`dlq`). The caller owns the ring (opens and closes it); the node
+   * records its reloads in the audit trail. Without keys or an admin token the operator
+   * endpoints refuse everyone.
+   */
+  readonly keys?: KeyRing;
   /** Browser origins allowed to open WebSockets (`https://app.example.com`); absent: any. */
   readonly origins?: readonly string[];
   /**
@@ -130,6 +138,7 @@ export interface ResolvedNodeOptions {
   readonly host: string;
   readonly auth: AuthOptions;
   readonly adminToken: string | undefined;
+  readonly keys: KeyRing | undefined;
   readonly origins: readonly string[] | undefined;
   readonly httpRateLimit: RateLimitOptions | false;
   readonly limits: NodeLimits;
@@ -202,6 +211,7 @@ export function resolveNodeOptions(o: RegionNodeOptions, randomId: string): Reso
     host: o.host ?? NODE_DEFAULTS.host,
     auth,
     adminToken: o.adminToken,
+    keys: o.keys,
     origins: o.origins,
     httpRateLimit,
     limits,

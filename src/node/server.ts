@@ -16,7 +16,7 @@ import { SUBPROTOCOL } from '../protocol/mod.js';
 import type { WelcomeLimits } from '../protocol/mod.js';
 import type { HttpModule } from '../runtime/http-module.js';
 import { RateLimiter } from '../http/rate-limit.js';
-import { AccessControl } from './access.js';
+import { AccessControl, hasScope, operatorActor } from './access.js';
 import { handleAudit } from './audit-route.js';
 import { Authenticator } from './auth.js';
 import type { NodeContext, SessionRef } from './context.js';
@@ -64,7 +64,7 @@ export async function startRegionNode(options: RegionNodeOptions): Promise<Regio
   const opts = resolveNodeOptions(options, randomBytes(4).toString('hex'));
   const auth = new Authenticator(opts.auth);
   await auth.ready();
-  const access = new AccessControl(auth, opts.adminToken);
+  const access = new AccessControl(auth, opts.adminToken, opts.keys);
   const limiter = opts.httpRateLimit === false ? undefined : new RateLimiter(opts.httpRateLimit);
   const modules: readonly HttpModule[] = options.modules ?? [];
   const welcomeLimits: WelcomeLimits = { ...opts.limits };
@@ -95,7 +95,15 @@ export async function startRegionNode(options: RegionNodeOptions): Promise<Regio
     draining: () => draining,
     rtt: () => regionRtts(view, opts.region),
   });
-  const api: HttpApiContext = { ctx, view, self };
+  const api: HttpApiContext = { ctx, view, self, access };
+  // A reload of the keys file (a key added, revoked or edited) is an operator action: audited
+  // by key id here, in this region's trail (src/keys/ring.ts notices it within a second).
+  const unwatchKeys = opts.keys?.onChange((c) => {
+    const actor = { kind: 'admin' as const, id: 'keys-file' };
+    for (const id of c.added) options.audit?.record({ actor, action: 'keys.added', target: id, outcome: 'ok' });
+    for (const id of c.removed) options.audit?.record({ actor, action: 'keys.removed', target: id, outcome: 'ok' });
+    for (const id of c.changed) options.audit?.record({ actor, action: 'keys.changed', target: id, outcome: 'ok' });
+  });
   const ws = new WsEndpoint(ctx);
   const sockets = new Set<Socket>();
 
@@ -151,11 +159,16 @@ export async function startRegionNode(options: RegionNodeOptions): Promise<Regio
     if (path === '/v1/admin/drain') {
       // The edge's per-region drain asks here (src/edge/server/drain.ts); answered once drained.
       if (req.method !== 'POST') return sendError(res, 405, 'METHOD_NOT_ALLOWED', 'POST to drain this node', { allow: 'POST' });
-      if ((await access.caller(req)).kind !== 'admin') {
-        options.audit?.record({ actor: { kind: 'anonymous' }, action: 'admin.drain', from: req.socket.remoteAddress ?? '', outcome: 'refused', status: 401 });
-        return sendError(res, 401, 'AUTH_FAILED', 'draining needs Authorization: Bearer <admin token>', { 'www-authenticate': 'Bearer' });
+      const caller = await access.caller(req);
+      if (!hasScope(caller, 'admin')) {
+        // A valid credential without the admin scope is 403; none, or one that did not verify, 401.
+        const known = caller.kind === 'key' || caller.kind === 'user';
+        const actor = caller.kind === 'key' ? operatorActor(caller) : caller.kind === 'user' ? { kind: 'user' as const, id: caller.user } : { kind: 'anonymous' as const };
+        options.audit?.record({ actor, action: 'admin.drain', from: req.socket.remoteAddress ?? '', outcome: 'refused', status: known ? 403 : 401 });
+        if (known) return sendError(res, 403, 'FORBIDDEN', caller.kind === 'key' ? `API key ${caller.id} lacks the admin scope` : 'draining is for operators (an API key with the admin scope)');
+        return sendError(res, 401, 'AUTH_FAILED', `draining needs Authorization: Bearer <API key with the admin scope>${caller.kind === 'invalid' ? `: ${caller.reason}` : ''}`, { 'www-authenticate': 'Bearer' });
       }
-      options.audit?.record({ actor: { kind: 'admin' }, action: 'admin.drain', target: opts.node, from: req.socket.remoteAddress ?? '', outcome: 'ok' });
+      options.audit?.record({ actor: operatorActor(caller), action: 'admin.drain', target: opts.node, from: req.socket.remoteAddress ?? '', outcome: 'ok' });
       if (options.onAdminDrain !== undefined) {
         // The restart closes this server: answer first, the edge then waits for /ready again.
         sendJson(res, 202, { draining: true, restarting: true, region: opts.region, node: opts.node, sessions: sessions.size });
@@ -286,6 +299,7 @@ export async function startRegionNode(options: RegionNodeOptions): Promise<Regio
       closeP ??= (async () => {
         draining = true;
         closed = true;
+        unwatchKeys?.();
         clearInterval(sweep);
         clearInterval(refresh);
         bus.close();

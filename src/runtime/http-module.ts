@@ -11,13 +11,15 @@
  * credentials of its own, except the worker registration token, which only workers hold.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Scope } from '../keys/scopes.js';
 
 /** What a client token allows beyond messaging: service and function name patterns (claims). */
 export type CallKind = 'service' | 'function';
 
 /**
  * Who is calling, as the node established it (docs/services.md, "Credentials"):
- * - `admin`: the operator credential (`--admin-token`): every endpoint;
+ * - `admin`: the deprecated operator token (`--admin-token`): every endpoint, as a key with every scope;
+ * - `key`: an API key from the keys file (src/keys): what its scopes allow (`id` names it in logs);
  * - `user`: a valid client JWT: the services and functions its `services` / `functions` claims name;
  * - `dev`: no credential on a dev-mode node: client-facing endpoints only;
  * - `anonymous`: no credential on a production node: nothing;
@@ -25,6 +27,7 @@ export type CallKind = 'service' | 'function';
  */
 export type Caller =
   | { readonly kind: 'admin' }
+  | { readonly kind: 'key'; readonly id: string; readonly scopes: ReadonlySet<Scope> }
   | { readonly kind: 'user'; readonly user: string; readonly mayCall: (kind: CallKind, name: string) => boolean }
   | { readonly kind: 'dev' }
   | { readonly kind: 'anonymous' }

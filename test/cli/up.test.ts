@@ -5,10 +5,11 @@ import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../../src/cli/main.js';
 import { TestClient, eventually } from '../node/client.js';
 import { SECRET, hsToken } from '../node/fixtures.js';
 
@@ -31,7 +32,7 @@ function start(args: string[], env: Record<string, string> = {}): Proc {
 
 describe('meridian up --json', () => {
   let p: Proc;
-  let info: { regions: Record<string, string>; edge: string; workerToken: string; adminToken: string };
+  let info: { regions: Record<string, string>; edge: string; workerToken: string; adminToken: string; adminKeyId: string; keysFile: string };
   beforeAll(async () => {
     p = start(['up', '--port-base', '0', '--json']);
     await eventually(() => p.out().includes('\n') || p.child.exitCode !== null, 'the JSON line', 30_000);
@@ -49,6 +50,18 @@ describe('meridian up --json', () => {
     expect(info.adminToken.length).toBeGreaterThanOrEqual(32);
     expect(info.adminToken).not.toBe(info.workerToken);
     expect(p.err()).toContain('ready.');
+  });
+
+  it('makes its admin token an API key with every scope in its keys file, stored hashed', async () => {
+    expect(info.adminToken.startsWith(`mrd_${info.adminKeyId}_`)).toBe(true);
+    const file = readFileSync(info.keysFile, 'utf8');
+    expect(file).toContain(info.adminKeyId);
+    expect(file).not.toContain(info.adminToken);
+    let out = '';
+    expect(await main(['keys', 'list', '--file', info.keysFile, '--json'], { out: (s) => void (out += s), err: () => undefined })).toBe(0);
+    expect((JSON.parse(out) as { keys: unknown[] }).keys).toEqual([expect.objectContaining({ id: info.adminKeyId, scopes: ['admin', 'send', 'services', 'dlq', 'erase'] })]);
+    // The nodes take it too: the audit trail is an admin endpoint.
+    expect((await fetch(`${info.regions['us-east']}/v1/audit`, { headers: { authorization: `Bearer ${info.adminToken}` } })).status).toBe(200);
   });
 
   it('carries a direct message across regions, and through the edge', async () => {

@@ -14,11 +14,12 @@ import type { OtlpTracing } from '../../observability/otlp.js';
 import { startTracing } from '../tracing.js';
 import { isLoopbackListen, usageGuard, UsageError } from '../command.js';
 import type { Command } from '../command.js';
-import { applyLogLevel } from '../../observability/logger.js';
+import { applyLogLevel, createLogger } from '../../observability/logger.js';
+import { KeyRing } from '../../keys/mod.js';
 
 const HELP = `Usage: meridian edge [--config FILE] [--port N] [--host ADDR] --regions name=url,...
-                     [--trust-proxy LIST] [--cors LIST] [--admin-token T] [--dev-admin] [--log-level L]
-                     [--otlp URL]
+                     [--trust-proxy LIST] [--cors LIST] [--keys FILE] [--admin-token T] [--dev-admin]
+                     [--log-level L] [--otlp URL]
 
 Runs the edge: GET /v1/route, WebSocket /ws and HTTP /v1/* proxied to the steered region,
 /health, /ready, GET /v1/regions. See docs/edge.md.
@@ -30,14 +31,19 @@ Runs the edge: GET /v1/route, WebSocket /ws and HTTP /v1/* proxied to the steere
   --trust-proxy LIST   proxies whose X-Forwarded-For is believed (CIDRs, loopback, ...)
   --cors LIST          allowed browser origins, comma separated (credentials allowed), or * (any
                        origin, without credentials)
-  --admin-token T      operator credential for the admin endpoints (POST /v1/admin/regions/NAME/down|up|drain),
-                       sent as Authorization: Bearer T; at least 16 characters (or env MERIDIAN_ADMIN_TOKEN)
-  --dev-admin          open the admin endpoints without a token (local development; loopback only)
+  --keys FILE          API keys made by \`meridian keys create\` (or env MERIDIAN_KEYS_FILE), the same
+                       file the region nodes read: the admin endpoints (POST /v1/admin/regions/NAME/down|up|drain,
+                       the dashboard feed) need Authorization: Bearer <key> with the admin scope.
+                       Re-read when it changes (rotation needs no restart)
+  --admin-token T      deprecated: a credential with every scope, sent as Authorization: Bearer T; at
+                       least 16 characters (or env MERIDIAN_ADMIN_TOKEN)
+  --dev-admin          open the admin endpoints without a credential (local development; loopback
+                       only; ignored with --keys or --admin-token)
   --log-level L        trace|debug|info|warn|error|fatal|silent for the JSON log lines on stderr
                        (default: env MERIDIAN_LOG_LEVEL, else info)
   --otlp URL           send traces to an OpenTelemetry collector (OTLP/HTTP, e.g. http://127.0.0.1:4318);
                        default: env OTEL_EXPORTER_OTLP_ENDPOINT, else none
-Without --admin-token (or MERIDIAN_ADMIN_TOKEN) and --dev-admin the admin endpoints are off (404).
+Without --keys, --admin-token (or their env vars) and --dev-admin the admin endpoints are off (404).
 `;
 
 const options = {
@@ -48,6 +54,7 @@ const options = {
   region: { type: 'string' },
   'trust-proxy': { type: 'string' },
   cors: { type: 'string' },
+  keys: { type: 'string' },
   'admin-token': { type: 'string' },
   'dev-admin': { type: 'boolean' },
   'log-level': { type: 'string' },
@@ -92,8 +99,11 @@ export const edgeCommand: Command = {
     }
     let edge;
     let tracing: OtlpTracing | undefined;
+    let keys: KeyRing | undefined;
     try {
       const topology = values.config !== undefined ? await loadTopology(values.config) : defaultTopology();
+      const keysFile = values.keys ?? (process.env['MERIDIAN_KEYS_FILE'] || undefined);
+      keys = keysFile === undefined ? undefined : await KeyRing.open(keysFile, { log: createLogger({ base: { component: 'edge', part: 'keys' } }) });
       const token = values['admin-token'] ?? process.env['MERIDIAN_ADMIN_TOKEN'] ?? process.env['MERIDIAN_EDGE_ADMIN_TOKEN'];
       const cors = values.cors === undefined ? undefined : values.cors.trim() === '*' ? '*' : list(values.cors);
       const opts: EdgeOptions = {
@@ -105,11 +115,13 @@ export const edgeCommand: Command = {
         // Credentials (the affinity cookie) only for listed origins, never with '*'.
         ...(cors === undefined ? {} : { cors: { origins: cors, credentials: cors !== '*' } }),
         ...(token === undefined || token === '' ? {} : { adminToken: token }),
+        ...(keys === undefined ? {} : { keys }),
         devAdmin: values['dev-admin'] === true,
       };
       tracing = startTracing('edge', values.otlp);
       edge = await startEdge(opts);
     } catch (err) {
+      keys?.close();
       await tracing?.shutdown();
       if (err instanceof TopologyError) {
         for (const p of err.problems) io.err(formatProblem(p) + '\n');
@@ -127,7 +139,9 @@ export const edgeCommand: Command = {
     }
     try {
       io.out(`meridian edge: listening on ${edge.url}\n`);
-      const adminState = (values['admin-token'] ?? process.env['MERIDIAN_ADMIN_TOKEN'] ?? process.env['MERIDIAN_EDGE_ADMIN_TOKEN'] ?? '') !== '' ? 'on (admin token)' : values['dev-admin'] === true ? 'OPEN without a token (--dev-admin)' : 'off';
+      const hasToken = (values['admin-token'] ?? process.env['MERIDIAN_ADMIN_TOKEN'] ?? process.env['MERIDIAN_EDGE_ADMIN_TOKEN'] ?? '') !== '';
+      const credentials = [keys === undefined ? '' : `API keys with the admin scope from ${keys.file} (${keys.size} keys)`, hasToken ? 'the admin token (deprecated)' : ''].filter(Boolean).join(', ');
+      const adminState = credentials !== '' ? `on (${credentials})` : values['dev-admin'] === true ? 'OPEN without a token (--dev-admin)' : 'off';
       io.out(`  admin endpoints ${adminState}\n`);
       for (const h of edge.monitor.all()) io.out(`  ${h.region.padEnd(14)} ${h.healthy ? 'up' : `down (${h.lastError ?? 'no answer'})`}\n`);
       const unsubscribe = edge.monitor.subscribe((h) => io.out(`meridian edge: ${h.region} ${h.healthy ? 'up' : `down (${h.lastError ?? (h.ejectedUntil !== null ? 'ejected' : 'unknown')})`}\n`));
@@ -139,6 +153,7 @@ export const edgeCommand: Command = {
       io.out(`\nmeridian edge: ${String(signal[0] ?? 'signal')}: stopping\n`);
     } finally {
       await edge.close();
+      keys?.close();
       await tracing?.shutdown();
     }
     return 0;

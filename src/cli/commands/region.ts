@@ -21,14 +21,15 @@ import { defaultTopology, formatProblem, linkLatencyMs, loadTopology, TopologyEr
 import type { Topology } from '../../topology/mod.js';
 import { startTracing } from '../tracing.js';
 import { isLoopbackListen, usageGuard, UsageError } from '../command.js';
-import { applyLogLevel } from '../../observability/logger.js';
+import { applyLogLevel, createLogger } from '../../observability/logger.js';
+import { KeyRing } from '../../keys/mod.js';
 import type { Command, Io } from '../command.js';
 import { DEFAULT_PORT_BASE, parsePort } from './up.js';
 
 const HELP = `Usage: meridian region NAME [--config FILE] [--bus embedded|nats] [--nats URL,...] [--data DIR]
                        [--nats-nkey FILE] [--nats-ca FILE]
                        [--port N] [--host ADDR] [--dev] [--dev-public] [--auth-secret S | --auth-public-key FILE]
-                       [--region-urls name=url,...] [--worker-token T] [--admin-token T]
+                       [--region-urls name=url,...] [--worker-token T] [--keys FILE] [--admin-token T]
                        [--origins LIST] [--log-level L] [--otlp URL]
 
 Runs the region node of region NAME: WebSocket /ws, HTTP /v1/*, /health, /ready, a demo page at /.
@@ -53,9 +54,13 @@ Runs the region node of region NAME: WebSocket /ws, HTTP /v1/*, /health, /ready,
   --worker-token T       registration token workers present on POST /v1/workers (or env
                          MERIDIAN_WORKER_TOKEN; every region of a deployment uses the same one).
                          Without it a token is generated and printed
-  --admin-token T        operator credential (Authorization: Bearer T): worker listings, the DLQ,
-                         every service and function; at least 16 characters (or env
-                         MERIDIAN_ADMIN_TOKEN). Without it a token is generated and printed
+  --keys FILE            API keys with scopes (admin, send, services, dlq, erase) made by
+                         \`meridian keys create\` (or env MERIDIAN_KEYS_FILE): the operator
+                         credentials. Re-read when it changes (rotation needs no restart); every
+                         region and the edge read the same file
+  --admin-token T        deprecated: a credential with every scope (Authorization: Bearer T); at
+                         least 16 characters (or env MERIDIAN_ADMIN_TOKEN). Without it and without
+                         --keys a token is generated and printed
   --origins LIST         browser origins allowed to open WebSockets, comma separated
                          (https://app.example.com,...); others get 403. Default: any
   --log-level L          trace|debug|info|warn|error|fatal|silent for the JSON log lines on stderr
@@ -80,6 +85,7 @@ const options = {
   'auth-public-key': { type: 'string' },
   'region-urls': { type: 'string' },
   'worker-token': { type: 'string' },
+  keys: { type: 'string' },
   'admin-token': { type: 'string' },
   origins: { type: 'string' },
   'log-level': { type: 'string' },
@@ -211,11 +217,22 @@ async function runRegion(name: string, values: Values, io: Io): Promise<number> 
   const dataDir = values.data ?? 'meridian-data';
   const workerToken = values['worker-token'] ?? process.env['MERIDIAN_WORKER_TOKEN'] ?? newWorkerToken();
   if (workerToken.length < 16) throw new UsageError('meridian region: the worker token must be at least 16 characters');
+  const keysFile = values.keys ?? (process.env['MERIDIAN_KEYS_FILE'] || undefined);
   const adminGiven = values['admin-token'] ?? process.env['MERIDIAN_ADMIN_TOKEN'];
-  const adminToken = adminGiven === undefined || adminGiven === '' ? newAdminToken() : adminGiven;
-  if (adminToken.length < 16) throw new UsageError('meridian region: the admin token must be at least 16 characters');
+  // With a keys file the keys are the operator credentials; the admin token is only generated
+  // (deprecated behaviour) when neither is given.
+  const adminToken = adminGiven !== undefined && adminGiven !== '' ? adminGiven : keysFile === undefined ? newAdminToken() : undefined;
+  if (adminToken !== undefined && adminToken.length < 16) throw new UsageError('meridian region: the admin token must be at least 16 characters');
   if (adminToken === workerToken) throw new UsageError('meridian region: the admin token and the worker token must differ');
-  const { bus, close: closeBus } = await attach(topology, name, values);
+  const keys = keysFile === undefined ? undefined : await KeyRing.open(keysFile, { log: createLogger({ base: { region: name, component: 'keys' } }) });
+  let bus: Bus;
+  let closeBus: () => Promise<void>;
+  try {
+    ({ bus, close: closeBus } = await attach(topology, name, values));
+  } catch (err) {
+    keys?.close();
+    throw err;
+  }
   let region: RegionRuntime;
   try {
     region = await startRegion({
@@ -225,9 +242,18 @@ async function runRegion(name: string, values: Values, io: Io): Promise<number> 
       dataDir,
       // Dev mode: workers on this machine are fine; in production loopback stays refused.
       modules: servicesModules(workerToken, auth.dev ? { egress: { ...topology.egress, allowLoopback: true } } : {}),
-      node: { port, ...(values.host === undefined ? {} : { host: values.host }), auth, adminToken, regionUrls, ...(values.origins === undefined ? {} : { origins: values.origins.split(',').map((s) => s.trim()).filter(Boolean) }) },
+      node: {
+        port,
+        ...(values.host === undefined ? {} : { host: values.host }),
+        auth,
+        ...(adminToken === undefined ? {} : { adminToken }),
+        ...(keys === undefined ? {} : { keys }),
+        regionUrls,
+        ...(values.origins === undefined ? {} : { origins: values.origins.split(',').map((s) => s.trim()).filter(Boolean) }),
+      },
     });
   } catch (err) {
+    keys?.close();
     await closeBus();
     throw err;
   }
@@ -237,9 +263,12 @@ async function runRegion(name: string, values: Values, io: Io): Promise<number> 
     io.out(`  bus ${values.bus}${values.bus === 'embedded' ? `, log in ${dataDir}` : ', log on JetStream'}; auth: ${how}\n`);
     const tokenSource = values['worker-token'] !== undefined ? '--worker-token' : process.env['MERIDIAN_WORKER_TOKEN'] !== undefined ? 'MERIDIAN_WORKER_TOKEN' : `generated: ${workerToken}`;
     io.out(`  services: workers register at ${region.url}/v1/workers with the worker token (${tokenSource})\n`);
-    const adminSource = values['admin-token'] !== undefined ? '--admin-token' : adminGiven !== undefined && adminGiven !== '' ? 'MERIDIAN_ADMIN_TOKEN' : `generated: ${adminToken}`;
-    io.out(`  operator endpoints (worker listings, /v1/dlq) need the admin token (${adminSource})\n`);
-    io.out(auth.dev ? '  dev mode: clients connect without a token; /v1/services/* and /v1/functions/* calls need no credential\n' : '  service and function calls need a client token whose services/functions claims allow them, or the admin token\n');
+    if (keys !== undefined) io.out(`  operator endpoints need an API key from ${keys.file} (${keys.size} keys; re-read when it changes) with the right scope\n`);
+    if (adminToken !== undefined) {
+      const adminSource = values['admin-token'] !== undefined ? '--admin-token' : adminGiven !== undefined && adminGiven !== '' ? 'MERIDIAN_ADMIN_TOKEN' : `generated: ${adminToken}`;
+      io.out(`  admin token (deprecated: every scope; prefer --keys FILE and meridian keys create): ${adminSource}\n`);
+    }
+    io.out(auth.dev ? '  dev mode: clients connect without a token; /v1/services/* and /v1/functions/* calls need no credential\n' : '  service and function calls need a client token whose services/functions claims allow them, or an API key with the services scope\n');
     io.out('ready. SIGTERM or Ctrl-C drains and stops.\n');
     const keepAlive = setInterval(() => undefined, 1 << 30);
     const signal = await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]).finally(() => clearInterval(keepAlive));
@@ -247,6 +276,7 @@ async function runRegion(name: string, values: Values, io: Io): Promise<number> 
     await region.node.drain();
   } finally {
     await region.close();
+    keys?.close();
     await closeBus();
   }
   io.out(`meridian region ${name}: stopped\n`);

@@ -8,28 +8,35 @@
  * SIGINT/SIGTERM drain and exit 0.
  */
 import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startEdge, DEFAULT_EDGE_PORT } from '../../edge/server/mod.js';
 import type { Edge } from '../../edge/server/mod.js';
 import { isMeridianError } from '../../errors/mod.js';
 import type { BusKind } from '../../runtime/buses.js';
 import { startDeployment } from '../../runtime/deployment.js';
-import { newAdminToken, newWorkerToken, servicesModules } from '../../runtime/services.js';
+import { newWorkerToken, servicesModules } from '../../runtime/services.js';
 import type { Deployment } from '../../runtime/deployment.js';
 import { measureRtts } from '../../runtime/ping.js';
 import { loadTopology, defaultTopology, TopologyError, formatProblem } from '../../topology/mod.js';
 import type { Topology } from '../../topology/mod.js';
 import { OTLP_HELP, startTracing } from '../tracing.js';
 import { isLoopbackListen, usageGuard, UsageError } from '../command.js';
-import { applyLogLevel } from '../../observability/logger.js';
+import { applyLogLevel, createLogger } from '../../observability/logger.js';
+import { createKey, KeyRing, SCOPES } from '../../keys/mod.js';
+import type { CreatedKey } from '../../keys/mod.js';
 import type { Command, Io } from '../command.js';
 
 export const DEFAULT_PORT_BASE = 7701;
 /** How long Ctrl-C waits for clients to follow `migrate` (every region drains at once here). */
 const UP_DRAIN_MS = 3000;
+/** The note of the key `meridian up` makes; a later run on the same keys file replaces it. */
+export const UP_KEY_NOTE = 'meridian up (every scope)';
 
 const HELP = `Usage: meridian up [--config FILE] [--bus embedded|nats] [--nats URLS] [--data DIR]
-                   [--port-base N] [--edge-port N] [--host ADDR] [--dev-public]
+                   [--port-base N] [--edge-port N] [--host ADDR] [--dev-public] [--keys FILE]
                    [--log-level L] [--otlp URL] [--json]
 
 Starts every region of the topology (default: the built-in us-east, eu-west, ap-southeast), each
@@ -45,15 +52,20 @@ with its region node (WebSocket /ws, HTTP /v1/*, a demo page at /), and the edge
   --host ADDR      listen address of every server (default 127.0.0.1); another address than
                    loopback needs --dev-public (dev auth: anyone may connect as any user)
   --dev-public     accept serving dev auth beyond this machine (never in production)
+  --keys FILE      the API keys file every node and the edge read (or env MERIDIAN_KEYS_FILE;
+                   default: keys.json in the data dir). A key with every scope is created in it
+                   and printed as the admin token (replacing the one an earlier run made there);
+                   add others with meridian keys create --file FILE, revoke with meridian keys revoke
   --log-level L    trace|debug|info|warn|error|fatal|silent for the JSON log lines on stderr
                    (default: env MERIDIAN_LOG_LEVEL, else info)
 ${OTLP_HELP}
   --json           print one JSON line when ready:
                    {"regions":{...},"edge":"...","workerToken":"...","adminToken":"...",
-                    "dashboard":"<edge>/dashboard#token=<adminToken>"}
+                    "adminKeyId":"...","keysFile":"...","dashboard":"<edge>/dashboard#token=<adminToken>"}
 Dev auth is on: connect with { "type": "auth", "id": "a", "user": "alice" }; service and function
-calls need no credential. An admin token is generated and printed: take a region down and back
-with POST <edge>/v1/admin/regions/NAME/down (or /up) and Authorization: Bearer <adminToken>;
+calls need no credential. An admin key (an API key with every scope, "adminToken") is created and
+printed: take a region down and back with POST <edge>/v1/admin/regions/NAME/down (or /up) and
+Authorization: Bearer <adminToken>;
 POST <edge>/v1/admin/regions/NAME/drain moves its clients away (migrate, make before break) and
 restarts the region (new node id, same data); GET <edge>/v1/regions shows it draining, then ready.
 Ctrl-C (SIGINT) or SIGTERM drains and stops it.
@@ -69,6 +81,7 @@ const options = {
   host: { type: 'string' },
   json: { type: 'boolean' },
   'dev-public': { type: 'boolean' },
+  keys: { type: 'string' },
   'log-level': { type: 'string' },
   otlp: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -82,6 +95,7 @@ interface UpArgs {
   readonly edgePort: number;
   readonly host: string | undefined;
   readonly json: boolean;
+  readonly keys: string | undefined;
 }
 
 export function parsePort(name: string, text: string | undefined, dflt: number): number {
@@ -121,6 +135,7 @@ export const upCommand: Command = {
         edgePort: parsePort('edge-port', values['edge-port'], portBase === 0 ? 0 : DEFAULT_EDGE_PORT),
         host: values.host,
         json: values.json === true,
+        keys: values.keys ?? (process.env['MERIDIAN_KEYS_FILE'] || undefined),
       };
     } catch (err) {
       if (err instanceof UsageError) {
@@ -163,18 +178,29 @@ async function runUp(topology: Topology, a: UpArgs, io: Io): Promise<number> {
   const say = (s: string): void => (a.json ? io.err(s) : io.out(s));
   let d: Deployment | undefined;
   let edge: Edge | undefined;
+  let keys: KeyRing | undefined;
   const workerToken = newWorkerToken();
-  // The operator credential of this run: the edge's admin endpoints, and on every node the
-  // worker listing, the DLQ and every service and function (docs/services.md, "Credentials").
-  const adminToken = newAdminToken();
+  // Without --data the logs (and the keys file) live in a temp dir of this run, removed at exit.
+  const temp = a.data === undefined ? mkdtempSync(join(tmpdir(), 'meridian-data-')) : undefined;
+  const dataDir = a.data ?? temp!;
+  const removeTemp = (): void => {
+    if (temp !== undefined) rmSync(temp, { recursive: true, force: true });
+  };
+  const keysFile = a.keys ?? join(dataDir, 'keys.json');
+  let admin: CreatedKey;
   try {
+    // The operator credential of this run: an API key with every scope (the edge's admin
+    // endpoints; on every node the DLQ, listings, sends, every service and function). The key an
+    // earlier run made in the same file is replaced, not kept.
+    admin = await createKey(keysFile, { scopes: SCOPES, note: UP_KEY_NOTE, replace: (r) => r.note === UP_KEY_NOTE });
+    keys = await KeyRing.open(keysFile, { log: createLogger({ base: { component: 'keys' } }) });
     d = await startDeployment(topology, {
       bus: a.kind,
       ...(a.nats === undefined ? {} : { nats: a.nats }),
-      ...(a.data === undefined ? {} : { dataDir: a.data }),
+      dataDir,
       portBase: a.portBase,
       ...(a.host === undefined ? {} : { host: a.host }),
-      region: { node: { auth: { dev: true }, adminToken }, modules: servicesModules(workerToken, { egress: { ...topology.egress, allowLoopback: true } }) },
+      region: { node: { auth: { dev: true }, keys }, modules: servicesModules(workerToken, { egress: { ...topology.egress, allowLoopback: true } }) },
     });
     const dep = d;
     edge = await startEdge({
@@ -182,7 +208,7 @@ async function runUp(topology: Topology, a: UpArgs, io: Io): Promise<number> {
       regionUrls: d.urls,
       port: a.edgePort,
       ...(a.host === undefined ? {} : { host: a.host }),
-      adminToken,
+      keys,
       onRegionDown: (region) => dep.takeDown(region),
       onRegionUp: (region) => dep.bringUp(region),
       onRegionDrain: (region) => dep.drainRegion(region),
@@ -190,12 +216,16 @@ async function runUp(topology: Topology, a: UpArgs, io: Io): Promise<number> {
   } catch (err) {
     await edge?.close().catch(() => undefined);
     await d?.close().catch(() => undefined);
+    keys?.close();
+    removeTemp();
     if (isMeridianError(err) || err instanceof UsageError || (err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
       io.err(`meridian up: ${(err as Error).message}\n`);
       return 1;
     }
     throw err;
   }
+  const adminToken = admin.key;
+  const adminKeyId = admin.record.id;
   try {
     say(`meridian up: ${topology.regions.length} regions on the ${a.kind} bus${a.data === undefined ? '' : `, data in ${a.data}`}\n`);
     const rtts = await measureRtts(d.buses.buses);
@@ -210,11 +240,12 @@ async function runUp(topology: Topology, a: UpArgs, io: Io): Promise<number> {
     const dashboard = `${edge.url}/dashboard#token=${adminToken}`;
     say(`  edge           ${edge.url}  (GET /v1/route, /ws, /v1/*; admin: POST /v1/admin/regions/NAME/down|up|drain)\n`);
     say(`  worker token   ${workerToken}  (Authorization: Bearer … on POST /v1/workers; see docs/services.md)\n`);
-    say(`  admin token    ${adminToken}  (Authorization: Bearer … on the edge's /v1/admin/*, the nodes' /v1/dlq and worker listings)\n`);
+    say(`  admin key      ${adminToken}  (id ${adminKeyId}, every scope, in ${keysFile}; Authorization: Bearer … on the edge's /v1/admin/*, the nodes' /v1/dlq, /v1/audit and listings)\n`);
+    say(`  more keys      meridian keys create --file ${keysFile} --scopes send  (list, revoke: no restart needed)\n`);
     say(`  dashboard      ${dashboard}  (live map: health, load, flows, steering; take regions down and up)\n`);
     say('  dev auth: clients connect without a token, and /v1/services/*, /v1/functions/* calls need no credential (development only)\n');
     say(`Open ${d.urls[topology.regions[0]!.name]}/ and ${d.urls[topology.regions[1]?.name ?? topology.regions[0]!.name]}/ in two tabs to send messages across regions.\n`);
-    if (a.json) io.out(`${JSON.stringify({ regions: d.urls, edge: edge.url, workerToken, adminToken, dashboard })}\n`);
+    if (a.json) io.out(`${JSON.stringify({ regions: d.urls, edge: edge.url, workerToken, adminToken, adminKeyId, keysFile, dashboard })}\n`);
     say('ready. Ctrl-C to stop.\n');
     // Signal listeners do not keep Node's event loop alive, and the bus's timers are unref'd.
     const keepAlive = setInterval(() => undefined, 1 << 30);
@@ -224,6 +255,8 @@ async function runUp(topology: Topology, a: UpArgs, io: Io): Promise<number> {
   } finally {
     await edge.close().catch(() => undefined);
     await d.close();
+    keys.close();
+    removeTemp();
   }
   return 0;
 }

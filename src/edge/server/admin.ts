@@ -6,8 +6,11 @@
  * clients away, restart it, show it `draining` until it is back). The edge does not mark the region itself: the
  * monitor notices, exactly as it would for a real outage, which is what the hooks are for.
  *
- * Admin is off (404) unless a token is configured or `devAdmin` is set; with a token every call
- * needs `Authorization: Bearer <token>` (compared in constant time).
+ * Admin is off (404) unless API keys (a keys file), a token or `devAdmin` is configured. With
+ * keys or a token every call needs `Authorization: Bearer <API key>` whose scopes include `admin`
+ * (403 `EDGE_FORBIDDEN` without it; 401 for an unknown, revoked or expired key) or the
+ * deprecated admin token (compared in constant time). Each admin action is logged with the key
+ * id that made it (never the key).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ErrorCode } from '../../errors/mod.js';
@@ -37,16 +40,44 @@ export function regionsView(ctx: EdgeContext): unknown {
   };
 }
 
-/** Admin is on at all: a token is configured, or devAdmin is set. */
-export function adminEnabled(ctx: EdgeContext): boolean {
-  return (ctx.options.adminToken !== undefined && ctx.options.adminToken !== '') || ctx.options.devAdmin === true;
+/** Admin needs a credential: API keys or a token are configured (else it is devAdmin or off). */
+export function adminCredentialed(ctx: EdgeContext): boolean {
+  return ctx.options.keys !== undefined || (ctx.options.adminToken !== undefined && ctx.options.adminToken !== '');
 }
 
-/** `Authorization: Bearer <adminToken>` (compared in constant time), or devAdmin without a token. */
-export function adminAuthorized(ctx: EdgeContext, req: IncomingMessage): boolean {
+/** Admin is on at all: keys or a token are configured, or devAdmin is set. */
+export function adminEnabled(ctx: EdgeContext): boolean {
+  return adminCredentialed(ctx) || ctx.options.devAdmin === true;
+}
+
+/** Who an admin request is (`key` id, the admin `token`, or `dev` for devAdmin), or why it is refused. */
+export type AdminCheck =
+  | { readonly ok: true; readonly who: string }
+  | { readonly ok: false; readonly status: 401 | 403; readonly code: ErrorCode; readonly message: string; readonly who?: string };
+
+/**
+ * The credential of an admin request: an API key with the `admin` scope, the deprecated admin
+ * token (constant-time compare), or nothing with devAdmin and no credential configured.
+ */
+export function adminCheck(ctx: EdgeContext, req: IncomingMessage, what = 'admin endpoints'): AdminCheck {
+  if (!adminCredentialed(ctx)) {
+    return ctx.options.devAdmin === true ? { ok: true, who: 'dev-admin' } : { ok: false, status: 401, code: ErrorCode.EdgeUnauthorized, message: `${what} are off` };
+  }
+  const presented = bearer(req.headers.authorization);
+  const unauthorized = (why: string, who?: string): AdminCheck => ({ ok: false, status: 401, code: ErrorCode.EdgeUnauthorized, message: `${what} need Authorization: Bearer <API key with the admin scope>${why}`, ...(who === undefined ? {} : { who }) });
+  if (presented === undefined) return unauthorized('');
   const token = ctx.options.adminToken;
-  if (token === undefined || token === '') return ctx.options.devAdmin === true;
-  return new SecretMatcher(token).matches(bearer(req.headers.authorization));
+  if (token !== undefined && token !== '' && new SecretMatcher(token).matches(presented)) return { ok: true, who: 'admin-token' };
+  const k = ctx.options.keys?.check(presented);
+  if (k === undefined) return unauthorized('');
+  if (!k.ok) return unauthorized(k.reason === 'expired' ? `: API key ${k.id} has expired` : `: API key ${k.id} is not known (revoked, or never issued)`, `key:${k.id}`);
+  if (!k.scopes.has('admin')) return { ok: false, status: 403, code: ErrorCode.EdgeForbidden, message: `API key ${k.id} lacks the admin scope`, who: `key:${k.id}` };
+  return { ok: true, who: `key:${k.id}` };
+}
+
+/** `adminCheck` as yes or no (the dashboard's admin feed). */
+export function adminAuthorized(ctx: EdgeContext, req: IncomingMessage): boolean {
+  return adminCheck(ctx, req).ok;
 }
 
 /**
@@ -68,7 +99,7 @@ export function forgedAdminRequest(ctx: EdgeContext, req: IncomingMessage, what:
     }
     if (originHost !== host) return `cross-site ${what} from ${origin.slice(0, 100)} refused`;
   }
-  if (ctx.options.adminToken === undefined || ctx.options.adminToken === '') {
+  if (!adminCredentialed(ctx)) {
     if (!isLoopbackHost(host)) return `--dev-admin answers only requests to a loopback Host, not ${host.slice(0, 100)}`;
     if (nonSimple && !/^application\/json\b/i.test(req.headers['content-type'] ?? '') && req.headers['x-meridian-admin'] === undefined) {
       return '--dev-admin needs Content-Type: application/json or an X-Meridian-Admin header (no simple cross-site requests)';
@@ -83,7 +114,12 @@ export async function handleAdmin(ctx: EdgeContext, req: IncomingMessage, res: S
   const m = ADMIN_PATH.exec(path);
   if (!adminEnabled(ctx) || m === null) return sendError(res, 404, ErrorCode.EdgeNotFound, 'no such endpoint');
   if (req.method !== 'POST') return sendError(res, 405, ErrorCode.InvalidArgument, 'admin endpoints take POST', { allow: 'POST' });
-  if (!adminAuthorized(ctx, req)) return sendError(res, 401, ErrorCode.EdgeUnauthorized, 'admin endpoints need Authorization: Bearer <token>', { 'www-authenticate': 'Bearer' });
+  const check = adminCheck(ctx, req);
+  const from = req.socket.remoteAddress ?? '';
+  if (!check.ok) {
+    ctx.metrics.log.warn({ event: 'admin_refused', path: path.slice(0, 200), status: check.status, ...(check.who === undefined ? {} : { who: check.who }), from }, 'admin request refused');
+    return sendError(res, check.status, check.code, check.message, check.status === 401 ? { 'www-authenticate': 'Bearer' } : {});
+  }
   const forged = forgedAdminRequest(ctx, req, 'admin request', true);
   if (forged !== undefined) return sendError(res, 403, ErrorCode.EdgeOriginNotAllowed, forged);
   let region: string;
@@ -94,10 +130,13 @@ export async function handleAdmin(ctx: EdgeContext, req: IncomingMessage, res: S
   }
   const action = m[2] === 'down' ? 'down' : m[2] === 'drain' ? 'drain' : 'up';
   if (!ctx.topology.regions.some((r) => r.name === region)) return sendError(res, 404, ErrorCode.EdgeUnknownRegion, `no region named ${region.slice(0, 64)}`);
+  // The edge keeps no durable state: its audit trail is this log line (who: the key id, never the key).
+  ctx.metrics.log.info({ event: 'admin', action: `region.${action}`, region, who: check.who, from }, `admin: region ${action}`);
   if (action === 'drain') {
     // Answered at once; GET /v1/regions shows `draining` until the region is back (drain.ts).
     if (!ctx.urls.has(region)) return sendError(res, 404, ErrorCode.EdgeUnknownRegion, `region ${region.slice(0, 64)} has no URL on this edge`);
-    const d = drainRegion(ctx, region);
+    // Without a drain hook the edge asks the node with the credential this request presented.
+    const d = drainRegion(ctx, region, req.headers.authorization);
     d.done.catch((err: unknown) => ctx.metrics.log.warn({ event: 'drain_failed', region, err: err instanceof Error ? err.message : String(err) }, 'region drain failed'));
     return sendJson(res, 202, { region, action, started: d.started, state: regionState(ctx, region) });
   }

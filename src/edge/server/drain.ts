@@ -2,14 +2,16 @@
  * Draining one region from the edge: `POST /v1/admin/regions/{name}/drain` (admin.ts checks the
  * credential and calls `drainRegion`). With an `onRegionDrain` hook (`meridian up` wires it to
  * the deployment, whose region restarts after the drain) the hook does the work; without one
- * the edge asks the region's node itself: `POST <node>/v1/admin/drain` with the same admin
- * token, which makes the node send `migrate` and wait for its clients (src/node/drain.ts).
+ * the edge asks the region's node itself: `POST <node>/v1/admin/drain` with the credential the
+ * request presented (an API key with the admin scope; else the edge's admin token), which makes
+ * the node send `migrate` and wait for its clients (src/node/drain.ts).
  *
  * The edge marks the region `draining` from the request until the drain is over and the
  * monitor sees the region healthy again (at most `DRAIN_SETTLE_MS` more): `/v1/regions` shows
  * `draining` then `ready`, and `/v1/candidates` and steering leave the region out meanwhile —
  * before the probes would notice its `/ready` answering 503.
  */
+import { bearer } from '../../http/bearer.js';
 import type { EdgeContext } from './context.js';
 
 /** After the drain itself, how long the region may take to be seen healthy before the mark goes. */
@@ -38,12 +40,16 @@ export function regionState(ctx: EdgeContext, region: string): RegionStateName {
   return ctx.urls.has(region) && ctx.monitor.health(region).healthy ? 'ready' : 'down';
 }
 
-/** Ask the region's node to drain (no hook configured): its admin endpoint, our admin token. */
-async function askNode(ctx: EdgeContext, region: string): Promise<void> {
+/**
+ * Ask the region's node to drain (no hook configured): its admin endpoint, with the credential
+ * the operator's request presented (the node checks the same keys file), else our admin token.
+ */
+async function askNode(ctx: EdgeContext, region: string, authorization: string | undefined): Promise<void> {
   const base = ctx.urls.get(region);
   if (base === undefined) throw new Error(`no URL for region ${region}`);
   const token = ctx.options.adminToken;
-  const res = await fetch(new URL('/v1/admin/drain', base), { method: 'POST', headers: token ? { authorization: `Bearer ${token}` } : {} });
+  const auth = authorization !== undefined && bearer(authorization) !== undefined ? authorization : token ? `Bearer ${token}` : undefined;
+  const res = await fetch(new URL('/v1/admin/drain', base), { method: 'POST', headers: auth === undefined ? {} : { authorization: auth } });
   const text = await res.text();
   if (!res.ok) throw new Error(`the node of ${region} answered ${res.status}: ${text.slice(0, 200)}`);
 }
@@ -68,14 +74,14 @@ function untilHealthy(ctx: EdgeContext, region: string, ms: number): Promise<voi
  * Start draining `region` (a second request while one runs joins it). Resolves when the drain
  * has started; `done` settles when the region is back (or the drain failed: then it rejects).
  */
-export function drainRegion(ctx: EdgeContext, region: string): { started: boolean; done: Promise<void> } {
+export function drainRegion(ctx: EdgeContext, region: string, authorization?: string): { started: boolean; done: Promise<void> } {
   const m = of(ctx);
   const running = m.get(region);
   if (running) return { started: false, done: running };
   const hook = ctx.options.onRegionDrain;
   const work = (async () => {
     if (hook) await hook(region);
-    else await askNode(ctx, region);
+    else await askNode(ctx, region, authorization);
     // The node restarted (or stays drained, on its own): wait until the monitor agrees.
     if (hook) await untilHealthy(ctx, region, DRAIN_SETTLE_MS);
   })();

@@ -8,6 +8,7 @@ import { ErrorCode, MeridianError } from '../../errors/mod.js';
 import type { Topology } from '../../topology/mod.js';
 import type { GeoIp } from '../geoip.js';
 import type { Clock, OutlierConfig, ProbeConfig } from '../health/types.js';
+import type { KeyRing } from '../../keys/ring.js';
 
 export interface CorsOptions {
   /** Allowed origins (`https://app.example.com`), or `'*'` for any. */
@@ -51,16 +52,21 @@ export interface EdgeOptions {
   /** Per-client-IP token bucket; default 100/s with bursts of 200; false disables it. */
   readonly rateLimit?: RateLimitOptions | false;
   readonly affinity?: AffinityOptions;
-  /** Admin endpoints need `Authorization: Bearer <adminToken>`… */
+  /**
+   * Admin endpoints need `Authorization: Bearer <API key>` with the `admin` scope, from this
+   * keys file (re-read when it changes; the caller opens and closes the ring)…
+   */
+  readonly keys?: KeyRing;
+  /** …or the deprecated `Authorization: Bearer <adminToken>` (a key with every scope)… */
   readonly adminToken?: string;
-  /** …or are open without a token when devAdmin is true (local development only). */
+  /** …or, with neither, are open without a credential when devAdmin is true (local development only). */
   readonly devAdmin?: boolean;
   readonly onRegionDown?: RegionHook;
   readonly onRegionUp?: RegionHook;
   /**
    * `POST /v1/admin/regions/{name}/drain`: drain the region's node (clients get `migrate`) and
    * restart it; resolves when it is back. Without it the edge asks the node itself
-   * (`POST <node>/v1/admin/drain` with `adminToken`).
+   * (`POST <node>/v1/admin/drain` with the credential the request presented, else `adminToken`).
    */
   readonly onRegionDrain?: RegionHook;
   /** Upstream idle time before a proxied request fails with 504; default 60 s. */
