@@ -17,6 +17,7 @@
  *   mrd.log.<log>.<conversation>          message log entries (stream MRD_LOG_<log>, src/log)
  *   mrd.loghead.<log>.<conversation>      a conversation's highest seq (stream MRD_LOGHEAD_<log>)
  *   mrd.logrpc.<region>                   sends/reads forwarded to a conversation's home region
+ *   mrd.failover.<region>                 failover probes, fence reads and claims (src/failover)
  *   KV buckets: mrd-<kind>-<region>       named and placed only by src/placement (presence, workers,
  *                                         dlq, audit, inbox, cursors); ids in keys go through kvToken()
  *   _INBOX.<random>                       single-use reply subjects (as NATS clients name them)
@@ -65,6 +66,8 @@ export const subjects = {
   allLogHead: (log: string) => `${PREFIX}.loghead.${token(log)}.*`,
   /** Appends and reads forwarded to a conversation's home region (queue group `logrpc`). */
   logRpc: (region: string) => `${PREFIX}.logrpc.${token(region)}`,
+  /** Failover: region probes, fence reads and takeover claims (queue group `failover`, src/failover). */
+  failover: (region: string) => `${PREFIX}.failover.${token(region)}`,
   /** Subscription patterns. */
   allUsers: () => `${PREFIX}.user.*`,
   allRooms: () => `${PREFIX}.room.*`,

@@ -231,7 +231,7 @@ export class MeridianClient {
     const hasRoom = 'room' in to && typeof to.room === 'string';
     if (hasUser === hasRoom) return Promise.reject(new ClientInvalidError('to: exactly one of user or room is required'));
     const clientMsgId = opts.clientMsgId ?? newClientMsgId(this.random, this.options.random !== undefined);
-    return this.sender.send(to, body, clientMsgId, opts.signal);
+    return this.sender.send(to, body, clientMsgId, opts.signal, opts.durability);
   }
 
   /** Read receipt: everything up to `seq` in `conversation` was read. Sent at once (coalesced). */

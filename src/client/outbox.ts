@@ -11,6 +11,7 @@ export interface OutboxEntry {
   readonly clientMsgId: string;
   readonly to: Target;
   readonly body: JsonValue;
+  readonly durability?: 'local' | 'replicated';
   /** When an attempt was first written to an open socket (the dedupe window runs from here). */
   firstWrittenAt: number | undefined;
   attempts: number;
@@ -37,7 +38,7 @@ export class Outbox {
   }
 
   /** Add a send; a send with a clientMsgId already waiting joins it instead. */
-  add(clientMsgId: string, to: Target, body: JsonValue): { entry: OutboxEntry; added: boolean } {
+  add(clientMsgId: string, to: Target, body: JsonValue, durability?: 'local' | 'replicated'): { entry: OutboxEntry; added: boolean } {
     const existing = this.entries.get(clientMsgId);
     if (existing) return { entry: existing, added: false };
     let resolve!: (ack: SendAck) => void;
@@ -46,7 +47,7 @@ export class Outbox {
       resolve = res;
       reject = rej;
     });
-    const entry: OutboxEntry = { clientMsgId, to, body, firstWrittenAt: undefined, attempts: 0, inFlight: undefined, timer: undefined, frameIds: [], promise, resolve, reject };
+    const entry: OutboxEntry = { clientMsgId, to, body, ...(durability === undefined ? {} : { durability }), firstWrittenAt: undefined, attempts: 0, inFlight: undefined, timer: undefined, frameIds: [], promise, resolve, reject };
     this.entries.set(clientMsgId, entry);
     return { entry, added: true };
   }

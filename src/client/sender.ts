@@ -47,9 +47,9 @@ export class Sender {
     return this.outbox.size;
   }
 
-  send(to: Target, body: JsonValue, clientMsgId: string, signal?: AbortSignal): Promise<SendAck> {
+  send(to: Target, body: JsonValue, clientMsgId: string, signal?: AbortSignal, durability?: 'local' | 'replicated'): Promise<SendAck> {
     if (signal?.aborted) return Promise.reject(abortReason(signal));
-    const { entry, added } = this.outbox.add(clientMsgId, to, body);
+    const { entry, added } = this.outbox.add(clientMsgId, to, body, durability);
     if (added) {
       signal?.addEventListener('abort', () => this.giveUp(entry, abortReason(signal)), { once: true });
       this.kick(entry);
@@ -64,8 +64,8 @@ export class Sender {
     this.endAttempt(e);
     this.outbox.remove(e);
     this.o.acked(frame.conversation, frame.seq);
-    const { messageId, conversation, seq, timestamp, duplicate } = frame;
-    e.resolve({ clientMsgId: e.clientMsgId, messageId, conversation, seq, timestamp, duplicate });
+    const { messageId, conversation, seq, timestamp, duplicate, durability } = frame;
+    e.resolve({ clientMsgId: e.clientMsgId, messageId, conversation, seq, timestamp, duplicate, ...(durability === undefined ? {} : { durability }) });
     this.pumpIfWaiting();
     return true;
   }
@@ -159,7 +159,7 @@ export class Sender {
       return false;
     }
     const id = this.o.nextId('s');
-    if (!conn.write({ type: 'send', id, to: e.to, body: e.body, clientMsgId: e.clientMsgId })) return false;
+    if (!conn.write({ type: 'send', id, to: e.to, body: e.body, clientMsgId: e.clientMsgId, ...(e.durability === undefined ? {} : { durability: e.durability }) })) return false;
     if (e.attempts > 0) this.resends += 1;
     this.outbox.attempt(e, id, now);
     this.inFlight += 1;

@@ -109,6 +109,11 @@ export interface SendOptions {
   clientMsgId?: string;
   /** Stop retrying (rejects with the signal's reason). */
   signal?: AbortSignal;
+  /**
+   * `replicated`: acked only once a replica region holds the message too (it survives the loss of
+   * its home region); `local`: acked once the home stored it. Default: the deployment's.
+   */
+  durability?: 'local' | 'replicated';
 }
 
 export interface SendAck {
@@ -119,6 +124,8 @@ export interface SendAck {
   readonly timestamp: number;
   /** True when the server had this clientMsgId already (the original ack came back). */
   readonly duplicate: boolean;
+  /** What the ack means, when the server says (`local` or `replicated`). */
+  readonly durability?: 'local' | 'replicated';
 }
 
 export type Message = MessageFrame;

@@ -11,6 +11,8 @@ import type { Recipient, StoredMessage } from './types.js';
 
 /** Log header naming the region whose node accepted the send. */
 export const REGION_HEADER = 'mrd-region';
+/** Log header: the epoch an entry was written in, when above 1 (after a failover, src/failover). */
+export const EPOCH_HEADER = 'mrd-epoch';
 
 /**
  * The message id of a send: derived from what identifies the send (conversation, sender,

@@ -28,13 +28,17 @@ import type { NodeMetrics } from '../observability/metrics.js';
 import { SpanKind, activeContext, extractContext, failSpan, injectHeaders, startSpan, traceFields, withSpan } from '../observability/tracing.js';
 import type { Context } from '../observability/tracing.js';
 import { Fanout } from './fanout.js';
-import { REGION_HEADER, encodeMessage, encodeReceipt, messageIdOf, storedFromEntry } from './frames.js';
+import { EPOCH_HEADER, REGION_HEADER, encodeMessage, encodeReceipt, messageIdOf, storedFromEntry } from './frames.js';
 import { HomeState } from './home-state.js';
+import { Replicator } from './replication.js';
+import { globMatch } from '../protocol/glob.js';
 import type { CursorKind } from './keys.js';
 import { ConversationPlacement } from '../placement/mod.js';
+import { Failover } from '../failover/mod.js';
+import type { Ownership } from '../failover/mod.js';
 import { decodeRpcReply, decodeRpcRequest, encodeRpc, errorReply } from './rpc.js';
 import type { RpcRequest } from './rpc.js';
-import type { Delivery, HistoryPage, Messaging, PendingConversation, SendInput, SendResult, StoredMessage } from './types.js';
+import type { Delivery, Durability, HistoryPage, Messaging, PendingConversation, SendInput, SendResult, StoredMessage } from './types.js';
 
 export interface MessagingOptions {
   bus: Bus;
@@ -72,6 +76,10 @@ export class BusMessaging implements Messaging {
   readonly #maxClientMsgId: number;
   readonly #placement: ConversationPlacement;
   readonly #state: HomeState;
+  readonly #replicator: Replicator;
+  /** Who owns each conversation now (home, or its replica after a failover); none without replicas. */
+  readonly #failover: Failover | undefined;
+  readonly #replication: Topology['replication'];
   readonly #fanout: Fanout;
   /** Highest seq this node has seen per conversation (sends, live deliveries), most recent last. */
   readonly #known = new Map<string, number>();
@@ -94,8 +102,38 @@ export class BusMessaging implements Messaging {
     this.#metrics = opts.metrics;
     this.#placement = new ConversationPlacement(opts.topology);
     this.#state = new HomeState(this.#bus);
+    this.#replication = opts.topology.replication;
+    const replicated = this.#replication.replicas > 0 && this.#regions.length > 1;
+    this.#failover = replicated
+      ? new Failover({
+          bus: this.#bus,
+          placement: this.#placement,
+          failoverAfterMs: this.#replication.failoverAfterMs,
+          onError: (err) => opts.metrics?.log.debug({ event: 'failover_error', err: String(err) }, 'failover round failed'),
+          onTakeover: (home, owner, role) => opts.metrics?.log.warn({ event: 'failover', home, owner, role }, `conversations homed in ${home} now written by ${owner}`),
+        })
+      : undefined;
+    this.#replicator = new Replicator({
+      log: this.#log,
+      replicasOf: (c) => this.#ownerOf(c).next,
+      region: this.region,
+      call: (region, req, timeoutMs) => this.#call(region, req, timeoutMs),
+      maxPayload: this.#bus.maxPayload,
+      metrics: opts.metrics,
+      onError: (err, conversation, replica) => opts.metrics?.log.warn({ event: 'replication_behind', conversation, replica, err: String(err) }, 'copy to the replica region failed; retrying'),
+    });
     this.#fanout = new Fanout(this.#bus, (c, after, upTo) => this.#fillGap(c, after, upTo), opts.gapWaitMs ?? 100, opts.metrics, (c, seq) => this.#saw(c, seq));
     this.#rpcSub = this.#bus.subscribe(subjects.logRpc(this.region), (m) => void this.#serve(m), { queue: RPC_QUEUE });
+  }
+
+  /** Start answering failover probes and claims and take the first lease. */
+  async start(): Promise<void> {
+    await this.#failover?.start();
+  }
+
+  /** Known takeovers (src/failover), for /stats and tests. */
+  takeovers(): readonly { home: string; owner: string; epoch: number }[] {
+    return this.#failover?.records() ?? [];
   }
 
   async send(input: SendInput): Promise<SendResult> {
@@ -106,7 +144,8 @@ export class BusMessaging implements Messaging {
     const ctx = withSpan(parent, span);
     try {
       const conversation = this.#checkSend(input);
-      const home = this.#placement.homeOf(conversation);
+      chooseDurability(this.#replication, this.#ownerOf(conversation).next.length, conversation, input.durability);
+      const home = this.#ownerOf(conversation).owner;
       if (span.isRecording()) span.setAttribute('meridian.home', home);
       const r = home === this.region ? await this.#store(input, conversation, this.region, ctx) : await this.#forward(home, input, ctx);
       this.#saw(conversation, r.seq);
@@ -125,7 +164,8 @@ export class BusMessaging implements Messaging {
   async #forward(home: string, input: SendInput, parent: Context): Promise<SendResult> {
     const span = startSpan('meridian.forward', SpanKind.CLIENT, parent, { 'meridian.home': home });
     try {
-      const r = await this.#call<SendResult>(home, { op: 'send', from: input.from, to: input.to, body: input.body, clientMsgId: input.clientMsgId, region: this.region }, this.#rpcTimeoutMs, withSpan(parent, span));
+      const req: RpcRequest = { op: 'send', from: input.from, to: input.to, body: input.body, clientMsgId: input.clientMsgId, region: this.region, ...(input.durability === undefined ? {} : { durability: input.durability }) };
+      const r = await this.#call<SendResult>(home, req, this.#rpcTimeoutMs, withSpan(parent, span));
       span.end();
       return r;
     } catch (err) {
@@ -151,7 +191,7 @@ export class BusMessaging implements Messaging {
     const limit = opts.limit ?? 100;
     if (!Number.isInteger(after) || after < 0) throw invalid('after must be a whole number ≥ 0', 'after');
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw invalid('limit must be a whole number from 1 to 1000', 'limit');
-    const home = this.#placement.homeOf(conversation);
+    const home = this.#ownerOf(conversation).owner;
     if (home === this.region) return this.#localHistory(conversation, after, limit);
     return this.#call<HistoryPage>(home, { op: 'history', conversation, after, limit });
   }
@@ -175,7 +215,7 @@ export class BusMessaging implements Messaging {
     this.#open();
     checkUser(user, 'user');
     this.#parse(conversation);
-    const home = this.#placement.homeOf(conversation);
+    const home = this.#ownerOf(conversation).owner;
     if (home === this.region) return this.#state.cursor('delivered', user, conversation);
     return this.#call<number>(home, { op: 'cursor', user, conversation });
   }
@@ -202,7 +242,7 @@ export class BusMessaging implements Messaging {
   }
 
   async #localPending(user: string): Promise<PendingConversation[]> {
-    const conversations = (await this.#state.inbox(user)).filter((c) => this.#placement.homeOf(c) === this.region);
+    const conversations = (await this.#state.inbox(user)).filter((c) => this.#ownerOf(c).owner === this.region);
     if (conversations.length === 0) return [];
     const [lasts, marks] = await Promise.all([this.#localLasts(conversations), Promise.all(conversations.map((c) => this.#state.cursor('delivered', user, c)))]);
     const out: PendingConversation[] = [];
@@ -219,6 +259,8 @@ export class BusMessaging implements Messaging {
       this.#closed = true;
       this.#rpcSub.unsubscribe();
       this.#fanout.close();
+      this.#replicator.close();
+      this.#failover?.close();
     }
     return Promise.resolve();
   }
@@ -226,23 +268,38 @@ export class BusMessaging implements Messaging {
   // ---- the home side ---------------------------------------------------------------------
 
   async #store(input: SendInput, conversation: string, acceptedIn: string, parent: Context): Promise<SendResult> {
+    // Only the owner writes, and a home only under its lease (src/failover): never two writers.
+    const own = this.#failover ? await this.#failover.mayWrite(conversation) : this.#ownerOf(conversation);
     const id = messageIdOf(conversation, input.from, input.clientMsgId);
+    const headers: Record<string, string> = own.epoch > 1 ? { [REGION_HEADER]: acceptedIn, [EPOCH_HEADER]: String(own.epoch) } : { [REGION_HEADER]: acceptedIn };
     const appendSpan = startSpan('meridian.log.append', SpanKind.INTERNAL, parent);
     const started = performance.now();
     let r: Awaited<ReturnType<MessageLog['append']>>;
     try {
-      r = await this.#log.append(conversation, { id, from: input.from, body: input.body, headers: { [REGION_HEADER]: acceptedIn } });
+      r = await this.#log.append(conversation, { id, from: input.from, body: input.body, headers });
     } catch (err) {
       failSpan(appendSpan, err);
       throw err;
     }
     this.#metrics?.appended((performance.now() - started) / 1000);
+    // A lease that ran out during the append: stored here, but not acked (the retry finds the owner).
+    this.#failover?.checkWrite(conversation);
     if (appendSpan.isRecording()) appendSpan.setAttributes({ 'meridian.seq': r.seq, 'meridian.duplicate': r.duplicate });
     appendSpan.end();
     const to = input.to;
     // The inbox index comes before the ack (a retry, even a duplicate, completes it), so an acked
     // direct message is always found by the recipient's next connection.
     if ('user' in to) await this.#state.index(conversation, [input.from, to.user]);
+    const durability = chooseDurability(this.#replication, own.next.length, conversation, input.durability);
+    const entry = r.duplicate ? undefined : { conversation, seq: r.seq, id: r.id, from: input.from, timestamp: r.timestamp, body: input.body, headers };
+    if (durability === 'replicated') {
+      // Acked (and delivered) only once the replica holds it: an acked message survives the home.
+      try {
+        await this.#replicator.replicate(conversation, r.seq, entry);
+      } catch (err) {
+        throw new MeridianError(ErrorCode.MsgUnavailable, `${conversation} seq ${r.seq} is stored in ${this.region} but its replica cannot be reached (retry with the same clientMsgId)`, { cause: err, details: { conversation, seq: r.seq, replicas: own.next } });
+      }
+    } else if (!r.duplicate) this.#replicator.replicateLater(conversation, r.seq, entry);
     if (!r.duplicate) {
       const frame = encodeMessage({ conversation, seq: r.seq, messageId: r.id, from: input.from, to, body: input.body, timestamp: r.timestamp, region: acceptedIn });
       const data = enc.encode(frame);
@@ -257,7 +314,7 @@ export class BusMessaging implements Messaging {
       }
       pub.end();
     }
-    return { messageId: r.id, conversation, seq: r.seq, timestamp: r.timestamp, duplicate: r.duplicate, home: this.region };
+    return { messageId: r.id, conversation, seq: r.seq, timestamp: r.timestamp, duplicate: r.duplicate, home: this.region, durability };
   }
 
   async #localHistory(conversation: string, after: number, limit: number): Promise<HistoryPage> {
@@ -301,13 +358,18 @@ export class BusMessaging implements Messaging {
     this.#open();
     switch (req.op) {
       case 'send': {
-        const input: SendInput = { from: req.from, to: req.to, body: req.body as SendInput['body'], clientMsgId: req.clientMsgId };
+        const input: SendInput = { from: req.from, to: req.to, body: req.body as SendInput['body'], clientMsgId: req.clientMsgId, ...(req.durability === undefined ? {} : { durability: req.durability }) };
         // The accepting region's forward span is the parent: one trace across both regions.
         const parent = extractContext(headers);
         const span = startSpan('meridian.home.send', SpanKind.SERVER, parent, { 'meridian.region': this.region, 'meridian.accepted_in': req.region });
         try {
           const conversation = this.#checkSend(input);
-          const r = await this.#store(input, conversation, req.region, withSpan(parent, span));
+          // The sender's region may not know of a failover yet: pass it on to the owner, once.
+          const owner = this.#ownerOf(conversation).owner;
+          const r =
+            owner !== this.region && req.forwarded !== true
+              ? await this.#call<SendResult>(owner, { ...req, forwarded: true }, this.#rpcTimeoutMs, withSpan(parent, span))
+              : await this.#store(input, conversation, req.region, withSpan(parent, span));
           span.end();
           return r;
         } catch (err) {
@@ -328,6 +390,17 @@ export class BusMessaging implements Messaging {
         return this.#state.cursor('delivered', req.user, req.conversation);
       case 'pending':
         return this.#localPending(req.user);
+      case 'replicate': {
+        const c = this.#parse(req.conversation);
+        // Copies come only from the conversation's owner: a fenced old home is refused.
+        this.#failover?.checkCopyFrom(req.conversation, req.from);
+        if (req.entries.length === 0) return { last: await this.#log.last(req.conversation) };
+        // The inbox index travels with the copy, so the offline inbox survives a failover.
+        if (c.kind === 'dm') await this.#state.index(req.conversation, c.users);
+        // Stored or already held, every entry is in the log now: the last one's seq is a lower bound of last().
+        await this.#log.storeMany(req.entries.map((e) => ({ ...e, conversation: req.conversation })));
+        return { last: req.entries[req.entries.length - 1]!.seq };
+      }
     }
   }
 
@@ -339,8 +412,11 @@ export class BusMessaging implements Messaging {
     const c = this.#parse(conversation);
     if (c.kind === 'dm' && !c.users.includes(user)) throw new MeridianError(ErrorCode.MsgForbidden, `${user} is not a participant of ${conversation}`, { details: { conversation } });
     if (!Number.isInteger(seq) || seq < 0) throw invalid('seq must be a whole number ≥ 0', 'seq');
-    const home = this.#placement.homeOf(conversation);
-    if (home === this.region) return void (await this.#homeAck(kind, user, conversation, seq, false));
+    const home = this.#ownerOf(conversation).owner;
+    if (home === this.region) {
+      const announced = c.kind === 'dm' && seq <= (this.#known.get(conversation) ?? 0) && this.#announce(kind, user, conversation, seq);
+      return void (await this.#homeAck(kind, user, conversation, seq, announced));
+    }
     // A direct message's receipt goes out now when this node has seen that seq exist: the peer
     // hears it one link delay later, whatever the home's distance. The home checks and stores.
     const announced = c.kind === 'dm' && seq <= (this.#known.get(conversation) ?? 0) && this.#announce(kind, user, conversation, seq);
@@ -392,7 +468,7 @@ export class BusMessaging implements Messaging {
     const byHome = new Map<string, string[]>();
     const out = new Map<string, number>();
     for (const c of conversations) {
-      const home = this.#placement.homeOf(c);
+      const home = this.#ownerOf(c).owner;
       byHome.set(home, [...(byHome.get(home) ?? []), c]);
     }
     await Promise.all(
@@ -458,6 +534,11 @@ export class BusMessaging implements Messaging {
     throw invalid('to must be { user } or { room }', 'to');
   }
 
+  /** Who writes the conversation now and where its copies go. */
+  #ownerOf(conversation: string): Ownership {
+    return this.#failover?.ownerOf(conversation) ?? { owner: this.#placement.homeOf(conversation), epoch: 1, next: this.#placement.replicasOf(conversation) };
+  }
+
   #parse(conversation: string): Conversation {
     const c = parseConversation(conversation);
     if (!c) throw invalid(`not a conversation id: ${JSON.stringify(conversation)}`, 'conversation');
@@ -467,6 +548,15 @@ export class BusMessaging implements Messaging {
   #open(): void {
     if (this.#closed) throw new MeridianError(ErrorCode.MsgClosed, 'messaging is closed');
   }
+}
+
+/** The durability a send gets: asked for, else the conversation's rule, else the default; refused when not allowed. */
+function chooseDurability(r: Topology['replication'], replicas: number, conversation: string, asked: Durability | undefined): Durability {
+  const d = asked ?? r.conversations.find((c) => globMatch(c.match, conversation))?.durability ?? r.durability;
+  if (!r.allow.includes(d) || (d === 'replicated' && replicas === 0)) {
+    throw new MeridianError(ErrorCode.MsgDurabilityNotAllowed, `durability "${d}" is not allowed for ${conversation} (allowed: ${replicas === 0 ? 'local' : r.allow.join(', ')})`, { details: { path: 'durability', durability: d } });
+  }
+  return d;
 }
 
 /** Set `key` to `value` as the most recent entry of a bounded map (oldest dropped first). */
@@ -488,7 +578,9 @@ function invalid(message: string, path: string): MeridianError {
   return new MeridianError(ErrorCode.MsgInvalid, message, { details: { path } });
 }
 
-/** Async so a later implementation may open buckets or streams before it answers. */
-export function createMessaging(opts: MessagingOptions): Promise<Messaging> {
-  return Promise.resolve(new BusMessaging(opts));
+/** Messaging for one region, its failover rounds started (a healthy home can write at once). */
+export async function createMessaging(opts: MessagingOptions): Promise<Messaging> {
+  const m = new BusMessaging(opts);
+  await m.start();
+  return m;
 }

@@ -10,17 +10,20 @@
 import { z } from 'zod';
 import { ErrorCode, MeridianError, isMeridianError } from '../errors/mod.js';
 import type { ErrorCode as Code } from '../errors/mod.js';
+import type { LogEntry } from '../log/mod.js';
 
 const json = z.custom<unknown>(() => true);
 const recipient = z.union([z.object({ user: z.string() }).strict(), z.object({ room: z.string() }).strict()]);
 
 export const rpcRequest = z.discriminatedUnion('op', [
-  z.object({ op: z.literal('send'), from: z.string(), to: recipient, body: json, clientMsgId: z.string(), region: z.string() }),
+  z.object({ op: z.literal('send'), from: z.string(), to: recipient, body: json, clientMsgId: z.string(), region: z.string(), durability: z.enum(['local', 'replicated']).optional(), forwarded: z.boolean().optional() }),
   z.object({ op: z.literal('history'), conversation: z.string(), after: z.number().int().nonnegative(), limit: z.number().int().positive() }),
   z.object({ op: z.literal('lasts'), conversations: z.array(z.string()).max(1000) }),
   z.object({ op: z.literal('ack'), kind: z.enum(['delivered', 'read']), user: z.string(), conversation: z.string(), seq: z.number().int().nonnegative(), announced: z.boolean() }),
   z.object({ op: z.literal('cursor'), user: z.string(), conversation: z.string() }),
   z.object({ op: z.literal('pending'), user: z.string() }),
+  // A home copying its entries here (replication.ts); no entries: just the last seq held.
+  z.object({ op: z.literal('replicate'), conversation: z.string(), from: z.string(), entries: z.array(z.custom<LogEntry>((v) => typeof v === 'object' && v !== null)).max(1000) }),
 ]);
 export type RpcRequest = z.infer<typeof rpcRequest>;
 

@@ -41,7 +41,11 @@ export interface SendInput {
   readonly body: JsonValue;
   /** The sender's idempotency key (1–64 characters). */
   readonly clientMsgId: string;
+  /** `local` or `replicated` (docs/protocol.md); absent: the topology's default for the conversation. */
+  readonly durability?: Durability;
 }
+
+export type Durability = 'local' | 'replicated';
 
 export interface SendResult {
   readonly messageId: string;
@@ -51,6 +55,8 @@ export interface SendResult {
   readonly duplicate: boolean;
   /** Region whose log stored the message (the conversation's home). */
   readonly home: string;
+  /** What the ack means: stored at the home (`local`) or at the home and its replica (`replicated`). */
+  readonly durability: Durability;
 }
 
 /** One message as stored and delivered (the fields of the `message` server frame). */

@@ -500,7 +500,7 @@ export class Session implements SessionRef, StreamHost, PresenceListener, SlowLi
     const chains = (this.#sendChains ??= new Map<string, Promise<unknown>>());
     const prev = chains.get(conversation) ?? Promise.resolve();
     const to = f.to.user !== undefined ? { user: f.to.user } : { room: f.to.room! };
-    const p = prev.then(() => this.ctx.messaging.send({ from: id.user, to, body: f.body, clientMsgId: f.clientMsgId }));
+    const p = prev.then(() => this.ctx.messaging.send({ from: id.user, to, body: f.body, clientMsgId: f.clientMsgId, ...(f.durability === undefined ? {} : { durability: f.durability }) }));
     const settled = p.catch(() => undefined);
     chains.set(conversation, settled);
     void settled.then(() => {
@@ -509,7 +509,7 @@ export class Session implements SessionRef, StreamHost, PresenceListener, SlowLi
     try {
       const r = await p;
       if (this.#state === 'closed') return;
-      this.send({ type: 'ack', ref: f.id, messageId: r.messageId, conversation: r.conversation, seq: r.seq, timestamp: r.timestamp, duplicate: r.duplicate });
+      this.send({ type: 'ack', ref: f.id, messageId: r.messageId, conversation: r.conversation, seq: r.seq, timestamp: r.timestamp, duplicate: r.duplicate, durability: r.durability });
     } catch (err) {
       this.#fail(err, f.id);
     }

@@ -152,6 +152,8 @@ export class NodeMetrics {
   readonly deliveryLatency: Histogram<'source_region'>;
   readonly #latencyBy: { observe(v: number): void }[];
   readonly appendLatency: Histogram;
+  readonly replicationLag: Histogram;
+  readonly #replicationFailures: Counter;
   readonly busReconnects: Counter;
   readonly busDisconnects: Counter;
   readonly slowConsumerGaps: Counter;
@@ -281,6 +283,17 @@ export class NodeMetrics {
       name: 'meridian_log_append_duration_seconds',
       help: 'Time to append a message to this region\'s durable log (homed conversations).',
       buckets: APPEND_BUCKETS_S,
+      registers,
+    });
+    this.replicationLag = new Histogram({
+      name: 'meridian_replication_lag_seconds',
+      help: 'From the home\'s append to the replica region holding the copy (conversations homed here).',
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.#replicationFailures = new Counter({
+      name: 'meridian_replication_failures_total',
+      help: 'Copies to a replica region that failed (retried until it catches up).',
       registers,
     });
     new Gauge({
@@ -525,6 +538,14 @@ export class NodeMetrics {
 
   appended(seconds: number): void {
     this.appendLatency.observe(seconds);
+  }
+
+  replicated(lagSeconds: number): void {
+    this.replicationLag.observe(lagSeconds);
+  }
+
+  replicationFailed(): void {
+    this.#replicationFailures.inc();
   }
 
   busStatus(type: 'disconnected' | 'reconnecting' | 'reconnected' | 'error' | 'closed'): void {

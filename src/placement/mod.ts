@@ -32,6 +32,7 @@ import { createHash } from 'node:crypto';
 import { buckets, streams } from '../bus/subjects.js';
 import type { Bus, Kv, KvOptions } from '../bus/types.js';
 import { globMatch } from '../protocol/glob.js';
+import { linkLatencyMs } from '../topology/mod.js';
 import type { Topology } from '../topology/mod.js';
 
 /** A bucket and the region whose servers hold it. */
@@ -69,6 +70,8 @@ export const placed = {
   audit: (region: string): Place => ({ name: buckets.name(`audit-${region}`), region }),
   inbox: (region: string): Place => ({ name: buckets.name(`inbox-${region}`), region }),
   cursors: (region: string): Place => ({ name: buckets.name(`cursors-${region}`), region }),
+  /** Takeover records of the homes this region agreed were lost (src/failover). */
+  fence: (region: string): Place => ({ name: buckets.name(`fence-${region}`), region }),
   log: (region: string): LogPlace => {
     const name = logName(region);
     return { name, region, ...logStreams(name) };
@@ -82,7 +85,7 @@ export function openKv(bus: Bus, place: Place, opts: Omit<KvOptions, 'region'> =
 
 /** Every bucket and stream a deployment of these regions has, for the doctor and the docs. */
 export function everyPlace(regions: readonly string[]): { buckets: Place[]; logs: LogPlace[] } {
-  const kinds = [placed.presence, placed.workers, placed.dlq, placed.audit, placed.inbox, placed.cursors];
+  const kinds = [placed.presence, placed.workers, placed.dlq, placed.audit, placed.inbox, placed.cursors, placed.fence];
   return { buckets: regions.flatMap((r) => kinds.map((k) => k(r))), logs: regions.map((r) => placed.log(r)) };
 }
 
@@ -93,10 +96,49 @@ export class ConversationPlacement {
   readonly regions: readonly string[];
   readonly #rules: readonly { match: string; regions: readonly string[] }[];
   readonly #cache = new Map<string, string>();
+  readonly #rtt: (a: string, b: string) => number;
+  readonly #replicas: number;
 
-  constructor(topology: { readonly regions: readonly { readonly name: string }[]; readonly placement?: Topology['placement'] }) {
+  /**
+   * `rtt` orders replicas by distance from the home (default: the topology's WAN when it has
+   * one, else every region equally far and ties by name).
+   */
+  constructor(
+    topology: { readonly regions: readonly { readonly name: string }[]; readonly placement?: Topology['placement']; readonly replication?: { readonly replicas: number } },
+    rtt?: (a: string, b: string) => number,
+  ) {
     this.regions = topology.regions.map((r) => r.name);
     this.#rules = topology.placement?.conversations ?? [];
+    this.#replicas = topology.replication?.replicas ?? 0;
+    this.#rtt = rtt ?? ('wan' in topology ? (a, b) => linkLatencyMs(topology as Topology, a, b) : () => 0);
+  }
+
+  /**
+   * The regions holding a copy of the conversation's log besides its home, nearest to the home
+   * first: its failover order (src/failover). Empty when replication is off.
+   */
+  replicasOf(conversation: string): readonly string[] {
+    return this.chainOf(conversation).slice(1, 1 + this.#replicas);
+  }
+
+  /**
+   * The conversation's failover chain: its home, then the other candidates nearest the home
+   * first. The owner at epoch e is `chain[e - 1]`; its replicas are the next `replicas` entries.
+   */
+  chainOf(conversation: string): readonly string[] {
+    const home = this.homeOf(conversation);
+    return [home, ...this.#byDistance(home, this.candidates(conversation))];
+  }
+
+  /** The regions that take over some conversations homed in `home` when it is lost (its replicas' regions). */
+  takeoverRegionsOf(home: string): readonly string[] {
+    if (this.#replicas === 0) return [];
+    const sets = [this.regions, ...this.#rules.map((r) => r.regions)].filter((s) => s.includes(home));
+    return [...new Set(sets.flatMap((s) => this.#byDistance(home, s).slice(0, this.#replicas)))];
+  }
+
+  #byDistance(home: string, regions: readonly string[]): string[] {
+    return regions.filter((r) => r !== home).sort((a, b) => this.#rtt(home, a) - this.#rtt(home, b) || (a < b ? -1 : a > b ? 1 : 0));
   }
 
   /** The regions that may home `conversation`: those of the first matching rule, else every region. */

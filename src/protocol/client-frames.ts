@@ -50,6 +50,8 @@ export function clientFrameSchemas(limits: ProtocolLimits = DEFAULT_LIMITS) {
       // Any JSON value; presence, size and depth are checked by the parser (BODY_TOO_LARGE).
       body: z.custom<JsonValue>((v) => v !== undefined, 'is required'),
       clientMsgId: refField(limits.maxClientMsgIdLength),
+      // `local` or `replicated` (docs/protocol.md, Durability); absent: the deployment's default.
+      durability: z.enum(['local', 'replicated']).optional(),
     }),
     delivery_ack: z.strictObject({ type: z.literal('delivery_ack'), id: ref.optional(), conversation, seq: seqField(1) }),
     read: z.strictObject({ type: z.literal('read'), id: ref.optional(), conversation, seq: seqField(1) }),

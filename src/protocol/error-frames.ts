@@ -47,6 +47,9 @@ const FROM_INTERNAL: Partial<Record<ErrorCodeValue, RequestErrorName>> = {
   [ErrorCode.PresenceInvalid]: 'INVALID_FIELD',
   [ErrorCode.NotAvailable]: 'NOT_SUPPORTED',
   [ErrorCode.InvalidArgument]: 'INVALID_FIELD',
+  [ErrorCode.MsgFenced]: 'UNAVAILABLE',
+  [ErrorCode.MsgDurabilityNotAllowed]: 'INVALID_FIELD',
+  [ErrorCode.LogOutOfOrder]: 'UNAVAILABLE',
 };
 
 /** The wire error for an internal error code; unknown codes are INTERNAL_ERROR (retryable). */

@@ -59,7 +59,7 @@ export const serverFrameSchemas = {
     /** Token expiry (ms since epoch); the server closes with TOKEN_EXPIRED then. */
     expiresAt: ts.optional(),
   }),
-  ack: z.object({ type: z.literal('ack'), ref: str, messageId: str, conversation: str, seq, timestamp: ts, duplicate: z.boolean() }),
+  ack: z.object({ type: z.literal('ack'), ref: str, messageId: str, conversation: str, seq, timestamp: ts, duplicate: z.boolean(), durability: z.enum(['local', 'replicated']).optional() }),
   message: z.object({
     type: z.literal('message'),
     conversation: str,

@@ -122,6 +122,27 @@ export const PlacementSchema = z.strictObject({
   conversations: z.array(z.strictObject({ match: z.string().min(1).max(256), regions: z.array(regionName).min(1) })).default([]),
 });
 
+const durability = z.enum(['local', 'replicated']);
+
+/**
+ * Replicated conversation logs (src/messaging/replication.ts). Each conversation's log is copied
+ * to `replicas` other regions (0 or 1 in this version: the candidate region nearest its home; a
+ * conversation whose candidates are its home alone has none unless the file sets `replicas`,
+ * which `meridian validate` then checks against every placement rule).
+ * `durability` is the default per send: `local` acks after the home's durable append (the copy
+ * follows, its lag is measured), `replicated` only once the replica holds it too. A send may ask
+ * for either among `allow`; `conversations` rules (first glob match wins) set another default for
+ * matching conversations. When a home is unreachable from a majority of regions for
+ * `failoverAfterMs`, its replica takes over under a new epoch (src/failover).
+ */
+export const ReplicationSchema = z.strictObject({
+  replicas: z.number().int().min(0).max(1, 'this version keeps at most 1 replica per conversation').default(1),
+  durability: durability.default('local'),
+  allow: z.array(durability).min(1).default(['local', 'replicated']),
+  failoverAfterMs: z.number().int().min(500).max(600_000).default(3000),
+  conversations: z.array(z.strictObject({ match: z.string().min(1).max(256), durability })).default([]),
+});
+
 export const TopologySchema = z.strictObject({
   version: z.literal(1).default(1),
   regions: z.array(RegionSchema).min(1, 'at least one region is required'),
@@ -133,6 +154,7 @@ export const TopologySchema = z.strictObject({
   functions: z.record(serviceName, FunctionDeclSchema).optional(),
   egress: EgressSchema.default({ allow: [], allowLoopback: false, only: false }),
   placement: PlacementSchema.default({ conversations: [] }),
+  replication: ReplicationSchema.default({ replicas: 1, durability: 'local', allow: ['local', 'replicated'], failoverAfterMs: 3000, conversations: [] }),
   /** What `meridian plan` needs to write a deployment (src/topology/deploy/schema.ts). */
   deploy: DeploySchema.default(DeploySchema.parse({})),
 });

@@ -46,6 +46,27 @@ export function crossCheck(raw: unknown): Finding[] {
     arr(rule.regions).forEach((n, j) => checkRef(n, ['placement', 'conversations', i, 'regions', j], 'placement rule'));
   });
 
+  // Replication needs somewhere to put the copy: when the file asks for replicas, every placement
+  // rule must allow one more region than that (the default, 1, quietly means "none" for a
+  // conversation with nowhere else to go, e.g. in a one-region topology), and the defaults must
+  // be allowed.
+  const replication = obj(doc.replication);
+  const replicas = typeof replication.replicas === 'number' ? replication.replicas : 0;
+  if (replicas > 0) {
+    if (names.size > 0 && names.size < replicas + 1) out.push({ path: ['replication', 'replicas'], message: `${replicas} replica(s) need ${replicas + 1} regions; the topology has ${names.size} (set replication.replicas: 0)` });
+    arr(obj(doc.placement).conversations).map(obj).forEach((rule, i) => {
+      const n = arr(rule.regions).length;
+      if (n > 0 && n < replicas + 1) out.push({ path: ['placement', 'conversations', i, 'regions'], message: `rule "${String(rule.match)}" allows ${n} region(s), but replication.replicas: ${replicas} needs ${replicas + 1} (add a region or set replicas: 0)` });
+    });
+  }
+  const allowed = strs(replication.allow);
+  if (allowed.length > 0) {
+    if (typeof replication.durability === 'string' && !allowed.includes(replication.durability)) out.push({ path: ['replication', 'durability'], message: `default durability "${replication.durability}" is not in replication.allow (${allowed.join(', ')})` });
+    arr(replication.conversations).map(obj).forEach((rule, i) => {
+      if (typeof rule.durability === 'string' && !allowed.includes(rule.durability)) out.push({ path: ['replication', 'conversations', i, 'durability'], message: `durability "${rule.durability}" is not in replication.allow (${allowed.join(', ')})` });
+    });
+  }
+
   const routing = obj(doc.routing);
   if (routing.weights !== undefined) {
     const w = { ...DEFAULT_WEIGHTS, ...obj(routing.weights) } as Record<string, unknown>;

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -122,7 +122,12 @@ describe('meridian region', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('serves one region with JWT auth from the environment, keeps its log in --data, and drains on SIGTERM', async () => {
-    const p = start(['region', 'eu-west', '--port', '0', '--data', dir], { MERIDIAN_AUTH_SECRET: SECRET });
+    // A topology of this one region: in the three-region default, a lone region cannot write
+    // (conversations are homed across all three, and a home writes only while a majority of
+    // regions confirm nobody took it over).
+    const config = join(dir, 'one-region.yaml');
+    writeFileSync(config, 'version: 1\nregions:\n  - name: eu-west\n    location: { lat: 53.35, lon: -6.26, city: Dublin }\n    jurisdiction: EU\n');
+    const p = start(['region', 'eu-west', '--config', config, '--port', '0', '--data', dir], { MERIDIAN_AUTH_SECRET: SECRET });
     await eventually(() => p.out().includes('ready.') || p.child.exitCode !== null, 'the region to listen', 30_000);
     const url = /listening on (http:\/\/[\d.:]+)/.exec(p.out())?.[1];
     expect(url, p.out() + p.err()).toBeDefined();
@@ -140,7 +145,7 @@ describe('meridian region', () => {
     expect(c.frames.some((f) => f.type === 'migrate')).toBe(false);
     expect(await p.exited).toBe(0);
     expect(p.out()).toContain('stopped');
-    const again = start(['region', 'eu-west', '--port', '0', '--data', dir], { MERIDIAN_AUTH_SECRET: SECRET });
+    const again = start(['region', 'eu-west', '--config', config, '--port', '0', '--data', dir], { MERIDIAN_AUTH_SECRET: SECRET });
     await eventually(() => again.out().includes('ready.') || again.child.exitCode !== null, 'the region to listen again', 30_000);
     const url2 = /listening on (http:\/\/[\d.:]+)/.exec(again.out())?.[1];
     // The log outlived the process: the conversation goes on from seq 1.

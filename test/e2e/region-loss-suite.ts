@@ -3,18 +3,21 @@
  * Each region in turn — the topology's first included — loses its bus under traffic. In the two
  * survivors, during the loss: new conversations start (homed in either survivor, started from
  * the other), sends to conversations homed in survivors go through, receipts and cursors flow,
- * the survivors' users are online for each other; a conversation homed in the lost region fails
- * with a retryable error. After the region returns, its conversations work again.
+ * the survivors' users are online for each other; a conversation homed in the lost region is
+ * refused with a retryable error until its replica region takes it over (src/failover), then
+ * continues there with the next seq, every replicated ack kept. After the region returns, it
+ * passes that conversation's writes on to the new owner.
  *
  * A checker then reads the recorded history against the logs: every acked message is stored
  * exactly once at its acked seq, every log is dense, nothing was stored that no one sent, each
  * sender's order is kept, and every recipient connected throughout got every acked message once.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MeridianClient } from '../../src/client/node.js';
 import { ErrorCode, isMeridianError } from '../../src/errors/mod.js';
 import { ConversationPlacement } from '../../src/placement/mod.js';
 import { dmConversation } from '../../src/protocol/mod.js';
+import { defaultTopology } from '../../src/topology/mod.js';
 import type { DeploymentFactory, E2eDeployment, Region } from './deployments.js';
 import { REGIONS } from './deployments.js';
 import { Recorder, sleep, waitFor } from './helpers.js';
@@ -49,8 +52,9 @@ export function checkHistory(acked: readonly Sent[], logs: ReadonlyMap<string, r
       if (!m) problems.push(`${conversation}: acked ${a.messageId} (seq ${a.seq}) is lost`);
       else if (m.seq !== a.seq) problems.push(`${conversation}: acked ${a.messageId} at seq ${a.seq}, stored at ${m.seq}`);
     }
-    // Sends that failed may have been stored (a timeout is "maybe"), but never something unsent.
-    for (const m of stored) if (!ackedIds.has(m.messageId) && typeof m.body === 'string' && !m.body.startsWith('t:')) problems.push(`${conversation}: ${m.messageId} stored but never sent`);
+    // Sends that failed may have been stored (a timeout is "maybe"; `x:` bodies were retried under
+    // new ids), but never something unsent.
+    for (const m of stored) if (!ackedIds.has(m.messageId) && typeof m.body === 'string' && !m.body.startsWith('x:')) problems.push(`${conversation}: ${m.messageId} stored but never sent`);
     // Each sender's acked messages are stored in the order it sent them.
     const senders = new Set(mine.map((a) => a.from));
     for (const s of senders) {
@@ -62,6 +66,12 @@ export function checkHistory(acked: readonly Sent[], logs: ReadonlyMap<string, r
 }
 
 export function regionLossSuite(name: string, factory: DeploymentFactory, timing: { settleMs: number; lossMs: number }): void {
+  it('the rule the suite relies on: homes spread over all three regions, the first one included', () => {
+    const p = new ConversationPlacement(defaultTopology());
+    const homes = new Set(Array.from({ length: 60 }, (_, i) => p.homeOf(dmConversation(`u${i}`, `v${i}`))));
+    expect([...homes].sort()).toEqual([...REGIONS].sort());
+  });
+
   describe(`no special region: ${name}`, () => {
     let d: E2eDeployment;
     let placement: ConversationPlacement;
@@ -83,21 +93,16 @@ export function regionLossSuite(name: string, factory: DeploymentFactory, timing
       }
     };
 
-    beforeAll(async () => {
+    // A deployment per case: a failover is for good (the replica keeps the conversations it took
+    // over), so each loss starts from a healthy deployment.
+    beforeEach(async () => {
       d = await factory();
       placement = new ConversationPlacement(d.inner.topology);
     }, 120_000);
     afterEach(async () => {
       await Promise.all(clients.splice(0).map((c) => c.close()));
-    });
-    afterAll(async () => {
       await d?.close();
     }, 60_000);
-
-    it('the rule the suite relies on: homes spread over all three regions, the first one included', () => {
-      const homes = new Set(Array.from({ length: 60 }, (_, i) => placement.homeOf(dmConversation(`u${i}`, `v${i}`))));
-      expect([...homes].sort()).toEqual([...REGIONS].sort());
-    });
 
     for (const lost of REGIONS) {
       it(`loses ${lost}${lost === REGIONS[0] ? ' (the first region of the topology)' : ''} under traffic: the survivors start conversations, send, receive receipts and see each other online; nothing acked is lost`, async () => {
@@ -112,13 +117,16 @@ export function regionLossSuite(name: string, factory: DeploymentFactory, timing
         const B2 = await open(s1, b2);
         const AX = await open(s1, ax);
         const acked: Sent[] = [];
-        const send = async (r: Recorder, from: string, to: string, body: string): Promise<Sent> => {
-          const ack = await r.client.send({ user: to }, body);
+        // Traffic in the survivors is `local` (a survivor conversation's replica may be the lost
+        // region: `replicated` sends to it are refused until it is back); the lost region's
+        // conversation is written `replicated`, so its acks must survive the failover.
+        const send = async (r: Recorder, from: string, to: string, body: string, durability?: 'replicated'): Promise<Sent> => {
+          const ack = await r.client.send({ user: to }, body, durability === undefined ? {} : { durability });
           const s = { conversation: ack.conversation, from, body, seq: ack.seq, messageId: ack.messageId };
           acked.push(s);
           return s;
         };
-        await send(AX, ax, bx, 'before');
+        await send(AX, ax, bx, 'before', 'replicated');
 
         // Traffic on both survivor-homed conversations while the region goes and comes back:
         // bounded in count and time.
@@ -152,22 +160,33 @@ export function regionLossSuite(name: string, factory: DeploymentFactory, timing
           // The survivors see each other's users online.
           expect((await d.inner.region(s1).presence.user(b1)).online).toBe(true);
           expect((await d.inner.region(s2).presence.user(a1)).online).toBe(true);
-          // A conversation homed in the lost region: a typed, retryable refusal.
-          const err = await d.inner.region(s2).messaging.send({ from: bx, to: { user: ax }, body: 't:while-lost', clientMsgId: uid('c') }).then(
-            () => null,
-            (e: unknown) => (isMeridianError(e) ? e.code : String(e)),
-          );
-          expect([ErrorCode.MsgUnavailable, ErrorCode.MsgTimeout]).toContain(err);
+          // A conversation homed in the lost region: refused as retryable until its replica takes
+          // over, then continued there under epoch 2 with the next seq.
+          const xconv = dmConversation(ax, bx);
+          const taker = placement.replicasOf(xconv)[0]!;
+          const refusals = new Set<string>();
+          let moved: Sent | undefined;
+          await waitFor(async () => {
+            const clientMsgId = uid('x');
+            const r = await d.inner.region(s2).messaging.send({ from: bx, to: { user: ax }, body: 'x:while-lost', clientMsgId, durability: 'replicated' }).catch((e: unknown) => {
+              refusals.add(isMeridianError(e) ? e.code : String(e));
+              return undefined;
+            });
+            if (r) acked.push((moved = { conversation: r.conversation, from: bx, body: 'x:while-lost', seq: r.seq, messageId: r.messageId }));
+            if (r) expect(r).toMatchObject({ home: taker, seq: 2 });
+            return r !== undefined;
+          }, `${taker} to take over the conversations of ${lost}`, 60_000);
+          expect(moved!.seq).toBe(2);
+          for (const code of refusals) expect([ErrorCode.MsgUnavailable, ErrorCode.MsgTimeout, ErrorCode.MsgFenced]).toContain(code);
         } finally {
           await d.reviveBus(lost);
         }
         await sleep(timing.settleMs);
         stop = true;
         await traffic;
-        // The lost region's conversation works again once its region is back.
-        let back: Sent | undefined;
-        await waitFor(async () => (back = await send(AX, ax, bx, `after-${uid('')}`).catch(() => undefined)) !== undefined, `${lost} to take sends for its conversations again`, 60_000);
-        expect(back!.seq).toBeGreaterThanOrEqual(2);
+        // Its conversation goes on at the new owner, whichever region the sender is in.
+        const back = await send(AX, ax, bx, 'after', 'replicated');
+        expect(back.seq).toBe(3);
 
         // The checker: every log against the acks, read from a region that is not the home.
         const logs = new Map<string, { seq: number; messageId: string; from: string; body: unknown }[]>();

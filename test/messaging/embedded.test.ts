@@ -14,18 +14,21 @@ import type { MessageLog } from '../../src/log/mod.js';
 import { Fanout } from '../../src/messaging/fanout.js';
 import { createMessaging, encodeMessage } from '../../src/messaging/mod.js';
 import type { Delivery, Messaging, StoredMessage } from '../../src/messaging/mod.js';
-import { defaultTopology } from '../../src/topology/mod.js';
-import { eventually, runMessagingConformance } from './suite.js';
+import { DEFAULT_TOPOLOGY_YAML, defaultTopology, parseTopology } from '../../src/topology/mod.js';
+import type { Topology } from '../../src/topology/mod.js';
+import { ConversationPlacement } from '../../src/placement/mod.js';
+import { dmConversation } from '../../src/protocol/mod.js';
+import { ErrorCode } from '../../src/errors/mod.js';
+import { eventually, runFailoverConformance, runMessagingConformance } from './suite.js';
 import type { Deployment } from './suite.js';
 
-const topology = defaultTopology();
-const REGIONS = topology.regions.map((r) => r.name);
+const REGIONS = defaultTopology().regions.map((r) => r.name);
 const dirs: string[] = [];
 afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-async function deploy(dir: string): Promise<Deployment & { network: EmbeddedNetwork; logs: MessageLog[] }> {
+async function deploy(dir: string, topology: Topology = defaultTopology()): Promise<Deployment & { network: EmbeddedNetwork; logs: MessageLog[] }> {
   // Short links keep the suite quick; the WAN model itself is tested with the bus.
   const network = new EmbeddedNetwork(topology.regions.map((r) => ({ name: r.name, lat: r.location.lat, lon: r.location.lon })), { latencyMs: (a, b) => (a === b ? 0 : 5) });
   const logs: MessageLog[] = [];
@@ -38,6 +41,8 @@ async function deploy(dir: string): Promise<Deployment & { network: EmbeddedNetw
   return {
     network,
     logs,
+    topology,
+    log: (r) => logs[REGIONS.indexOf(r)]!,
     regions: REGIONS,
     messaging: (r) => ms.get(r)!,
     kill: (r) => Promise.resolve(network.kill(r)),
@@ -56,7 +61,8 @@ function tempDir(): string {
   return d;
 }
 
-runMessagingConformance({ name: 'embedded', create: () => deploy(tempDir()) });
+runMessagingConformance({ name: 'embedded', create: (t) => deploy(tempDir(), t) });
+runFailoverConformance({ name: 'embedded', create: (t) => deploy(tempDir(), t) });
 
 describe('messaging on the embedded network', () => {
   it('a restart finds every conversation where it was: homes are computed from the id, not stored in a bucket', async () => {
@@ -73,6 +79,27 @@ describe('messaging on the embedded network', () => {
       expect(next).toMatchObject({ home: ack.home, seq: 2 });
     } finally {
       await second.close();
+    }
+  });
+
+  it('a durability the deployment cannot give is refused with MSG_DURABILITY_NOT_ALLOWED, before anything is stored', async () => {
+    const t = parseTopology(`${DEFAULT_TOPOLOGY_YAML}replication:\n  replicas: 0\n`);
+    const network = new EmbeddedNetwork(t.regions.map((r) => ({ name: r.name, lat: r.location.lat, lon: r.location.lon })), { latencyMs: () => 1 });
+    const log = openSqliteLog({ path: ':memory:' });
+    const m = await createMessaging({ bus: network.connect('us-east'), region: 'us-east', topology: t, log });
+    try {
+      const placement = new ConversationPlacement(t);
+      let peer = 0;
+      while (placement.homeOf(dmConversation('ann', `p${peer}`)) !== 'us-east') peer++;
+      const to = { user: `p${peer}` };
+      const err = await m.send({ from: 'ann', to, body: 1, clientMsgId: 'd1', durability: 'replicated' }).catch((e: { code?: string }) => e.code);
+      expect(err).toBe(ErrorCode.MsgDurabilityNotAllowed);
+      expect(await log.last(dmConversation('ann', to.user))).toBe(0);
+      expect(await m.send({ from: 'ann', to, body: 1, clientMsgId: 'd1' })).toMatchObject({ seq: 1, durability: 'local' });
+    } finally {
+      await m.close();
+      await log.close();
+      await network.close();
     }
   });
 

@@ -10,14 +10,13 @@ import type { MessageLog } from '../../src/log/mod.js';
 import { createMessaging } from '../../src/messaging/mod.js';
 import type { Messaging } from '../../src/messaging/mod.js';
 import { startSuperCluster } from '../../src/testing/mod.js';
-import { defaultTopology } from '../../src/topology/mod.js';
+import type { Topology } from '../../src/topology/mod.js';
 import { REGIONS, describeWithNats, latencyMs } from '../bus/nats-env.js';
-import { runMessagingConformance } from './suite.js';
+import { runFailoverConformance, runMessagingConformance } from './suite.js';
 import type { Deployment } from './suite.js';
 
-const topology = defaultTopology();
 
-async function deploy(): Promise<Deployment> {
+async function deploy(topology: Topology): Promise<Deployment> {
   const sc = await startSuperCluster({ regions: REGIONS, latencyMs });
   const buses: NatsBus[] = [];
   const logs: MessageLog[] = [];
@@ -36,6 +35,8 @@ async function deploy(): Promise<Deployment> {
   }
   return {
     regions: REGIONS,
+    topology,
+    log: (r) => logs[REGIONS.indexOf(r as (typeof REGIONS)[number])]!,
     messaging: (r) => ms.get(r)!,
     kill: (r) => sc.stop(r),
     revive: async (r) => {
@@ -53,4 +54,5 @@ async function deploy(): Promise<Deployment> {
 
 describeWithNats('messaging on a NATS super-cluster', () => {
   runMessagingConformance({ name: 'nats', create: deploy });
+  runFailoverConformance({ name: 'nats', create: deploy });
 });

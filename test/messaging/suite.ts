@@ -8,10 +8,16 @@ import { ErrorCode } from '../../src/errors/mod.js';
 import type { Delivery, Messaging } from '../../src/messaging/mod.js';
 import { dmConversation, roomConversation } from '../../src/protocol/mod.js';
 import { ConversationPlacement } from '../../src/placement/mod.js';
+import type { MessageLog } from '../../src/log/mod.js';
+import { defaultTopology } from '../../src/topology/mod.js';
+import type { Topology } from '../../src/topology/mod.js';
 
 export interface Deployment {
   readonly regions: readonly string[];
+  readonly topology: Topology;
   messaging(region: string): Messaging;
+  /** A region's own message log (its conversations and the copies it holds as a replica). */
+  log(region: string): MessageLog;
   /** Make a region unreachable (its bus and log), then bring it back. */
   kill(region: string): Promise<void>;
   revive(region: string): Promise<void>;
@@ -20,7 +26,8 @@ export interface Deployment {
 
 export interface DeploymentFactory {
   readonly name: string;
-  create(): Promise<Deployment>;
+  /** A deployment of these three regions (the topology sets replication and failover timing). */
+  create(topology: Topology): Promise<Deployment>;
 }
 
 let ids = 0;
@@ -51,6 +58,11 @@ async function settle(ms = 300): Promise<void> {
   await new Promise((r) => setTimeout(r, ms));
 }
 
+/** Short kills in this suite must not fail a home over: failover has its own suite below. */
+const SUITE_TOPOLOGY: Topology = { ...defaultTopology(), replication: { ...defaultTopology().replication, failoverAfterMs: 600_000 } };
+/** Failover quickly, so the failover suite takes seconds. */
+const FAILOVER_TOPOLOGY: Topology = { ...defaultTopology(), replication: { ...defaultTopology().replication, failoverAfterMs: 1500 } };
+
 export function runMessagingConformance(factory: DeploymentFactory): void {
   describe(`messaging conformance: ${factory.name}`, () => {
     let d: Deployment;
@@ -70,9 +82,9 @@ export function runMessagingConformance(factory: DeploymentFactory): void {
       }
     };
     beforeAll(async () => {
-      d = await factory.create();
+      d = await factory.create(SUITE_TOPOLOGY);
       [A, B, C] = d.regions as [string, string, string];
-      placement = new ConversationPlacement({ regions: d.regions.map((name) => ({ name })) });
+      placement = new ConversationPlacement(d.topology);
     }, 120_000);
     afterAll(async () => d?.close(), 60_000);
 
@@ -207,6 +219,50 @@ export function runMessagingConformance(factory: DeploymentFactory): void {
       expect(await code(m.ackDelivered(a, ack.conversation, 5))).toBe(ErrorCode.MsgBadSequence);
     });
 
+    it('a replicated send is acked once its replica region holds it: the same entry at the same seq', async () => {
+      const [alice, bob] = pairHomedIn(A);
+      const conversation = dmConversation(alice, bob);
+      const [replica] = placement.replicasOf(conversation);
+      expect(replica).toBeDefined();
+      expect(replica).not.toBe(A);
+      const ack = await d.messaging(B).send({ from: alice, to: { user: bob }, body: { n: 1 }, clientMsgId: 'r1', durability: 'replicated' });
+      expect(ack).toMatchObject({ seq: 1, home: A, durability: 'replicated' });
+      // No waiting: the ack means the copy is there.
+      const [source, copy] = await Promise.all([d.log(A).read(conversation), d.log(replica!).read(conversation)]);
+      expect(copy).toEqual(source);
+      expect(copy.map((e) => e.seq)).toEqual([1]);
+    });
+
+    it('local sends are acked at the home and copied to the replica behind the ack, in order', async () => {
+      const [alice, bob] = pairHomedIn(B);
+      const conversation = dmConversation(alice, bob);
+      const replica = placement.replicasOf(conversation)[0]!;
+      for (let i = 1; i <= 5; i++) expect(await d.messaging(C).send({ from: alice, to: { user: bob }, body: i, clientMsgId: `l${i}` })).toMatchObject({ seq: i, durability: 'local' });
+      await eventually(async () => (await d.log(replica).last(conversation)) === 5, 'the replica to catch up');
+      expect(await d.log(replica).read(conversation)).toEqual(await d.log(B).read(conversation));
+    });
+
+    it('a replicated send whose replica is unreachable fails as retryable; the retry once it is back gets the same seq', async () => {
+      const [alice, bob] = pairHomedIn(A);
+      const conversation = dmConversation(alice, bob);
+      const replica = placement.replicasOf(conversation)[0]!;
+      await d.kill(replica);
+      let code: unknown;
+      try {
+        code = await d.messaging(A).send({ from: alice, to: { user: bob }, body: 'x', clientMsgId: 'u1', durability: 'replicated' }).then(() => 'acked', (e: { code?: string }) => e.code);
+      } finally {
+        await d.revive(replica);
+      }
+      expect([ErrorCode.MsgUnavailable, ErrorCode.MsgTimeout]).toContain(code);
+      let ack;
+      await eventually(async () => {
+        ack = await d.messaging(A).send({ from: alice, to: { user: bob }, body: 'x', clientMsgId: 'u1', durability: 'replicated' }).catch(() => undefined);
+        return ack !== undefined;
+      }, 'the replica to take the copy', 30_000);
+      expect(ack).toMatchObject({ seq: 1, duplicate: true, durability: 'replicated' });
+      expect((await d.log(replica).read(conversation)).map((e) => e.seq)).toEqual([1]);
+    }, 60_000);
+
     it('sends to a conversation homed in an unreachable region fail as retryable, then succeed after it is back', async () => {
       const [alice, bob] = pairHomedIn(C);
       const first = await d.messaging(C).send({ from: alice, to: { user: bob }, body: 1, clientMsgId: 'k1' });
@@ -225,5 +281,58 @@ export function runMessagingConformance(factory: DeploymentFactory): void {
       }, 'the home region to answer again', 30_000);
       expect(ack).toMatchObject({ seq: 2, home: C });
     }, 60_000);
+
+  });
+}
+
+/** Home failover with fencing (src/failover), on a deployment of its own: a failover is for good. */
+export function runFailoverConformance(factory: DeploymentFactory): void {
+  describe(`home failover: ${factory.name}`, () => {
+    let d: Deployment;
+    let A: string, C: string;
+    let placement: ConversationPlacement;
+    const pairHomedIn = (region: string): [string, string] => {
+      for (;;) {
+        const pair: [string, string] = [uid('alice'), uid('bob')];
+        if (placement.homeOf(dmConversation(...pair)) === region) return pair;
+      }
+    };
+    beforeAll(async () => {
+      d = await factory.create(FAILOVER_TOPOLOGY);
+      [A, , C] = d.regions as [string, string, string];
+      placement = new ConversationPlacement(d.topology);
+    }, 120_000);
+    afterAll(async () => d?.close(), 60_000);
+
+    it('a home lost for good: its replica takes over under epoch 2, continues the sequence, keeps every replicated ack; the returning home forwards instead of writing', async () => {
+      const [alice, bob] = pairHomedIn(C);
+      const conversation = dmConversation(alice, bob);
+      const replica = placement.replicasOf(conversation)[0]!;
+      const acked: { seq: number; messageId: string }[] = [];
+      for (let i = 1; i <= 5; i++) acked.push(await d.messaging(A).send({ from: alice, to: { user: bob }, body: i, clientMsgId: `f${i}`, durability: 'replicated' }));
+      await d.kill(C);
+      let next: Awaited<ReturnType<Messaging['send']>> | undefined;
+      const sender = d.regions.find((r) => r !== C && r !== replica) ?? replica;
+      try {
+        await eventually(async () => {
+          next = await d.messaging(sender).send({ from: bob, to: { user: alice }, body: 'after', clientMsgId: 'f6', durability: 'replicated' }).catch(() => undefined);
+          return next !== undefined;
+        }, `${replica} to take over from ${C}`, 45_000);
+      } finally {
+        await d.revive(C);
+      }
+      expect(next).toMatchObject({ seq: 6, home: replica, durability: 'replicated', duplicate: false });
+      const page = await d.messaging(sender).history(conversation);
+      expect(page.messages.map((m) => m.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+      expect(page.messages.slice(0, 5).map((m) => m.messageId)).toEqual(acked.map((a) => a.messageId));
+      // The returning home learns it lost the pair and passes writes on to the new owner.
+      let viaOld: Awaited<ReturnType<Messaging['send']>> | undefined;
+      await eventually(async () => {
+        viaOld = await d.messaging(C).send({ from: alice, to: { user: bob }, body: 'via old home', clientMsgId: 'f7' }).catch(() => undefined);
+        return viaOld !== undefined;
+      }, `${C} to answer again`, 45_000);
+      expect(viaOld).toMatchObject({ seq: 7, home: replica });
+      expect(await d.log(C).last(conversation)).toBe(5);
+    }, 120_000);
   });
 }

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ConversationPlacement, everyPlace, isMeridianStream, placed } from '../../src/placement/mod.js';
-import { DEFAULT_TOPOLOGY_YAML, defaultTopology, parseTopology, TopologyError } from '../../src/topology/mod.js';
+import { DEFAULT_TOPOLOGY_YAML, defaultTopology, linkLatencyMs, parseTopology, TopologyError } from '../../src/topology/mod.js';
 import { dmConversation, roomConversation } from '../../src/protocol/mod.js';
 
 const ids = Array.from({ length: 3000 }, (_, i) => (i % 2 === 0 ? roomConversation(`room-${i}`) : dmConversation(`u${i}`, `v${i}`)));
@@ -55,7 +55,7 @@ describe('buckets and streams', () => {
   it('every bucket and log belongs to one region and is held there', () => {
     const regions = ['us-east', 'eu-west', 'ap-southeast'];
     const { buckets, logs } = everyPlace(regions);
-    expect(buckets).toHaveLength(6 * regions.length);
+    expect(buckets).toHaveLength(7 * regions.length);
     expect(new Set(buckets.map((b) => b.name)).size).toBe(buckets.length);
     for (const b of buckets) expect(b.name.endsWith(`-${b.region}`)).toBe(true);
     expect(logs.map((l) => [l.region, l.stream, l.headStream])).toEqual(regions.map((r) => [r, `MRD_LOG_${r}`, `MRD_LOGHEAD_${r}`]));
@@ -67,5 +67,36 @@ describe('buckets and streams', () => {
     expect(isMeridianStream('MRD_LOGHEAD_eu-west')).toBe(true);
     expect(isMeridianStream('KV_orders')).toBe(false);
     expect(isMeridianStream('ORDERS')).toBe(false);
+  });
+});
+
+describe('replicas', () => {
+  it('the replica of a conversation is the candidate nearest its home, never the home', () => {
+    const t = defaultTopology();
+    const p = new ConversationPlacement(t);
+    for (const c of ids.slice(0, 300)) {
+      const home = p.homeOf(c);
+      const [replica] = p.replicasOf(c);
+      expect(replica).toBeDefined();
+      expect(replica).not.toBe(home);
+      const others = t.regions.map((r) => r.name).filter((r) => r !== home);
+      const nearest = others.sort((a, b) => linkLatencyMs(t, home, a) - linkLatencyMs(t, home, b))[0];
+      expect(replica).toBe(nearest);
+    }
+  });
+
+  it('none when replication is off, or when a rule leaves the home alone and the file does not ask for replicas', () => {
+    const off = new ConversationPlacement(parseTopology(`${DEFAULT_TOPOLOGY_YAML}replication:\n  replicas: 0\n`));
+    expect(off.replicasOf(roomConversation('x'))).toEqual([]);
+    const pinned = new ConversationPlacement(parseTopology(`${DEFAULT_TOPOLOGY_YAML}placement:\n  conversations:\n    - match: "room:eu-*"\n      regions: [eu-west]\n`));
+    expect(pinned.replicasOf(roomConversation('eu-1'))).toEqual([]);
+  });
+
+  it('meridian validate refuses replication it cannot satisfy, with the rule\'s location', () => {
+    const tight = `${DEFAULT_TOPOLOGY_YAML}placement:\n  conversations:\n    - match: "room:eu-*"\n      regions: [eu-west]\nreplication:\n  replicas: 1\n`;
+    expect(() => parseTopology(tight)).toThrow(/:\d+:\d+ placement\.conversations\[0\]\.regions: rule "room:eu-\*" allows 1 region\(s\), but replication\.replicas: 1 needs 2/);
+    const bad = `${DEFAULT_TOPOLOGY_YAML}replication:\n  durability: replicated\n  allow: [local]\n`;
+    expect(() => parseTopology(bad)).toThrow(/default durability "replicated" is not in replication\.allow/);
+    expect(() => parseTopology(`${DEFAULT_TOPOLOGY_YAML}replication:\n  replicas: 2\n`)).toThrow(TopologyError);
   });
 });

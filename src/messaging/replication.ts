@@ -1,0 +1,148 @@
+/**
+ * Replicated conversation logs: the home copies each conversation's entries, in seq order, to
+ * its replica region (src/placement `replicasOf`: the candidate nearest the home), where a node
+ * stores them with the log's `store` (same seq, id, timestamp, body), so the replica's log is an
+ * exact, dense prefix of the home's.
+ *
+ * - One chain per conversation keeps the copies in order; a copy that finds the replica behind
+ *   (a lost earlier copy, a replica that was down) is answered with the replica's last seq and
+ *   the home sends what is missing from its log, a page at a time, each page cut to fit one bus
+ *   message. A re-sent entry is harmless (the log's store is idempotent).
+ * - `local` sends do not wait: the copy runs behind the ack, its lag (append → held by the
+ *   replica) is measured, and a conversation whose copy failed is retried every second until the
+ *   replica has caught up. `replicated` sends wait for the copy and fail with a retryable
+ *   `MSG_UNAVAILABLE` when the replica cannot be reached (the message is stored at the home: the
+ *   client's retry with the same clientMsgId gets the same seq, and the copy is tried again).
+ * - A replica that holds a different entry at a seq (`conflict`) is never overwritten: that can
+ *   only follow a failover (src/failover), which fences this home first.
+ */
+import { ErrorCode, MeridianError, isMeridianError } from '../errors/mod.js';
+import type { LogEntry, MessageLog } from '../log/mod.js';
+import type { NodeMetrics } from '../observability/metrics.js';
+import type { RpcRequest } from './rpc.js';
+
+const RETRY_MS = 1000;
+const MAX_ROUNDS = 8;
+
+export interface ReplicatorDeps {
+  readonly log: MessageLog;
+  /** This region (copies say where they come from: a replica refuses a fenced old home's). */
+  readonly region: string;
+  /** The replica regions of a conversation (nearest first); empty: not replicated. */
+  readonly replicasOf: (conversation: string) => readonly string[];
+  /** Forward a log rpc to a region (messaging.ts `#call`). */
+  readonly call: <T>(region: string, req: RpcRequest, timeoutMs?: number) => Promise<T>;
+  /** Largest bus payload: pages of entries are cut to fit it. */
+  readonly maxPayload: number;
+  readonly metrics?: NodeMetrics | undefined;
+  /** Background failures (a `local` copy that could not be made yet). */
+  readonly onError?: (err: unknown, conversation: string, replica: string) => void;
+}
+
+export class Replicator {
+  readonly #d: ReplicatorDeps;
+  readonly #chains = new Map<string, Promise<void>>();
+  /** Conversations whose copy failed: highest seq still to copy, retried by one timer. */
+  readonly #behind = new Map<string, number>();
+  #timer: NodeJS.Timeout | null = null;
+  #closed = false;
+
+  constructor(deps: ReplicatorDeps) {
+    this.#d = deps;
+  }
+
+  /**
+   * Copy the conversation up to `seq` to its replicas (`entry` is the entry at `seq` when the
+   * caller has it). Resolves once every replica holds it; rejects when one cannot be reached.
+   */
+  replicate(conversation: string, seq: number, entry?: LogEntry, appendedAt = performance.now()): Promise<void> {
+    const replicas = this.#d.replicasOf(conversation);
+    if (replicas.length === 0 || this.#closed) return Promise.resolve();
+    const prev = this.#chains.get(conversation) ?? Promise.resolve();
+    const run = prev.then(async () => {
+      for (const replica of replicas) await this.#push(conversation, replica, seq, entry);
+      this.#d.metrics?.replicated((performance.now() - appendedAt) / 1000);
+    });
+    const settled = run.catch(() => undefined);
+    this.#chains.set(conversation, settled);
+    void settled.then(() => {
+      if (this.#chains.get(conversation) === settled) this.#chains.delete(conversation);
+    });
+    return run;
+  }
+
+  /** A `local` copy: in the background; a failure is retried until the replica catches up. */
+  replicateLater(conversation: string, seq: number, entry?: LogEntry): void {
+    const appendedAt = performance.now();
+    this.replicate(conversation, seq, entry, appendedAt).catch((err: unknown) => {
+      this.#d.metrics?.replicationFailed();
+      this.#d.onError?.(err, conversation, this.#d.replicasOf(conversation)[0] ?? '?');
+      this.#behind.set(conversation, Math.max(seq, this.#behind.get(conversation) ?? 0));
+      this.#arm();
+    });
+  }
+
+  /** Conversations whose copy is behind, for the metrics and tests. */
+  get behind(): number {
+    return this.#behind.size;
+  }
+
+  close(): void {
+    this.#closed = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+  }
+
+  #arm(): void {
+    if (this.#timer || this.#closed) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      const todo = [...this.#behind];
+      this.#behind.clear();
+      for (const [conversation, seq] of todo) this.replicateLater(conversation, seq);
+    }, RETRY_MS);
+    this.#timer.unref();
+  }
+
+  async #push(conversation: string, replica: string, upTo: number, entry: LogEntry | undefined): Promise<void> {
+    let entries: LogEntry[] | null = entry !== undefined && entry.seq === upTo ? [entry] : null;
+    for (let round = 0; round < MAX_ROUNDS; round++) {
+      if (entries === null) {
+        const { last } = await this.#d.call<{ last: number }>(replica, { op: 'replicate', conversation, from: this.#d.region, entries: [] });
+        if (last >= upTo) return;
+        entries = await this.#page(conversation, last, upTo);
+        if (entries.length === 0) {
+          throw new MeridianError(ErrorCode.MsgUnavailable, `${conversation}: seqs ${last + 1}–${upTo} are no longer in the home's log, the replica in ${replica} cannot catch up`, { details: { conversation, replica, last } });
+        }
+      }
+      try {
+        const { last } = await this.#d.call<{ last: number }>(replica, { op: 'replicate', conversation, from: this.#d.region, entries: entries.map(wireEntry) });
+        if (last >= upTo) return;
+      } catch (err) {
+        if (!isMeridianError(err, ErrorCode.LogOutOfOrder) || err.details.conflict === true) throw err;
+      }
+      entries = null;
+    }
+    throw new MeridianError(ErrorCode.MsgUnavailable, `${conversation}: the replica in ${replica} did not catch up`, { details: { conversation, replica } });
+  }
+
+  /** Entries after `after` up to `upTo`, as many as fit one bus message (at least one). */
+  async #page(conversation: string, after: number, upTo: number): Promise<LogEntry[]> {
+    const got = (await this.#d.log.read(conversation, { after, limit: Math.min(1000, upTo - after) })).filter((e) => e.seq <= upTo);
+    const budget = Math.floor(this.#d.maxPayload * 0.9) - 512;
+    let used = 0;
+    let n = 0;
+    for (const e of got) {
+      used += Buffer.byteLength(JSON.stringify(wireEntry(e))) + 1;
+      if (used > budget && n > 0) break;
+      n++;
+    }
+    return got.slice(0, n);
+  }
+}
+
+/** Entries go over the rpc as JSON: messaging only ever appends JSON bodies. */
+function wireEntry(e: LogEntry): LogEntry {
+  if (e.body instanceof Uint8Array) throw new MeridianError(ErrorCode.MsgInvalid, `${e.conversation} seq ${e.seq}: a bytes body cannot be copied over the log rpc`);
+  return e;
+}
