@@ -81,7 +81,7 @@ if (values.role === 'worker') {
     topology.regions.map((r) => ({ name: r.name, lat: r.location.lat, lon: r.location.lon })),
     { latencyMs: (a, b) => linkLatencyMs(topology, a, b) },
   );
-  const mod = await createServicesModule({ bus: net.connect('us-east'), topology, registrationToken: 'bench-registration-token-0000', registry: { home: 'us-east' }, egress: { allowLoopback: true } });
+  const mod = await createServicesModule({ bus: net.connect('us-east'), topology, registrationToken: 'bench-registration-token-0000', egress: { allowLoopback: true } });
   await mod.registry.register({ id: 'bench-1', region: 'us-east', services: [{ name: 'bench', url: values.worker ?? '' }] });
   const beat = setInterval(() => void mod.registry.heartbeat('bench-1', { inFlight: 0 }).catch(() => undefined), 2000);
   const server = createServer((req, res) => {

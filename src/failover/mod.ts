@@ -15,7 +15,8 @@
  * cannot each gather a majority, and H's own bucket is never needed.
  *
  * Fencing the old home first: H writes only under a lease, renewed every `probeMs` by reading its
- * pairs' records from a majority of the regions' buckets (its own included) and valid for
+ * pairs' records from a majority of the regions' buckets (its own included; read from those
+ * regions' servers directly, so a lone node of a healthy cluster can write) and valid for
  * `leaseMs` from the start of the round that succeeded. Any record found fences that pair at
  * once. A winning R starts writing only `leaseMs` plus a margin after it won: by then H has
  * either seen the record (the majorities intersect) or lost its lease, whatever the message
@@ -83,6 +84,8 @@ export class Failover {
   readonly #startedAt = performance.now();
   #leaseUntil = 0;
   #kv: Kv | undefined;
+  /** Other regions' fence buckets, opened on first read. */
+  readonly #remote = new Map<string, Promise<Kv>>();
   #watch: KvWatch | undefined;
   #sub: Subscription | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -189,6 +192,9 @@ export class Failover {
       // One round: probe everyone and read the records about our own pairs from each answer. The
       // lease is renewed as soon as a majority (this region included) has answered with no record
       // against us; slower answers are still read when they come, without holding the round.
+      // The records are read from the other regions' buckets directly (their servers answer, no
+      // Meridian node needs to run there); liveness, for takeovers, from their nodes' answers.
+      for (const r of others) void this.#ask<{ region: string }>(r, { op: 'ping' }).catch(() => undefined);
       const need = majority(this.#regions.length) - (this.#kv ? 1 : 0);
       await new Promise<void>((resolve) => {
         let answered = 0;
@@ -199,7 +205,7 @@ export class Failover {
         };
         if (others.length === 0) return done();
         for (const r of others) {
-          this.#ask<FenceRecord[]>(r, { op: 'fences', home: this.region }).then(
+          this.#remoteRecords(r).then(
             (recs) => {
               for (const rec of recs) this.#learn(rec, 'fenced');
               answered++;
@@ -273,18 +279,22 @@ export class Failover {
     })();
   }
 
+  /** The records about this region's pairs in `region`'s bucket, read from its servers. */
+  async #remoteRecords(region: string): Promise<FenceRecord[]> {
+    let kv = this.#remote.get(region);
+    if (!kv) {
+      kv = withTimeout(openKv(this.#bus, placed.fence(region)), this.leaseMs);
+      this.#remote.set(region, kv);
+      kv.catch(() => this.#remote.delete(region));
+    }
+    const bucket = await kv;
+    return withTimeout(readRecords(bucket, this.region), this.leaseMs);
+  }
+
   async #localRecords(home: string): Promise<FenceRecord[]> {
     if (!this.#kv) return [];
-    const kv = this.#kv;
     try {
-      const keys = await kv.keys(`f.${kvToken(home)}.*`);
-      const out: FenceRecord[] = [];
-      for (const k of keys) {
-        const e = await kv.get(k);
-        const rec = e ? decodeRecord(e.value) : null;
-        if (rec) out.push(rec);
-      }
-      return out;
+      return await readRecords(this.#kv, home);
     } catch (err) {
       this.#o.onError?.(err);
       return [];
@@ -345,6 +355,34 @@ export class Failover {
     this.#heard.set(region, performance.now());
     return body.ok;
   }
+}
+
+async function readRecords(kv: Kv, home: string): Promise<FenceRecord[]> {
+  const keys = await kv.keys(`f.${kvToken(home)}.*`);
+  const out: FenceRecord[] = [];
+  for (const k of keys) {
+    const e = await kv.get(k);
+    const rec = e ? decodeRecord(e.value) : null;
+    if (rec) out.push(rec);
+  }
+  return out;
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const t = setTimeout(() => reject(new MeridianError(ErrorCode.MsgTimeout, `no answer within ${ms} ms`)), ms);
+    t.unref();
+    p.then(
+      (v) => {
+        clearTimeout(t);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(t);
+        reject(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
+  });
 }
 
 function majority(n: number): number {

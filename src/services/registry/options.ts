@@ -11,11 +11,6 @@ export interface RegistryOptions {
    * (`placed.workers(region)`, `mrd-workers-<region>`); the bucket stays in that region.
    */
   readonly bucketOf?: (region: string) => string;
-  /**
-   * @deprecated Ignored: no region holds the registry for the others any more; each region's
-   * workers bucket is in that region. Kept so callers written for the old model still compile.
-   */
-  readonly home?: string;
   /** How often workers must heartbeat. Default 5000 ms. */
   readonly heartbeatIntervalMs?: number;
   /** Missed heartbeats before a worker is stale. Default 3 (15 s at the default interval). */
