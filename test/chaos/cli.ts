@@ -23,7 +23,7 @@ for (let i = 0; i < count; i++) {
   try {
     const r = await runSchedule(d, seed, { length });
     const verdict = r.problems.length === 0 ? 'ok' : 'FAIL';
-    process.stdout.write(`seed ${seed}: ${verdict} (${r.acked} acked, ${r.failed} refused) ${JSON.stringify(r.schedule)}\n`);
+    process.stdout.write(`seed ${seed}: ${verdict} (${r.acked} acked, ${r.failed} refused, takeovers: ${r.takeovers.join(' ') || 'none'}) ${JSON.stringify(r.schedule)}\n`);
     if (r.problems.length > 0) {
       failing.push(seed);
       for (const p of r.problems.slice(0, 20)) process.stdout.write(`  ${p}\n`);

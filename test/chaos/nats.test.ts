@@ -9,12 +9,14 @@ import { natsChaos } from './deployments.js';
 import { runSchedule } from './schedule.js';
 
 describeWithNats('fault schedules, NATS super-cluster', () => {
-  it('seed 7: every acked replicated message survives, seqs dense, deliveries match the history', async () => {
+  it('seed 2: every acked replicated message survives, seqs dense, deliveries match the history', async () => {
     const d = await natsChaos();
     try {
-      const r = await runSchedule(d, 7);
+      const r = await runSchedule(d, 2);
       expect(r.acked).toBeGreaterThan(0);
-      expect(r.problems, `seed 7, schedule ${JSON.stringify(r.schedule)}`).toEqual([]);
+      // This schedule kills us-east for 3.5 s: its replica takes over.
+      expect(r.takeovers.length).toBeGreaterThan(0);
+      expect(r.problems, `seed 2, schedule ${JSON.stringify(r.schedule)}`).toEqual([]);
     } finally {
       await d.close();
     }

@@ -47,7 +47,8 @@ const step: fc.Arbitrary<Step> = fc.oneof(
   fc.record({ op: fc.constant('kill' as const), region: fc.integer({ min: 0, max: 2 }) }),
   fc.record({ op: fc.constant('cut' as const), a: fc.integer({ min: 0, max: 2 }), b: fc.integer({ min: 0, max: 2 }) }).filter((s) => s.a !== s.b),
   fc.constant({ op: 'heal' as const }),
-  fc.record({ op: fc.constant('wait' as const), ms: fc.integer({ min: 200, max: 2500 }) }),
+  // Waits long enough, often enough, for a lost home to be taken over (1.5 s + its lease).
+  fc.record({ op: fc.constant('wait' as const), ms: fc.integer({ min: 200, max: 4500 }) }),
 );
 
 /** The schedule a seed gives: a few faults and waits, ending healed. */
@@ -69,6 +70,8 @@ export interface ChaosResult {
   readonly acked: number;
   readonly failed: number;
   readonly problems: string[];
+  /** Takeovers that happened (home → new owner), as the regions know them. */
+  readonly takeovers: string[];
 }
 
 export async function runSchedule(d: ChaosDeployment, seed: number, opts: { length?: number; log?: (line: string) => void } = {}): Promise<ChaosResult> {
@@ -213,5 +216,10 @@ export async function runSchedule(d: ChaosDeployment, seed: number, opts: { leng
       if (list.some((x, i) => i > 0 && x.seq <= list[i - 1]!.seq)) problems.push(`${key} ${conversation}: deliveries out of order`);
     }
   }
-  return { seed, schedule, acked: acked.length, failed: attempts.length - acked.length, problems };
+  const takeovers = new Set<string>();
+  for (const r of regions) {
+    const m = d.messaging(r) as Messaging & { takeovers?: () => readonly { home: string; owner: string }[] };
+    for (const t of m.takeovers?.() ?? []) takeovers.add(`${t.home}→${t.owner}`);
+  }
+  return { seed, schedule, acked: acked.length, failed: attempts.length - acked.length, problems, takeovers: [...takeovers].sort() };
 }
