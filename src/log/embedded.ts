@@ -25,7 +25,7 @@ import Database from 'better-sqlite3';
 import { ErrorCode, MeridianError } from '../errors/mod.js';
 import { SCHEMA, prepareStatements } from './embedded-sql.js';
 import type { MessageRow, Statements } from './embedded-sql.js';
-import type { AppendInput, AppendResult, LogEntry, LogOptions, MessageLog, ReadOptions, StoreManyResult, StoreResult } from './types.js';
+import type { AppendInput, AppendResult, LogEntry, LogOptions, MessageLog, ReadOptions, StoreManyResult, StoreResult, StoreOptions } from './types.js';
 import { assertConversation, batchError, checkAppend, checkBatch, checkFrom, checkLogOptions, checkRead, checkStore, closedError, decodeBody, outOfOrder } from './validate.js';
 import type { EncodedStore } from './validate.js';
 
@@ -82,7 +82,7 @@ export class SqliteMessageLog implements MessageLog {
             return { conversation, seq: dup.seq, id: e.id, timestamp: dup.ts, duplicate: true };
           }
         }
-        const seq = (this.#st.lastSeq.get(conversation)?.last_seq ?? 0) + 1;
+        const seq = Math.max((this.#st.lastSeq.get(conversation)?.last_seq ?? 0) + 1, e.minSeq);
         this.#st.insert.run(conversation, seq, e.id, e.from, now, e.kind, Buffer.from(e.body.buffer, e.body.byteOffset, e.body.byteLength), JSON.stringify(e.headers));
         this.#st.setLast.run(conversation, seq);
         if (e.keyed) this.#st.dedupePut.run(conversation, e.id, seq, now, now + this.#opts.dedupeWindowMs);
@@ -94,14 +94,14 @@ export class SqliteMessageLog implements MessageLog {
     });
   }
 
-  store(entry: LogEntry): Promise<StoreResult> {
+  store(entry: LogEntry, opts: StoreOptions = {}): Promise<StoreResult> {
     return this.#run(() => {
       const e = checkStore(entry, this.#opts.maxBodyBytes);
-      return this.#db.transaction(() => this.#storeOne(e)).immediate();
+      return this.#db.transaction(() => this.#storeOne(e, opts.allowGap?.(entry) === true)).immediate();
     });
   }
 
-  storeMany(entries: readonly LogEntry[]): Promise<StoreManyResult> {
+  storeMany(entries: readonly LogEntry[], opts: StoreOptions = {}): Promise<StoreManyResult> {
     return this.#run(() => {
       const list = checkBatch(entries);
       let stored = 0;
@@ -111,7 +111,7 @@ export class SqliteMessageLog implements MessageLog {
       const tx = this.#db.transaction(() => {
         for (const [index, entry] of list.entries()) {
           try {
-            const r = this.#storeOne(checkStore(entry, this.#opts.maxBodyBytes));
+            const r = this.#storeOne(checkStore(entry, this.#opts.maxBodyBytes), opts.allowGap?.(entry) === true);
             if (r.stored) stored++;
             else skipped++;
             last = r.last;
@@ -180,14 +180,14 @@ export class SqliteMessageLog implements MessageLog {
   }
 
   /** One `store`, inside the caller's transaction. */
-  #storeOne(e: EncodedStore): StoreResult {
+  #storeOne(e: EncodedStore, gapOk: boolean): StoreResult {
     const last = this.#st.lastSeq.get(e.conversation)?.last_seq ?? 0;
     if (e.seq <= last) {
       const have = this.#st.idAt.get(e.conversation, e.seq);
       if (have?.id === e.id) return { stored: false, last };
       throw outOfOrder(e, last, have !== undefined);
     }
-    if (e.seq !== last + 1) throw outOfOrder(e, last, false);
+    if (e.seq !== last + 1 && !gapOk) throw outOfOrder(e, last, false);
     this.#st.insert.run(e.conversation, e.seq, e.id, e.from, e.ts, e.kind, Buffer.from(e.body.buffer, e.body.byteOffset, e.body.byteLength), JSON.stringify(e.headers));
     this.#st.setLast.run(e.conversation, e.seq);
     this.#st.dedupePut.run(e.conversation, e.id, e.seq, e.ts, e.ts + this.#opts.dedupeWindowMs);

@@ -2,7 +2,7 @@
  * The durable message log (see types.ts for the contract, docs/log.md for the design): one
  * ordered log per conversation, embedded on SQLite or distributed on JetStream.
  */
-export type { AppendInput, AppendResult, JsonValue, LogBody, LogEntry, LogOptions, MessageLog, ReadOptions, StoreManyResult, StoreResult } from './types.js';
+export type { AppendInput, AppendResult, JsonValue, LogBody, LogEntry, LogOptions, MessageLog, ReadOptions, StoreManyResult, StoreOptions, StoreResult } from './types.js';
 export { SqliteMessageLog, openSqliteLog } from './embedded.js';
 export type { SqliteLogOptions } from './embedded.js';
 export { NatsMessageLog, openNatsLog } from './nats.js';

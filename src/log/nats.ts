@@ -45,7 +45,7 @@ import { eraseSender } from './nats-erase.js';
 import { fetchFrom, findLast, findStart } from './nats-read.js';
 import { ensureStream, getLast, getNext, isWrongLastSequence, metaHeaders, metaOf, readHead, streamConfigs, toLogError } from './nats-store.js';
 import type { EntryMeta, Head } from './nats-store.js';
-import type { AppendInput, AppendResult, LogEntry, LogOptions, MessageLog, ReadOptions, StoreManyResult, StoreResult } from './types.js';
+import type { AppendInput, AppendResult, LogEntry, LogOptions, MessageLog, ReadOptions, StoreManyResult, StoreResult, StoreOptions } from './types.js';
 import { assertConversation, batchError, checkAppend, checkBatch, checkFrom, checkLogOptions, checkRead, checkStore, closedError, decodeBody, outOfOrder } from './validate.js';
 import type { EncodedStore } from './validate.js';
 
@@ -107,7 +107,7 @@ export class NatsMessageLog implements MessageLog {
       const msgID = e.keyed ? `${token(conversation)}/${e.id}` : undefined;
       for (let attempt = 0; attempt < this.#maxAttempts; attempt++) {
         const [last, head] = await Promise.all([getLast(this.#jsm, this.#stream, subject), this.#head(conversation)]);
-        const seq = Math.max(last ? metaOf(last.header).seq : 0, head.seq) + 1;
+        const seq = Math.max(last ? metaOf(last.header).seq : 0, head.seq, e.minSeq - 1) + 1;
         const ts = Date.now();
         let ack;
         try {
@@ -130,15 +130,15 @@ export class NatsMessageLog implements MessageLog {
     });
   }
 
-  store(entry: LogEntry): Promise<StoreResult> {
+  store(entry: LogEntry, opts: StoreOptions = {}): Promise<StoreResult> {
     return this.#call({ conversation: conversationOf(entry) }, async () => {
       const e = checkStore(entry, this.#opts.maxBodyBytes);
-      const r = await this.#storeOne(e, undefined, true);
+      const r = await this.#storeOne(e, undefined, true, opts.allowGap?.(entry) === true);
       return { stored: r.stored, last: r.tail.seq };
     });
   }
 
-  storeMany(entries: readonly LogEntry[]): Promise<StoreManyResult> {
+  storeMany(entries: readonly LogEntry[], opts: StoreOptions = {}): Promise<StoreManyResult> {
     return this.#call({}, async () => {
       const list = checkBatch(entries);
       let stored = 0;
@@ -150,7 +150,7 @@ export class NatsMessageLog implements MessageLog {
         for (const [index, entry] of list.entries()) {
           try {
             const e = checkStore(entry, this.#opts.maxBodyBytes);
-            const r = await this.#storeOne(e, tails.get(e.conversation), false);
+            const r = await this.#storeOne(e, tails.get(e.conversation), false, opts.allowGap?.(entry) === true);
             tails.set(e.conversation, r.tail);
             if (r.stored) stored++;
             else skipped++;
@@ -270,7 +270,7 @@ export class NatsMessageLog implements MessageLog {
    * publish, which the expected-last check guards). `raise`: raise the head now (a batch raises
    * it once at the end).
    */
-  async #storeOne(e: EncodedStore, hint: Tail | undefined, raise: boolean): Promise<{ stored: boolean; tail: Tail }> {
+  async #storeOne(e: EncodedStore, hint: Tail | undefined, raise: boolean, gapOk = false): Promise<{ stored: boolean; tail: Tail }> {
     const subject = subjects.log(this.name, e.conversation);
     let msgID: string | undefined = `${token(e.conversation)}/${e.id}`;
     for (let attempt = 0; attempt < this.#maxAttempts; attempt++) {
@@ -284,7 +284,7 @@ export class NatsMessageLog implements MessageLog {
         if (raise) await this.#raiseHead(e.conversation, tail.seq, tail.head);
         return { stored: false, tail };
       }
-      if (e.seq !== tail.seq + 1) throw outOfOrder(e, tail.seq, false);
+      if (e.seq !== tail.seq + 1 && !gapOk) throw outOfOrder(e, tail.seq, false);
       let ack;
       try {
         ack = await this.#js.publish(subject, e.body, {

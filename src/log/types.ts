@@ -78,6 +78,12 @@ export interface AppendInput {
   body: LogBody;
   /** Extra metadata, names are HTTP tokens, values one line. */
   headers?: Readonly<Record<string, string>>;
+  /**
+   * Assign at least this seq: when it is above `last + 1` the sequence skips ahead and the seqs
+   * between are never assigned (reads see a hole, as after erasure). A failover's first write
+   * uses it so the new owner's seqs cannot collide with ones the old home may have handed out.
+   */
+  minSeq?: number;
 }
 
 export interface AppendResult {
@@ -106,6 +112,15 @@ export interface StoreResult {
   readonly stored: boolean;
   /** The conversation's `last()` after the call. */
   readonly last: number;
+}
+
+/** How `store` treats a copied entry. */
+export interface StoreOptions {
+  /**
+   * Entries for which this answers true may skip ahead of `last + 1` (the seqs between are never
+   * assigned), as the source's append with `minSeq` did: a failover's first write.
+   */
+  readonly allowGap?: (entry: LogEntry) => boolean;
 }
 
 export interface StoreManyResult {
@@ -150,7 +165,7 @@ export interface MessageLog {
    * After a store, `last()` is the stored seq and the entry's id dedupes later appends exactly as if
    * it had been appended here (a client retry after failover gets the original seq, duplicate: true).
    */
-  store(entry: LogEntry): Promise<StoreResult>;
+  store(entry: LogEntry, opts?: StoreOptions): Promise<StoreResult>;
   /**
    * `store` for each entry in order (any conversations), stopping at the first failure: it then
    * rejects with that entry's error, its details extended with `index` (the failed entry's
@@ -158,7 +173,7 @@ export interface MessageLog {
    * Cheaper than one `store` per entry: one transaction (SQLite), no re-reads between
    * consecutive seqs (NATS).
    */
-  storeMany(entries: readonly LogEntry[]): Promise<StoreManyResult>;
+  storeMany(entries: readonly LogEntry[], opts?: StoreOptions): Promise<StoreManyResult>;
   read(conversation: string, opts?: ReadOptions): Promise<LogEntry[]>;
   /** Highest seq ever assigned (0 if none). */
   last(conversation: string): Promise<number>;

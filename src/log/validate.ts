@@ -25,6 +25,8 @@ export interface EncodedAppend {
   kind: BodyKind;
   body: Uint8Array;
   headers: Record<string, string>;
+  /** The lowest seq the append may take (AppendInput.minSeq); 0: none. */
+  minSeq: number;
 }
 
 function invalid(message: string, details: Record<string, unknown>): MeridianError {
@@ -85,13 +87,15 @@ export function checkAppend(conversation: string, input: AppendInput, maxBodyByt
   assertName('from', input.from, MAX_FROM);
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(input.headers ?? {})) {
-    if (!HEADER_NAME.test(k) || typeof v !== 'string' || /[\r\n]/.test(v)) {
-      throw invalid(`invalid header ${JSON.stringify(k)}: names are HTTP tokens, values one line`, { header: k });
+    if (!HEADER_NAME.test(k) || k === '__proto__' || typeof v !== 'string' || /[\r\n]/.test(v)) {
+      throw invalid(`invalid header ${JSON.stringify(k)}: names are HTTP tokens (not __proto__), values one line`, { header: k });
     }
     headers[k] = v;
   }
+  const minSeq = input.minSeq ?? 0;
+  if (!Number.isSafeInteger(minSeq) || minSeq < 0) throw invalid('minSeq must be a whole number ≥ 0', { minSeq });
   const { kind, bytes } = encodeBody(input.body, maxBodyBytes);
-  return { id: input.id ?? randomUUID(), keyed: input.id !== undefined, from: input.from, kind, body: bytes, headers };
+  return { id: input.id ?? randomUUID(), keyed: input.id !== undefined, from: input.from, kind, body: bytes, headers, minSeq };
 }
 
 /** A replicated entry as it will be stored: everything the source assigned, body encoded. */

@@ -83,6 +83,8 @@ export class BusMessaging implements Messaging {
   readonly #fanout: Fanout;
   /** Highest seq this node has seen per conversation (sends, live deliveries), most recent last. */
   readonly #known = new Map<string, number>();
+  /** Conversations whose epoch (after a failover) has begun in this region's log. */
+  readonly #epochBegun = new Set<string>();
   /** Highest receipt this node announced per cursor key, so one ack is announced once. */
   readonly #announced = new Map<string, number>();
   readonly #rpcSub;
@@ -110,7 +112,10 @@ export class BusMessaging implements Messaging {
           placement: this.#placement,
           failoverAfterMs: this.#replication.failoverAfterMs,
           onError: (err) => opts.metrics?.log.debug({ event: 'failover_error', err: String(err) }, 'failover round failed'),
-          onTakeover: (home, owner, role) => opts.metrics?.log.warn({ event: 'failover', home, owner, role }, `conversations homed in ${home} now written by ${owner}`),
+          onTakeover: (home, owner, role) => {
+            opts.metrics?.log.warn({ event: 'failover', home, owner, role }, `conversations homed in ${home} now written by ${owner}`);
+            if (role === 'fenced') void this.#reportAside(owner);
+          },
         })
       : undefined;
     this.#replicator = new Replicator({
@@ -276,7 +281,8 @@ export class BusMessaging implements Messaging {
     const started = performance.now();
     let r: Awaited<ReturnType<MessageLog['append']>>;
     try {
-      r = await this.#log.append(conversation, { id, from: input.from, body: input.body, headers });
+      const minSeq = own.epoch > 1 ? await this.#epochStart(conversation, own.epoch) : 0;
+      r = await this.#log.append(conversation, { id, from: input.from, body: input.body, headers, ...(minSeq > 0 ? { minSeq } : {}) });
     } catch (err) {
       failSpan(appendSpan, err);
       throw err;
@@ -298,6 +304,13 @@ export class BusMessaging implements Messaging {
         await this.#replicator.replicate(conversation, r.seq, entry);
       } catch (err) {
         throw new MeridianError(ErrorCode.MsgUnavailable, `${conversation} seq ${r.seq} is stored in ${this.region} but its replica cannot be reached (retry with the same clientMsgId)`, { cause: err, details: { conversation, seq: r.seq, replicas: own.next } });
+      }
+    } else if (own.next.length > 0 && r.seq - this.#replicator.copiedUpTo(conversation) > this.#replication.maxUnreplicated) {
+      // Too far ahead of the replica: this ack waits for the copy (bounds what a failover can lose).
+      try {
+        await this.#replicator.replicate(conversation, r.seq, entry);
+      } catch (err) {
+        throw new MeridianError(ErrorCode.MsgUnavailable, `${conversation} seq ${r.seq} is stored in ${this.region}, but more than ${this.#replication.maxUnreplicated} of its messages are not at the replica yet (retry with the same clientMsgId)`, { cause: err, details: { conversation, seq: r.seq, replicas: own.next } });
       }
     } else if (!r.duplicate) this.#replicator.replicateLater(conversation, r.seq, entry);
     if (!r.duplicate) {
@@ -398,7 +411,11 @@ export class BusMessaging implements Messaging {
         // The inbox index travels with the copy, so the offline inbox survives a failover.
         if (c.kind === 'dm') await this.#state.index(req.conversation, c.users);
         // Stored or already held, every entry is in the log now: the last one's seq is a lower bound of last().
-        await this.#log.storeMany(req.entries.map((e) => ({ ...e, conversation: req.conversation })));
+        // An entry that began an epoch (a failover) may skip ahead, as the owner's append did.
+        await this.#log.storeMany(
+          req.entries.map((e) => ({ ...e, conversation: req.conversation })),
+          { allowGap: (e) => e.headers[EPOCH_HEADER] !== undefined },
+        );
         return { last: req.entries[req.entries.length - 1]!.seq };
       }
     }
@@ -532,6 +549,38 @@ export class BusMessaging implements Messaging {
       return roomConversation(to.room);
     }
     throw invalid('to must be { user } or { room }', 'to');
+  }
+
+  /**
+   * The first seq a new owner may give in `epoch`: past its copy by `maxUnreplicated`, since the
+   * old home may have acked (and delivered) that many `local` entries the copy never got; 0 once
+   * the epoch has begun in this log (its last entry carries the epoch).
+   */
+  async #epochStart(conversation: string, epoch: number): Promise<number> {
+    if (this.#epochBegun.has(conversation)) return 0;
+    const last = await this.#log.last(conversation);
+    const [entry] = last === 0 ? [] : await this.#log.read(conversation, { after: last - 1, limit: 1 });
+    if (entry !== undefined && Number(entry.headers[EPOCH_HEADER] ?? 1) >= epoch) {
+      this.#epochBegun.add(conversation);
+      return 0;
+    }
+    return last + this.#replication.maxUnreplicated + 1;
+  }
+
+  /**
+   * This home lost its conversations whose replica is `owner`: entries it acked as `local` that
+   * the copy never got stay in its own log, at seqs the new owner never gives (it starts past them),
+   * and are reported here — a warning per conversation and a metric — never merged or dropped.
+   * Clients resuming over that range get `resumed` with `recovered: false`.
+   */
+  async #reportAside(owner: string): Promise<void> {
+    for (const [conversation, copied] of this.#replicator.tracked()) {
+      if (this.#placement.homeOf(conversation) !== this.region || this.#placement.replicasOf(conversation)[0] !== owner) continue;
+      const last = await this.#log.last(conversation).catch(() => copied);
+      if (last <= copied) continue;
+      this.#metrics?.failoverAside(last - copied);
+      this.#metrics?.log.warn({ event: 'failover_aside', conversation, owner, fromSeq: copied + 1, toSeq: last }, `${conversation}: seqs ${copied + 1}–${last} were acked here but may not have reached ${owner}; they stay in this region's log`);
+    }
   }
 
   /** Who writes the conversation now and where its copies go. */

@@ -44,6 +44,8 @@ export class Replicator {
   readonly #chains = new Map<string, Promise<void>>();
   /** Conversations whose copy failed: highest seq still to copy, retried by one timer. */
   readonly #behind = new Map<string, number>();
+  /** Highest seq known held by the replica, per conversation (most recent last, bounded). */
+  readonly #copied = new Map<string, number>();
   #timer: NodeJS.Timeout | null = null;
   #closed = false;
 
@@ -62,6 +64,11 @@ export class Replicator {
     const run = prev.then(async () => {
       for (const replica of replicas) await this.#push(conversation, replica, seq, entry);
       this.#d.metrics?.replicated((performance.now() - appendedAt) / 1000);
+      if ((this.#copied.get(conversation) ?? 0) < seq) {
+        this.#copied.delete(conversation);
+        this.#copied.set(conversation, seq);
+        if (this.#copied.size > 100_000) this.#copied.delete(this.#copied.keys().next().value!);
+      }
     });
     const settled = run.catch(() => undefined);
     this.#chains.set(conversation, settled);
@@ -80,6 +87,18 @@ export class Replicator {
       this.#behind.set(conversation, Math.max(seq, this.#behind.get(conversation) ?? 0));
       this.#arm();
     });
+  }
+
+  /** Highest seq of `conversation` the replica is known to hold (0: not known here). */
+  copiedUpTo(conversation: string): number {
+    return this.#copied.get(conversation) ?? 0;
+  }
+
+  /** Conversations this node has copied or tried to, with what the replica is known to hold. */
+  tracked(): [string, number][] {
+    const out = new Map(this.#copied);
+    for (const c of this.#behind.keys()) if (!out.has(c)) out.set(c, 0);
+    return [...out];
   }
 
   /** Conversations whose copy is behind, for the metrics and tests. */

@@ -154,6 +154,7 @@ export class NodeMetrics {
   readonly appendLatency: Histogram;
   readonly replicationLag: Histogram;
   readonly #replicationFailures: Counter;
+  readonly #failoverAside: Counter;
   readonly busReconnects: Counter;
   readonly busDisconnects: Counter;
   readonly slowConsumerGaps: Counter;
@@ -294,6 +295,11 @@ export class NodeMetrics {
     this.#replicationFailures = new Counter({
       name: 'meridian_replication_failures_total',
       help: 'Copies to a replica region that failed (retried until it catches up).',
+      registers,
+    });
+    this.#failoverAside = new Counter({
+      name: 'meridian_failover_aside_entries_total',
+      help: 'Entries this region acked as local that may not have reached the replica that took its conversations over (kept aside in its log, reported).',
       registers,
     });
     new Gauge({
@@ -546,6 +552,10 @@ export class NodeMetrics {
 
   replicationFailed(): void {
     this.#replicationFailures.inc();
+  }
+
+  failoverAside(entries: number): void {
+    this.#failoverAside.inc(entries);
   }
 
   busStatus(type: 'disconnected' | 'reconnecting' | 'reconnected' | 'error' | 'closed'): void {

@@ -140,6 +140,12 @@ export const ReplicationSchema = z.strictObject({
   durability: durability.default('local'),
   allow: z.array(durability).min(1).default(['local', 'replicated']),
   failoverAfterMs: z.number().int().min(500).max(600_000).default(3000),
+  /**
+   * At most this many acked `local` entries of a conversation may be missing at its replica
+   * (beyond it, a send waits for the copy); after a failover the new owner starts its seqs this
+   * far past its copy, so they never collide with seqs the old home handed out.
+   */
+  maxUnreplicated: z.number().int().min(1).max(1_000_000).default(100),
   conversations: z.array(z.strictObject({ match: z.string().min(1).max(256), durability })).default([]),
 });
 
@@ -154,7 +160,7 @@ export const TopologySchema = z.strictObject({
   functions: z.record(serviceName, FunctionDeclSchema).optional(),
   egress: EgressSchema.default({ allow: [], allowLoopback: false, only: false }),
   placement: PlacementSchema.default({ conversations: [] }),
-  replication: ReplicationSchema.default({ replicas: 1, durability: 'local', allow: ['local', 'replicated'], failoverAfterMs: 3000, conversations: [] }),
+  replication: ReplicationSchema.default({ replicas: 1, durability: 'local', allow: ['local', 'replicated'], failoverAfterMs: 3000, maxUnreplicated: 100, conversations: [] }),
   /** What `meridian plan` needs to write a deployment (src/topology/deploy/schema.ts). */
   deploy: DeploySchema.default(DeploySchema.parse({})),
 });

@@ -17,6 +17,13 @@ describe('the history checker', () => {
   it('accepts a valid history', () => {
     expect(checkHistory(acked, new Map([['c', [m(1, 'm1'), m(2, 'm2')]]]))).toEqual([]);
   });
+  it('accepts one jump of exactly the epoch gap (a failover), not two, and no other hole', () => {
+    const two = [{ ...acked[0]! }, { ...acked[1]!, seq: 102 }];
+    expect(checkHistory(two, new Map([['c', [m(1, 'm1'), m(102, 'm2')]]]), 100)).toEqual([]);
+    const three = [...two, { conversation: 'c', from: 'a', body: 'x', seq: 203, messageId: 'm3' }];
+    expect(checkHistory(three, new Map([['c', [m(1, 'm1'), m(102, 'm2'), m(203, 'm3')]]]), 100)).toEqual(['c: seq 203 at position 3 (not dense)']);
+  });
+
   it('finds a lost ack, a duplicate, a hole, a moved seq, a phantom and a reordered sender', () => {
     expect(checkHistory(acked, new Map([['c', [m(1, 'm1')]]]))).toEqual(['c: acked m2 (seq 2) is lost']);
     expect(checkHistory(acked, new Map([['c', [m(1, 'm1'), m(2, 'm2'), m(3, 'm2')]]]))).toEqual(['c: m2 stored 2 times']);

@@ -33,6 +33,36 @@ const at = (entries: LogEntry[], seq: number): LogEntry => {
 };
 
 export function storeTests(s: LogSuite): void {
+  s.test('store with allowGap copies an entry that skipped ahead (a failover\'s first write); without it the gap is refused', async () => {
+    const source = (await s.env.open()).log;
+    const replica = (await s.env.open()).log;
+    const entries = await history(source, 'gap', 2);
+    await source.append('gap', { id: 'epoch2', from: 'carol', body: 'e2', headers: { 'x-epoch': '2' }, minSeq: 50 });
+    const all = await source.read('gap', { limit: 100 });
+    expect(all.map((e) => e.seq)).toEqual([1, 2, 50]);
+    await replica.storeMany(entries);
+    await expectFails(() => replica.store(all[2]!), ErrorCode.LogOutOfOrder);
+    expect(await replica.store(all[2]!, { allowGap: (e) => e.headers['x-epoch'] !== undefined })).toMatchObject({ stored: true, last: 50 });
+    expect(await replica.read('gap', { limit: 100 })).toEqual(all);
+    expect((await replica.append('gap', { from: 'carol', body: 'next' })).seq).toBe(51);
+  });
+
+  s.test('append with minSeq skips the sequence ahead (a failover\'s first write): a hole below, dense after, no effect when already past', async () => {
+    const log = (await s.env.open()).log;
+    await history(log, 'skip', 3);
+    const jumped = await log.append('skip', { from: 'carol', body: 'epoch 2', minSeq: 1004 });
+    expect(jumped.seq).toBe(1004);
+    expect((await log.append('skip', { from: 'carol', body: 'next', minSeq: 10 })).seq).toBe(1005);
+    expect(await log.last('skip')).toBe(1005);
+    expect((await log.read('skip', { after: 0, limit: 100 })).map((e) => e.seq)).toEqual([1, 2, 3, 1004, 1005]);
+    expect((await log.read('skip', { after: 3, limit: 100 })).map((e) => e.seq)).toEqual([1004, 1005]);
+    await expectFails(() => log.append('skip', { from: 'carol', body: 'bad', minSeq: -1 }), ErrorCode.LogInvalidArgument);
+    await expectFails(() => log.append('skip', { from: 'carol', body: 'bad', minSeq: 1.5 }), ErrorCode.LogInvalidArgument);
+    // A header named __proto__ would set the headers object's prototype instead of being stored.
+    await expectFails(() => log.append('skip', { from: 'carol', body: 'bad', headers: JSON.parse('{"__proto__":"x"}') as Record<string, string> }), ErrorCode.LogInvalidArgument);
+    expect(await log.last('skip')).toBe(1005);
+  });
+
   s.test('store - copies round-trip exactly; the replica then appends at last + 1 and dedupes stored ids', async () => {
     const source = (await s.env.open()).log;
     const replica = (await s.env.open()).log;
