@@ -313,8 +313,13 @@ export class BusMessaging implements Messaging {
         throw new MeridianError(ErrorCode.MsgUnavailable, `${conversation} seq ${r.seq} is stored in ${this.region}, but more than ${this.#replication.maxUnreplicated} of its messages are not at the replica yet (retry with the same clientMsgId)`, { cause: err, details: { conversation, seq: r.seq, replicas: own.next } });
       }
     } else if (!r.duplicate) this.#replicator.replicateLater(conversation, r.seq, entry);
-    if (!r.duplicate) {
-      const frame = encodeMessage({ conversation, seq: r.seq, messageId: r.id, from: input.from, to, body: input.body, timestamp: r.timestamp, region: acceptedIn });
+    // A retry publishes again: its first attempt may have stored the message and failed before
+    // publishing (a copy that could not be made). Nodes and clients drop a seq they already have.
+    const original = r.duplicate ? (await this.#log.read(conversation, { after: r.seq - 1, limit: 1 }).catch(() => []))[0] : undefined;
+    if (!r.duplicate || (original !== undefined && original.seq === r.seq && !(original.body instanceof Uint8Array))) {
+      const body = original === undefined ? input.body : (original.body as SendInput['body']);
+      const region = original?.headers[REGION_HEADER] ?? acceptedIn;
+      const frame = encodeMessage({ conversation, seq: r.seq, messageId: r.id, from: original?.from ?? input.from, to, body, timestamp: r.timestamp, region });
       const data = enc.encode(frame);
       // The publish span's traceparent rides in the bus headers: each delivering node continues the trace.
       const pub = startSpan('meridian.publish', SpanKind.PRODUCER, parent);

@@ -246,6 +246,8 @@ export function runMessagingConformance(factory: DeploymentFactory): void {
       const [alice, bob] = pairHomedIn(A);
       const conversation = dmConversation(alice, bob);
       const replica = placement.replicasOf(conversation)[0]!;
+      const bobSeen = collect((h) => d.messaging(A).onUser(bob, h));
+      await settle();
       await d.kill(replica);
       let code: unknown;
       try {
@@ -261,6 +263,11 @@ export function runMessagingConformance(factory: DeploymentFactory): void {
       }, 'the replica to take the copy', 30_000);
       expect(ack).toMatchObject({ seq: 1, duplicate: true, durability: 'replicated' });
       expect((await d.log(replica).read(conversation)).map((e) => e.seq)).toEqual([1]);
+      // The first attempt stored it but could not publish it (no copy yet): the retry did, once.
+      await eventually(() => bobSeen.deliveries.length >= 1, 'bob to get the message');
+      await settle(200);
+      expect(bobSeen.frames().map((f) => f.seq)).toEqual([1]);
+      bobSeen.stop();
     }, 60_000);
 
     it('sends to a conversation homed in an unreachable region fail as retryable, then succeed after it is back', async () => {
