@@ -18,9 +18,11 @@ import type { BenchReport } from './lib/report.js';
 import { table } from './lib/stats.js';
 
 // services-proxy.ts belongs to the services work; it is run when present.
-const BENCHES = ['edge-proxy', 'services-proxy', 'fanout', 'idle-connections', 'cross-region', 'home-latency', 'rolling-drain'] as const;
+const BENCHES = ['edge-proxy', 'services-proxy', 'fanout', 'idle-connections', 'cross-region', 'home-latency', 'rolling-drain', 'region-loss'] as const;
 /** A bench that runs longer than this is stopped and reported as failed. */
 const BENCH_TIMEOUT_MS = 240_000;
+/** Benches that need longer (region-loss: a fresh deployment per lost region, on both buses). */
+const TIMEOUT_MS: Partial<Record<(typeof BENCHES)[number], number>> = { 'region-loss': 1_800_000 };
 
 const { values } = parseArgs({ options: { only: { type: 'string' }, out: { type: 'string' }, markdown: { type: 'string' } } });
 const only = values.only?.split(',').map((s) => s.trim());
@@ -38,9 +40,15 @@ try {
     if (!existsSync(file)) continue;
     const json = join(dir, `${name}.json`);
     const child = spawn(process.execPath, ['--import', 'tsx', file, '--json', json], { stdio: 'inherit', env });
-    const timer = setTimeout(() => child.kill('SIGKILL'), BENCH_TIMEOUT_MS);
+    // SIGTERM first, so a bench can stop what it started (nats-servers); SIGKILL if it does not exit.
+    let killer: NodeJS.Timeout | undefined;
+    const timer = setTimeout(() => {
+      child.kill('SIGTERM');
+      killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    }, TIMEOUT_MS[name] ?? BENCH_TIMEOUT_MS);
     const [code] = (await once(child, 'exit')) as [number | null];
     clearTimeout(timer);
+    clearTimeout(killer);
     try {
       reports.push(JSON.parse(readFileSync(json, 'utf8')) as BenchReport);
     } catch {
