@@ -46,6 +46,10 @@ export class Replicator {
   readonly #behind = new Map<string, number>();
   /** Highest seq known held by the replica, per conversation (most recent last, bounded). */
   readonly #copied = new Map<string, number>();
+  /** Entries appended but not copied yet, per conversation by seq: one copy carries them all. */
+  readonly #waiting = new Map<string, Map<number, LogEntry>>();
+  /** Highest seq asked to be copied per conversation (a step copies up to it, not just its own). */
+  readonly #target = new Map<string, number>();
   #timer: NodeJS.Timeout | null = null;
   #closed = false;
 
@@ -60,14 +64,40 @@ export class Replicator {
   replicate(conversation: string, seq: number, entry?: LogEntry, appendedAt = performance.now()): Promise<void> {
     const replicas = this.#d.replicasOf(conversation);
     if (replicas.length === 0 || this.#closed) return Promise.resolve();
+    if (entry !== undefined) {
+      const w = this.#waiting.get(conversation) ?? new Map<number, LogEntry>();
+      this.#waiting.set(conversation, w);
+      if (w.size < 1000) w.set(entry.seq, entry);
+    }
+    this.#target.set(conversation, Math.max(seq, this.#target.get(conversation) ?? 0));
     const prev = this.#chains.get(conversation) ?? Promise.resolve();
     const run = prev.then(async () => {
-      for (const replica of replicas) await this.#push(conversation, replica, seq, entry);
-      this.#d.metrics?.replicated((performance.now() - appendedAt) / 1000);
-      if ((this.#copied.get(conversation) ?? 0) < seq) {
+      // An earlier step may have carried this seq already (steps copy up to the newest ask).
+      const copied = this.#copied.get(conversation) ?? 0;
+      if (copied < seq) {
+        const upTo = Math.max(seq, this.#target.get(conversation) ?? 0);
+        const w = this.#waiting.get(conversation);
+        // The appended entries in hand, when they cover everything after the known copy.
+        let batch: LogEntry[] | null = null;
+        if (w !== undefined && copied > 0) {
+          const list: LogEntry[] = [];
+          for (let s = copied + 1; s <= upTo; s++) {
+            const e = w.get(s);
+            if (e === undefined) break;
+            list.push(e);
+          }
+          if (list.length === upTo - copied) batch = list;
+        } else if (entry !== undefined && entry.seq === upTo) batch = [entry];
+        for (const replica of replicas) await this.#push(conversation, replica, upTo, batch);
+        this.#d.metrics?.replicated((performance.now() - appendedAt) / 1000);
         this.#copied.delete(conversation);
-        this.#copied.set(conversation, seq);
+        this.#copied.set(conversation, upTo);
         if (this.#copied.size > 100_000) this.#copied.delete(this.#copied.keys().next().value!);
+        if (w !== undefined) {
+          for (const s of w.keys()) if (s <= upTo) w.delete(s);
+          if (w.size === 0) this.#waiting.delete(conversation);
+        }
+        if ((this.#target.get(conversation) ?? 0) <= upTo) this.#target.delete(conversation);
       }
     });
     const settled = run.catch(() => undefined);
@@ -123,9 +153,12 @@ export class Replicator {
     this.#timer.unref();
   }
 
-  async #push(conversation: string, replica: string, upTo: number, entry: LogEntry | undefined): Promise<void> {
-    let entries: LogEntry[] | null = entry !== undefined && entry.seq === upTo ? [entry] : null;
-    for (let round = 0; round < MAX_ROUNDS; round++) {
+  async #push(conversation: string, replica: string, upTo: number, batch: LogEntry[] | null): Promise<void> {
+    let entries: LogEntry[] | null = batch !== null && batch.length > 0 && this.#fits(batch) ? batch : null;
+    // Rounds that make no progress are bounded; a long catch-up goes on page after page.
+    let stalled = 0;
+    let best = 0;
+    while (stalled < MAX_ROUNDS) {
       if (entries === null) {
         const { last } = await this.#d.call<{ last: number }>(replica, { op: 'replicate', conversation, from: this.#d.region, entries: [] });
         if (last >= upTo) return;
@@ -137,12 +170,23 @@ export class Replicator {
       try {
         const { last } = await this.#d.call<{ last: number }>(replica, { op: 'replicate', conversation, from: this.#d.region, entries: entries.map(wireEntry) });
         if (last >= upTo) return;
+        if (last > best) {
+          best = last;
+          stalled = -1;
+        }
       } catch (err) {
         if (!isMeridianError(err, ErrorCode.LogOutOfOrder) || err.details.conflict === true) throw err;
       }
+      stalled++;
       entries = null;
     }
     throw new MeridianError(ErrorCode.MsgUnavailable, `${conversation}: the replica in ${replica} did not catch up`, { details: { conversation, replica } });
+  }
+
+  #fits(entries: readonly LogEntry[]): boolean {
+    let used = 0;
+    for (const e of entries) used += Buffer.byteLength(JSON.stringify(e)) + 1;
+    return used <= Math.floor(this.#d.maxPayload * 0.9) - 512;
   }
 
   /** Entries after `after` up to `upTo`, as many as fit one bus message (at least one). */

@@ -54,7 +54,13 @@ describeWithNats('meridian doctor on a planned (--local) NATS super-cluster', ()
   it('finds the gateways, the meta group and valid certificates of the plan CA, and exits 0', async () => {
     // The super-cluster forms over a few seconds after the servers start.
     let r = await run(args);
-    const formed = (x: { code: number; out: string }): boolean => x.code === 0 && (JSON.parse(x.out) as { checks: CheckLine[] }).checks.every((l) => l.check !== 'meta quorum' || l.verdict === 'ok');
+    // Formed: exit 0, the meta quorum ok and every gateway connected both ways (one connected
+    // one way only is a warning, which exits 0 too).
+    const formed = (x: { code: number; out: string }): boolean => {
+      if (x.code !== 0) return false;
+      const cs = (JSON.parse(x.out) as { checks: CheckLine[] }).checks;
+      return cs.every((l) => l.check !== 'meta quorum' || l.verdict === 'ok') && cs.filter((l) => l.check === 'gateway' && l.verdict === 'ok').length === 6 && cs.filter((l) => l.check === 'gateway rtt').every((l) => l.detail.startsWith('measured'));
+    };
     for (let i = 0; i < 40 && !formed(r); i++) {
       await new Promise((res) => setTimeout(res, 500));
       r = await run(args);

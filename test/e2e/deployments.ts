@@ -10,6 +10,7 @@ import type { Deployment } from '../../src/runtime/deployment.js';
 import { startSuperCluster } from '../../src/testing/mod.js';
 import type { SuperCluster } from '../../src/testing/mod.js';
 import { defaultTopology } from '../../src/topology/mod.js';
+import type { Topology } from '../../src/topology/mod.js';
 import type { DeploymentOptions } from '../../src/runtime/deployment.js';
 
 export const REGIONS = ['us-east', 'eu-west', 'ap-southeast'] as const;
@@ -25,14 +26,24 @@ export interface E2eDeployment {
   close(): Promise<void>;
 }
 
-export type DeploymentFactory = () => Promise<E2eDeployment>;
+/** A deployment of the three regions; the topology defaults to the built-in one. */
+export type DeploymentFactory = (topology?: Topology) => Promise<E2eDeployment>;
+
+/**
+ * The built-in topology with failover out of the way: for suites about a bus dying and coming
+ * back, where a takeover (tested by the region-loss and failover suites) is not the subject.
+ */
+export function withoutQuickFailover(): Topology {
+  const t = defaultTopology();
+  return { ...t, replication: { ...t.replication, failoverAfterMs: 600_000 } };
+}
 
 // Presence grace shortened so offline events come within the test budget (the contract's
 // 3 s default is a product choice, not what is under test).
 const regionOptions: DeploymentOptions['region'] = { presence: { graceMs: 400, ttlMs: 5000 }, node: { auth: { dev: true } } };
 
-export const embeddedFactory: DeploymentFactory = async () => {
-  const d = await startEmbeddedDeployment(defaultTopology(), { dataDir: ':memory:', region: regionOptions });
+export const embeddedFactory: DeploymentFactory = async (topology = defaultTopology()) => {
+  const d = await startEmbeddedDeployment(topology, { dataDir: ':memory:', region: regionOptions });
   return {
     kind: 'embedded',
     inner: d,
@@ -45,11 +56,11 @@ export const embeddedFactory: DeploymentFactory = async () => {
 
 export const NATS_LINK_MS = 50;
 
-export const natsFactory: DeploymentFactory = async () => {
+export const natsFactory: DeploymentFactory = async (topology = defaultTopology()) => {
   const sc: SuperCluster = await startSuperCluster({ regions: REGIONS, latencyMs: NATS_LINK_MS });
   let d: Deployment;
   try {
-    d = await startDeployment(defaultTopology(), { bus: 'nats', nats: REGIONS.map((r) => `${r}=${sc.url(r)}`).join(','), region: regionOptions });
+    d = await startDeployment(topology, { bus: 'nats', nats: REGIONS.map((r) => `${r}=${sc.url(r)}`).join(','), region: regionOptions });
   } catch (err) {
     await sc.close();
     throw err;
