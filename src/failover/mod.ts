@@ -57,7 +57,7 @@ interface FenceRecord {
   readonly at: number;
 }
 
-type Request = { op: 'ping' } | { op: 'fences'; home: string } | { op: 'claim'; home: string; owner: string };
+type Request = { op: 'ping' } | { op: 'claim'; home: string; owner: string };
 
 /** The current owner of a conversation and its epoch (1: the home). */
 export interface Ownership {
@@ -327,7 +327,6 @@ export class Failover {
     try {
       const req = JSON.parse(dec.decode(m.data)) as Request;
       if (req.op === 'ping') reply = { ok: { region: this.region } };
-      else if (req.op === 'fences') reply = { ok: await this.#localRecords(String(req.home)) };
       else if (req.op === 'claim') {
         // Agree only to what this region sees itself: the home unheard for failoverAfterMs.
         if (typeof req.home !== 'string' || typeof req.owner !== 'string' || !this.#regions.includes(req.home) || !this.#regions.includes(req.owner)) reply = { ok: { granted: false, reason: 'unknown region' } };

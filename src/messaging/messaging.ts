@@ -31,6 +31,7 @@ import { Fanout } from './fanout.js';
 import { EPOCH_HEADER, REGION_HEADER, encodeMessage, encodeReceipt, messageIdOf, storedFromEntry } from './frames.js';
 import { HomeState } from './home-state.js';
 import { Replicator } from './replication.js';
+import { fittingPrefix } from './fit.js';
 import { globMatch } from '../protocol/glob.js';
 import type { CursorKind } from './keys.js';
 import { ConversationPlacement } from '../placement/mod.js';
@@ -346,15 +347,8 @@ export class BusMessaging implements Messaging {
    * seq it got, as with any page.
    */
   #fitReply(page: HistoryPage): HistoryPage {
-    const budget = Math.floor(this.#bus.maxPayload * 0.9) - 256;
-    let used = 0;
-    let n = 0;
-    for (const m of page.messages) {
-      used += Buffer.byteLength(JSON.stringify(m)) + 1;
-      if (used > budget && n > 0) break;
-      n++;
-    }
-    return n === page.messages.length ? page : { ...page, messages: page.messages.slice(0, n) };
+    const messages = fittingPrefix(page.messages, this.#bus.maxPayload);
+    return messages.length === page.messages.length ? page : { ...page, messages };
   }
 
   async #serve(msg: BusMessage): Promise<void> {

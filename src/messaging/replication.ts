@@ -20,6 +20,7 @@ import { ErrorCode, MeridianError, isMeridianError } from '../errors/mod.js';
 import type { LogEntry, MessageLog } from '../log/mod.js';
 import type { NodeMetrics } from '../observability/metrics.js';
 import type { RpcRequest } from './rpc.js';
+import { fittingPrefix } from './fit.js';
 
 const RETRY_MS = 1000;
 const MAX_ROUNDS = 8;
@@ -154,7 +155,7 @@ export class Replicator {
   }
 
   async #push(conversation: string, replica: string, upTo: number, batch: LogEntry[] | null): Promise<void> {
-    let entries: LogEntry[] | null = batch !== null && batch.length > 0 && this.#fits(batch) ? batch : null;
+    let entries: LogEntry[] | null = batch !== null && batch.length > 0 ? fittingPrefix(batch.map(wireEntry), this.#d.maxPayload) : null;
     // Rounds that make no progress are bounded; a long catch-up goes on page after page.
     let stalled = 0;
     let best = 0;
@@ -168,7 +169,7 @@ export class Replicator {
         }
       }
       try {
-        const { last } = await this.#d.call<{ last: number }>(replica, { op: 'replicate', conversation, from: this.#d.region, entries: entries.map(wireEntry) });
+        const { last } = await this.#d.call<{ last: number }>(replica, { op: 'replicate', conversation, from: this.#d.region, entries });
         if (last >= upTo) return;
         if (last > best) {
           best = last;
@@ -183,24 +184,10 @@ export class Replicator {
     throw new MeridianError(ErrorCode.MsgUnavailable, `${conversation}: the replica in ${replica} did not catch up`, { details: { conversation, replica } });
   }
 
-  #fits(entries: readonly LogEntry[]): boolean {
-    let used = 0;
-    for (const e of entries) used += Buffer.byteLength(JSON.stringify(e)) + 1;
-    return used <= Math.floor(this.#d.maxPayload * 0.9) - 512;
-  }
-
   /** Entries after `after` up to `upTo`, as many as fit one bus message (at least one). */
   async #page(conversation: string, after: number, upTo: number): Promise<LogEntry[]> {
     const got = (await this.#d.log.read(conversation, { after, limit: Math.min(1000, upTo - after) })).filter((e) => e.seq <= upTo);
-    const budget = Math.floor(this.#d.maxPayload * 0.9) - 512;
-    let used = 0;
-    let n = 0;
-    for (const e of got) {
-      used += Buffer.byteLength(JSON.stringify(wireEntry(e))) + 1;
-      if (used > budget && n > 0) break;
-      n++;
-    }
-    return got.slice(0, n);
+    return fittingPrefix(got.map(wireEntry), this.#d.maxPayload);
   }
 }
 

@@ -95,7 +95,8 @@ const MAX_CACHED = 50_000;
 export class ConversationPlacement {
   readonly regions: readonly string[];
   readonly #rules: readonly { match: string; regions: readonly string[] }[];
-  readonly #cache = new Map<string, string>();
+  /** Each conversation's chain (home first), computed once: several lookups per send use it. */
+  readonly #cache = new Map<string, readonly string[]>();
   readonly #rtt: (a: string, b: string) => number;
   readonly #replicas: number;
 
@@ -126,8 +127,14 @@ export class ConversationPlacement {
    * first. The owner at epoch e is `chain[e - 1]`; its replicas are the next `replicas` entries.
    */
   chainOf(conversation: string): readonly string[] {
-    const home = this.homeOf(conversation);
-    return [home, ...this.#byDistance(home, this.candidates(conversation))];
+    const hit = this.#cache.get(conversation);
+    if (hit !== undefined) return hit;
+    const candidates = this.candidates(conversation);
+    const home = rendezvous(conversation, candidates);
+    const chain = [home, ...this.#byDistance(home, candidates)];
+    if (this.#cache.size >= MAX_CACHED) this.#cache.clear();
+    this.#cache.set(conversation, chain);
+    return chain;
   }
 
   /** The regions that take over some conversations homed in `home` when it is lost (its replicas' regions). */
@@ -149,19 +156,20 @@ export class ConversationPlacement {
 
   /** The conversation's home region. The same answer in every region, computed locally. */
   homeOf(conversation: string): string {
-    const hit = this.#cache.get(conversation);
-    if (hit !== undefined) return hit;
-    let best = '';
-    let bestScore = -1n;
-    for (const region of this.candidates(conversation)) {
-      const score = createHash('sha256').update(region).update('\0').update(conversation).digest().readBigUInt64BE(0);
-      if (score > bestScore || (score === bestScore && region < best)) {
-        best = region;
-        bestScore = score;
-      }
-    }
-    if (this.#cache.size >= MAX_CACHED) this.#cache.clear();
-    this.#cache.set(conversation, best);
-    return best;
+    return this.chainOf(conversation)[0]!;
   }
+}
+
+/** Rendezvous (highest-random-weight) hashing: the candidate scoring highest for `id`. */
+function rendezvous(id: string, candidates: readonly string[]): string {
+  let best = '';
+  let bestScore = -1n;
+  for (const region of candidates) {
+    const score = createHash('sha256').update(region).update('\0').update(id).digest().readBigUInt64BE(0);
+    if (score > bestScore || (score === bestScore && region < best)) {
+      best = region;
+      bestScore = score;
+    }
+  }
+  return best;
 }
