@@ -50,6 +50,8 @@ export class Receiver {
   private readonly cursors = new Map<string, ConversationCursor>();
   private readonly fetches = new Map<string, Fetch>();
   private readonly graceTimers = new Map<string, unknown>();
+  /** Fetches in a row that got no replay, per conversation (the retry backoff). */
+  private readonly retries = new Map<string, number>();
   readonly acks: CursorBatcher;
   readonly reads: CursorBatcher;
   /** Counters for `client.stats`. */
@@ -112,6 +114,7 @@ export class Receiver {
   }
 
   resumed(frame: ResumedFrame): void {
+    this.retries.delete(frame.conversation);
     const cur = this.cursor(frame.conversation);
     if (!frame.recovered) {
       const before = cur.position ?? 0;
@@ -149,17 +152,37 @@ export class Receiver {
         this.fetches.set(c.conversation, f);
         mine.set(c.conversation, f);
       }
-      const req = this.o.requests.request({ once: true, answers: chunk.length, frame: (id) => ({ type: 'resume', id, positions }) });
+      // Each conversation is answered on its own, `resumed` or an error naming it
+      // (`path: positions.<conversation>`): one refused conversation does not hold up the others.
+      const req = this.o.requests.request({ once: true, answers: chunk.length, errorsAnswer: true, frame: (id) => ({ type: 'resume', id, positions }) });
       answered.push(req.catch(() => undefined));
-      req.catch((err: unknown) => {
-        for (const [conv, f] of mine) {
-          if (this.fetches.get(conv) !== f || f.until !== Infinity) continue;
-          this.endFetch(conv);
-          // One refused conversation fails the whole frame: retry each on its own.
-          if (err instanceof RequestFailedError) this.progressOrRefetch(conv);
-        }
-        this.report(err);
-      });
+      req.then(
+        (frames) => {
+          const refused = new Map<string, RequestFailedError>();
+          let unattributed: RequestFailedError | undefined;
+          for (const frame of frames) {
+            if (frame.type !== 'error') continue;
+            const err = new RequestFailedError(frame);
+            const conv = frame.path?.startsWith('positions.') === true ? frame.path.slice('positions.'.length) : undefined;
+            if (conv !== undefined && mine.has(conv)) refused.set(conv, err);
+            else unattributed = err;
+            this.report(err);
+          }
+          for (const [conv, f] of mine) {
+            if (this.fetches.get(conv) !== f || f.until !== Infinity) continue;
+            this.endFetch(conv);
+            this.fetchFailed(conv, undefined, refused.get(conv) ?? unattributed);
+          }
+        },
+        (err: unknown) => {
+          for (const [conv, f] of mine) {
+            if (this.fetches.get(conv) !== f || f.until !== Infinity) continue;
+            this.endFetch(conv);
+            this.fetchFailed(conv, undefined, err);
+          }
+          this.report(err);
+        },
+      );
     }
     return Promise.all(answered).then(() => undefined);
   }
@@ -239,11 +262,6 @@ export class Receiver {
     );
   }
 
-  private progressOrRefetch(conversation: string): void {
-    const pos = this.cursor(conversation).position ?? 0;
-    this.fetch(conversation, pos + 1, undefined);
-  }
-
   private fetch(conversation: string, fromSeq: number, toSeq: number | undefined): void {
     if (this.fetches.has(conversation)) return;
     const t = this.graceTimers.get(conversation);
@@ -255,32 +273,52 @@ export class Receiver {
     this.fetches.set(conversation, f);
     this.counts.retransmits += 1;
     const frame = (id: string): ClientFrame => (toSeq === undefined ? { type: 'retransmit', id, conversation, fromSeq } : { type: 'retransmit', id, conversation, fromSeq, toSeq });
-    this.o.requests.request({ once: true, frame }).catch((err: unknown) => {
-      if (this.fetches.get(conversation) !== f) return;
-      this.endFetch(conversation);
-      if (err instanceof RequestFailedError && err.retryable) {
-        // Still failing after the request's own retries (the store is unavailable…): try later.
-        this.o.clock.setTimeout(() => {
-          if (!this.fetches.has(conversation)) this.fetch(conversation, (this.cursor(conversation).position ?? 0) + 1, toSeq);
-        }, this.o.refetchAfterMs);
-      } else if (err instanceof RequestFailedError && err.wireName === 'BAD_SEQUENCE' && toSeq === undefined && this.cursor(conversation).heldCount === 0) {
-        // Our position is beyond the conversation's end: the log we knew is gone (a wiped
-        // deployment). Forget the position; the next message starts the conversation afresh.
-        this.cursors.delete(conversation);
-      } else if (err instanceof RequestFailedError) {
-        // The server will not return this range (FORBIDDEN, BAD_SEQUENCE…): holding messages
-        // behind it forever helps no one. Skip it, say so, and go on.
-        const cur = this.cursor(conversation);
-        const before = cur.position ?? 0;
-        const upTo = toSeq ?? cur.missing()?.to ?? before;
-        if (upTo > before) {
-          this.release(cur, cur.skipTo(upTo + 1));
-          this.o.lost({ conversation, fromSeq: before + 1, toSeq: upTo, reason: err.wireName });
-        }
-        cur.caughtUp();
-      }
-      this.report(err);
-    });
+    this.o.requests.request({ once: true, frame }).then(
+      () => this.retries.delete(conversation),
+      (err: unknown) => {
+        if (this.fetches.get(conversation) !== f) return;
+        this.endFetch(conversation);
+        this.fetchFailed(conversation, toSeq, err);
+        this.report(err);
+      },
+    );
+  }
+
+  /**
+   * A fetch (resume or retransmit) of `conversation` got no replay. Transient (the store or the
+   * conversation's home is unavailable, a failover under way, no answer in time): fetch again
+   * after a backoff that starts short and grows to `refetchAfterMs`, so a conversation whose home
+   * was lost resumes soon after it is taken over. Refused for good: skip the range and report it.
+   * A dropped connection is the next resume's business.
+   */
+  private fetchFailed(conversation: string, toSeq: number | undefined, err: unknown): void {
+    if (err instanceof ConnectionDroppedError) return;
+    if (err === undefined || (err instanceof RequestFailedError && err.retryable) || !(err instanceof RequestFailedError)) {
+      const attempt = this.retries.get(conversation) ?? 0;
+      this.retries.set(conversation, attempt + 1);
+      const hinted = err instanceof RequestFailedError ? (err.retryAfterMs ?? 0) : 0;
+      const delayMs = Math.min(this.o.refetchAfterMs, Math.max(hinted, 250 * 2 ** attempt));
+      this.o.clock.setTimeout(() => {
+        if (!this.fetches.has(conversation)) this.fetch(conversation, (this.cursor(conversation).position ?? 0) + 1, toSeq);
+      }, delayMs);
+      return;
+    }
+    if (err.wireName === 'BAD_SEQUENCE' && toSeq === undefined && this.cursor(conversation).heldCount === 0) {
+      // Our position is beyond the conversation's end: the log we knew is gone (a wiped
+      // deployment). Forget the position; the next message starts the conversation afresh.
+      this.cursors.delete(conversation);
+      return;
+    }
+    // The server will not return this range (FORBIDDEN, BAD_SEQUENCE…): holding messages
+    // behind it forever helps no one. Skip it, say so, and go on.
+    const cur = this.cursor(conversation);
+    const before = cur.position ?? 0;
+    const upTo = toSeq ?? cur.missing()?.to ?? before;
+    if (upTo > before) {
+      this.release(cur, cur.skipTo(upTo + 1));
+      this.o.lost({ conversation, fromSeq: before + 1, toSeq: upTo, reason: err.wireName });
+    }
+    cur.caughtUp();
   }
 
   /** A fetch answered but the replay did not reach its end in time: ask again from where it stopped. */

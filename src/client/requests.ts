@@ -16,6 +16,12 @@ export interface RequestSpec {
   frame(id: string): ClientFrame;
   /** Answer frames that complete it (a resume gets one `resumed` per conversation). Default 1. */
   answers?: number;
+  /**
+   * An error frame is one of the answers, not the end of the request (a resume answers each
+   * conversation with `resumed` or an error): the request resolves with every frame, errors
+   * included, and is never retried.
+   */
+  errorsAnswer?: boolean;
   /** Write again on the next connection after a drop (default); false: fail with `lost`. */
   once?: boolean;
   /** Retryable server errors are retried this many times (after retryAfterMs or a short wait). Default 3. */
@@ -65,10 +71,12 @@ export class Requests {
     if (frame.ref === undefined) return false;
     const p = this.byId.get(frame.ref);
     if (!p) return false;
-    if (frame.type === 'error') {
+    if (frame.type === 'error' && p.spec.errorsAnswer !== true) {
       this.clear(p);
       if (frame.retryable && p.retries > 0) {
         p.retries -= 1;
+        // The next attempt collects a whole set of answers again.
+        p.answers.length = 0;
         p.timer = this.clock.setTimeout(() => this.attempt(p), frame.retryAfterMs ?? 250);
       } else {
         this.settle(p, new RequestFailedError(frame));

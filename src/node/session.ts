@@ -180,24 +180,27 @@ export class Session implements SessionRef, StreamHost, PresenceListener, SlowLi
     }
   }
 
-  failed(err: unknown, ref: string | undefined): void {
+  /** `path` names what failed (a resume answers each conversation: `positions.<conversation>`). */
+  failed(err: unknown, ref: string | undefined, path?: string): void {
     if (this.#state === 'closed') return;
     if (err instanceof ReplayError) {
-      this.#error(err.wire, err.message, ref, err.path === undefined ? {} : { path: err.path });
+      const at = err.path ?? path;
+      this.#error(err.wire, err.message, ref, at === undefined ? {} : { path: at });
       return;
     }
-    this.#fail(err, ref);
+    this.#fail(err, ref, path);
   }
 
   /** An error thrown by messaging/presence as an error frame; bugs are logged too. */
-  #fail(err: unknown, ref: string | undefined): void {
+  #fail(err: unknown, ref: string | undefined, path?: string): void {
     if (this.#state === 'closed') return;
+    const at = path === undefined ? {} : { path };
     if (isMeridianError(err)) {
-      this.#error(wireErrorName(err.code), err.message, ref);
+      this.#error(wireErrorName(err.code), err.message, ref, at);
       return;
     }
     this.ctx.onInternalError(err, 'session');
-    this.#error('INTERNAL_ERROR', 'the server failed to handle this frame', ref);
+    this.#error('INTERNAL_ERROR', 'the server failed to handle this frame', ref, at);
   }
 
   // --- lifecycle ---------------------------------------------------------------------------
@@ -636,7 +639,7 @@ export class Session implements SessionRef, StreamHost, PresenceListener, SlowLi
         continue;
       }
       const s = this.#stream(conversation);
-      s.run(() => s.replay({ from: position + 1, ref: f.id, skipSent: true, path })).catch((err: unknown) => this.failed(err, f.id));
+      s.run(() => s.replay({ from: position + 1, ref: f.id, skipSent: true, path })).catch((err: unknown) => this.failed(err, f.id, path));
     }
   }
 

@@ -138,16 +138,43 @@ describe('client receiver', () => {
     const t = setup({ [C]: 50 });
     void t.rx.resumeAll(() => true, 256);
     const bad = (ref: string) => ({ type: 'error' as const, code: 4020, name: 'BAD_SEQUENCE', message: 'beyond', ref, retryable: false });
-    t.answer(bad('r1'));
+    t.answer({ ...bad('r1'), path: `positions.${C}` });
     await Promise.resolve();
     await Promise.resolve();
-    expect(t.retransmits()).toEqual([{ type: 'retransmit', id: 'r2', conversation: C, fromSeq: 51 }]);
-    t.answer(bad('r2'));
-    await Promise.resolve();
-    await Promise.resolve();
+    expect(t.retransmits()).toEqual([]);
+    expect(t.rx.position(C)).toBeUndefined();
     t.rx.message(msg(1));
     expect(t.delivered).toEqual([1]);
     expect(t.rx.position(C)).toBe(1);
+  });
+
+  it('answers each conversation of a resume on its own: one refused for now is fetched again soon, the others are not asked twice', async () => {
+    const t = setup({ 'room:a': 4, 'room:b': 7 });
+    void t.rx.resumeAll(() => true, 256);
+    expect(t.out.filter((f) => f.type === 'resume')).toHaveLength(1);
+    const down = { type: 'error' as const, code: 4031, name: 'UNAVAILABLE', message: 'home lost, failover under way', ref: 'r1', retryable: true, path: 'positions.room:b' };
+    t.answer(down);
+    t.answer({ type: 'resumed', ref: 'r1', conversation: 'room:a', recovered: true, fromSeq: 5, toSeq: 4, lastSeq: 4 });
+    await Promise.resolve();
+    await Promise.resolve();
+    // Not the whole frame again: room:a was answered.
+    expect(t.out.filter((f) => f.type === 'resume')).toHaveLength(1);
+    expect(t.retransmits()).toEqual([]);
+    t.clock.advance(250);
+    expect(t.retransmits()).toEqual([{ type: 'retransmit', id: 'r2', conversation: 'room:b', fromSeq: 8 }]);
+    // Still refused (after the request's own retries): again, later each time, never given up.
+    for (let i = 2; i <= 5; i++) {
+      t.answer({ ...down, ref: `r${i}`, retryAfterMs: 10, path: undefined as unknown as string });
+      t.clock.advance(10);
+    }
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(t.retransmits()).toHaveLength(4);
+    t.clock.advance(499);
+    expect(t.retransmits()).toHaveLength(4);
+    t.clock.advance(1);
+    expect(t.retransmits()).toHaveLength(5);
+    expect(t.lost).toEqual([]);
   });
 
   it('does not skip a hole when the replay failed for a transient reason: it asks again later', async () => {

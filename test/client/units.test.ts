@@ -7,7 +7,8 @@ import { Outbox } from '../../src/client/outbox.js';
 import { SendPacer } from '../../src/client/pacer.js';
 import { closeAction } from '../../src/client/close-policy.js';
 import { Heartbeat } from '../../src/client/heartbeat.js';
-import type { MessageFrame } from '../../src/protocol/mod.js';
+import { Requests } from '../../src/client/requests.js';
+import type { ClientFrame, MessageFrame, ServerFrame } from '../../src/protocol/mod.js';
 import { FakeClock, seeded } from './fake-clock.js';
 
 function msg(seq: number, conversation = 'room:r'): MessageFrame {
@@ -313,5 +314,47 @@ describe('client heartbeat', () => {
     expect(state.abandoned).toBe('');
     clock.advance(2000);
     expect(state.abandoned).toBe('heartbeat timeout');
+  });
+});
+
+describe('client requests', () => {
+  const setup = () => {
+    const clock = new FakeClock();
+    const out: ClientFrame[] = [];
+    let n = 0;
+    const requests = new Requests(clock, 5000, { write: (f) => (out.push(f), true), nextId: () => `r${++n}` });
+    return { clock, out, requests };
+  };
+  const resumed = (ref: string, conversation: string): ServerFrame & { ref: string } => ({ type: 'resumed', ref, conversation, recovered: true, fromSeq: 1, toSeq: 0, lastSeq: 0 });
+  const unavailable = (ref: string): ServerFrame & { ref: string } => ({ type: 'error', code: 4031, name: 'UNAVAILABLE', message: 'down', ref, retryable: true, retryAfterMs: 10 });
+
+  it('collects a whole set of answers again on each retry: answers of a failed attempt do not complete the next', async () => {
+    const t = setup();
+    let settled: ServerFrame[] | Error | undefined;
+    t.requests.request({ answers: 2, frame: (id) => ({ type: 'resume', id, positions: { 'room:a': 0, 'room:b': 0 } }) }).then(
+      (f) => (settled = f),
+      (e: Error) => (settled = e),
+    );
+    t.requests.answer(resumed('r1', 'room:a'));
+    t.requests.answer(unavailable('r1'));
+    t.clock.advance(10);
+    t.requests.answer(resumed('r2', 'room:a'));
+    await Promise.resolve();
+    expect(settled).toBeUndefined();
+    t.requests.answer(resumed('r2', 'room:b'));
+    await Promise.resolve();
+    expect((settled as ServerFrame[]).map((f) => f.type === 'resumed' && f.conversation)).toEqual(['room:a', 'room:b']);
+  });
+
+  it('with errorsAnswer, an error is one answer among the others and nothing is retried', async () => {
+    const t = setup();
+    let settled: ServerFrame[] | undefined;
+    void t.requests.request({ answers: 2, errorsAnswer: true, frame: (id) => ({ type: 'resume', id, positions: { 'room:a': 0, 'room:b': 0 } }) }).then((f) => (settled = f));
+    t.requests.answer(unavailable('r1'));
+    t.clock.advance(10);
+    expect(t.out).toHaveLength(1);
+    t.requests.answer(resumed('r1', 'room:a'));
+    await Promise.resolve();
+    expect(settled?.map((f) => f.type)).toEqual(['error', 'resumed']);
   });
 });

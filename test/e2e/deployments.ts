@@ -26,8 +26,14 @@ export interface E2eDeployment {
   close(): Promise<void>;
 }
 
+/** Region node options a suite may change (merged over the suites' defaults). */
+export interface NodeTweaks {
+  /** The nodes' heartbeat: they move their clients 2 heartbeats after losing their bus. */
+  readonly heartbeatMs?: number;
+}
+
 /** A deployment of the three regions; the topology defaults to the built-in one. */
-export type DeploymentFactory = (topology?: Topology) => Promise<E2eDeployment>;
+export type DeploymentFactory = (topology?: Topology, tweaks?: NodeTweaks) => Promise<E2eDeployment>;
 
 /**
  * The built-in topology with failover out of the way: for suites about a bus dying and coming
@@ -40,10 +46,13 @@ export function withoutQuickFailover(): Topology {
 
 // Presence grace shortened so offline events come within the test budget (the contract's
 // 3 s default is a product choice, not what is under test).
-const regionOptions: DeploymentOptions['region'] = { presence: { graceMs: 400, ttlMs: 5000 }, node: { auth: { dev: true } } };
+const regionOptions = (tweaks: NodeTweaks = {}): DeploymentOptions['region'] => ({
+  presence: { graceMs: 400, ttlMs: 5000 },
+  node: { auth: { dev: true }, ...(tweaks.heartbeatMs !== undefined ? { heartbeatMs: tweaks.heartbeatMs } : {}) },
+});
 
-export const embeddedFactory: DeploymentFactory = async (topology = defaultTopology()) => {
-  const d = await startEmbeddedDeployment(topology, { dataDir: ':memory:', region: regionOptions });
+export const embeddedFactory: DeploymentFactory = async (topology = defaultTopology(), tweaks) => {
+  const d = await startEmbeddedDeployment(topology, { dataDir: ':memory:', region: regionOptions(tweaks) });
   return {
     kind: 'embedded',
     inner: d,
@@ -56,11 +65,11 @@ export const embeddedFactory: DeploymentFactory = async (topology = defaultTopol
 
 export const NATS_LINK_MS = 50;
 
-export const natsFactory: DeploymentFactory = async (topology = defaultTopology()) => {
+export const natsFactory: DeploymentFactory = async (topology = defaultTopology(), tweaks) => {
   const sc: SuperCluster = await startSuperCluster({ regions: REGIONS, latencyMs: NATS_LINK_MS });
   let d: Deployment;
   try {
-    d = await startDeployment(topology, { bus: 'nats', nats: REGIONS.map((r) => `${r}=${sc.url(r)}`).join(','), region: regionOptions });
+    d = await startDeployment(topology, { bus: 'nats', nats: REGIONS.map((r) => `${r}=${sc.url(r)}`).join(','), region: regionOptions(tweaks) });
   } catch (err) {
     await sc.close();
     throw err;
