@@ -288,13 +288,13 @@ export class Failover {
       kv.catch(() => this.#remote.delete(region));
     }
     const bucket = await kv;
-    return withTimeout(readRecords(bucket, this.region), this.leaseMs);
+    return withTimeout(readRecords(bucket, this.region, this.#regions), this.leaseMs);
   }
 
   async #localRecords(home: string): Promise<FenceRecord[]> {
     if (!this.#kv) return [];
     try {
-      return await readRecords(this.#kv, home);
+      return await readRecords(this.#kv, home, this.#regions);
     } catch (err) {
       this.#o.onError?.(err);
       return [];
@@ -356,12 +356,17 @@ export class Failover {
   }
 }
 
-async function readRecords(kv: Kv, home: string): Promise<FenceRecord[]> {
-  const keys = await kv.keys(`f.${kvToken(home)}.*`);
+/**
+ * The records about `home` in a bucket: one key per region that may have taken it over, each
+ * read by its name (on NATS a get is answered by the bucket's own server). Not `keys()`: on NATS
+ * it needs a consumer, whose creation waits for the JetStream meta leader, and while a region
+ * holding it is lost the survivors have none for seconds: every home's lease would lapse with it.
+ */
+async function readRecords(kv: Kv, home: string, regions: readonly string[]): Promise<FenceRecord[]> {
+  const found = await Promise.all(regions.filter((r) => r !== home).map((owner) => kv.get(`f.${kvToken(home)}.${kvToken(owner)}`)));
   const out: FenceRecord[] = [];
-  for (const k of keys) {
-    const e = await kv.get(k);
-    const rec = e ? decodeRecord(e.value) : null;
+  for (const e of found) {
+    const rec = e && e.value.length > 0 ? decodeRecord(e.value) : null;
     if (rec) out.push(rec);
   }
   return out;

@@ -5,8 +5,9 @@
  * conversations), so `after=SEQ` cannot be turned into a stream position by arithmetic. Within
  * one subject both numbers grow together, so a binary search over stream positions with
  * "first message on the subject at or after X" lookups (`next_by_subj`) finds the first entry
- * with seq > after in log2(stream length) API calls; a pull consumer filtered on the subject
- * (nats-pull.ts) then returns up to `limit` entries from there in one batch.
+ * with seq > after in log2(stream length) API calls; the entries are then walked with the same
+ * lookups, and a long read takes a pull consumer filtered on the subject (nats-pull.ts) for the
+ * rest (see `fetchFrom`).
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { JetStreamManager, StoredMsg } from '@nats-io/jetstream';
@@ -66,16 +67,80 @@ export interface Batch {
   next: number;
 }
 
-/** Up to `limit` entries on `subject` from stream position `start` up to `end` (the subject's
- * last message when the read began), in order. */
+/** Entries read one lookup at a time before a long read takes a pull consumer. */
+export const WALK_FIRST = 32;
+/** How long a pull consumer's creation may take before the read walks on without it. */
+const CONSUMER_WAIT_MS = 750;
+
+/**
+ * Up to `limit` entries on `subject` from stream position `start` up to `end` (the subject's
+ * last message when the read began), in order.
+ *
+ * Two ways to read, both answered by the stream's own servers or the meta group:
+ * - a walk: "first message on the subject at or after p" lookups (`next_by_subj`), one round
+ *   trip to the stream's leader each, in this region;
+ * - a pull consumer: one batch for many entries, but its creation is a JetStream meta-group
+ *   proposal. The meta leader may be in another region (a WAN round trip or two), and while a
+ *   region holding it is lost the survivors have none for seconds (the election, then the lost
+ *   server's return): a read that waits on it stalls every replay in the survivors.
+ * So a read walks its first `WALK_FIRST` entries (gap fills and live catch-ups are short), and
+ * only a longer one asks for a consumer; when that does not come within `CONSUMER_WAIT_MS` it
+ * walks on.
+ */
 export async function fetchFrom(nc: NatsConnection, jsm: JetStreamManager, stream: string, subject: string, range: { start: number; end: number }, limit: number, timeoutMs: number): Promise<Batch> {
-  const reader = await PullReader.open(nc, jsm, stream, { filter: subject, start: range.start, timeoutMs });
+  const deadline = Date.now() + timeoutMs;
+  const entries: RawEntry[] = [];
+  let next = range.start;
+  const walk = async (upTo: number): Promise<boolean> => {
+    while (entries.length < upTo) {
+      if (next > range.end) return true;
+      if (Date.now() > deadline) throw new Error(`reading ${subject} from ${stream} took more than ${timeoutMs} ms`);
+      const m = await getNext(jsm, stream, subject, next);
+      if (!m || m.seq > range.end) return true;
+      entries.push({ meta: metaOf(m.header), data: m.data, storedMs: m.time.getTime() });
+      next = m.seq + 1;
+    }
+    return next > range.end;
+  };
+  if (await walk(Math.min(limit, WALK_FIRST))) return { entries, done: true, next };
+  if (entries.length >= limit) return { entries, done: false, next };
+  const reader = await withDeadline(PullReader.open(nc, jsm, stream, { filter: subject, start: next, timeoutMs }), CONSUMER_WAIT_MS);
+  if (!reader) {
+    const done = await walk(limit);
+    return { entries, done, next };
+  }
   try {
-    const msgs = await reader.next(limit);
-    const entries = msgs.filter((m) => m.seq <= range.end).map((m) => ({ meta: metaOf(m.headers), data: m.data, storedMs: m.storedMs }));
+    const msgs = await reader.next(limit - entries.length);
+    for (const m of msgs) if (m.seq <= range.end) entries.push({ meta: metaOf(m.headers), data: m.data, storedMs: m.storedMs });
     const lastSeq = msgs.at(-1)?.seq ?? range.end;
-    return { entries, done: reader.exhausted || lastSeq >= range.end, next: lastSeq + 1 };
+    return { entries, done: reader.exhausted || lastSeq >= range.end, next: Math.max(next, lastSeq + 1) };
   } finally {
     reader.close();
+  }
+}
+
+/** The reader, or undefined when it is not there within `ms` (closed when it comes later). */
+async function withDeadline(p: Promise<PullReader>, ms: number): Promise<PullReader | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  let late = false;
+  const t = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => {
+      late = true;
+      resolve(undefined);
+    }, ms);
+  });
+  p.then(
+    (r) => {
+      if (late) r.close();
+    },
+    () => undefined,
+  );
+  try {
+    return await Promise.race([p, t]);
+  } catch {
+    // No consumer (the meta group is unavailable): walk instead.
+    return undefined;
+  } finally {
+    clearTimeout(timer);
   }
 }

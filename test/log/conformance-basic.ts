@@ -59,6 +59,20 @@ export function basicTests(s: LogSuite): void {
     for (const e of entries) expect(byId.get(e.id)).toBe(e.seq);
   }, 60_000);
 
+  s.test('read - a long history among other conversations reads whole, from any point, in pages of any size', async () => {
+    const { log } = await s.env.open();
+    // Past 32 entries (where the NATS log takes a consumer for the rest of a read).
+    for (let i = 1; i <= 60; i++) {
+      await log.append('long', { from: 'u', body: i });
+      if (i % 3 === 0) await log.append('other', { from: 'u', body: -i });
+    }
+    expect((await log.read('long', { limit: 1000 })).map((e) => e.body)).toEqual(range(1, 60));
+    expect((await log.read('long', { after: 10, limit: 45 })).map((e) => e.seq)).toEqual(range(11, 55));
+    expect((await log.read('long', { after: 20, limit: 1000 })).map((e) => e.seq)).toEqual(range(21, 60));
+    expect((await log.read('long', { after: 57, limit: 1000 })).map((e) => e.seq)).toEqual(range(58, 60));
+    expect((await log.read('other', { limit: 1000 })).map((e) => e.body)).toEqual(range(1, 20).map((i) => -3 * i));
+  }, 60_000);
+
   s.test('append - independent conversations each count from 1', async () => {
     const { log } = await s.env.open();
     const order: Array<[string, number]> = [];
