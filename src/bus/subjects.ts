@@ -18,6 +18,7 @@
  *   mrd.loghead.<log>.<conversation>      a conversation's highest seq (stream MRD_LOGHEAD_<log>)
  *   mrd.logrpc.<region>                   sends/reads forwarded to a conversation's home region
  *   mrd.failover.<region>                 failover probes, fence reads and claims (src/failover)
+ *   mrd.erasure.<region>                  "look at the erasure buckets now" (queue group `erasure`, src/erasure)
  *   KV buckets: mrd-<kind>-<region>       named and placed only by src/placement (presence, workers,
  *                                         dlq, audit, inbox, cursors); ids in keys go through kvToken()
  *   _INBOX.<random>                       single-use reply subjects (as NATS clients name them)
@@ -68,6 +69,8 @@ export const subjects = {
   logRpc: (region: string) => `${PREFIX}.logrpc.${token(region)}`,
   /** Failover: region probes, fence reads and takeover claims (queue group `failover`, src/failover). */
   failover: (region: string) => `${PREFIX}.failover.${token(region)}`,
+  /** A nudge to a region's nodes: an erasure was requested, look at the buckets now (src/erasure). */
+  erasure: (region: string) => `${PREFIX}.erasure.${token(region)}`,
   /** Subscription patterns. */
   allUsers: () => `${PREFIX}.user.*`,
   allRooms: () => `${PREFIX}.room.*`,

@@ -108,6 +108,11 @@ export const ErrorCode = {
   LogOutOfOrder: 'LOG_OUT_OF_ORDER',
   MsgFenced: 'MSG_FENCED',
   MsgDurabilityNotAllowed: 'MSG_DURABILITY_NOT_ALLOWED',
+  // erasure (src/erasure)
+  ErasureInvalid: 'ERASURE_INVALID',
+  ErasureNotFound: 'ERASURE_NOT_FOUND',
+  ErasureUnavailable: 'ERASURE_UNAVAILABLE',
+  ErasureReceiptInvalid: 'ERASURE_RECEIPT_INVALID',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

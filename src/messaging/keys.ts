@@ -15,6 +15,11 @@ export const keys = {
   cursor: (kind: CursorKind, user: string, conversation: string) => `${kind === 'delivered' ? 'd' : 'r'}.${kvToken(user)}.${kvToken(conversation)}`,
   inbox: (user: string, conversation: string) => `${kvToken(user)}.${kvToken(conversation)}`,
   inboxOf: (user: string) => `${kvToken(user)}.*`,
+  /** Patterns for erasure (src/erasure): every inbox key of a user, every one of a conversation. */
+  inboxWith: (conversation: string) => `*.${kvToken(conversation)}`,
+  /** Every cursor of a user (both kinds), and every cursor in a conversation. */
+  cursorsOf: (user: string): readonly string[] => [`d.${kvToken(user)}.*`, `r.${kvToken(user)}.*`],
+  cursorsIn: (conversation: string): readonly string[] => [`d.*.${kvToken(conversation)}`, `r.*.${kvToken(conversation)}`],
   /** The conversation of an inbox key. */
   inboxConversation: (key: string) => unKvToken(key.slice(key.indexOf('.') + 1)),
 } as const;

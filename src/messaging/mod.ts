@@ -6,3 +6,4 @@ export { BusMessaging, createMessaging } from './messaging.js';
 export type { MessagingOptions } from './messaging.js';
 export { messageIdOf, encodeMessage, encodeReceipt } from './frames.js';
 export type { Delivery, HistoryPage, Messaging, PendingConversation, Recipient, SendInput, SendResult, StoredMessage } from './types.js';
+export { keys as homeStateKeys } from './keys.js';

@@ -13,6 +13,7 @@
  *   audit trail                     the region where it happened  mrd-audit-<region>
  *   conversation log + head         the conversation's home       MRD_LOG_<region>, MRD_LOGHEAD_<region>
  *   inbox index, cursors            the conversation's home       mrd-inbox-<region>, mrd-cursors-<region>
+ *   erasure requests, confirmations every region (a copy each)    mrd-erasures-<region>
  *
  * Region-owned state is written only in its region (a local write) and read everywhere from a
  * local copy each reader keeps by watching every region's bucket. Conversation-owned state is
@@ -70,6 +71,8 @@ export const placed = {
   audit: (region: string): Place => ({ name: buckets.name(`audit-${region}`), region }),
   inbox: (region: string): Place => ({ name: buckets.name(`inbox-${region}`), region }),
   cursors: (region: string): Place => ({ name: buckets.name(`cursors-${region}`), region }),
+  /** Erasure requests and this region's confirmations (src/erasure). */
+  erasures: (region: string): Place => ({ name: buckets.name(`erasures-${region}`), region }),
   /** Takeover records of the homes this region agreed were lost (src/failover). */
   fence: (region: string): Place => ({ name: buckets.name(`fence-${region}`), region }),
   log: (region: string): LogPlace => {
@@ -85,7 +88,7 @@ export function openKv(bus: Bus, place: Place, opts: Omit<KvOptions, 'region'> =
 
 /** Every bucket and stream a deployment of these regions has, for the doctor and the docs. */
 export function everyPlace(regions: readonly string[]): { buckets: Place[]; logs: LogPlace[] } {
-  const kinds = [placed.presence, placed.workers, placed.dlq, placed.audit, placed.inbox, placed.cursors, placed.fence];
+  const kinds = [placed.presence, placed.workers, placed.dlq, placed.audit, placed.inbox, placed.cursors, placed.fence, placed.erasures];
   return { buckets: regions.flatMap((r) => kinds.map((k) => k(r))), logs: regions.map((r) => placed.log(r)) };
 }
 

@@ -45,6 +45,9 @@ export const keys = {
   room: (room: string, user: string, id: string) => `r.${kvToken(room)}.${kvToken(user)}.${id}`,
 } as const;
 
+/** Patterns matching every record of `user` in a region's bucket: its sessions and its room joins (erasure, src/erasure). */
+export const userPatterns = (user: string): readonly string[] => [`u.${kvToken(user)}.*.*`, `r.*.${kvToken(user)}.*.*`];
+
 /** Parse a key of the bucket; undefined for anything this module did not write. */
 export function parseKey(key: string): ParsedKey | undefined {
   const t = key.split('.');

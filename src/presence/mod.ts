@@ -24,3 +24,4 @@ export type { KvPresenceOptions } from './kv.js';
 export function createPresence(bus: Bus, opts: PresenceOptions & { node: string; regions: readonly string[] } & Partial<Omit<KvPresenceOptions, 'node' | 'regions'>>): Promise<Presence> {
   return KvPresence.start(bus, opts);
 }
+export { userPatterns as presenceUserPatterns } from './keys.js';

@@ -55,7 +55,7 @@ describe('buckets and streams', () => {
   it('every bucket and log belongs to one region and is held there', () => {
     const regions = ['us-east', 'eu-west', 'ap-southeast'];
     const { buckets, logs } = everyPlace(regions);
-    expect(buckets).toHaveLength(7 * regions.length);
+    expect(buckets).toHaveLength(8 * regions.length);
     expect(new Set(buckets.map((b) => b.name)).size).toBe(buckets.length);
     for (const b of buckets) expect(b.name.endsWith(`-${b.region}`)).toBe(true);
     expect(logs.map((l) => [l.region, l.stream, l.headStream])).toEqual(regions.map((r) => [r, `MRD_LOG_${r}`, `MRD_LOGHEAD_${r}`]));
