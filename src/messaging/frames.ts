@@ -13,6 +13,10 @@ import type { Recipient, StoredMessage } from './types.js';
 export const REGION_HEADER = 'mrd-region';
 /** Log header: the epoch an entry was written in, when above 1 (after a failover, src/failover). */
 export const EPOCH_HEADER = 'mrd-epoch';
+/** Log header: the entry is an event the runtime wrote (`MessageFrame.event`), not a user's message. */
+export const EVENT_HEADER = 'mrd-event';
+/** The sender of events the runtime writes into a conversation. */
+export const SYSTEM_SENDER = 'meridian';
 
 /**
  * The message id of a send: derived from what identifies the send (conversation, sender,
@@ -42,6 +46,7 @@ export function storedFromEntry(e: LogEntry): StoredMessage {
     body: e.body instanceof Uint8Array ? Buffer.from(e.body).toString('base64') : e.body,
     timestamp: e.timestamp,
     region: e.headers[REGION_HEADER] ?? '',
+    ...(e.headers[EVENT_HEADER] === 'failover_aside' ? { event: 'failover_aside' as const } : {}),
   };
 }
 
@@ -56,6 +61,7 @@ export function encodeMessage(m: StoredMessage): string {
     body: m.body,
     timestamp: m.timestamp,
     region: m.region,
+    ...(m.event === undefined ? {} : { event: m.event }),
   });
 }
 

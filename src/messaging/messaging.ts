@@ -28,7 +28,7 @@ import type { NodeMetrics } from '../observability/metrics.js';
 import { SpanKind, activeContext, extractContext, failSpan, injectHeaders, startSpan, traceFields, withSpan } from '../observability/tracing.js';
 import type { Context } from '../observability/tracing.js';
 import { Fanout } from './fanout.js';
-import { EPOCH_HEADER, REGION_HEADER, encodeMessage, encodeReceipt, messageIdOf, storedFromEntry } from './frames.js';
+import { EPOCH_HEADER, EVENT_HEADER, REGION_HEADER, SYSTEM_SENDER, encodeMessage, encodeReceipt, messageIdOf, storedFromEntry } from './frames.js';
 import { HomeState } from './home-state.js';
 import { Replicator } from './replication.js';
 import { fittingPrefix } from './fit.js';
@@ -402,6 +402,9 @@ export class BusMessaging implements Messaging {
         return this.#state.cursor('delivered', req.user, req.conversation);
       case 'pending':
         return this.#localPending(req.user);
+      case 'aside':
+        this.#parse(req.conversation);
+        return this.#storeAsideEvent(req.conversation, req.region, req.fromSeq, req.toSeq);
       case 'replicate': {
         const c = this.#parse(req.conversation);
         // Copies come only from the conversation's owner: a fenced old home is refused.
@@ -579,7 +582,48 @@ export class BusMessaging implements Messaging {
       if (last <= copied) continue;
       this.#metrics?.failoverAside(last - copied);
       this.#metrics?.log.warn({ event: 'failover_aside', conversation, owner, fromSeq: copied + 1, toSeq: last }, `${conversation}: seqs ${copied + 1}–${last} were acked here but may not have reached ${owner}; they stay in this region's log`);
+      void this.#tellOwnerAside(owner, conversation, copied + 1, last);
     }
+  }
+
+  /** Ask the new owner to write the `failover_aside` event; retried while it does not answer. */
+  async #tellOwnerAside(owner: string, conversation: string, fromSeq: number, toSeq: number): Promise<void> {
+    for (let attempt = 0; attempt < ASIDE_ATTEMPTS && !this.#closed; attempt++) {
+      try {
+        await this.#call(owner, { op: 'aside', conversation, region: this.region, fromSeq, toSeq });
+        return;
+      } catch (err) {
+        if (attempt === ASIDE_ATTEMPTS - 1) this.#metrics?.log.warn({ event: 'failover_aside_unreported', conversation, owner, err: (err as Error).message }, `${conversation}: ${owner} did not take the failover_aside event`);
+        await new Promise((r) => setTimeout(r, Math.min(30_000, 500 * 2 ** attempt)).unref());
+      }
+    }
+  }
+
+  /**
+   * At the owner: write the old home's report into the conversation as an event (a log entry from
+   * `meridian` with the `mrd-event` header, protocol `message.event`), so every participant sees,
+   * in order and in history, which seqs may hold messages they will not find here. Idempotent:
+   * the same report has the same message id.
+   */
+  async #storeAsideEvent(conversation: string, region: string, fromSeq: number, toSeq: number): Promise<SendResult> {
+    const own = this.#failover ? await this.#failover.mayWrite(conversation) : this.#ownerOf(conversation);
+    const id = messageIdOf(conversation, SYSTEM_SENDER, `failover-aside:${region}:${fromSeq}-${toSeq}`);
+    const headers: Record<string, string> = { [REGION_HEADER]: this.region, [EVENT_HEADER]: 'failover_aside', ...(own.epoch > 1 ? { [EPOCH_HEADER]: String(own.epoch) } : {}) };
+    const body = { region, fromSeq, toSeq, count: toSeq - fromSeq + 1 };
+    const minSeq = own.epoch > 1 ? await this.#epochStart(conversation, own.epoch) : 0;
+    const r = await this.#log.append(conversation, { id, from: SYSTEM_SENDER, body, headers, ...(minSeq > 0 ? { minSeq } : {}) });
+    this.#failover?.checkWrite(conversation);
+    if (!r.duplicate) {
+      const entry = { conversation, seq: r.seq, id: r.id, from: SYSTEM_SENDER, timestamp: r.timestamp, body, headers };
+      if (own.next.length > 0) this.#replicator.replicateLater(conversation, r.seq, entry);
+      const m = storedFromEntry(entry);
+      const data = enc.encode(encodeMessage(m));
+      const c = this.#parse(conversation);
+      if (c.kind === 'room') this.#bus.publish(subjects.room(c.room), data);
+      else for (const u of c.users) this.#bus.publish(subjects.user(u), data);
+    }
+    this.#metrics?.log.info({ event: 'failover_aside_event', conversation, region, fromSeq, toSeq, seq: r.seq }, `${conversation}: recorded that ${region} holds seqs ${fromSeq}–${toSeq} aside`);
+    return { messageId: r.id, conversation, seq: r.seq, timestamp: r.timestamp, duplicate: r.duplicate, home: this.region, durability: 'local' };
   }
 
   /** Who writes the conversation now and where its copies go. */
@@ -616,6 +660,9 @@ function remember(map: Map<string, number>, key: string, value: number): void {
     if (!oldest.done) map.delete(oldest.value);
   }
 }
+
+/** Tries to hand the `failover_aside` report to the new owner (backoff 0.5 s doubling, 30 s at most). */
+const ASIDE_ATTEMPTS = 8;
 
 function checkUser(user: string, path: string): void {
   const c = checkId(user);

@@ -23,7 +23,11 @@ export const rpcRequest = z.discriminatedUnion('op', [
   z.object({ op: z.literal('cursor'), user: z.string(), conversation: z.string() }),
   z.object({ op: z.literal('pending'), user: z.string() }),
   // A home copying its entries here (replication.ts); no entries: just the last seq held.
-  z.object({ op: z.literal('replicate'), conversation: z.string(), from: z.string(), entries: z.array(z.custom<LogEntry>((v) => typeof v === 'object' && v !== null)).max(1000) }),
+  // `after`: the entries are the home's log read after this seq, so the seqs between it and the
+  // first entry are gone at the home (retention, erasure) and the replica may skip them.
+  /** From an old home back after a failover: seqs it acked as `local` that the new owner never got. */
+  z.object({ op: z.literal('aside'), conversation: z.string(), region: z.string(), fromSeq: z.number().int().positive(), toSeq: z.number().int().positive() }),
+  z.object({ op: z.literal('replicate'), conversation: z.string(), from: z.string(), entries: z.array(z.custom<LogEntry>((v) => typeof v === 'object' && v !== null)).max(1000), after: z.number().int().nonnegative().optional() }),
 ]);
 export type RpcRequest = z.infer<typeof rpcRequest>;
 

@@ -70,6 +70,8 @@ export interface StoredMessage {
   readonly timestamp: number;
   /** Region whose node accepted the send. */
   readonly region: string;
+  /** An event the runtime wrote (protocol `message.event`), not a user's message. */
+  readonly event?: 'failover_aside';
 }
 
 /**

@@ -157,7 +157,7 @@ export class Session implements SessionRef, StreamHost, PresenceListener, SlowLi
     if (!(await this.out.room())) return false;
     this.ctx.metrics.framesOut.inc('message');
     return this.out.control(
-      frameText(encodeServerFrame({ type: 'message', conversation: m.conversation, seq: m.seq, messageId: m.messageId, from: m.from, to: { ...m.to }, body: m.body, timestamp: m.timestamp, region: m.region })),
+      frameText(encodeServerFrame({ type: 'message', conversation: m.conversation, seq: m.seq, messageId: m.messageId, from: m.from, to: { ...m.to }, body: m.body, timestamp: m.timestamp, region: m.region, ...(m.event === undefined ? {} : { event: m.event }) })),
     );
   }
 

@@ -71,6 +71,13 @@ export const serverFrameSchemas = {
     timestamp: ts,
     /** Region whose node accepted the message. */
     region: str,
+    /**
+     * Set on an event the runtime wrote into the conversation (never on a user's message; `from`
+     * is then `meridian`). `failover_aside`: the conversation's old home, back after a failover,
+     * holds messages it acked as `local` that never reached the new owner (body: region, fromSeq,
+     * toSeq, count).
+     */
+    event: z.enum(['failover_aside']).optional(),
   }),
   receipt: z.object({ type: z.literal('receipt'), kind: z.enum(['delivered', 'read']), conversation: str, user: str, seq, timestamp: ts }),
   presence: z.discriminatedUnion('of', [

@@ -47,6 +47,8 @@ async function deploy(dir: string, topology: Topology = defaultTopology()): Prom
     messaging: (r) => ms.get(r)!,
     kill: (r) => Promise.resolve(network.kill(r)),
     revive: (r) => Promise.resolve(network.revive(r)),
+    cut: (a, b) => Promise.resolve(network.cut(a, b)),
+    restore: (a, b) => Promise.resolve(network.restore(a, b)),
     async close() {
       await Promise.all([...ms.values()].map((m) => m.close()));
       await Promise.all(logs.map((l) => l.close()));

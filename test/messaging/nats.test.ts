@@ -43,6 +43,8 @@ async function deploy(topology: Topology): Promise<Deployment> {
       await sc.restart(r);
       await sc.waitReady();
     },
+    cut: (a, b) => Promise.resolve(sc.cut(a, b)),
+    restore: (a, b) => Promise.resolve(sc.restore(a, b)),
     async close() {
       await Promise.all([...ms.values()].map((m) => m.close()));
       await Promise.all(logs.map((l) => l.close()));

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors/mod.js';
-import type { Delivery, Messaging } from '../../src/messaging/mod.js';
+import type { Delivery, Messaging, StoredMessage } from '../../src/messaging/mod.js';
 import { dmConversation, roomConversation } from '../../src/protocol/mod.js';
 import { ConversationPlacement } from '../../src/placement/mod.js';
 import type { MessageLog } from '../../src/log/mod.js';
@@ -21,6 +21,9 @@ export interface Deployment {
   /** Make a region unreachable (its bus and log), then bring it back. */
   kill(region: string): Promise<void>;
   revive(region: string): Promise<void>;
+  /** Cut the link between two regions (both ways), then restore it. */
+  cut(a: string, b: string): Promise<void>;
+  restore(a: string, b: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -344,5 +347,43 @@ export function runFailoverConformance(factory: DeploymentFactory): void {
       expect(viaOld).toMatchObject({ seq: 5 + gap + 2, home: replica });
       expect(await d.log(C).last(conversation)).toBe(5);
     }, 120_000);
+
+    it('a returning home reports the `local` acks its replica never got as an event on the conversation, and keeps them aside', async () => {
+      // A pair that has not failed over yet (the case above took C's conversations away).
+      const [alice, bob] = pairHomedIn(A);
+      const conversation = dmConversation(alice, bob);
+      const replica = placement.replicasOf(conversation)[0]!;
+      const third = d.regions.find((r) => r !== A && r !== replica)!;
+      for (let i = 1; i <= 2; i++) await d.messaging(A).send({ from: alice, to: { user: bob }, body: i, clientMsgId: `r${i}`, durability: 'replicated' });
+      // The home cannot reach its replica (the third region still hears it: no takeover), and
+      // acks three `local` sends the replica never gets.
+      await d.cut(A, replica);
+      const local: number[] = [];
+      try {
+        for (let i = 3; i <= 5; i++) local.push((await d.messaging(A).send({ from: alice, to: { user: bob }, body: i, clientMsgId: `l${i}`, durability: 'local' })).seq);
+        expect(local).toEqual([3, 4, 5]);
+        await d.kill(A);
+        try {
+          await eventually(async () => (await d.messaging(third).send({ from: bob, to: { user: alice }, body: 'after', clientMsgId: 'a1', durability: 'replicated' }).catch(() => undefined)) !== undefined, `${replica} to take over from ${A}`, 45_000);
+        } finally {
+          await d.restore(A, replica);
+        }
+      } finally {
+        await d.revive(A);
+      }
+      // Back, the old home tells the new owner, which writes the event into the conversation.
+      const gap = d.topology.replication.maxUnreplicated;
+      let event: StoredMessage | undefined;
+      await eventually(async () => {
+        const page = await d.messaging(replica).history(conversation).catch(() => undefined);
+        event = page?.messages.find((m) => m.event === 'failover_aside');
+        return event !== undefined;
+      }, 'the failover_aside event in the conversation', 45_000);
+      expect(event).toMatchObject({ from: 'meridian', seq: 2 + gap + 2, body: { region: A, fromSeq: 3, toSeq: 5, count: 3 } });
+      // Read through any region, it is the same entry; the three acks stay in the old home's log.
+      const viaThird = await d.messaging(third).history(conversation);
+      expect(viaThird.messages.map((m) => [m.seq, m.event ?? null])).toEqual([[1, null], [2, null], [2 + gap + 1, null], [2 + gap + 2, 'failover_aside']]);
+      expect((await d.log(A).read(conversation)).map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]);
+    }, 150_000);
   });
 }
