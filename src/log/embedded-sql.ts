@@ -61,7 +61,9 @@ export interface Statements {
   idAt: St<[string, number], { id: string }>;
   trim: St<[string, number]>;
   read: St<[string, number, number, number], MessageRow>;
-  first: St<[string, number], { seq: number }>;
+  first: St<[string, number, number], { seq: number }>;
+  conversationsAfter: St<[string, number], { conversation: string; last_seq: number }>;
+  ageTrim: St<[string, number, string, number, number]>;
   erase: St<[string]>;
   eraseFrom: St<[string]>;
   dedupeGet: St<[string, string, number], { seq: number; ts: number }>;
@@ -83,7 +85,12 @@ export function prepareStatements(db: Database.Database): Statements {
     idAt: db.prepare('SELECT id FROM log_messages WHERE conversation = ? AND seq = ?'),
     trim: db.prepare('DELETE FROM log_messages WHERE conversation = ? AND seq <= ?'),
     read: db.prepare('SELECT * FROM log_messages WHERE conversation = ? AND seq > ? AND ts >= ? ORDER BY seq LIMIT ?'),
-    first: db.prepare('SELECT seq FROM log_messages WHERE conversation = ? AND ts >= ? ORDER BY seq LIMIT 1'),
+    first: db.prepare('SELECT seq FROM log_messages WHERE conversation = ? AND seq > ? AND ts >= ? ORDER BY seq LIMIT 1'),
+    conversationsAfter: db.prepare('SELECT conversation, last_seq FROM log_conversations WHERE conversation > ? ORDER BY conversation LIMIT ?'),
+    // The oldest aged rows of one conversation, at most a given number (the next sweep goes on).
+    ageTrim: db.prepare(
+      'DELETE FROM log_messages WHERE conversation = ? AND ts < ? AND seq <= (SELECT max(seq) FROM (SELECT seq FROM log_messages WHERE conversation = ? AND ts < ? ORDER BY seq LIMIT ?))',
+    ),
     erase: db.prepare('DELETE FROM log_messages WHERE conversation = ?'),
     eraseFrom: db.prepare('DELETE FROM log_messages WHERE sender = ?'),
     dedupeGet: db.prepare('SELECT seq, ts FROM log_dedupe WHERE conversation = ? AND key = ? AND expires > ?'),

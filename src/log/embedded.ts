@@ -9,9 +9,12 @@
  * `append` resolves, so an ack means the entry survives a crash or power loss.
  *
  * The counter lives in its own table (`log_conversations`), not `max(seq)` of the entries, so
- * erasure and retention never make a seq come round again. Age retention is enforced twice:
- * reads filter by timestamp (nothing older than `maxAgeMs` is ever returned) and a sweep timer
- * deletes the rows. Schema and statements are in embedded-sql.ts.
+ * erasure and retention never make a seq come round again. Retention is per conversation
+ * (retention.ts): reads filter by the conversation's policy (nothing older than its age limit,
+ * nothing at or below `last - maxCount`, even before a sweep), count is trimmed in the append or
+ * store transaction, and a sweep timer deletes aged rows: without a `retention` function one
+ * DELETE by timestamp, with one a walk over the conversations (a bounded slice per tick, resumed
+ * where the last tick stopped). Schema and statements are in embedded-sql.ts.
  *
  * `store` (replication) is the same transaction with the seq, id and timestamp taken from the
  * entry instead of assigned: accepted only at `last_seq + 1`, its dedupe record expires
@@ -25,23 +28,33 @@ import Database from 'better-sqlite3';
 import { ErrorCode, MeridianError } from '../errors/mod.js';
 import { SCHEMA, prepareStatements } from './embedded-sql.js';
 import type { MessageRow, Statements } from './embedded-sql.js';
+import { countFloor, limitsOf, minTimestamp, unlimited } from './retention.js';
+import type { Limits } from './retention.js';
 import type { AppendInput, AppendResult, LogEntry, LogOptions, MessageLog, ReadOptions, StoreManyResult, StoreResult, StoreOptions } from './types.js';
 import { assertConversation, batchError, checkAppend, checkBatch, checkFrom, checkLogOptions, checkRead, checkStore, closedError, decodeBody, outOfOrder } from './validate.js';
-import type { EncodedStore } from './validate.js';
+import type { CheckedLogOptions, EncodedStore } from './validate.js';
 
 export interface SqliteLogOptions extends LogOptions {
   /** The region's database file (created with its directory if missing), or `:memory:`. */
   path: string;
   /** How often expired entries and dedupe records are deleted. Default 1000 ms. */
   sweepIntervalMs?: number;
+  /** With a `retention` function: conversations looked at per sweep tick. Default 500. */
+  sweepBatch?: number;
 }
+
+/** Rows one conversation's age sweep deletes per tick at most (the next tick goes on). */
+const AGE_ROWS_PER_TICK = 5000;
 
 export class SqliteMessageLog implements MessageLog {
   readonly path: string;
   readonly #db: Database.Database;
   readonly #st: Statements;
-  readonly #opts: Required<LogOptions>;
+  readonly #opts: CheckedLogOptions;
   readonly #timer: NodeJS.Timeout;
+  readonly #sweepBatch: number;
+  /** Where the per-conversation sweep goes on from (the last conversation it looked at). */
+  #sweepCursor = '';
   #closed = false;
 
   constructor(opts: SqliteLogOptions) {
@@ -62,6 +75,7 @@ export class SqliteMessageLog implements MessageLog {
       this.#db.close();
       throw err;
     }
+    this.#sweepBatch = Math.max(1, opts.sweepBatch ?? 500);
     this.#timer = setInterval(() => this.#sweep(), opts.sweepIntervalMs ?? 1000);
     this.#timer.unref();
   }
@@ -70,11 +84,12 @@ export class SqliteMessageLog implements MessageLog {
     return this.#run(() => {
       const e = checkAppend(conversation, input, this.#opts.maxBodyBytes);
       const now = Date.now();
+      const limits = this.#limits(conversation);
       const tx = this.#db.transaction((): AppendResult => {
         if (e.keyed) {
           const dup = this.#st.dedupeGet.get(conversation, e.id, now);
           if (dup) {
-            if (!this.#st.exists.get(conversation, dup.seq) || this.#expired(dup.ts, now)) {
+            if (!this.#st.exists.get(conversation, dup.seq) || dup.ts < minTimestamp(limits, now)) {
               throw new MeridianError(ErrorCode.LogDuplicateGone, `message ${JSON.stringify(e.id)} was appended before as seq ${dup.seq}, which is no longer stored`, {
                 details: { conversation, id: e.id, seq: dup.seq },
               });
@@ -86,8 +101,7 @@ export class SqliteMessageLog implements MessageLog {
         this.#st.insert.run(conversation, seq, e.id, e.from, now, e.kind, Buffer.from(e.body.buffer, e.body.byteOffset, e.body.byteLength), JSON.stringify(e.headers));
         this.#st.setLast.run(conversation, seq);
         if (e.keyed) this.#st.dedupePut.run(conversation, e.id, seq, now, now + this.#opts.dedupeWindowMs);
-        const keep = this.#opts.maxPerConversation;
-        if (keep > 0 && seq > keep) this.#st.trim.run(conversation, seq - keep);
+        this.#trimCount(conversation, limits, seq);
         return { conversation, seq, id: e.id, timestamp: now, duplicate: false };
       });
       return tx.immediate();
@@ -137,7 +151,9 @@ export class SqliteMessageLog implements MessageLog {
   read(conversation: string, opts?: ReadOptions): Promise<LogEntry[]> {
     return this.#run(() => {
       const { after, limit } = checkRead(conversation, opts);
-      return this.#st.read.all(conversation, after, this.#minTs(), limit).map(toEntry);
+      const l = this.#limits(conversation);
+      const floor = l.maxCount > 0 ? countFloor(l, this.#st.lastSeq.get(conversation)?.last_seq ?? 0) : 0;
+      return this.#st.read.all(conversation, Math.max(after, floor), minTimestamp(l, Date.now()), limit).map(toEntry);
     });
   }
 
@@ -151,8 +167,10 @@ export class SqliteMessageLog implements MessageLog {
   firstAvailable(conversation: string): Promise<number> {
     return this.#run(() => {
       assertConversation(conversation);
-      const first = this.#st.first.get(conversation, this.#minTs())?.seq;
-      return first ?? (this.#st.lastSeq.get(conversation)?.last_seq ?? 0) + 1;
+      const l = this.#limits(conversation);
+      const last = this.#st.lastSeq.get(conversation)?.last_seq ?? 0;
+      const first = this.#st.first.get(conversation, countFloor(l, last), minTimestamp(l, Date.now()))?.seq;
+      return first ?? last + 1;
     });
   }
 
@@ -191,18 +209,18 @@ export class SqliteMessageLog implements MessageLog {
     this.#st.insert.run(e.conversation, e.seq, e.id, e.from, e.ts, e.kind, Buffer.from(e.body.buffer, e.body.byteOffset, e.body.byteLength), JSON.stringify(e.headers));
     this.#st.setLast.run(e.conversation, e.seq);
     this.#st.dedupePut.run(e.conversation, e.id, e.seq, e.ts, e.ts + this.#opts.dedupeWindowMs);
-    const keep = this.#opts.maxPerConversation;
-    if (keep > 0 && e.seq > keep) this.#st.trim.run(e.conversation, e.seq - keep);
+    this.#trimCount(e.conversation, this.#limits(e.conversation), e.seq);
     return { stored: true, last: e.seq };
   }
 
-  /** Oldest timestamp still inside retention (0: no age limit). */
-  #minTs(): number {
-    return this.#opts.maxAgeMs > 0 ? Date.now() - this.#opts.maxAgeMs : 0;
+  #limits(conversation: string): Limits {
+    return limitsOf(this.#opts, conversation);
   }
 
-  #expired(ts: number, now: number): boolean {
-    return this.#opts.maxAgeMs > 0 && ts < now - this.#opts.maxAgeMs;
+  /** Count retention, inside the caller's transaction: delete the seqs at or below `last - maxCount`. */
+  #trimCount(conversation: string, l: Limits, last: number): void {
+    const floor = countFloor(l, last);
+    if (floor > 0) this.#st.trim.run(conversation, floor);
   }
 
   #sweep(): void {
@@ -210,7 +228,22 @@ export class SqliteMessageLog implements MessageLog {
     try {
       const now = Date.now();
       this.#st.dedupeSweep.run(now);
-      if (this.#opts.maxAgeMs > 0) this.#st.ageSweep.run(now - this.#opts.maxAgeMs);
+      if (this.#opts.retention === undefined) {
+        if (this.#opts.maxAgeMs > 0) this.#st.ageSweep.run(now - this.#opts.maxAgeMs);
+        return;
+      }
+      // Per conversation: a slice of the conversations per tick, in key order, wrapping around.
+      const slice = this.#st.conversationsAfter.all(this.#sweepCursor, this.#sweepBatch);
+      this.#sweepCursor = slice.length < this.#sweepBatch ? '' : (slice[slice.length - 1]?.conversation ?? '');
+      this.#db.transaction(() => {
+        for (const { conversation, last_seq: last } of slice) {
+          const l = this.#limits(conversation);
+          if (unlimited(l)) continue;
+          this.#trimCount(conversation, l, last);
+          const minTs = minTimestamp(l, now);
+          if (minTs > 0) this.#st.ageTrim.run(conversation, minTs, conversation, minTs, AGE_ROWS_PER_TICK);
+        }
+      }).immediate();
     } catch {
       // SQLITE_BUSY from another process holding the file: the next tick retries.
     }

@@ -15,8 +15,7 @@ import { mapNatsError } from '../bus/nats/errors.js';
 import { subjects } from '../bus/subjects.js';
 import { logStreams } from '../placement/mod.js';
 import { ErrorCode, MeridianError } from '../errors/mod.js';
-import type { LogOptions } from './types.js';
-import type { BodyKind } from './validate.js';
+import type { BodyKind, CheckedLogOptions } from './validate.js';
 
 export const META_HDR = 'Mrd-Log';
 
@@ -53,7 +52,10 @@ type Config = Partial<StreamConfig> & { name: string };
 /** Server error code when a stream of that name exists with another config. */
 const STREAM_NAME_EXISTS = 10058;
 
-export function streamConfigs(name: string, home: string, replicas: number, o: Required<LogOptions>): { log: Config; head: Config } {
+export function streamConfigs(name: string, home: string, replicas: number, o: CheckedLogOptions): { log: Config; head: Config } {
+  // With a per-conversation policy the stream has no limits of its own: they would apply to
+  // every conversation alike. The log's sweep enforces the policy (nats-retention.ts).
+  const perConversation = o.retention !== undefined;
   const common = {
     storage: StorageType.File,
     retention: RetentionPolicy.Limits,
@@ -66,8 +68,8 @@ export function streamConfigs(name: string, home: string, replicas: number, o: R
       ...common,
       name: logStreams(name).stream,
       subjects: [subjects.allLog(name)],
-      max_age: o.maxAgeMs > 0 ? nanos(o.maxAgeMs) : 0,
-      max_msgs_per_subject: o.maxPerConversation > 0 ? o.maxPerConversation : -1,
+      max_age: o.maxAgeMs > 0 && !perConversation ? nanos(o.maxAgeMs) : 0,
+      max_msgs_per_subject: o.maxPerConversation > 0 && !perConversation ? o.maxPerConversation : -1,
       duplicate_window: nanos(o.dedupeWindowMs),
       // Room for the body plus the meta header (ids, sender, user headers).
       max_msg_size: o.maxBodyBytes + 16 * 1024,

@@ -30,9 +30,14 @@
  * another entry (the id was used before at another seq: the source reused it after its dedupe
  * window, or an append here took it), the entry is published again without `Nats-Msg-Id`; a
  * later append retry with that id then finds the earlier entry (SQLite: the later one).
- * Unlike SQLite, the server measures the dedupe window and `max_age` from when the copy was
- * stored here, not from the entry's timestamp: on a replica an id is remembered, and an entry
- * kept, up to the replication delay longer. `storeMany` carries the conversation's last stream
+ * Unlike SQLite, the server measures the dedupe window (and, without a `retention` function, the
+ * stream's `max_age`) from when the copy was stored here, not from the entry's timestamp: on a
+ * replica an id is remembered up to the replication delay longer. Reads hide entries beyond
+ * their conversation's policy by the entry's own seq and timestamp, as SQLite does.
+ *
+ * Retention: without a `retention` function the global options are stream limits (`max_age`,
+ * `max_msgs_per_subject`); with one the stream has none and nats-retention.ts sweeps each
+ * conversation by its own policy. `storeMany` carries the conversation's last stream
  * sequence from one publish to the next (no re-reads) and raises each head once at the end.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -43,11 +48,14 @@ import { logStreams } from '../placement/mod.js';
 import { ErrorCode, MeridianError } from '../errors/mod.js';
 import { eraseSender } from './nats-erase.js';
 import { fetchFrom, findLast, findStart } from './nats-read.js';
+import { RetentionSweeper, findFirstWhere } from './nats-retention.js';
 import { ensureStream, getLast, getNext, isWrongLastSequence, metaHeaders, metaOf, readHead, streamConfigs, toLogError } from './nats-store.js';
 import type { EntryMeta, Head } from './nats-store.js';
+import { beyond, countFloor, limitsOf, minTimestamp } from './retention.js';
+import type { Limits } from './retention.js';
 import type { AppendInput, AppendResult, LogEntry, LogOptions, MessageLog, ReadOptions, StoreManyResult, StoreResult, StoreOptions } from './types.js';
 import { assertConversation, batchError, checkAppend, checkBatch, checkFrom, checkLogOptions, checkRead, checkStore, closedError, decodeBody, outOfOrder } from './validate.js';
-import type { EncodedStore } from './validate.js';
+import type { CheckedLogOptions, EncodedStore } from './validate.js';
 
 export interface NatsLogOptions extends LogOptions {
   /** A connection to any region of the super-cluster; borrowed, `close()` leaves it open. */
@@ -62,6 +70,12 @@ export interface NatsLogOptions extends LogOptions {
   timeoutMs?: number;
   /** Appends that lose the seq race this often in a row fail with LOG_CONTENTION. Default 100. */
   maxAttempts?: number;
+  /** With a `retention` function: how often the retention sweep runs. Default 5000 ms. */
+  sweepIntervalMs?: number;
+  /** With a `retention` function: conversations looked at per sweep tick. Default 200. */
+  sweepBatch?: number;
+  /** A sweep tick failed (the next one retries). */
+  onSweepError?: (err: unknown) => void;
 }
 
 /** Where a conversation ends, as a store needs it. */
@@ -81,14 +95,15 @@ export class NatsMessageLog implements MessageLog {
   readonly #nc: NatsConnection;
   readonly #js: JetStreamClient;
   readonly #jsm: JetStreamManager;
-  readonly #opts: Required<LogOptions>;
+  readonly #opts: CheckedLogOptions;
+  readonly #sweeper: RetentionSweeper | undefined;
   readonly #stream: string;
   readonly #headStream: string;
   readonly #timeoutMs: number;
   readonly #maxAttempts: number;
   #closed = false;
 
-  constructor(o: NatsLogOptions, jsm: JetStreamManager, opts: Required<LogOptions>) {
+  constructor(o: NatsLogOptions, jsm: JetStreamManager, opts: CheckedLogOptions) {
     this.name = o.name;
     this.home = o.home;
     this.#timeoutMs = o.timeoutMs ?? 5000;
@@ -98,6 +113,27 @@ export class NatsMessageLog implements MessageLog {
     this.#jsm = jsm;
     this.#opts = opts;
     ({ stream: this.#stream, headStream: this.#headStream } = logStreams(o.name));
+    this.#sweeper =
+      opts.retention === undefined
+        ? undefined
+        : new RetentionSweeper(
+            {
+              jsm,
+              stream: this.#stream,
+              filter: subjects.allLog(o.name),
+              limits: (c) => this.#limits(c),
+              headSeq: async (c) => (await this.#head(c)).seq,
+              raiseHead: async (c, seq) => this.#raiseHead(c, seq, await this.#head(c)),
+            },
+            o.sweepIntervalMs ?? 5000,
+            Math.max(1, o.sweepBatch ?? 200),
+            o.onSweepError ?? (() => undefined),
+          );
+  }
+
+  /** Run one retention sweep tick now (tests; the timer runs them anyway). */
+  async sweep(): Promise<void> {
+    await this.#sweeper?.tick();
   }
 
   append(conversation: string, input: AppendInput): Promise<AppendResult> {
@@ -176,15 +212,19 @@ export class NatsMessageLog implements MessageLog {
     return this.#call({ conversation }, async () => {
       const { after, limit } = checkRead(conversation, opts);
       const subject = subjects.log(this.name, conversation);
-      const last = (await getLast(this.#jsm, this.#stream, subject)) ?? (await findLast(this.#jsm, this.#stream, subject));
+      const l = this.#limits(conversation);
+      const [found, head] = await Promise.all([getLast(this.#jsm, this.#stream, subject), l.maxCount > 0 ? this.#head(conversation) : undefined]);
+      const last = found ?? (await findLast(this.#jsm, this.#stream, subject));
       if (!last) return [];
-      let start = await findStart(this.#jsm, this.#stream, subject, last, after);
+      const lastSeq = Math.max(metaOf(last.header).seq, head?.seq ?? 0);
+      let start = await findStart(this.#jsm, this.#stream, subject, last, Math.max(after, countFloor(l, lastSeq)));
       const out: LogEntry[] = [];
+      const now = Date.now();
       while (start !== null && out.length < limit) {
         const batch = await fetchFrom(this.#nc, this.#jsm, this.#stream, subject, { start, end: last.seq }, limit - out.length, this.#timeoutMs);
         for (const r of batch.entries) {
-          // The server removes aged entries on its own timer; never hand one out meanwhile.
-          if (this.#expired(r.storedMs)) continue;
+          // Sweeps (the server's, or ours) run on timers; never hand out an entry beyond its policy meanwhile.
+          if (this.#expired(r.storedMs) || beyond(l, r.meta.seq, r.meta.ts, lastSeq, now)) continue;
           out.push({ conversation, seq: r.meta.seq, id: r.meta.id, from: r.meta.from, timestamp: r.meta.ts, body: decodeBody(r.meta.kind, r.data), headers: r.meta.h });
         }
         start = batch.done ? null : batch.next;
@@ -205,9 +245,23 @@ export class NatsMessageLog implements MessageLog {
     return this.#call({ conversation }, async () => {
       assertConversation(conversation);
       const subject = subjects.log(this.name, conversation);
+      const l = this.#limits(conversation);
+      const lastSeq = await this.last(conversation);
+      const floor = countFloor(l, lastSeq);
+      const minTs = minTimestamp(l, Date.now());
+      const out = (m: StoredMsg): boolean => {
+        const meta = metaOf(m.header);
+        return this.#expired(m.time.getTime()) || meta.seq <= floor || meta.ts < minTs;
+      };
       let m = await getNext(this.#jsm, this.#stream, subject, 1);
-      while (m && this.#expired(m.time.getTime())) m = await getNext(this.#jsm, this.#stream, subject, m.seq + 1);
-      return m ? metaOf(m.header).seq : (await this.last(conversation)) + 1;
+      if (m && out(m)) {
+        // Skip what the policy puts beyond, by binary search (a sweep may not have run yet).
+        const last = (await getLast(this.#jsm, this.#stream, subject)) ?? (await findLast(this.#jsm, this.#stream, subject));
+        const from = last ? await findFirstWhere(this.#jsm, this.#stream, subject, { from: m.seq, to: last.seq }, (x) => x.seq > floor && x.ts >= minTs) : null;
+        m = from === null ? null : await getNext(this.#jsm, this.#stream, subject, from);
+        while (m && out(m)) m = await getNext(this.#jsm, this.#stream, subject, m.seq + 1);
+      }
+      return m ? metaOf(m.header).seq : lastSeq + 1;
     });
   }
 
@@ -239,11 +293,17 @@ export class NatsMessageLog implements MessageLog {
 
   close(): Promise<void> {
     this.#closed = true;
+    this.#sweeper?.close();
     return Promise.resolve();
   }
 
+  /** Beyond the stream's own `max_age` (set only without a `retention` function). */
   #expired(storedMs: number): boolean {
-    return this.#opts.maxAgeMs > 0 && storedMs < Date.now() - this.#opts.maxAgeMs;
+    return this.#opts.retention === undefined && this.#opts.maxAgeMs > 0 && storedMs < Date.now() - this.#opts.maxAgeMs;
+  }
+
+  #limits(conversation: string): Limits {
+    return limitsOf(this.#opts, conversation);
   }
 
   #head(conversation: string): Promise<Head> {
@@ -337,10 +397,10 @@ export class NatsMessageLog implements MessageLog {
   /** The answer to a retried append: the stored original, if it is still there. */
   async #original(conversation: string, subject: string, streamSeq: number, id: string, head: Head): Promise<AppendResult> {
     const m: StoredMsg | null = await this.#jsm.streams.getMessage(this.#stream, { seq: streamSeq });
-    if (!m || m.subject !== subject || this.#expired(m.time.getTime())) {
+    const meta = m && m.subject === subject ? metaOf(m.header) : undefined;
+    if (!m || !meta || this.#expired(m.time.getTime()) || beyond(this.#limits(conversation), meta.seq, meta.ts, Math.max(meta.seq, head.seq, (await this.last(conversation))), Date.now())) {
       throw new MeridianError(ErrorCode.LogDuplicateGone, `message ${JSON.stringify(id)} was appended before and is no longer stored`, { details: { conversation, id } });
     }
-    const meta = metaOf(m.header);
     // The original's appender may have died before raising the head: finish its job.
     await this.#raiseHead(conversation, meta.seq, head);
     return { conversation, seq: meta.seq, id: meta.id, timestamp: meta.ts, duplicate: true };

@@ -32,9 +32,17 @@
  * - `last` MUST return the highest seq ever assigned in the conversation (0 if none), also when
  *   its entries are gone. `firstAvailable` MUST return the lowest stored seq, or `last + 1` when
  *   nothing is stored.
- * - Retention: entries older than `maxAgeMs`, and entries beyond the newest `maxPerConversation`
- *   of a conversation, MUST eventually disappear (count at once, age within a sweep interval);
- *   reads MUST NOT return entries older than `maxAgeMs`.
+ * - Retention is per conversation: `retention(conversation)` gives its policy (`maxAgeMs`,
+ *   `maxCount`; a field absent or 0 is no limit of that kind), and when it answers undefined (or
+ *   is not given) the global `maxAgeMs` / `maxPerConversation` apply. An entry is beyond its
+ *   policy when its timestamp is older than `maxAgeMs` (measured from the entry's own timestamp,
+ *   so a replica's copy expires with the home's) or its seq is at or below `last - maxCount` (the
+ *   newest `maxCount` seqs are kept; holes left by erasure count as seqs). `read` and
+ *   `firstAvailable` MUST NOT return or report an entry beyond its policy, even before it is
+ *   removed. Such entries MUST be removed from storage (the stored bytes deleted, not only
+ *   hidden) within a sweep interval (SQLite also at once for count on append/store), by a sweep
+ *   that does bounded work per pass and stops with `close()`. Retention MUST NOT lower `last`:
+ *   a removed seq is never assigned again, and `store` MUST NOT bring it back (see below).
  * - `erase(conversation)` MUST remove every stored entry (body, headers, sender) of the
  *   conversation; `eraseFrom(user)` every entry sent by `user` in every conversation of this
  *   log, leaving holes in the seqs. Neither resets the counter. What erasure does not reach:
@@ -51,10 +59,13 @@
  *   brought back by a re-send. After a store the entry's id dedupes appends exactly as if it had
  *   been appended here (original seq and timestamp, `duplicate: true`), and `append` continues at
  *   `last + 1`. Every stored entry takes part in dedupe (whether the source's id was given by the
- *   sender or generated). Count retention applies to stored entries as to appended ones.
- *   Where the stores differ: SQLite measures the dedupe window and `maxAgeMs` of a stored entry
- *   from its timestamp, NATS from when the copy was stored (so up to the replication delay
- *   longer). `storeMany(entries)` stores in order and stops at the first failure, rejecting with
+ *   sender or generated). Retention applies to stored entries as to appended ones, by the
+ *   entry's seq and timestamp. `allowGap` lets an entry skip ahead of `last + 1` (a failover's
+ *   first write, or a source whose seqs in between are gone to retention or erasure).
+ *   Where the stores differ: SQLite measures the dedupe window from a stored entry's timestamp,
+ *   NATS from when the copy was stored (so up to the replication delay longer); without a
+ *   `retention` function NATS also lets the stream's `max_age` remove entries by the time they
+ *   were stored (reads still hide them by timestamp). `storeMany(entries)` stores in order and stops at the first failure, rejecting with
  *   that entry's error plus `details.index` (entries before it were accepted) and
  *   `details.stored`.
  * - Bad input MUST be refused with typed errors before anything is stored:
@@ -65,6 +76,8 @@
  *   rejects with `LOG_UNAVAILABLE`; heavy contention beyond the retry budget `LOG_CONTENTION`;
  *   a `store` that is not the next seq `LOG_OUT_OF_ORDER`.
  */
+
+import type { RetentionOf } from './retention.js';
 
 /** What a message body may be: raw bytes, or any JSON value (stored as its UTF-8 text). */
 export type LogBody = Uint8Array | JsonValue;
@@ -144,10 +157,16 @@ export interface ReadOptions {
 export interface LogOptions {
   /** How long an `id` is remembered for dedupe. Default 120 000 ms (JetStream's default). */
   dedupeWindowMs?: number;
-  /** Drop entries older than this. 0 or absent: keep forever. */
+  /** Drop entries older than this (default for conversations `retention` leaves out). 0 or absent: keep forever. */
   maxAgeMs?: number;
-  /** Keep only the newest N entries per conversation. 0 or absent: no limit. */
+  /** Keep only the newest N seqs per conversation (default as above). 0 or absent: no limit. */
   maxPerConversation?: number;
+  /**
+   * A conversation's retention policy (retention.ts); undefined for a conversation: the two
+   * options above. The topology's `retention` section gives one (src/topology/retention.ts).
+   * It is called often: keep it a cheap, pure function of the conversation id.
+   */
+  retention?: RetentionOf;
   /** Largest encoded body accepted. Default 64 KiB. */
   maxBodyBytes?: number;
 }

@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ErrorCode, MeridianError } from '../errors/mod.js';
+import type { RetentionOf } from './retention.js';
 import type { AppendInput, LogBody, LogEntry, LogOptions, ReadOptions } from './types.js';
 
 export const MAX_CONVERSATION = 256;
@@ -160,8 +161,12 @@ export function checkFrom(from: string): void {
   assertName('from', from, MAX_FROM);
 }
 
+/** The shared options as the stores keep them: numbers normalised, the policy function as given. */
+export type CheckedLogOptions = Required<Omit<LogOptions, 'retention'>> & { retention: RetentionOf | undefined };
+
 /** Normalised shared options; invalid values are refused (only the dedupe window is capped). */
-export function checkLogOptions(opts: LogOptions): Required<LogOptions> {
+export function checkLogOptions(opts: LogOptions): CheckedLogOptions {
+  if (opts.retention !== undefined && typeof opts.retention !== 'function') throw invalid('retention must be a function of the conversation id', {});
   const out = {
     dedupeWindowMs: opts.dedupeWindowMs ?? DEFAULT_DEDUPE_WINDOW_MS,
     maxAgeMs: opts.maxAgeMs ?? 0,
@@ -175,7 +180,7 @@ export function checkLogOptions(opts: LogOptions): Required<LogOptions> {
   if (out.maxBodyBytes < 1) throw invalid('maxBodyBytes must be at least 1', { maxBodyBytes: out.maxBodyBytes });
   // A retry must find its original: JetStream refuses a window longer than max_age for this reason.
   if (out.maxAgeMs > 0 && out.dedupeWindowMs > out.maxAgeMs) out.dedupeWindowMs = out.maxAgeMs;
-  return out;
+  return { ...out, retention: opts.retention };
 }
 
 export function closedError(): MeridianError {

@@ -10,6 +10,7 @@
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { basicTests } from './conformance-basic.js';
 import { lifecycleTests } from './conformance-lifecycle.js';
+import { retentionTests } from './conformance-retention.js';
 import { storeTests } from './conformance-store.js';
 import type { LogEnv, LogFactory, LogSuite } from './helpers.js';
 
@@ -38,6 +39,7 @@ export function runLogConformance(factory: LogFactory): void {
     basicTests(suite);
     lifecycleTests(suite);
     storeTests(suite);
+    retentionTests(suite);
   });
 }
 

@@ -21,15 +21,15 @@ const factory: LogFactory = {
     const dir = await mkdtemp(join(tmpdir(), 'meridian-log-'));
     const open = new Set<MessageLog>();
     let n = 0;
-    const handle = (path: string, opts: LogOptions): MessageLog => {
-      const log = openSqliteLog({ ...opts, path, sweepIntervalMs: 100 });
+    const handle = (path: string, opts: LogOptions, sweepIntervalMs = 100): MessageLog => {
+      const log = openSqliteLog({ ...opts, path, sweepIntervalMs });
       open.add(log);
       return log;
     };
     return {
-      open(opts = {}): Promise<LogHandle> {
+      open(opts = {}, tuning = {}): Promise<LogHandle> {
         const path = join(dir, `region-${++n}`, 'log.db');
-        const mine: MessageLog[] = [handle(path, opts)];
+        const mine: MessageLog[] = [handle(path, opts, tuning.sweepIntervalMs)];
         const first = mine[0];
         if (!first) throw new Error('no handle');
         return Promise.resolve({
@@ -44,6 +44,15 @@ const factory: LogFactory = {
             const log = handle(path, opts);
             mine.push(log);
             return log;
+          },
+          stored: (conversation) => {
+            // The file itself, through a connection of its own: rows deleted are gone from it.
+            const db = new Database(path, { readonly: true });
+            try {
+              return Promise.resolve(db.prepare('SELECT seq FROM log_messages WHERE conversation = ? ORDER BY seq').all(conversation).map((r) => (r as { seq: number }).seq));
+            } finally {
+              db.close();
+            }
           },
         });
       },

@@ -16,11 +16,20 @@ export interface LogHandle {
   /** Put the store through a restart (embedded: close and reopen the file; NATS: restart the
    * home region's nats-server) and return a fresh handle once it serves again. */
   restart(): Promise<MessageLog>;
+  /** The seqs of `conversation` physically in the store (SQLite: rows of the file; NATS: the
+   * stream's messages on its subject), read beside the log, ascending: what retention removed
+   * must be gone from here, not only hidden by reads. */
+  stored(conversation: string): Promise<number[]>;
+}
+
+/** Knobs of a store that are not log options: how often its retention sweep runs. */
+export interface LogTuning {
+  sweepIntervalMs?: number;
 }
 
 export interface LogEnv {
   /** A new, empty store with these options. The env closes it on `close()`. */
-  open(opts?: LogOptions): Promise<LogHandle>;
+  open(opts?: LogOptions, tuning?: LogTuning): Promise<LogHandle>;
   close(): Promise<void>;
 }
 

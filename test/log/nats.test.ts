@@ -10,6 +10,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, expect, it } from 'vitest';
+import { subjects } from '../../src/bus/subjects.js';
 import { ErrorCode } from '../../src/errors/mod.js';
 import { openNatsLog } from '../../src/log/mod.js';
 import type { LogOptions, MessageLog } from '../../src/log/mod.js';
@@ -51,9 +52,9 @@ const factory: LogFactory = {
       return c;
     };
     return {
-      async open(opts: LogOptions = {}): Promise<LogHandle> {
+      async open(opts: LogOptions = {}, tuning = {}): Promise<LogHandle> {
         const name = `t${++logs}`;
-        const at = (i: number): Promise<MessageLog> => openNatsLog({ ...opts, nc: nc(i), name, home: HOME, timeoutMs: 3000 });
+        const at = (i: number): Promise<MessageLog> => openNatsLog({ ...opts, nc: nc(i), name, home: HOME, timeoutMs: 3000, sweepIntervalMs: tuning.sweepIntervalMs ?? 200 });
         let peers = 0;
         return {
           log: await at(1),
@@ -73,6 +74,17 @@ const factory: LogFactory = {
             }, 30_000, 200);
             if (!log) throw new Error('unreachable');
             return log;
+          },
+          async stored(conversation) {
+            // The stream's messages on the conversation's subject, read from the home region.
+            const jsm = await jetstreamManager(nc(0), { checkAPI: false });
+            const out: number[] = [];
+            for (let p = 1; ; ) {
+              const m = await jsm.streams.getMessage(`MRD_LOG_${name}`, { seq: p, next_by_subj: subjects.log(name, conversation) } as unknown as { seq: number });
+              if (!m) return out;
+              out.push((JSON.parse(m.header?.get('Mrd-Log') ?? '{}') as { seq: number }).seq);
+              p = m.seq + 1;
+            }
           },
         };
       },
