@@ -1,5 +1,6 @@
 export { TopologySchema, RegionSchema, DEFAULT_WEIGHTS, REGION_NAME } from './schema.js';
-export type { Topology, Region, RoutingWeights, ResidencyRule, PolicyDecl, ServiceDecl, FunctionDecl } from './schema.js';
+export type { Topology, Region, RoutingWeights, ResidencyRule, PolicyDecl, ServiceDecl, FunctionDecl, RetentionRule } from './schema.js';
+export { retentionPolicy } from './retention.js';
 export { parseTopology, loadTopology, formatProblem, TopologyError } from './load.js';
 export type { TopologyProblem } from './load.js';
 export { defaultTopology, DEFAULT_TOPOLOGY_YAML } from './defaults.js';

@@ -149,6 +149,26 @@ export const ReplicationSchema = z.strictObject({
   conversations: z.array(z.strictObject({ match: z.string().min(1).max(256), durability })).default([]),
 });
 
+/**
+ * How long conversation logs keep their messages (src/topology/retention.ts turns this into the
+ * log's per-conversation policy, applied by the home's log and every replica's alike). Rules are
+ * tried in order; the first whose `match` (a `*` glob on the conversation id, as in `placement`)
+ * matches decides: `maxAgeDays` (messages older than this many days are removed; fractions allowed,
+ * 0.5 = 12 hours) and/or `maxCount` (only the newest N seqs are kept). No rule matching: kept
+ * forever.
+ */
+export const RetentionRuleSchema = z
+  .strictObject({
+    match: z.string().min(1).max(256),
+    maxAgeDays: z.number().positive('maxAgeDays must be more than 0').max(36_500, 'maxAgeDays is at most 36500 (100 years); leave it out to keep messages forever').optional(),
+    maxCount: z.number().int('maxCount must be a whole number').positive('maxCount must be at least 1').max(1_000_000_000).optional(),
+  })
+  .refine((r) => r.maxAgeDays !== undefined || r.maxCount !== undefined, { message: 'a retention rule needs maxAgeDays, maxCount or both' });
+
+export const RetentionSchema = z.strictObject({
+  conversations: z.array(RetentionRuleSchema).default([]),
+});
+
 export const TopologySchema = z.strictObject({
   version: z.literal(1).default(1),
   regions: z.array(RegionSchema).min(1, 'at least one region is required'),
@@ -161,6 +181,7 @@ export const TopologySchema = z.strictObject({
   egress: EgressSchema.default({ allow: [], allowLoopback: false, only: false }),
   placement: PlacementSchema.default({ conversations: [] }),
   replication: ReplicationSchema.default({ replicas: 1, durability: 'local', allow: ['local', 'replicated'], failoverAfterMs: 3000, maxUnreplicated: 100, conversations: [] }),
+  retention: RetentionSchema.default({ conversations: [] }),
   /** What `meridian plan` needs to write a deployment (src/topology/deploy/schema.ts). */
   deploy: DeploySchema.default(DeploySchema.parse({})),
 });
@@ -172,3 +193,4 @@ export type ResidencyRule = z.output<typeof ResidencyRuleSchema>;
 export type PolicyDecl = z.output<typeof PolicySchema>;
 export type ServiceDecl = z.output<typeof ServiceDeclSchema>;
 export type FunctionDecl = z.output<typeof FunctionDeclSchema>;
+export type RetentionRule = z.output<typeof RetentionRuleSchema>;

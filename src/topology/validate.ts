@@ -19,6 +19,37 @@ const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 const strs = (v: unknown): string[] => arr(v).filter((x): x is string => typeof x === 'string');
 
+// Conversation ids never hold control characters (src/protocol/conversation.ts).
+// eslint-disable-next-line no-control-regex
+const BAD_GLOB_CHAR = /[\u0000-\u001f\u007f-\u009f]/;
+
+/** Whether a `*` glob can match some conversation id (`dm:a:b`, `room:r`): its text before the first star must fit. */
+function canMatchConversation(pattern: string): boolean {
+  const star = pattern.indexOf('*');
+  const lead = star < 0 ? pattern : pattern.slice(0, star);
+  return ['dm:', 'room:'].some((kind) => lead.startsWith(kind) || (star >= 0 && kind.startsWith(lead)));
+}
+
+/**
+ * Problems of an ordered list of `match` rules (first match wins): a pattern no conversation id
+ * can match (control characters, or not starting like `dm:…`/`room:…`), and a rule after a
+ * catch-all `*`, which can never match.
+ */
+function conversationRuleProblems(at: (string | number)[], rules: unknown[], what: string): Finding[] {
+  const out: Finding[] = [];
+  let catchAll: number | undefined;
+  rules.map(obj).forEach((rule, i) => {
+    const match = str(rule.match);
+    // An empty pattern is the shape check's to report.
+    if (match === undefined || match === '') return;
+    if (BAD_GLOB_CHAR.test(match)) out.push({ path: [...at, i, 'match'], message: `pattern ${JSON.stringify(match)} has control characters, which no conversation id has` });
+    else if (!canMatchConversation(match)) out.push({ path: [...at, i, 'match'], message: `pattern ${JSON.stringify(match)} can match no conversation: ids look like "room:<room>" or "dm:<user>:<user>" (e.g. "room:support-*")` });
+    if (catchAll !== undefined) out.push({ path: [...at, i, 'match'], message: `${what} rule ${i} ("${match}") can never match: rule ${catchAll} ("*") matches every conversation first` });
+    else if (/^\*+$/.test(match)) catchAll = i;
+  });
+  return out;
+}
+
 export function crossCheck(raw: unknown): Finding[] {
   const doc = obj(raw);
   const out: Finding[] = [];
@@ -66,6 +97,8 @@ export function crossCheck(raw: unknown): Finding[] {
       if (typeof rule.durability === 'string' && !allowed.includes(rule.durability)) out.push({ path: ['replication', 'conversations', i, 'durability'], message: `durability "${rule.durability}" is not in replication.allow (${allowed.join(', ')})` });
     });
   }
+
+  out.push(...conversationRuleProblems(['retention', 'conversations'], arr(obj(doc.retention).conversations), 'retention'));
 
   const routing = obj(doc.routing);
   if (routing.weights !== undefined) {
