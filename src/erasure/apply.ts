@@ -9,7 +9,9 @@
  * Every step is idempotent: a second run finds nothing and counts zero.
  */
 import type { Bus, Kv } from '../bus/types.js';
+import { SqliteMessageLog } from '../log/mod.js';
 import type { MessageLog } from '../log/mod.js';
+import { scrubSqliteFile } from './scrub.js';
 import { homeStateKeys } from '../messaging/mod.js';
 import { openKv, placed } from '../placement/mod.js';
 import type { Place } from '../placement/mod.js';
@@ -33,13 +35,19 @@ async function deleteMatching(kv: Kv, patterns: readonly string[]): Promise<numb
   return found.size;
 }
 
+/** The SQLite log's file keeps pre-delete pages in its WAL until a checkpoint (scrub.ts). */
+function scrubLog(log: MessageLog, erased: number): number {
+  if (erased > 0 && log instanceof SqliteMessageLog) scrubSqliteFile(log.path, { vacuum: false });
+  return erased;
+}
+
 export async function applyErasure(d: ApplyDeps, subject: ErasureSubject): Promise<ErasureCounts> {
   const inbox = await d.bucket(placed.inbox(d.region));
   const cursors = await d.bucket(placed.cursors(d.region));
   if ('conversation' in subject) {
     const c = subject.conversation;
     return {
-      log: await d.log.erase(c),
+      log: scrubLog(d.log, await d.log.erase(c)),
       inbox: await deleteMatching(inbox, [homeStateKeys.inboxWith(c)]),
       cursors: await deleteMatching(cursors, homeStateKeys.cursorsIn(c)),
       presence: 0,
@@ -50,7 +58,7 @@ export async function applyErasure(d: ApplyDeps, subject: ErasureSubject): Promi
   const u = subject.user;
   const presence = await d.bucket(placed.presence(d.region));
   const counts = {
-    log: await d.log.eraseFrom(u),
+    log: scrubLog(d.log, await d.log.eraseFrom(u)),
     inbox: await deleteMatching(inbox, [homeStateKeys.inboxOf(u)]),
     cursors: await deleteMatching(cursors, homeStateKeys.cursorsOf(u)),
     presence: await deleteMatching(presence, presenceUserPatterns(u)),

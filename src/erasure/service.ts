@@ -70,6 +70,8 @@ export class RegionErasure implements ErasureService {
   #targets: readonly ErasureTarget[] = [];
   #key: SigningKey | undefined;
   #synced = false;
+  /** Bumped whenever the bus is lost: a pass that began before cannot vouch for after. */
+  #outages = 0;
   #running: Promise<boolean> | undefined;
   #again = false;
   #timer: NodeJS.Timeout | undefined;
@@ -122,11 +124,13 @@ export class RegionErasure implements ErasureService {
       let ok = false;
       do {
         this.#again = false;
+        const outages = this.#outages;
         ok = await this.#pass().catch((err: unknown) => {
           this.#o.onError?.(err, 'erasure pass');
           return false;
         });
-        if (ok) this.#synced = true;
+        if (ok && outages === this.#outages) this.#synced = true;
+        else if (ok) this.#again = true;
       } while (this.#again && !this.#closed);
       return ok;
     })().finally(() => (this.#running = undefined));
@@ -209,7 +213,10 @@ export class RegionErasure implements ErasureService {
       for await (const s of this.#o.bus.status()) {
         if (this.#closed || s.type === 'closed') return;
         // Requests made while this region was cut off are in the others' buckets: read them first.
-        if (s.type === 'disconnected' || s.type === 'reconnecting') this.#synced = false;
+        if (s.type === 'disconnected' || s.type === 'reconnecting') {
+          this.#synced = false;
+          this.#outages++;
+        }
         else if (s.type === 'reconnected') void this.kick();
       }
     } catch {

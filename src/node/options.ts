@@ -11,6 +11,7 @@ import type { Presence } from '../presence/types.js';
 import { resolveLimits } from '../protocol/mod.js';
 import type { ProtocolLimits } from '../protocol/mod.js';
 import type { AuditLog } from '../audit/mod.js';
+import type { ErasureService } from '../erasure/mod.js';
 import type { RateLimitOptions } from '../http/rate-limit.js';
 import type { HttpModule } from '../runtime/http-module.js';
 import type { KeyRing } from '../keys/ring.js';
@@ -122,6 +123,8 @@ export interface RegionNodeOptions {
   readonly metrics?: NodeMetrics;
   /** The region's audit trail (src/audit): admin actions and refused credentials; `GET /v1/audit`. */
   readonly audit?: AuditLog;
+  /** The region's erasure service: `POST /v1/erasures`, `GET /v1/erasures/{id}` (src/erasure). */
+  readonly erasure?: ErasureService;
   /**
    * `POST /v1/admin/drain` (the edge's per-region drain) calls this instead of only draining:
    * the region runtime drains this node, closes it and starts a new one (new node id, same

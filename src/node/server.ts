@@ -18,6 +18,7 @@ import type { HttpModule } from '../runtime/http-module.js';
 import { RateLimiter } from '../http/rate-limit.js';
 import { AccessControl, hasScope, operatorActor } from './access.js';
 import { handleAudit } from './audit-route.js';
+import { handleErasures } from './erasure-route.js';
 import { Authenticator } from './auth.js';
 import type { NodeContext, SessionRef } from './context.js';
 import { demoPage } from './demo.js';
@@ -180,6 +181,7 @@ export async function startRegionNode(options: RegionNodeOptions): Promise<Regio
       return sendJson(res, 200, { drained: true, region: opts.region, node: opts.node, sessions: sessions.size });
     }
     if (path === '/v1/audit') return handleAudit(req, res, url, access, options.audit);
+    if (await handleErasures({ access, audit: options.audit, erasure: options.erasure, maxIdLength: opts.limits.maxIdLength }, req, res, path)) return;
     // Everything below needs the bus (messaging, presence, the modules), except /v1/regions.
     const needsBus = path !== '/v1/regions';
     if (needsBus && !bus.up) {

@@ -12,6 +12,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Scope } from '../keys/scopes.js';
+import type { ErasureCounts, ErasureSubject } from '../erasure/types.js';
 
 /** What a client token allows beyond messaging: service and function name patterns (claims). */
 export type CallKind = 'service' | 'function';
@@ -46,4 +47,6 @@ export interface HttpModule {
   /** Stop accepting work and finish what is in flight (drain); called before `close`. */
   drain?(deadlineMs: number): Promise<void>;
   close?(): Promise<void>;
+  /** Erase what this module keeps about the subject (src/erasure): modules that store user data implement it. */
+  eraseSubject?(subject: ErasureSubject): Promise<Partial<ErasureCounts>>;
 }

@@ -23,6 +23,7 @@ import type { HttpModule } from './http-module.js';
 import { openAuditLog } from '../audit/mod.js';
 import type { AuditLog } from '../audit/mod.js';
 import { placed } from '../placement/mod.js';
+import { RegionErasure } from '../erasure/mod.js';
 
 /** What a module factory gets: the region's parts, built before the node starts. */
 export interface RegionParts {
@@ -52,6 +53,8 @@ export interface StartRegionOptions {
   /** Retention and dedupe of the log. */
   readonly logOptions?: LogOptions;
   readonly presence?: PresenceOptions;
+  /** Erasure (src/erasure): how often every region's erasure bucket is looked at. Default 5000 ms. */
+  readonly erasure?: { readonly intervalMs?: number };
   /** HTTP modules (services …), built once the region's parts exist. */
   readonly modules?: (parts: RegionParts) => readonly HttpModule[] | Promise<readonly HttpModule[]>;
   /** Everything else the node takes (port, host, auth, limits, timeouts, regionUrls …). */
@@ -65,6 +68,8 @@ export interface RegionRuntime {
   readonly log: MessageLog;
   readonly messaging: Messaging;
   readonly presence: Presence;
+  /** The region's erasure service (`POST /v1/erasures`, docs/residency.md). */
+  readonly erasure: RegionErasure;
   /** Drain the node (migrate clients away, bounded by its deadline), then close everything. */
   stop(opts?: { deadlineMs?: number }): Promise<void>;
   /**
@@ -91,27 +96,46 @@ export async function startRegion(o: StartRegionOptions): Promise<RegionRuntime>
     for (const f of cleanup.reverse()) await f().catch(() => undefined);
   };
   try {
-    const log = await openLog(o);
-    cleanup.push(() => log.close());
+    const rawLog = await openLog(o);
+    cleanup.push(() => rawLog.close());
     const metrics =
       o.node?.metrics ??
       new NodeMetrics({ region: o.region, node: nodeId, regions: o.topology.regions.map((r) => r.name), slo: o.topology.slo, log: createLogger({ base: { region: o.region, node: nodeId } }) });
+    // JetStream with NATS; the data dir's SQLite with the embedded bus (its KV is in memory).
+    const auditLog = await openAuditLog({ bus: o.bus, region: o.region, dataDir: o.bus instanceof NatsBus ? undefined : (o.dataDir ?? ':memory:'), onError: (err) => metrics.log.warn({ event: 'audit_write_failed', err: String(err) }, 'audit entry not written') });
+    cleanup.push(() => auditLog.close());
+    // Erasure erases in the log itself; everything else reads through the gate, which holds reads
+    // back until this region has looked for erasures made while it was away (src/erasure).
+    const erasure = new RegionErasure({
+      bus: o.bus,
+      region: o.region,
+      node: nodeId,
+      regions: o.topology.regions.map((r) => r.name),
+      log: rawLog,
+      dataDir: o.dataDir,
+      audit: auditLog,
+      ...(o.erasure?.intervalMs === undefined ? {} : { intervalMs: o.erasure.intervalMs }),
+      onError: (err, where) => metrics.log.warn({ event: 'erasure_failed', where, err: String(err) }, 'erasure step failed; retried'),
+    });
+    cleanup.push(() => Promise.resolve(erasure.close()));
+    const log = erasure.gate(rawLog);
     const messaging = await createMessaging({ bus: o.bus, region: o.region, topology: o.topology, log, metrics });
     cleanup.push(() => messaging.close());
     const presence = await createPresence(o.bus, { ...o.presence, node: nodeId, regions: o.topology.regions.map((r) => r.name) });
     cleanup.push(() => presence.close());
-    // JetStream with NATS; the data dir's SQLite with the embedded bus (its KV is in memory).
-    const audit = await openAuditLog({ bus: o.bus, region: o.region, dataDir: o.bus instanceof NatsBus ? undefined : (o.dataDir ?? ':memory:'), onError: (err) => metrics.log.warn({ event: 'audit_write_failed', err: String(err) }, 'audit entry not written') });
-    cleanup.push(() => audit.close());
-    const parts: RegionParts = { topology: o.topology, region: o.region, node: nodeId, bus: o.bus, log, messaging, presence, metrics, audit, ...(o.dataDir === undefined ? {} : { dataDir: o.dataDir }) };
+    const parts: RegionParts = { topology: o.topology, region: o.region, node: nodeId, bus: o.bus, log, messaging, presence, metrics, audit: auditLog, ...(o.dataDir === undefined ? {} : { dataDir: o.dataDir }) };
     const modules = o.modules ? await o.modules(parts) : [];
     for (const m of modules) if (m.close) cleanup.push(() => m.close!());
+    const targets = (ms: readonly HttpModule[]) => ms.filter((m) => m.eraseSubject !== undefined).map((m) => ({ eraseSubject: m.eraseSubject!.bind(m) }));
+    erasure.setTargets(targets(modules));
+    // Before the node serves anything: erase what was asked while this region was away.
+    await erasure.start();
     // welcome.limits.dedupeWindowMs must be the log's window, whatever the log was opened with.
     const dedupe = o.logOptions?.dedupeWindowMs;
     const limits = dedupe === undefined ? o.node?.limits : { ...o.node?.limits, dedupeWindowMs: dedupe };
     // An edge-requested drain (POST /v1/admin/drain) restarts the region's node in place.
     let restartFromAdmin: () => Promise<void> = () => Promise.resolve();
-    const nodeOptions = { ...o.node, ...(limits === undefined ? {} : { limits }), metrics, audit, topology: o.topology, region: o.region, bus: o.bus, messaging, presence, onAdminDrain: () => restartFromAdmin() };
+    const nodeOptions = { ...o.node, ...(limits === undefined ? {} : { limits }), metrics, audit: auditLog, erasure, topology: o.topology, region: o.region, bus: o.bus, messaging, presence, onAdminDrain: () => restartFromAdmin() };
     let node = await startRegionNode({ ...nodeOptions, node: nodeId, modules });
     let closing: Promise<void> | undefined;
     let restarting: Promise<void> | undefined;
@@ -119,8 +143,9 @@ export async function startRegion(o: StartRegionOptions): Promise<RegionRuntime>
       (closing ??= (async () => {
         await restarting?.catch(() => undefined);
         await node.close();
+        erasure.close();
         // The node closed the modules; the rest in reverse order of opening.
-        await audit.close().catch(() => undefined);
+        await auditLog.close().catch(() => undefined);
         await presence.close().catch(() => undefined);
         await messaging.close().catch(() => undefined);
         await log.close().catch(() => undefined);
@@ -132,6 +157,7 @@ export async function startRegion(o: StartRegionOptions): Promise<RegionRuntime>
       if (closing) return;
       const id = `${o.region}-${Math.random().toString(16).slice(2, 10)}`;
       const again = o.modules ? await o.modules({ ...parts, node: id }) : [];
+      erasure.setTargets(targets(again));
       // Same port: the edge and the other regions know the region by its URL.
       node = await startRegionNode({ ...nodeOptions, node: id, modules: again, port: old.port });
     };
@@ -148,6 +174,7 @@ export async function startRegion(o: StartRegionOptions): Promise<RegionRuntime>
       log,
       messaging,
       presence,
+      erasure,
       async stop(s = {}) {
         await node.drain(s);
         await close();

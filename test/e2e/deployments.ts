@@ -23,6 +23,8 @@ export interface E2eDeployment {
   /** The region's bus goes away under its running node (embedded kill / nats-server SIGKILL). */
   killBus(region: Region): Promise<void>;
   reviveBus(region: Region): Promise<void>;
+  /** NATS: each region's server URL (suites that read the streams directly). */
+  readonly natsUrls?: Readonly<Record<Region, string>>;
   close(): Promise<void>;
 }
 
@@ -30,6 +32,10 @@ export interface E2eDeployment {
 export interface NodeTweaks {
   /** The nodes' heartbeat: they move their clients 2 heartbeats after losing their bus. */
   readonly heartbeatMs?: number;
+  /** Embedded: keep the logs and files here instead of in memory (suites that read the files). */
+  readonly dataDir?: string;
+  /** More region options (API keys, modules, erasure timings), merged over the suites' defaults. */
+  readonly region?: NonNullable<DeploymentOptions['region']>;
 }
 
 /** A deployment of the three regions; the topology defaults to the built-in one. */
@@ -48,11 +54,12 @@ export function withoutQuickFailover(): Topology {
 // 3 s default is a product choice, not what is under test).
 const regionOptions = (tweaks: NodeTweaks = {}): DeploymentOptions['region'] => ({
   presence: { graceMs: 400, ttlMs: 5000 },
-  node: { auth: { dev: true }, ...(tweaks.heartbeatMs !== undefined ? { heartbeatMs: tweaks.heartbeatMs } : {}) },
+  ...tweaks.region,
+  node: { auth: { dev: true }, ...(tweaks.heartbeatMs !== undefined ? { heartbeatMs: tweaks.heartbeatMs } : {}), ...tweaks.region?.node },
 });
 
 export const embeddedFactory: DeploymentFactory = async (topology = defaultTopology(), tweaks) => {
-  const d = await startEmbeddedDeployment(topology, { dataDir: ':memory:', region: regionOptions(tweaks) });
+  const d = await startEmbeddedDeployment(topology, { dataDir: tweaks?.dataDir ?? ':memory:', region: regionOptions(tweaks) });
   return {
     kind: 'embedded',
     inner: d,
@@ -80,6 +87,7 @@ export const natsFactory: DeploymentFactory = async (topology = defaultTopology(
     wsUrl: (r) => d.wsUrl(r),
     killBus: (r) => sc.stop(r, { kill: true }),
     reviveBus: (r) => sc.start(r),
+    natsUrls: Object.fromEntries(REGIONS.map((r) => [r, sc.url(r)])) as Record<Region, string>,
     async close() {
       await d.close();
       await sc.close();

@@ -14,6 +14,8 @@ export interface Invocation {
   readonly id: string;
   readonly function: string;
   readonly eventId: string;
+  /** The users the invocation's event names (CloudEvents `subject`, extension `mrduser`): erasure finds it by them. */
+  readonly users?: readonly string[];
   status: InvocationStatus;
   readonly acceptedAt: number;
   finishedAt?: number;
@@ -42,6 +44,17 @@ export class InvocationStore {
 
   get(id: string): Invocation | undefined {
     return this.items.get(id);
+  }
+
+  /** Remove every record `match` selects (erasure, src/services/erase.ts); how many. */
+  eraseWhere(match: (inv: Invocation) => boolean): number {
+    let n = 0;
+    for (const [id, inv] of this.items) {
+      if (!match(inv)) continue;
+      this.items.delete(id);
+      n++;
+    }
+    return n;
   }
 
   private trim(): void {

@@ -15,6 +15,7 @@ import type { Registry } from '../registry/mod.js';
 import { eventOfResponse, loadEvent, storeEvent } from './event.js';
 import type { WireEvent } from './event.js';
 import { InvocationStore, newInvocationId } from './invocations.js';
+import { usersOfEvent } from '../erase.js';
 import type { Invocation } from './invocations.js';
 import { affinity, geographic, roundRobin } from './routing.js';
 import type { RoutedInstance, RoutingStrategy } from './routing.js';
@@ -102,7 +103,8 @@ export class FunctionRuntime {
   submit(name: string, ev: WireEvent): Invocation {
     if (this.closed) throw new MeridianError(ErrorCode.SvcOverloaded, 'this node is draining: send the invocation to another region node');
     if (!this.known(name)) throw new MeridianError(ErrorCode.SvcUnknownFunction, `unknown function ${JSON.stringify(name)}`, { details: { function: name } });
-    const inv: Invocation = { id: newInvocationId(), function: name, eventId: ev.attrs['id'] ?? '', status: 'pending', acceptedAt: Date.now(), attempts: [] };
+    const users = usersOfEvent(ev.attrs);
+    const inv: Invocation = { id: newInvocationId(), function: name, eventId: ev.attrs['id'] ?? '', ...(users.length > 0 ? { users } : {}), status: 'pending', acceptedAt: Date.now(), attempts: [] };
     this.invocations.add(inv);
     const job = this.runAsync(inv, ev).catch((err: unknown) => this.o.onError?.(err));
     this.running.add(job);

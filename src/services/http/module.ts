@@ -27,6 +27,8 @@ import { checkModuleOptions } from './options.js';
 import type { ServicesModuleOptions } from './options.js';
 import { sendFailure } from './respond.js';
 import { dlqRoute } from './routes-dlq.js';
+import { eraseUserFromServices } from '../erase.js';
+import type { ErasureCounts, ErasureSubject } from '../../erasure/types.js';
 import { functionsRoute, invocationsRoute } from './routes-functions.js';
 import { servicesRoute } from './routes-services.js';
 import { workersRoute } from './routes-workers.js';
@@ -162,6 +164,12 @@ export class ServicesModule implements HttpModule {
     this.agents.http.destroy();
     this.agents.https.destroy();
     await this.agents.undici.destroy();
+  }
+
+  /** Erasure (src/erasure): the dead letters and invocation records that carry the user (services/erase.ts). */
+  async eraseSubject(subject: ErasureSubject): Promise<Partial<ErasureCounts>> {
+    if (!('user' in subject)) return {};
+    return eraseUserFromServices(this.dlq, this.functions.invocations, subject.user);
   }
 
   /**
