@@ -11,10 +11,11 @@ import { exportCommand } from './commands/export.js';
 import { doctorCommand } from './commands/doctor.js';
 import { planCommand } from './commands/plan.js';
 import { keysCommand } from './commands/keys.js';
+import { eraseCommand } from './commands/erase.js';
 import type { Command, Io } from './command.js';
 import { VERSION } from '../version.js';
 
-const commands: readonly Command[] = [upCommand, regionCommand, edgeCommand, keysCommand, exportCommand, planCommand, doctorCommand, validateCommand];
+const commands: readonly Command[] = [upCommand, regionCommand, edgeCommand, keysCommand, eraseCommand, exportCommand, planCommand, doctorCommand, validateCommand];
 
 function usage(): string {
   const rows = commands.map((c) => `  ${c.name.padEnd(10)} ${c.summary}`).join('\n');

@@ -413,10 +413,14 @@ export class BusMessaging implements Messaging {
         // The inbox index travels with the copy, so the offline inbox survives a failover.
         if (c.kind === 'dm') await this.#state.index(req.conversation, c.users);
         // Stored or already held, every entry is in the log now: the last one's seq is a lower bound of last().
-        // An entry that began an epoch (a failover) may skip ahead, as the owner's append did.
+        // An entry that began an epoch (a failover) may skip ahead, as the owner's append did; so
+        // may the first of a page the home read after our last, when the seqs between are gone
+        // there (retention, erasure): no entry will ever come for them.
+        const first = req.entries[0]!;
+        const skipTo = req.after !== undefined && first.seq > req.after + 1 && (await this.#log.last(req.conversation)) === req.after ? first.seq : undefined;
         await this.#log.storeMany(
           req.entries.map((e) => ({ ...e, conversation: req.conversation })),
-          { allowGap: (e) => e.headers[EPOCH_HEADER] !== undefined },
+          { allowGap: (e) => e.headers[EPOCH_HEADER] !== undefined || e.seq === skipTo },
         );
         return { last: req.entries[req.entries.length - 1]!.seq };
       }

@@ -114,6 +114,9 @@ export class Replicator {
     const appendedAt = performance.now();
     this.replicate(conversation, seq, entry, appendedAt).catch((err: unknown) => {
       this.#d.metrics?.replicationFailed();
+      // The retry pages from the log, not from the entries in hand: by then retention (or
+      // erasure) may have removed some at the home, and those must not reach the replica.
+      this.#waiting.delete(conversation);
       this.#d.onError?.(err, conversation, this.#d.replicasOf(conversation)[0] ?? '?');
       this.#behind.set(conversation, Math.max(seq, this.#behind.get(conversation) ?? 0));
       this.#arm();
@@ -159,6 +162,7 @@ export class Replicator {
     // Rounds that make no progress are bounded; a long catch-up goes on page after page.
     let stalled = 0;
     let best = 0;
+    let after: number | undefined;
     while (stalled < MAX_ROUNDS) {
       if (entries === null) {
         const { last } = await this.#d.call<{ last: number }>(replica, { op: 'replicate', conversation, from: this.#d.region, entries: [] });
@@ -167,9 +171,12 @@ export class Replicator {
         if (entries.length === 0) {
           throw new MeridianError(ErrorCode.MsgUnavailable, `${conversation}: seqs ${last + 1}–${upTo} are no longer in the home's log, the replica in ${replica} cannot catch up`, { details: { conversation, replica, last } });
         }
+        // A page read after the replica's last: the seqs it skips are gone here (retention or
+        // erasure), so the replica may skip them too rather than wait for them forever.
+        after = last;
       }
       try {
-        const { last } = await this.#d.call<{ last: number }>(replica, { op: 'replicate', conversation, from: this.#d.region, entries });
+        const { last } = await this.#d.call<{ last: number }>(replica, { op: 'replicate', conversation, from: this.#d.region, entries, ...(after === undefined ? {} : { after }) });
         if (last >= upTo) return;
         if (last > best) {
           best = last;
@@ -180,6 +187,7 @@ export class Replicator {
       }
       stalled++;
       entries = null;
+      after = undefined;
     }
     throw new MeridianError(ErrorCode.MsgUnavailable, `${conversation}: the replica in ${replica} did not catch up`, { details: { conversation, replica } });
   }
