@@ -3,8 +3,8 @@
  * topology's `retention` rule reaches every region's log, so a room matched by a count rule is
  * trimmed on its home AND on its replica (each region's log read directly), history reports the
  * first available seq from any region, and a client resuming from before it gets
- * `recovered: false`. A replica that was cut off while its home trimmed catches up past the
- * seqs that are gone instead of waiting for them.
+ * `recovered: false`. An age rule expires a room on both alike. A replica that was cut off while
+ * its home trimmed catches up past the seqs that are gone instead of waiting for them.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConversationPlacement } from '../../src/placement/mod.js';
@@ -16,6 +16,8 @@ import type { DeploymentFactory, E2eDeployment, Region } from './deployments.js'
 import { waitFor } from './helpers.js';
 
 const KEEP = 5;
+/** About 4.3 s: long enough for the sends, short enough to wait for. */
+const BRIEF_DAYS = 0.00005;
 
 function retentionSuite(name: string, factory: DeploymentFactory): void {
   describe(`retention per conversation pattern: ${name}`, () => {
@@ -23,7 +25,7 @@ function retentionSuite(name: string, factory: DeploymentFactory): void {
     let placement: ConversationPlacement;
     beforeAll(async () => {
       const t = withoutQuickFailover();
-      d = await factory({ ...t, retention: { conversations: [{ match: 'room:short-*', maxCount: KEEP }, { match: 'room:year-*', maxAgeDays: 365 }] } });
+      d = await factory({ ...t, retention: { conversations: [{ match: 'room:short-*', maxCount: KEEP }, { match: 'room:brief-*', maxAgeDays: BRIEF_DAYS }] } });
       placement = new ConversationPlacement(d.inner.topology);
     }, 120_000);
     afterAll(async () => {
@@ -45,11 +47,13 @@ function retentionSuite(name: string, factory: DeploymentFactory): void {
       const { room, conversation, replica } = roomIn('short-', home);
       const other = REGIONS.find((r) => r !== home && r !== replica) as Region;
       const { conversation: kept } = roomIn('long-', home);
-      const sender = d.inner.region(other).messaging;
+      // Sent at the home (one replica round trip each, no forwarding: the test is about retention).
+      const atHome = d.inner.region(home).messaging;
       for (let i = 1; i <= 12; i++) {
-        await sender.send({ from: 'alice', to: { room }, body: i, clientMsgId: `s${i}`, durability: 'replicated' });
-        await sender.send({ from: 'alice', to: { room: kept.slice('room:'.length) }, body: i, clientMsgId: `k${i}`, durability: 'replicated' });
+        await atHome.send({ from: 'alice', to: { room }, body: i, clientMsgId: `s${i}`, durability: 'replicated' });
+        await atHome.send({ from: 'alice', to: { room: kept.slice('room:'.length) }, body: i, clientMsgId: `k${i}`, durability: 'replicated' });
       }
+      const sender = d.inner.region(other).messaging;
       const expected = [8, 9, 10, 11, 12];
       for (const region of [home, replica]) {
         const log = d.inner.region(region).log;
@@ -71,6 +75,22 @@ function retentionSuite(name: string, factory: DeploymentFactory): void {
       } finally {
         await bob.close();
       }
+    }, 60_000);
+
+    it('an age rule expires a room on its home and its replica alike; the sequence goes on', async () => {
+      const home = REGIONS[2];
+      const { room, conversation, replica } = roomIn('brief-', home);
+      const messaging = d.inner.region(home).messaging;
+      for (let i = 1; i <= 3; i++) await messaging.send({ from: 'dave', to: { room }, body: i, clientMsgId: `b${i}`, durability: 'replicated' });
+      // No read before expiry is asserted: on a slow machine it could already be too late.
+      await waitFor(async () => (await seqsIn(home, conversation)).length === 0 && (await seqsIn(replica, conversation)).length === 0, 'the room to expire on its home and its replica', 20_000, 100);
+      for (const region of [home, replica]) {
+        expect(await d.inner.region(region).log.firstAvailable(conversation), `${region} firstAvailable`).toBe(4);
+        expect(await d.inner.region(region).log.last(conversation), `${region} last`).toBe(3);
+      }
+      expect(await d.inner.region(replica).messaging.history(conversation)).toMatchObject({ messages: [], firstAvailable: 4, lastSeq: 3 });
+      expect((await messaging.send({ from: 'dave', to: { room }, body: 4, clientMsgId: 'b4', durability: 'replicated' })).seq).toBe(4);
+      expect(await seqsIn(replica, conversation)).toEqual([4]);
     }, 60_000);
 
     it('a replica cut off while its home trimmed catches up past the seqs that are gone', async () => {

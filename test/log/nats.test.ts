@@ -115,4 +115,24 @@ describeWithNats('nats message log', () => {
     await openNatsLog({ nc: use, name: 'placed', home: 'ap-southeast', maxAgeMs: 120_000 });
     expect((await jsm.streams.info('MRD_LOG_placed')).config.max_age).toBe(120_000 * 1_000_000);
   }, 60_000);
+
+  it('with a per-conversation policy the stream has no limits of its own: the sweep enforces them', async () => {
+    const [use, euw] = (await cluster()).ncs;
+    if (!use || !euw) throw new Error('no connections');
+    const jsm = await jetstreamManager(use, { checkAPI: false });
+    await openNatsLog({ nc: euw, name: 'policy', home: 'us-east', maxAgeMs: 60_000, maxPerConversation: 10 });
+    expect((await jsm.streams.info('MRD_LOG_policy')).config).toMatchObject({ max_age: 60_000 * 1_000_000, max_msgs_per_subject: 10 });
+    const log = await openNatsLog({ nc: euw, name: 'policy', home: 'us-east', maxAgeMs: 60_000, maxPerConversation: 10, retention: (c) => (c === 'short' ? { maxCount: 2 } : undefined), sweepIntervalMs: 3_600_000 });
+    expect((await jsm.streams.info('MRD_LOG_policy')).config).toMatchObject({ max_age: 0, max_msgs_per_subject: -1 });
+    for (let i = 0; i < 16; i++) await log.append(i < 4 ? 'short' : 'other', { from: 'a', body: i });
+    await log.append('other', { from: 'a', body: 'last' });
+    await log.append('other', { from: 'a', body: 'last' });
+    // The global count (10) still applies to conversations without a rule, through the sweep.
+    expect((await log.read('other')).map((e) => e.seq)).toEqual([5, 6, 7, 8, 9, 10, 11, 12, 13, 14]);
+    expect((await log.read('short')).map((e) => e.seq)).toEqual([3, 4]);
+    await log.sweep();
+    const subjects = (await jsm.streams.info('MRD_LOG_policy', { subjects_filter: 'mrd.log.policy.*' })).state.subjects;
+    expect(subjects).toEqual({ 'mrd.log.policy.short': 2, 'mrd.log.policy.other': 10 });
+    await log.close();
+  }, 60_000);
 });
