@@ -41,13 +41,18 @@ function scrubLog(log: MessageLog, erased: number): number {
   return erased;
 }
 
+/** The log part of an erasure alone (also what a copy of an erased subject's entry gets, gated-log.ts). */
+export async function eraseFromLog(log: MessageLog, subject: ErasureSubject): Promise<number> {
+  return scrubLog(log, 'user' in subject ? await log.eraseFrom(subject.user) : await log.erase(subject.conversation));
+}
+
 export async function applyErasure(d: ApplyDeps, subject: ErasureSubject): Promise<ErasureCounts> {
   const inbox = await d.bucket(placed.inbox(d.region));
   const cursors = await d.bucket(placed.cursors(d.region));
   if ('conversation' in subject) {
     const c = subject.conversation;
     return {
-      log: scrubLog(d.log, await d.log.erase(c)),
+      log: await eraseFromLog(d.log, subject),
       inbox: await deleteMatching(inbox, [homeStateKeys.inboxWith(c)]),
       cursors: await deleteMatching(cursors, homeStateKeys.cursorsIn(c)),
       presence: 0,
@@ -58,7 +63,7 @@ export async function applyErasure(d: ApplyDeps, subject: ErasureSubject): Promi
   const u = subject.user;
   const presence = await d.bucket(placed.presence(d.region));
   const counts = {
-    log: scrubLog(d.log, await d.log.eraseFrom(u)),
+    log: await eraseFromLog(d.log, subject),
     inbox: await deleteMatching(inbox, [homeStateKeys.inboxOf(u)]),
     cursors: await deleteMatching(cursors, homeStateKeys.cursorsOf(u)),
     presence: await deleteMatching(presence, presenceUserPatterns(u)),

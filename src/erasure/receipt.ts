@@ -2,9 +2,9 @@
  * Confirmations and receipts as compact JWS (EdDSA over Ed25519), and their verification.
  *
  * - A **confirmation** is signed by the node that erased in its region: payload
- *   `{ typ: "mrd-erasure-confirmation", id, subject, region, node, counts, at }`.
+ *   `{ typ: "meridian.erasure.confirmation", id, subject, region, node, counts, at }`.
  * - A **receipt** is signed by the node that answers `GET /v1/erasures/{id}` once every region has
- *   confirmed: payload `{ typ: "mrd-erasure-receipt", id, subject, requestedAt, completedAt,
+ *   confirmed: payload `{ typ: "meridian.erasure.receipt", id, subject, requestedAt, completedAt,
  *   regions: [{ region, node, counts, at, kid, confirmation }] }`, each `confirmation` the region's
  *   own JWS. `verifyReceipt` checks the outer signature and every region's, and that each
  *   region's signed confirmation says what the receipt lists for it: a receipt cannot claim more
@@ -29,7 +29,7 @@ export interface ReceiptRegion {
 }
 
 export interface ReceiptPayload {
-  readonly typ: 'mrd-erasure-receipt';
+  readonly typ: 'meridian.erasure.receipt';
   readonly id: string;
   readonly subject: ErasureSubject;
   readonly requestedAt: number;
@@ -38,7 +38,7 @@ export interface ReceiptPayload {
 }
 
 interface ConfirmationPayload {
-  readonly typ: 'mrd-erasure-confirmation';
+  readonly typ: 'meridian.erasure.confirmation';
   readonly id: string;
   readonly subject: ErasureSubject;
   readonly region: string;
@@ -52,14 +52,14 @@ function sign(key: SigningKey, payload: unknown): Promise<string> {
 }
 
 export async function signConfirmation(key: SigningKey, r: ErasureRequest, node: string, counts: ErasureCounts, at: number): Promise<Confirmation> {
-  const payload: ConfirmationPayload = { typ: 'mrd-erasure-confirmation', id: r.id, subject: r.subject, region: key.region, node, counts, at };
+  const payload: ConfirmationPayload = { typ: 'meridian.erasure.confirmation', id: r.id, subject: r.subject, region: key.region, node, counts, at };
   return { id: r.id, region: key.region, node, counts, at, kid: key.kid, jws: await sign(key, payload) };
 }
 
 /** The receipt of a complete erasure: the confirmations in topology order. Deterministic (EdDSA). */
 export function signReceipt(key: SigningKey, r: ErasureRequest, confirmations: readonly Confirmation[]): Promise<string> {
   const payload: ReceiptPayload = {
-    typ: 'mrd-erasure-receipt',
+    typ: 'meridian.erasure.receipt',
     id: r.id,
     subject: r.subject,
     requestedAt: r.requestedAt,
@@ -99,12 +99,12 @@ const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.str
 export async function verifyReceipt(receipt: string, jwks: Jwks, opts: { regions?: readonly string[] } = {}): Promise<ReceiptPayload> {
   const { payload } = await verifyJws(receipt.trim(), jwks);
   const p = payload as ReceiptPayload;
-  if (p === null || typeof p !== 'object' || p.typ !== 'mrd-erasure-receipt' || !Array.isArray(p.regions)) throw invalid('not an erasure receipt');
+  if (p === null || typeof p !== 'object' || p.typ !== 'meridian.erasure.receipt' || !Array.isArray(p.regions)) throw invalid('not an erasure receipt');
   const listed: readonly ReceiptRegion[] = p.regions;
   for (const r of listed) {
     const c = await verifyJws(r.confirmation, jwks);
     const cp = c.payload as ConfirmationPayload;
-    if (cp.typ !== 'mrd-erasure-confirmation' || cp.id !== p.id || !same(cp.subject, p.subject) || cp.region !== r.region || cp.node !== r.node || cp.at !== r.at || !same(cp.counts, r.counts) || c.kid !== r.kid) {
+    if (cp.typ !== 'meridian.erasure.confirmation' || cp.id !== p.id || !same(cp.subject, p.subject) || cp.region !== r.region || cp.node !== r.node || cp.at !== r.at || !same(cp.counts, r.counts) || c.kid !== r.kid) {
       throw invalid(`region ${r.region}: its signed confirmation does not match the receipt`);
     }
     const owner = jwks.keys.find((k) => k.kid === c.kid)?.region;
