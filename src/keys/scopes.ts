@@ -11,7 +11,8 @@
  * - `services`: calling services (`/v1/services/{s}/…`) and functions (`POST /v1/functions/{f}`,
  *   `GET /v1/invocations/{id}`) over HTTP, any name;
  * - `dlq`: the dead-letter queue (`/v1/dlq/…`: list, read, replay, delete);
- * - `erase`: reserved for the erasure endpoints (not built yet); today it grants nothing.
+ * - `erase`: the erasure endpoints, `POST /v1/erasures` and `GET /v1/erasures/{id}` (src/node/erasure-route.ts,
+ *   docs/residency.md "Erasure"); `GET /v1/erasures/keys` needs no credential.
  */
 import { ErrorCode, MeridianError } from '../errors/mod.js';
 

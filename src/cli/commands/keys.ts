@@ -29,7 +29,7 @@ Authorization: Bearer <key> to region nodes and the edge started with --keys FIL
                      send      POST /v1/messages as any user named in "from"
                      services  call services and functions over HTTP
                      dlq       the dead-letter queue (/v1/dlq)
-                     erase     reserved for the erasure endpoints (not built yet)
+                     erase     erase users and conversations (/v1/erasures, meridian erase)
   --note TEXT      create: what the key is for (at most 200 printable characters)
   --expires WHEN   create: a lifetime (90s, 15m, 12h, 30d, 8w) or a date (2030-01-31,
                    2030-01-31T12:00:00Z); default: never. Expired keys are refused (401)
