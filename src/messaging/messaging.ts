@@ -338,7 +338,9 @@ export class BusMessaging implements Messaging {
 
   async #localHistory(conversation: string, after: number, limit: number): Promise<HistoryPage> {
     const [entries, lastSeq, firstAvailable] = await Promise.all([this.#log.read(conversation, { after, limit }), this.#log.last(conversation), this.#log.firstAvailable(conversation)]);
-    return { conversation, messages: entries.map(storedFromEntry), lastSeq, firstAvailable };
+    // Taken over: until this owner writes, the old home's last `local` acks may lie past lastSeq.
+    const reserved = this.#ownerOf(conversation).epoch > 1 ? { reservedUpTo: lastSeq + this.#replication.maxUnreplicated } : {};
+    return { conversation, messages: entries.map(storedFromEntry), lastSeq, firstAvailable, ...reserved };
   }
 
   /**

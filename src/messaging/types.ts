@@ -100,6 +100,12 @@ export interface HistoryPage {
   readonly lastSeq: number;
   /** Lowest stored seq (`lastSeq + 1` when nothing is stored). */
   readonly firstAvailable: number;
+  /**
+   * After a failover: seqs up to here may have been handed out by the old home (`local` acks the
+   * copy never got, below the new owner's first seq), so a reader positioned up to here is not
+   * beyond the conversation's end. Absent before any failover.
+   */
+  readonly reservedUpTo?: number;
 }
 
 export interface PendingConversation {

@@ -269,10 +269,12 @@ export class ConversationStream {
         if (done || messages.length >= host.maxReplay || lastRead === undefined || lastRead >= to) break;
         page = await host.messaging.history(this.conversation, { after: lastRead, limit: Math.min(limit, host.maxReplay - messages.length) });
       }
-      return { messages, lastSeq, firstAvailable, to };
+      return { messages, lastSeq, firstAvailable, to, reservedUpTo: page.reservedUpTo };
     });
-    const { messages, lastSeq, to } = collected;
-    if (req.from > lastSeq + 1) {
+    const { messages, lastSeq, to, reservedUpTo } = collected;
+    // A position past the end is an error (a wiped log), unless a failover left seqs the old
+    // home handed out past the new owner's copy: then there is simply nothing to replay yet.
+    if (req.from > lastSeq + 1 && !(reservedUpTo !== undefined && req.from <= reservedUpTo + 1)) {
       throw new ReplayError('BAD_SEQUENCE', `${req.path ?? 'fromSeq'}: beyond the conversation's last seq ${lastSeq}`, req.path);
     }
     const full = messages.length >= host.maxReplay;

@@ -23,6 +23,9 @@ export interface E2eDeployment {
   /** The region's bus goes away under its running node (embedded kill / nats-server SIGKILL). */
   killBus(region: Region): Promise<void>;
   reviveBus(region: Region): Promise<void>;
+  /** Cut the link between two regions (both ways; the embedded network, or the harness's gateway proxies), then restore it. */
+  cut(a: Region, b: Region): Promise<void>;
+  restore(a: Region, b: Region): Promise<void>;
   /** NATS: each region's server URL (suites that read the streams directly). */
   readonly natsUrls?: Readonly<Record<Region, string>>;
   close(): Promise<void>;
@@ -66,6 +69,8 @@ export const embeddedFactory: DeploymentFactory = async (topology = defaultTopol
     wsUrl: (r) => d.wsUrl(r),
     killBus: (r) => Promise.resolve(d.network!.kill(r)),
     reviveBus: (r) => Promise.resolve(d.network!.revive(r)),
+    cut: (a, b) => Promise.resolve(d.network!.cut(a, b)),
+    restore: (a, b) => Promise.resolve(d.network!.restore(a, b)),
     close: () => d.close(),
   };
 };
@@ -87,6 +92,8 @@ export const natsFactory: DeploymentFactory = async (topology = defaultTopology(
     wsUrl: (r) => d.wsUrl(r),
     killBus: (r) => sc.stop(r, { kill: true }),
     reviveBus: (r) => sc.start(r),
+    cut: (a, b) => Promise.resolve(sc.cut(a, b)),
+    restore: (a, b) => Promise.resolve(sc.restore(a, b)),
     natsUrls: Object.fromEntries(REGIONS.map((r) => [r, sc.url(r)])) as Record<Region, string>,
     async close() {
       await d.close();

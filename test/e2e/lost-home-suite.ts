@@ -142,5 +142,51 @@ export function lostHomeSuite(name: string, factory: DeploymentFactory): void {
         }
       }, 120_000);
     }
+
+    it('a user ahead of the copy (it got `local` messages the replica never did) keeps its position, is told what is lost, and goes on', async () => {
+      const lost = REGIONS[0];
+      let roomName = '';
+      homedIn(lost, () => roomConversation((roomName = uid('room'))));
+      const conv = roomConversation(roomName);
+      const replica = placement.replicasOf(conv)[0] as Region;
+      const third = REGIONS.find((r) => r !== lost && r !== replica) as Region;
+      const ra = await open(lost, uid('a'));
+      const rb = await open(third, uid('b'));
+      await ra.client.join(roomName);
+      await rb.client.join(roomName);
+      await rb.client.send({ room: roomName }, 'b1', { durability: 'replicated' });
+      await ra.count(conv, 1);
+      // The home cannot reach its replica: three `local` acks reach a, never the copy.
+      await d.cut(lost, replica);
+      try {
+        for (let i = 2; i <= 4; i++) await rb.client.send({ room: roomName }, `b${i}`, { durability: 'local' });
+        await ra.count(conv, 4);
+        await d.killBus(lost);
+      } finally {
+        await d.restore(lost, replica);
+      }
+      try {
+        // After the takeover the new owner's seqs start past anything the old home gave out.
+        let after: SendAck | undefined;
+        for (let i = 0; after === undefined && i < 200; i++) {
+          after = await rb.client.send({ room: roomName }, 'b-after', { durability: 'replicated', signal: AbortSignal.timeout(3000) }).catch(() => undefined);
+          if (after === undefined) await sleep(200);
+        }
+        // (A `replicated` attempt refused for its copy may still have taken a seq before it.)
+        const epochStart = 1 + d.inner.topology.replication.maxUnreplicated + 1;
+        expect(after?.seq).toBeGreaterThanOrEqual(epochStart);
+        await waitFor(() => ra.statuses.some((s) => s.type === 'connected' && s.region !== lost), 'a moved', 20_000);
+        await waitFor(() => ra.in(conv).some((m) => m.messageId === after!.messageId), () => `a to get the first message of the new epoch (a saw ${ra.seqs(conv).join(',')}; lost ${JSON.stringify(ra.lost)}; errors ${ra.errors.map((e) => e.message).join(' | ')})`, 20_000);
+        // a kept its position (no message twice, nothing before it again), was told of the skipped
+        // range, and never heard that its position was beyond the end.
+        const seqs = ra.seqs(conv);
+        expect(seqs.slice(0, 4)).toEqual([1, 2, 3, 4]);
+        expect(seqs.slice(4).every((x, i, all) => x >= epochStart && (i === 0 || x > all[i - 1]!))).toBe(true);
+        expect(ra.lost).toEqual([expect.objectContaining({ conversation: conv, fromSeq: 5, toSeq: epochStart - 1 })]);
+        expect(ra.errors.filter((e) => /BAD_SEQUENCE/.test(e.message))).toEqual([]);
+      } finally {
+        await d.reviveBus(lost);
+      }
+    }, 120_000);
   });
 }
