@@ -235,10 +235,10 @@ export class SqliteMessageLog implements MessageLog {
       // Per conversation: a slice of the conversations per tick, in key order, wrapping around.
       const slice = this.#st.conversationsAfter.all(this.#sweepCursor, this.#sweepBatch);
       this.#sweepCursor = slice.length < this.#sweepBatch ? '' : (slice[slice.length - 1]?.conversation ?? '');
+      const work = slice.map((c) => ({ ...c, l: this.#limits(c.conversation) })).filter((c) => !unlimited(c.l));
+      if (work.length === 0) return;
       this.#db.transaction(() => {
-        for (const { conversation, last_seq: last } of slice) {
-          const l = this.#limits(conversation);
-          if (unlimited(l)) continue;
+        for (const { conversation, last_seq: last, l } of work) {
           this.#trimCount(conversation, l, last);
           const minTs = minTimestamp(l, now);
           if (minTs > 0) this.#st.ageTrim.run(conversation, minTs, conversation, minTs, AGE_ROWS_PER_TICK);

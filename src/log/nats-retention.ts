@@ -10,8 +10,8 @@
  * binary search over `next_by_subj` lookups, as reads find `after` (nats-read.ts): entries of a
  * subject are in seq order and, written by one owner at a time, in timestamp order.
  *
- * Each tick lists the log's subjects (stream info with a subjects filter, paged by nats.js) and
- * looks at a bounded slice of them, going on from where the previous tick stopped. Before a purge
+ * A cycle lists the log's subjects once (stream info with a subjects filter, paged by nats.js);
+ * each tick looks at a bounded slice of that list, going on from where the previous tick stopped. Before a purge
  * could remove a conversation's last entry the head is raised to it, so the seq counter outlives
  * the entries.
  */
@@ -89,7 +89,8 @@ export class RetentionSweeper {
   readonly #ctx: SweepContext;
   readonly #batch: number;
   readonly #timer: NodeJS.Timeout;
-  /** Position in the sorted subject list where the next tick goes on. */
+  /** The log's subjects as listed at the start of the current cycle, and where the next tick goes on. */
+  #subjects: string[] = [];
   #offset = 0;
   #running = false;
   #closed = false;
@@ -115,10 +116,13 @@ export class RetentionSweeper {
 
   /** One pass over the next slice of conversations. */
   async tick(): Promise<void> {
-    const info = await this.#ctx.jsm.streams.info(this.#ctx.stream, { subjects_filter: this.#ctx.filter });
-    const subjects = Object.keys(info.state.subjects ?? {}).sort();
-    if (this.#offset >= subjects.length) this.#offset = 0;
-    const slice = subjects.slice(this.#offset, this.#offset + this.#batch);
+    if (this.#offset >= this.#subjects.length) {
+      // A new cycle: list the subjects once (conversations created meanwhile wait for the next).
+      const info = await this.#ctx.jsm.streams.info(this.#ctx.stream, { subjects_filter: this.#ctx.filter });
+      this.#subjects = Object.keys(info.state.subjects ?? {}).sort();
+      this.#offset = 0;
+    }
+    const slice = this.#subjects.slice(this.#offset, this.#offset + this.#batch);
     this.#offset += slice.length;
     const now = Date.now();
     for (const subject of slice) {
