@@ -1,8 +1,8 @@
 /**
  * `meridian erase` against a running embedded deployment: a conversation erased through the CLI
  * (--wait --json), its history empty in every region afterwards, the saved output verified with
- * --verify (keys from --url, or from the file), a tampered file refused with exit 1, and usage
- * errors with exit 2.
+ * --verify (keys from --url, or from the file), a tampered file refused with exit 1, usage
+ * errors with exit 2, and a client token (a user JWT) refused with 403.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,6 +13,7 @@ import { KeyRing, createKey } from '../../src/keys/mod.js';
 import { roomConversation } from '../../src/protocol/mod.js';
 import { embeddedFactory, REGIONS, withoutQuickFailover } from '../e2e/deployments.js';
 import type { E2eDeployment } from '../e2e/deployments.js';
+import { SECRET, hsToken } from '../node/fixtures.js';
 
 async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
@@ -32,7 +33,7 @@ describe('meridian erase', () => {
     dir = mkdtempSync(join(tmpdir(), 'meridian-erase-cli-'));
     key = (await createKey(join(dir, 'keys.json'), { scopes: ['erase'] })).key;
     ring = await KeyRing.open(join(dir, 'keys.json'));
-    d = await embeddedFactory(withoutQuickFailover(), { region: { erasure: { intervalMs: 1000 }, node: { keys: ring } } });
+    d = await embeddedFactory(withoutQuickFailover(), { region: { erasure: { intervalMs: 1000 }, node: { keys: ring, auth: { dev: true, hs256Secret: SECRET } } } });
     for (const from of ['ann', 'bob']) {
       const res = await fetch(`${d.inner.urls['eu-west']}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ from, to: { room }, body: { text: `hello from ${from}` }, clientMsgId: from }) });
       expect(res.status).toBe(201);
@@ -79,5 +80,8 @@ describe('meridian erase', () => {
     expect((await run(['erase', '--user', 'a'])).code).toBe(2);
     const r = await run(['erase', '--url', d.inner.urls['us-east']!, '--key', 'mrd_0123456789abcdef_nope', '--user', 'a']);
     expect([r.code, r.err.includes('401')]).toEqual([1, true]);
+    // A client token is not an operator credential: 403 (the same for the HTTP endpoints).
+    const user = await run(['erase', '--url', d.inner.urls['us-east']!, '--key', await hsToken({ sub: 'ann' }), '--user', 'ann']);
+    expect([user.code, user.err.includes('403')]).toEqual([1, true]);
   });
 });

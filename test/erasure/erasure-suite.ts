@@ -199,6 +199,11 @@ export function erasureSuite(name: string, factory: DeploymentFactory): void {
       for (const n of [0, 1, 2, 3, 'dlq']) expect(find(s, mark(victim, n)), `marker ${n}`).toEqual({ 'us-east': [], 'eu-west': [], 'ap-southeast': [] });
       for (const [, peer] of peers) expect(Object.values(find(s, mark(peer, 'keep'))).flat().length, `${peer}'s message`).toBeGreaterThan(0);
       expect(Object.values(find(s, mark(away, 0))).flat().length).toBeGreaterThan(0);
+      // The coordinator's audit trail has the request and its own confirmation, never a body.
+      const audit = await http(url('ap-southeast'), '/v1/audit?action=erasure.', { key: sendKey });
+      const entries = audit.json['entries'] as { action: string; target?: string; outcome: string }[];
+      expect(entries.filter((e) => e.target?.startsWith(id)).map((e) => `${e.action} ${e.outcome}`).sort()).toEqual(['erasure.done ok', 'erasure.request ok']);
+      expect(JSON.stringify(audit.json)).not.toContain('MRK');
       // History answers without the victim's messages, with the peers'.
       const conv = dmConversation(victim, peers.get('ap-southeast')!);
       const h = await http(url('us-east'), `/v1/conversations/${encodeURIComponent(conv)}/messages`);
