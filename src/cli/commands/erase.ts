@@ -81,7 +81,7 @@ async function call(url: string, path: string, key: string | undefined, body?: u
   const json = (await res.json().catch(() => ({}))) as Record<string, unknown>;
   if (!res.ok) {
     const e = json['error'] as { code?: string; message?: string } | undefined;
-    throw new MeridianError(res.status === 400 ? ErrorCode.ErasureInvalid : ErrorCode.ErasureUnavailable, `${path}: ${res.status} ${e?.code ?? ''} ${e?.message ?? ''}`.trim(), { details: { status: res.status } });
+    throw new MeridianError(res.status === 400 ? ErrorCode.ErasureInvalid : res.status === 404 ? ErrorCode.ErasureNotFound : ErrorCode.ErasureUnavailable, `${path}: ${res.status} ${e?.code ?? ''} ${e?.message ?? ''}`.trim(), { details: { status: res.status } });
   }
   return json;
 }
