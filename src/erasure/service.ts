@@ -18,9 +18,10 @@ import type { Bus, Kv } from '../bus/types.js';
 import { subjects } from '../bus/subjects.js';
 import { ErrorCode, MeridianError, isMeridianError } from '../errors/mod.js';
 import type { AuditLog } from '../audit/mod.js';
-import type { LogEntry, MessageLog } from '../log/mod.js';
+import type { MessageLog } from '../log/mod.js';
 import { placed } from '../placement/mod.js';
 import { applyErasure, bucketCache, eraseFromLog } from './apply.js';
+import { ErasedSubjects } from './erased.js';
 import { GatedLog } from './gated-log.js';
 import { decodeJson, encodeJson, isConfirmation, isRequest, newErasureId, recordKeys } from './records.js';
 import { signConfirmation, signReceipt } from './receipt.js';
@@ -67,10 +68,8 @@ export class RegionErasure implements ErasureService {
   readonly #timeoutMs: number;
   /** Ids this region has confirmed (read from its bucket, then kept). */
   readonly #confirmed = new Set<string>();
-  /** Subjects with an erasure, by `u:<user>` / `c:<conversation>`: what copies must not bring back. */
-  readonly #erased = new Map<string, { subject: ErasureSubject; requestedAt: number; pending: Set<string> }>();
-  /** Request ids whose subject is in #erased. */
-  readonly #known = new Set<string>();
+  /** Subjects with an erasure: what copies must not bring back (erased.ts). */
+  readonly #erased = new ErasedSubjects();
   #targets: readonly ErasureTarget[] = [];
   #key: SigningKey | undefined;
   #synced = false;
@@ -116,43 +115,18 @@ export class RegionErasure implements ErasureService {
   gate(log: MessageLog): MessageLog {
     return new GatedLog(log, {
       ready: () => this.#whenSynced(),
-      erasedSubjectOf: (e) => this.#erasedSubjectOf(e),
+      erasedSubjectOf: (e) => this.#erased.subjectOf(e),
       eraseAgain: async (subject) => {
         await eraseFromLog(this.#o.log, subject);
       },
     });
   }
 
-  /**
-   * The erased subject a copied entry belongs to, when it must not stay: sent before an erasure
-   * of its sender or conversation was requested, or while that erasure is not complete (a home
-   * erases everything the subject has when it processes the request, so until every region
-   * has, a copy of anything of the subject may be one the home is about to erase).
-   */
-  #erasedSubjectOf(e: LogEntry): ErasureSubject | undefined {
-    for (const key of [`u:${e.from}`, `c:${e.conversation}`]) {
-      const r = this.#erased.get(key);
-      if (r !== undefined && (e.timestamp <= r.requestedAt || r.pending.size > 0)) return r.subject;
-    }
-    return undefined;
-  }
-
-  #remember(req: ErasureRequest): void {
-    this.#known.add(req.id);
-    const key = 'user' in req.subject ? `u:${req.subject.user}` : `c:${req.subject.conversation}`;
-    const r = this.#erased.get(key) ?? { subject: req.subject, requestedAt: 0, pending: new Set<string>() };
-    r.requestedAt = Math.max(r.requestedAt, req.requestedAt);
-    r.pending.add(req.id);
-    this.#erased.set(key, r);
-  }
-
-  /** Drop ids of complete erasures from their subject's pending set (status reads, gets only). */
+  /** Mark the erasures that every region has confirmed (status reads: gets only). */
   async #settle(): Promise<void> {
-    for (const r of this.#erased.values()) {
-      for (const id of [...r.pending]) {
-        const s = await this.status(id).catch(() => null);
-        if (s?.complete === true) r.pending.delete(id);
-      }
+    for (const id of this.#erased.pending()) {
+      const s = await this.status(id).catch(() => null);
+      if (s?.complete === true) this.#erased.completed(id);
     }
   }
 
@@ -322,12 +296,12 @@ export class RegionErasure implements ErasureService {
     for (const x of reached) for (const k of x.keys) holders.set(recordKeys.idOf(k), [...(holders.get(recordKeys.idOf(k)) ?? []), x.kv]);
     const todo: ErasureRequest[] = [];
     for (const [id, kvs] of holders) {
-      if (this.#confirmed.has(id) && this.#known.has(id)) continue;
-      if (!this.#known.has(id)) {
+      if (this.#confirmed.has(id) && this.#erased.has(id)) continue;
+      if (!this.#erased.has(id)) {
         for (const kv of kvs) {
           const req = decodeJson<ErasureRequest>((await within(kv.get(recordKeys.request(id)), this.#timeoutMs))?.value);
           if (isRequest(req)) {
-            this.#remember(req);
+            this.#erased.remember(req);
             break;
           }
         }
@@ -351,7 +325,7 @@ export class RegionErasure implements ErasureService {
   }
 
   async #process(req: ErasureRequest, own: Kv, reachable: readonly Kv[]): Promise<void> {
-    this.#remember(req);
+    this.#erased.remember(req);
     // The request joins this region's bucket too: one more copy for the majority reads.
     await own.create(recordKeys.request(req.id), encodeJson(req)).catch((err: unknown) => {
       if (!isMeridianError(err, ErrorCode.KvKeyExists)) throw err;

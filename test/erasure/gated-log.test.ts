@@ -7,6 +7,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { GatedLog } from '../../src/erasure/gated-log.js';
 import { eraseFromLog } from '../../src/erasure/apply.js';
+import { ErasedSubjects } from '../../src/erasure/erased.js';
+import type { LogEntry } from '../../src/log/mod.js';
 import { ErrorCode, MeridianError } from '../../src/errors/mod.js';
 import { openSqliteLog } from '../../src/log/mod.js';
 import type { SqliteMessageLog } from '../../src/log/mod.js';
@@ -44,5 +46,25 @@ describe('gated log', () => {
     expect((await replica.read('dm:gone:kept')).map((e) => e.body)).toEqual(['reply']);
     ready = false;
     await expect(replica.read('dm:gone:kept')).rejects.toMatchObject({ code: ErrorCode.LogUnavailable });
+  });
+});
+
+describe('erased subjects', () => {
+  const entry = (from: string, conversation: string, timestamp: number): LogEntry => ({ conversation, seq: 1, id: 'x', from, timestamp, body: null, headers: {} });
+
+  it('a copy must not stay while its erasure is incomplete, nor when it was sent before the request', () => {
+    const e = new ErasedSubjects();
+    e.remember({ id: 'er_1', subject: { user: 'gone' }, requestedAt: 1000, requestedIn: 'us-east' });
+    e.remember({ id: 'er_2', subject: { conversation: 'room:r' }, requestedAt: 2000, requestedIn: 'eu-west' });
+    expect(e.subjectOf(entry('gone', 'dm:a:gone', 5000))).toEqual({ user: 'gone' });
+    expect(e.subjectOf(entry('other', 'room:r', 5000))).toEqual({ conversation: 'room:r' });
+    expect(e.subjectOf(entry('other', 'dm:a:other', 500))).toBeUndefined();
+    expect(e.pending().sort()).toEqual(['er_1', 'er_2']);
+    e.completed('er_1');
+    e.completed('er_2');
+    // Complete: only what was sent before the request goes; what the subject sends later stays.
+    expect(e.subjectOf(entry('gone', 'dm:a:gone', 999))).toEqual({ user: 'gone' });
+    expect(e.subjectOf(entry('gone', 'dm:a:gone', 5000))).toBeUndefined();
+    expect(e.subjectOf(entry('x', 'room:r', 2001))).toBeUndefined();
   });
 });
