@@ -8,17 +8,8 @@
  * seqs, same timestamps), hide and remove exactly the same ones whatever their clocks of storing.
  */
 import type { LogOptions } from './types.js';
+export type { RetentionOf, RetentionPolicy } from './types.js';
 
-/** A conversation's limits; an absent or 0 field means no limit of that kind. */
-export interface RetentionPolicy {
-  /** Entries whose timestamp is older than this many milliseconds are gone. */
-  readonly maxAgeMs?: number;
-  /** Only the newest N seqs are kept: entries with `seq <= last - maxCount` are gone. */
-  readonly maxCount?: number;
-}
-
-/** Which policy a conversation has; undefined: the log's global options. */
-export type RetentionOf = (conversation: string) => RetentionPolicy | undefined;
 
 /** A policy resolved for one conversation: 0 means no limit. */
 export interface Limits {

@@ -77,7 +77,6 @@
  *   a `store` that is not the next seq `LOG_OUT_OF_ORDER`.
  */
 
-import type { RetentionOf } from './retention.js';
 
 /** What a message body may be: raw bytes, or any JSON value (stored as its UTF-8 text). */
 export type LogBody = Uint8Array | JsonValue;
@@ -152,6 +151,17 @@ export interface ReadOptions {
   /** At most this many entries (1 to 1000). Default 100. */
   limit?: number;
 }
+
+/** A conversation's limits; an absent or 0 field means no limit of that kind. */
+export interface RetentionPolicy {
+  /** Entries whose timestamp is older than this many milliseconds are gone. */
+  readonly maxAgeMs?: number;
+  /** Only the newest N seqs are kept: entries with `seq <= last - maxCount` are gone. */
+  readonly maxCount?: number;
+}
+
+/** Which policy a conversation has; undefined: the log's global options. */
+export type RetentionOf = (conversation: string) => RetentionPolicy | undefined;
 
 /** Options shared by both implementations; each adds its own. */
 export interface LogOptions {

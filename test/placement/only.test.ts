@@ -27,7 +27,7 @@ const RULES: ReadonlyArray<readonly [RegExp, string]> = [
   [/\.kv\(/, 'opens a KV bucket itself (use openKv with a Place from src/placement)'],
   [/\bbuckets\.name\(/, 'names a KV bucket (src/placement names them)'],
   [/\bstreams\.(log|logHead)\(/, 'names a log stream (src/placement names them)'],
-  [/['"`]mrd-(?!(region|epoch)['"`])[a-z]/, 'spells a bucket name'],
+  [/['"`]mrd-(?!(region|epoch|event)['"`])[a-z]/, 'spells a bucket name'],
   [/['"`](MRD_LOG|KV_mrd)/, 'spells a stream name'],
   [/\b(bucketRegion|home|region)\b\W.*regions\[0\]/, 'places state in the first region of the topology'],
 ];
