@@ -20,6 +20,8 @@ export interface RawEntry {
   data: Uint8Array;
   /** Server time the stream stored it (ms), which age retention is measured against. */
   storedMs: number;
+  /** Its stream sequence. */
+  streamSeq: number;
 }
 
 /**
@@ -97,7 +99,7 @@ export async function fetchFrom(nc: NatsConnection, jsm: JetStreamManager, strea
       if (Date.now() > deadline) throw new Error(`reading ${subject} from ${stream} took more than ${timeoutMs} ms`);
       const m = await getNext(jsm, stream, subject, next);
       if (!m || m.seq > range.end) return true;
-      entries.push({ meta: metaOf(m.header), data: m.data, storedMs: m.time.getTime() });
+      entries.push({ meta: metaOf(m.header), data: m.data, storedMs: m.time.getTime(), streamSeq: m.seq });
       next = m.seq + 1;
     }
     return next > range.end;
@@ -111,7 +113,7 @@ export async function fetchFrom(nc: NatsConnection, jsm: JetStreamManager, strea
   }
   try {
     const msgs = await reader.next(limit - entries.length);
-    for (const m of msgs) if (m.seq <= range.end) entries.push({ meta: metaOf(m.headers), data: m.data, storedMs: m.storedMs });
+    for (const m of msgs) if (m.seq <= range.end) entries.push({ meta: metaOf(m.headers), data: m.data, storedMs: m.storedMs, streamSeq: m.seq });
     const lastSeq = msgs.at(-1)?.seq ?? range.end;
     return { entries, done: reader.exhausted || lastSeq >= range.end, next: Math.max(next, lastSeq + 1) };
   } finally {

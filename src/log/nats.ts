@@ -56,6 +56,7 @@ import type { Limits } from './retention.js';
 import type { AppendInput, AppendResult, LogEntry, LogOptions, MessageLog, ReadOptions, StoreManyResult, StoreResult, StoreOptions } from './types.js';
 import { assertConversation, batchError, checkAppend, checkBatch, checkFrom, checkLogOptions, checkRead, checkStore, closedError, decodeBody, outOfOrder } from './validate.js';
 import type { CheckedLogOptions, EncodedStore } from './validate.js';
+import { StreamPositions } from './nats-positions.js';
 
 export interface NatsLogOptions extends LogOptions {
   /** A connection to any region of the super-cluster; borrowed, `close()` leaves it open. */
@@ -99,6 +100,8 @@ export class NatsMessageLog implements MessageLog {
   readonly #sweeper: RetentionSweeper | undefined;
   readonly #stream: string;
   readonly #headStream: string;
+  /** Recent entries' stream positions: reads that start just past one skip the search. */
+  readonly #positions = new StreamPositions();
   readonly #timeoutMs: number;
   readonly #maxAttempts: number;
   #closed = false;
@@ -159,6 +162,7 @@ export class NatsMessageLog implements MessageLog {
           continue;
         }
         if (ack.duplicate) return this.#original(conversation, subject, ack.seq, e.id, head);
+        this.#positions.note(conversation, seq, ack.seq);
         await this.#raiseHead(conversation, seq, head);
         return { conversation, seq, id: e.id, timestamp: ts, duplicate: false };
       }
@@ -217,7 +221,9 @@ export class NatsMessageLog implements MessageLog {
       const last = found ?? (await findLast(this.#jsm, this.#stream, subject));
       if (!last) return [];
       const lastSeq = Math.max(metaOf(last.header).seq, head?.seq ?? 0);
-      let start = await findStart(this.#jsm, this.#stream, subject, last, Math.max(after, countFloor(l, lastSeq)));
+      const floor = Math.max(after, countFloor(l, lastSeq));
+      const known = metaOf(last.header).seq > floor ? this.#positions.of(conversation, floor + 1) : undefined;
+      let start = known ?? (await findStart(this.#jsm, this.#stream, subject, last, floor));
       const out: LogEntry[] = [];
       const now = Date.now();
       while (start !== null && out.length < limit) {
@@ -225,6 +231,7 @@ export class NatsMessageLog implements MessageLog {
         for (const r of batch.entries) {
           // Sweeps (the server's, or ours) run on timers; never hand out an entry beyond its policy meanwhile.
           if (this.#expired(r.storedMs) || beyond(l, r.meta.seq, r.meta.ts, lastSeq, now)) continue;
+          this.#positions.note(conversation, r.meta.seq, r.streamSeq);
           out.push({ conversation, seq: r.meta.seq, id: r.meta.id, from: r.meta.from, timestamp: r.meta.ts, body: decodeBody(r.meta.kind, r.data), headers: r.meta.h });
         }
         start = batch.done ? null : batch.next;
@@ -371,6 +378,7 @@ export class NatsMessageLog implements MessageLog {
         continue;
       }
       if (raise) await this.#raiseHead(e.conversation, e.seq, tail.head);
+      this.#positions.note(e.conversation, e.seq, ack.seq);
       return { stored: true, tail: { seq: e.seq, streamSeq: ack.seq, head: tail.head } };
     }
     throw new MeridianError(ErrorCode.LogContention, `gave up after ${this.#maxAttempts} lost races for seq ${e.seq}`, { details: { conversation: e.conversation, seq: e.seq } });
