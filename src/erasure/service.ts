@@ -148,6 +148,10 @@ export class RegionErasure implements ErasureService {
         });
         if (ok && outages === this.#outages) this.#synced = true;
         else if (ok) this.#again = true;
+        // Never pass again in the same turn: a pass that fails at once (a bus between
+        // connections rejects without I/O) asked for again by every gated read would otherwise
+        // spin in microtasks and starve every timer and socket of the process.
+        if (this.#again && !this.#closed) await new Promise((r) => setTimeout(r, ok ? 0 : 250).unref());
       } while (this.#again && !this.#closed);
       return ok;
     })().finally(() => (this.#running = undefined));
