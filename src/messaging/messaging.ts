@@ -17,10 +17,10 @@
  * the acked seq go by, it publishes the receipt at once (one link delay to the peer) and raises
  * the cursor at the home in the background of the same call.
  */
-import type { Bus, BusMessage } from '../bus/types.js';
+import type { Bus, BusMessage, PublishOptions } from '../bus/types.js';
 import { subjects } from '../bus/subjects.js';
 import { ErrorCode, MeridianError, isMeridianError } from '../errors/mod.js';
-import type { MessageLog } from '../log/mod.js';
+import type { AppendResult, LogEntry, MessageLog } from '../log/mod.js';
 import { checkId, parseConversation, roomConversation, tryDmConversation } from '../protocol/mod.js';
 import type { Conversation } from '../protocol/mod.js';
 import type { Topology } from '../topology/mod.js';
@@ -274,25 +274,8 @@ export class BusMessaging implements Messaging {
   // ---- the home side ---------------------------------------------------------------------
 
   async #store(input: SendInput, conversation: string, acceptedIn: string, parent: Context): Promise<SendResult> {
-    // Only the owner writes, and a home only under its lease (src/failover): never two writers.
-    const own = this.#failover ? await this.#failover.mayWrite(conversation) : this.#ownerOf(conversation);
     const id = messageIdOf(conversation, input.from, input.clientMsgId);
-    const headers: Record<string, string> = own.epoch > 1 ? { [REGION_HEADER]: acceptedIn, [EPOCH_HEADER]: String(own.epoch) } : { [REGION_HEADER]: acceptedIn };
-    const appendSpan = startSpan('meridian.log.append', SpanKind.INTERNAL, parent);
-    const started = performance.now();
-    let r: Awaited<ReturnType<MessageLog['append']>>;
-    try {
-      const minSeq = own.epoch > 1 ? await this.#epochStart(conversation, own.epoch) : 0;
-      r = await this.#log.append(conversation, { id, from: input.from, body: input.body, headers, ...(minSeq > 0 ? { minSeq } : {}) });
-    } catch (err) {
-      failSpan(appendSpan, err);
-      throw err;
-    }
-    this.#metrics?.appended((performance.now() - started) / 1000);
-    // A lease that ran out during the append: stored here, but not acked (the retry finds the owner).
-    this.#failover?.checkWrite(conversation);
-    if (appendSpan.isRecording()) appendSpan.setAttributes({ 'meridian.seq': r.seq, 'meridian.duplicate': r.duplicate });
-    appendSpan.end();
+    const { r, own, headers } = await this.#appendAsOwner(conversation, { id, from: input.from, body: input.body, headers: { [REGION_HEADER]: acceptedIn } }, parent);
     const to = input.to;
     // The inbox index comes before the ack (a retry, even a duplicate, completes it), so an acked
     // direct message is always found by the recipient's next connection.
@@ -324,16 +307,44 @@ export class BusMessaging implements Messaging {
       const data = enc.encode(frame);
       // The publish span's traceparent rides in the bus headers: each delivering node continues the trace.
       const pub = startSpan('meridian.publish', SpanKind.PRODUCER, parent);
-      const headers = injectHeaders(withSpan(parent, pub));
-      const opts = headers === undefined ? undefined : { headers };
-      if ('room' in to) this.#bus.publish(subjects.room(to.room), data, opts);
-      else {
-        this.#bus.publish(subjects.user(to.user), data, opts);
-        if (to.user !== input.from) this.#bus.publish(subjects.user(input.from), data, opts);
-      }
+      const traceHeaders = injectHeaders(withSpan(parent, pub));
+      this.#publishToParticipants(conversation, data, traceHeaders === undefined ? undefined : { headers: traceHeaders });
       pub.end();
     }
     return { messageId: r.id, conversation, seq: r.seq, timestamp: r.timestamp, duplicate: r.duplicate, home: this.region, durability };
+  }
+
+  /**
+   * Append as the conversation's writer: only the owner, and a home only under its lease (src/failover):
+   * never two writers. Entries of a later epoch carry it and start past what the old home could
+   * have handed out. A lease that ran out during the append: stored, but the caller gets MSG_FENCED
+   * (no ack; the retry finds the owner).
+   */
+  async #appendAsOwner(conversation: string, input: { id: string; from: string; body: LogEntry['body']; headers: Record<string, string> }, parent: Context): Promise<{ r: AppendResult; own: Ownership; headers: Record<string, string> }> {
+    const own = this.#failover ? await this.#failover.mayWrite(conversation) : this.#ownerOf(conversation);
+    const headers = own.epoch > 1 ? { ...input.headers, [EPOCH_HEADER]: String(own.epoch) } : input.headers;
+    const appendSpan = startSpan('meridian.log.append', SpanKind.INTERNAL, parent);
+    const started = performance.now();
+    let r: AppendResult;
+    try {
+      const minSeq = own.epoch > 1 ? await this.#epochStart(conversation, own.epoch) : 0;
+      r = await this.#log.append(conversation, { id: input.id, from: input.from, body: input.body, headers, ...(minSeq > 0 ? { minSeq } : {}) });
+    } catch (err) {
+      failSpan(appendSpan, err);
+      throw err;
+    }
+    this.#metrics?.appended((performance.now() - started) / 1000);
+    this.#failover?.checkWrite(conversation);
+    if (appendSpan.isRecording()) appendSpan.setAttributes({ 'meridian.seq': r.seq, 'meridian.duplicate': r.duplicate });
+    appendSpan.end();
+    return { r, own, headers };
+  }
+
+  /** Publish a message frame to every participant: the room, or each user of a direct conversation once. */
+  #publishToParticipants(conversation: string, data: Uint8Array, opts?: PublishOptions): void {
+    const c = this.#parse(conversation);
+    if (c.kind === 'room') this.#bus.publish(subjects.room(c.room), data, opts);
+    else for (const u of new Set(c.users)) this.#bus.publish(subjects.user(u), data, opts);
   }
 
   async #localHistory(conversation: string, after: number, limit: number): Promise<HistoryPage> {
@@ -612,21 +623,13 @@ export class BusMessaging implements Messaging {
    * the same report has the same message id.
    */
   async #storeAsideEvent(conversation: string, region: string, fromSeq: number, toSeq: number): Promise<SendResult> {
-    const own = this.#failover ? await this.#failover.mayWrite(conversation) : this.#ownerOf(conversation);
     const id = messageIdOf(conversation, SYSTEM_SENDER, `failover-aside:${region}:${fromSeq}-${toSeq}`);
-    const headers: Record<string, string> = { [REGION_HEADER]: this.region, [EVENT_HEADER]: 'failover_aside', ...(own.epoch > 1 ? { [EPOCH_HEADER]: String(own.epoch) } : {}) };
     const body = { region, fromSeq, toSeq, count: toSeq - fromSeq + 1 };
-    const minSeq = own.epoch > 1 ? await this.#epochStart(conversation, own.epoch) : 0;
-    const r = await this.#log.append(conversation, { id, from: SYSTEM_SENDER, body, headers, ...(minSeq > 0 ? { minSeq } : {}) });
-    this.#failover?.checkWrite(conversation);
+    const { r, own, headers } = await this.#appendAsOwner(conversation, { id, from: SYSTEM_SENDER, body, headers: { [REGION_HEADER]: this.region, [EVENT_HEADER]: 'failover_aside' } }, activeContext());
     if (!r.duplicate) {
       const entry = { conversation, seq: r.seq, id: r.id, from: SYSTEM_SENDER, timestamp: r.timestamp, body, headers };
       if (own.next.length > 0) this.#replicator.replicateLater(conversation, r.seq, entry);
-      const m = storedFromEntry(entry);
-      const data = enc.encode(encodeMessage(m));
-      const c = this.#parse(conversation);
-      if (c.kind === 'room') this.#bus.publish(subjects.room(c.room), data);
-      else for (const u of c.users) this.#bus.publish(subjects.user(u), data);
+      this.#publishToParticipants(conversation, enc.encode(encodeMessage(storedFromEntry(entry))));
     }
     this.#metrics?.log.info({ event: 'failover_aside_event', conversation, region, fromSeq, toSeq, seq: r.seq }, `${conversation}: recorded that ${region} holds seqs ${fromSeq}–${toSeq} aside`);
     return { messageId: r.id, conversation, seq: r.seq, timestamp: r.timestamp, duplicate: r.duplicate, home: this.region, durability: 'local' };
