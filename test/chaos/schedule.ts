@@ -18,21 +18,12 @@ import fc from 'fast-check';
 import { dmConversation } from '../../src/protocol/mod.js';
 import { ConversationPlacement } from '../../src/placement/mod.js';
 import type { Delivery, Messaging } from '../../src/messaging/mod.js';
-import type { MessageLog } from '../../src/log/mod.js';
+import type { Deployment } from '../messaging/suite.js';
 import type { Topology } from '../../src/topology/mod.js';
 import { defaultTopology } from '../../src/topology/mod.js';
 
-/** What a schedule runs against: three regions whose buses can be killed and links cut. */
-export interface ChaosDeployment {
-  readonly regions: readonly string[];
-  messaging(region: string): Messaging;
-  log(region: string): MessageLog;
-  kill(region: string): Promise<void>;
-  revive(region: string): Promise<void>;
-  cut(a: string, b: string): Promise<void>;
-  restore(a: string, b: string): Promise<void>;
-  close(): Promise<void>;
-}
+/** What a schedule runs against: the messaging suites' deployment (regions whose buses can be killed and links cut). */
+export type ChaosDeployment = Omit<Deployment, 'topology'>;
 
 export type Step =
   | { readonly op: 'kill'; readonly region: number }
