@@ -43,16 +43,31 @@ describeWithNats('losing the JetStream meta leader region', () => {
     const lostName = await metaLeader(sc, REGIONS[0]);
     const lost = REGIONS.find((r) => r === lostName);
     expect(lost, `meta leader "${lostName}" is one of the regions`).toBeDefined();
-    const [s1, s2] = REGIONS.filter((r) => r !== lost) as [Region, Region];
-    // A conversation homed in a survivor whose replica is the other survivor.
+    const survivors: readonly Region[] = REGIONS.filter((r) => r !== lost);
+    // A conversation homed in a survivor (bounded search). Preferred: homed in the first survivor
+    // with its copy in the second; else one whose copy is in the lost region (its `local` sends,
+    // fewer than maxUnreplicated, go on without the copy). Homed in the second survivor with its
+    // copy in the first is the last resort: in one of seven runs losing us-east, eu-west took
+    // such a conversation over from a live ap-southeast (seqs jumped by maxUnreplicated; under
+    // investigation, see the issue note), which is not what this test is about.
     const placement = new ConversationPlacement(d.topology);
-    let a = '';
-    let b = '';
-    for (let i = 0; ; i++) {
-      [a, b] = [`ml-a${i}`, `ml-b${i}`];
-      const c = dmConversation(a, b);
-      if (placement.homeOf(c) === s1 && placement.replicasOf(c)[0] === s2) break;
+    const rank = (c: string): number => {
+      const home = placement.homeOf(c);
+      const copy = placement.replicasOf(c)[0];
+      if (home === survivors[0] && copy === survivors[1]) return 3;
+      if (survivors.includes(home as Region) && copy === lost) return 2;
+      return survivors.includes(home as Region) ? 1 : 0;
+    };
+    let pick: { a: string; b: string; score: number } | undefined;
+    for (let i = 0; i < 5000 && (pick === undefined || pick.score < 3); i++) {
+      const [x, y] = [`ml-a${i}`, `ml-b${i}`];
+      const score = rank(dmConversation(x, y));
+      if (score > (pick?.score ?? 0)) pick = { a: x, b: y, score };
     }
+    expect(pick, 'a conversation homed in a survivor').toBeDefined();
+    const { a, b } = pick!;
+    const s1 = placement.homeOf(dmConversation(a, b)) as Region;
+    const s2 = survivors.find((r) => r !== s1)!;
     const conversation = dmConversation(a, b);
     const m1 = d.region(s1).messaging;
     const m2 = d.region(s2).messaging;
@@ -68,7 +83,7 @@ describeWithNats('losing the JetStream meta leader region', () => {
       // Several lease periods (750 ms) of sends, from the home and from the other survivor.
       const acks: number[] = [];
       const until = Date.now() + 2500;
-      for (let i = 0; Date.now() < until && i < 100; i++) {
+      for (let i = 0; Date.now() < until && i < 60; i++) {
         const via = i % 2 === 0 ? m1 : m2;
         acks.push((await via.send({ from: i % 2 === 0 ? a : b, to: { user: i % 2 === 0 ? b : a }, body: `during ${i}`, clientMsgId: `during-${i}` })).seq);
       }
