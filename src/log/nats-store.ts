@@ -82,12 +82,28 @@ export function streamConfigs(name: string, home: string, replicas: number, o: C
 /** Create the streams, or bring an existing stream's limits in line with the options. */
 export async function ensureStream(jsm: JetStreamManager, cfg: Config): Promise<void> {
   try {
-    await jsm.streams.add(cfg);
+    await addWhenAvailable(jsm, cfg);
   } catch (err) {
     if (!(err instanceof JetStreamApiError && err.code === STREAM_NAME_EXISTS)) throw err;
     // Placement and storage cannot change on a live stream; limits can.
     const { placement: _p, storage: _s, name, ...rest } = cfg;
     await jsm.streams.update(name, rest);
+  }
+}
+
+/** JetStream's "system temporarily unavailable" (10008): no meta leader yet, e.g. just after the servers started. */
+const JS_TEMPORARILY_UNAVAILABLE = 10008;
+
+/** Create a stream, retrying for a few seconds while the meta group has no leader (a region starting with its servers). */
+async function addWhenAvailable(jsm: JetStreamManager, cfg: Config): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await jsm.streams.add(cfg);
+      return;
+    } catch (err) {
+      if (!(err instanceof JetStreamApiError && err.code === JS_TEMPORARILY_UNAVAILABLE) || attempt >= 20) throw err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
   }
 }
 
