@@ -58,6 +58,12 @@ async function healthy(url: string, ms = 3000): Promise<boolean> {
   }
 }
 
+/** The node's authenticated sessions (/stats `sessions`: a session stops counting when the node closes it). */
+async function sessions(url: string): Promise<number> {
+  const res = await fetch(`${url}/stats`, { signal: AbortSignal.timeout(3000) });
+  return ((await res.json()) as { sessions: number }).sessions;
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const ws = (url: string): string => `${url.replace(/^http/, 'ws')}/ws`;
 
@@ -137,20 +143,32 @@ export function hangSuite(options: () => ChildNodeOptions): void {
     const talker = await client('talker');
     await dead.request({ type: 'join', id: 'j', room });
     await talker.request({ type: 'join', id: 'j', room });
+    expect(await sessions(child.url)).toBe(2);
     // The network dies: nothing read, nothing sent (no heartbeats), no FIN.
     dead.ws.pause();
     let sent = 0;
+    // How many room messages had been sent when the node stopped counting the dead member.
+    let sentAtClose: number | undefined;
     const until = Date.now() + 4000;
     while (Date.now() < until) {
       talker.send({ type: 'send', id: `t${sent}`, to: { room }, body: `tick ${sent}`, clientMsgId: `t${sent}` });
       sent++;
       await sleep(250);
+      if (sentAtClose === undefined && (await sessions(child.url)) === 1) sentAtClose = sent;
     }
     await talker.waitAcks(sent, 10_000);
     expect(await healthy(child.url)).toBe(true);
+    // The idle timeout closed the dead member (its socket is still paused: the node did it), and
+    // the room kept getting messages after that: the deliveries that used to spin the node.
+    expect(sentAtClose, 'the idle timeout never closed the dead member').toBeDefined();
+    expect(sent - sentAtClose!).toBeGreaterThanOrEqual(2);
+    expect(await sessions(child.url)).toBe(1);
     // The talker still gets the room's messages, in order.
     const seqs = talker.messages('room:silent').map((x) => x.seq);
     expect(seqs).toEqual(Array.from({ length: sent }, (_, i) => i + 1));
+    // The network comes back: what the node wrote before cutting it off ends in its close frame.
+    dead.ws.resume();
+    expect((await dead.closed).code).toBe(CloseCode.HEARTBEAT_TIMEOUT);
     await expectAlive();
   }, 90_000);
 }
