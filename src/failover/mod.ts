@@ -38,12 +38,20 @@ import { kvToken } from '../bus/subjects.js';
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 const QUEUE = 'failover';
+const STARTUP_GRACE_MS = 30_000;
 
 export interface FailoverOptions {
   readonly bus: Bus;
   readonly placement: ConversationPlacement;
   /** How long a home must be unheard by a region before it agrees to a takeover. Default 3000 ms. */
   readonly failoverAfterMs?: number;
+  /**
+   * How much longer than `failoverAfterMs` a region never heard since this one started must stay
+   * silent before this region claims or grants its pairs. Regions of a deployment start one after
+   * another (and a node restarts into a live deployment); without it a region starting a few
+   * seconds after the others would have its homes taken over before it ever came up. Default 30 000 ms.
+   */
+  readonly startupGraceMs?: number;
   /** Background problems (a claim that failed, a bucket that cannot be opened yet). */
   readonly onError?: (err: unknown) => void;
   /** A pair changed hands (for logs and metrics). */
@@ -245,8 +253,10 @@ export class Failover {
     }
   }
 
+  /** How long `region` has been silent, as far as a takeover goes: never heard since our start counts from start + startupGraceMs. */
   #silentFor(region: string): number {
-    return performance.now() - (this.#heard.get(region) ?? this.#startedAt);
+    const heard = this.#heard.get(region);
+    return performance.now() - (heard ?? this.#startedAt + (this.#o.startupGraceMs ?? STARTUP_GRACE_MS));
   }
 
   #learn(rec: FenceRecord, role: 'won' | 'fenced' | 'learned'): void {
