@@ -10,6 +10,8 @@
  *   mrd.sys.status.<region>               a region node's live state (draining, sessions), for /v1/regions
  *   mrd.user.<user>                       deliveries to a user, wherever connected
  *   mrd.room.<room>                       deliveries to a room's members
+ *   mrd.userin.<region>.<user>            deliveries of strict-residency conversations, to a user's
+ *   mrd.roomin.<region>.<room>            sessions (room's members) in one allowed region (src/residency)
  *   mrd.node.<region>.<node>              control messages to one region node
  *   mrd.svc.<service>                     service calls (queue group `svc`: local first)
  *   mrd.fn.<function>                     function invocations (queue group `fn`)
@@ -54,6 +56,10 @@ export const subjects = {
   status: (region: string) => `${PREFIX}.sys.status.${token(region)}`,
   user: (user: string) => `${PREFIX}.user.${token(user)}`,
   room: (room: string) => `${PREFIX}.room.${token(room)}`,
+  /** A strict-residency conversation's deliveries to a user's sessions in `region` only. */
+  userIn: (region: string, user: string) => `${PREFIX}.userin.${token(region)}.${token(user)}`,
+  /** A strict-residency room's deliveries to its members in `region` only. */
+  roomIn: (region: string, room: string) => `${PREFIX}.roomin.${token(region)}.${token(room)}`,
   node: (region: string, node: string) => `${PREFIX}.node.${token(region)}.${token(node)}`,
   service: (name: string) => `${PREFIX}.svc.${token(name)}`,
   fn: (name: string) => `${PREFIX}.fn.${token(name)}`,

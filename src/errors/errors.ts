@@ -113,6 +113,13 @@ export const ErrorCode = {
   ErasureNotFound: 'ERASURE_NOT_FOUND',
   ErasureUnavailable: 'ERASURE_UNAVAILABLE',
   ErasureReceiptInvalid: 'ERASURE_RECEIPT_INVALID',
+  // residency (src/residency)
+  /** The residency rules forbid this here (a strict conversation in a region it excludes, a message into a room its sender's rule forbids). */
+  ResidencyForbidden: 'RESIDENCY_FORBIDDEN',
+  /** The participants' rules allow no region in common: the conversation can be stored nowhere. */
+  ResidencyConflict: 'RESIDENCY_CONFLICT',
+  /** A token's jurisdiction or country claim is unknown or disagrees with the rule its user id falls under. */
+  AuthResidency: 'AUTH_RESIDENCY',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -90,6 +90,8 @@ export class BusMessaging implements Messaging {
   readonly #announced = new Map<string, number>();
   readonly #rpcSub;
   readonly #metrics: NodeMetrics | undefined;
+  /** A strict residency rule allows this region: its nodes also listen on region subjects. */
+  readonly #strictHere: boolean;
   #closed = false;
 
   constructor(opts: MessagingOptions) {
@@ -104,6 +106,7 @@ export class BusMessaging implements Messaging {
     this.#maxClientMsgId = opts.maxClientMsgIdLength ?? 64;
     this.#metrics = opts.metrics;
     this.#placement = new ConversationPlacement(opts.topology);
+    this.#strictHere = this.#placement.residency.servesStrict(this.region);
     this.#state = new HomeState(this.#bus);
     this.#replication = opts.topology.replication;
     const replicated = this.#replication.replicas > 0 && this.#regions.length > 1;
@@ -150,6 +153,7 @@ export class BusMessaging implements Messaging {
     const ctx = withSpan(parent, span);
     try {
       const conversation = this.#checkSend(input);
+      this.#placement.residency.checkServe(conversation, this.region);
       chooseDurability(this.#replication, this.#ownerOf(conversation).next.length, conversation, input.durability);
       const home = this.#ownerOf(conversation).owner;
       if (span.isRecording()) span.setAttribute('meridian.home', home);
@@ -182,17 +186,28 @@ export class BusMessaging implements Messaging {
 
   onUser(user: string, handler: (d: Delivery) => void): () => void {
     this.#open();
-    return this.#fanout.on(subjects.user(user), handler);
+    return this.#both(subjects.user(user), subjects.userIn(this.region, user), handler);
   }
 
   onRoom(room: string, handler: (d: Delivery) => void): () => void {
     this.#open();
-    return this.#fanout.on(subjects.room(room), handler);
+    return this.#both(subjects.room(room), subjects.roomIn(this.region, room), handler);
+  }
+
+  /** The subject everyone gets, and this region's own when a strict residency rule allows it (#publishTo). */
+  #both(everywhere: string, here: string, handler: (d: Delivery) => void): () => void {
+    const a = this.#fanout.on(everywhere, handler);
+    if (!this.#strictHere) return a;
+    const b = this.#fanout.on(here, handler);
+    return () => {
+      a();
+      b();
+    };
   }
 
   async history(conversation: string, opts: { after?: number; limit?: number } = {}): Promise<HistoryPage> {
     this.#open();
-    this.#parse(conversation);
+    this.#served(conversation);
     const after = opts.after ?? 0;
     const limit = opts.limit ?? 100;
     if (!Number.isInteger(after) || after < 0) throw invalid('after must be a whole number ≥ 0', 'after');
@@ -204,7 +219,7 @@ export class BusMessaging implements Messaging {
 
   async lastSeq(conversation: string): Promise<number> {
     this.#open();
-    this.#parse(conversation);
+    this.#served(conversation);
     const lasts = await this.#lasts([conversation]);
     return lasts.get(conversation) ?? 0;
   }
@@ -220,7 +235,7 @@ export class BusMessaging implements Messaging {
   async cursor(user: string, conversation: string): Promise<number> {
     this.#open();
     checkUser(user, 'user');
-    this.#parse(conversation);
+    this.#served(conversation);
     const home = this.#ownerOf(conversation).owner;
     if (home === this.region) return this.#state.cursor('delivered', user, conversation);
     return this.#call<number>(home, { op: 'cursor', user, conversation });
@@ -236,9 +251,9 @@ export class BusMessaging implements Messaging {
     checkUser(user, 'user');
     const parts = await Promise.all(
       this.#regions.map(async (region) => {
-        if (region === this.region) return this.#localPending(user);
+        if (region === this.region) return this.#localPending(user, this.region);
         try {
-          return await this.#call<PendingConversation[]>(region, { op: 'pending', user }, PROBE_TIMEOUT_MS);
+          return await this.#call<PendingConversation[]>(region, { op: 'pending', user, region: this.region }, PROBE_TIMEOUT_MS);
         } catch {
           return [];
         }
@@ -247,8 +262,9 @@ export class BusMessaging implements Messaging {
     return parts.flat().sort((a, b) => (a.conversation < b.conversation ? -1 : a.conversation > b.conversation ? 1 : 0));
   }
 
-  async #localPending(user: string): Promise<PendingConversation[]> {
-    const conversations = (await this.#state.inbox(user)).filter((c) => this.#ownerOf(c).owner === this.region);
+  /** The user's conversations owned here with something undelivered; strict ones only for a region they allow. */
+  async #localPending(user: string, forRegion: string): Promise<PendingConversation[]> {
+    const conversations = (await this.#state.inbox(user)).filter((c) => this.#ownerOf(c).owner === this.region && this.#mayRelay(c, forRegion));
     if (conversations.length === 0) return [];
     const [lasts, marks] = await Promise.all([this.#localLasts(conversations), Promise.all(conversations.map((c) => this.#state.cursor('delivered', user, c)))]);
     const out: PendingConversation[] = [];
@@ -343,8 +359,37 @@ export class BusMessaging implements Messaging {
   /** Publish a message frame to every participant: the room, or each user of a direct conversation once. */
   #publishToParticipants(conversation: string, data: Uint8Array, opts?: PublishOptions): void {
     const c = this.#parse(conversation);
-    if (c.kind === 'room') this.#bus.publish(subjects.room(c.room), data, opts);
-    else for (const u of new Set(c.users)) this.#bus.publish(subjects.user(u), data, opts);
+    if (c.kind === 'room') this.#publishTo('room', c.room, conversation, data, opts);
+    else for (const u of new Set(c.users)) this.#publishTo('user', u, conversation, data, opts);
+  }
+
+  /**
+   * Publish a frame of `conversation` to a user or room. A strict-residency conversation's frames
+   * go only to the regions its rules allow (their nodes subscribe to region subjects as well), so
+   * no node elsewhere ever receives them; every other frame goes to the user or room wherever.
+   */
+  #publishTo(kind: 'user' | 'room', id: string, conversation: string, data: Uint8Array, opts?: PublishOptions): void {
+    const scope = this.#placement.residency.scopeOf(conversation);
+    if (scope.mode === 'strict' && scope.regions !== undefined) {
+      for (const r of scope.regions) this.#bus.publish(kind === 'user' ? subjects.userIn(r, id) : subjects.roomIn(r, id), data, opts);
+    } else this.#bus.publish(kind === 'user' ? subjects.user(id) : subjects.room(id), data, opts);
+  }
+
+  /** Whether `region` may see anything of `conversation` (always, unless strict residency excludes it). */
+  #mayRelay(conversation: string, region: string): boolean {
+    try {
+      this.#placement.residency.checkServe(conversation, region);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Parse a conversation a client reached through this region: RESIDENCY_FORBIDDEN when strict residency keeps it elsewhere. */
+  #served(conversation: string): Conversation {
+    const c = this.#parse(conversation);
+    this.#placement.residency.checkServe(conversation, this.region);
+    return c;
   }
 
   async #localHistory(conversation: string, after: number, limit: number): Promise<HistoryPage> {
@@ -414,7 +459,7 @@ export class BusMessaging implements Messaging {
         this.#parse(req.conversation);
         return this.#state.cursor('delivered', req.user, req.conversation);
       case 'pending':
-        return this.#localPending(req.user);
+        return this.#localPending(req.user, req.region ?? this.region);
       case 'aside':
         this.#parse(req.conversation);
         return this.#storeAsideEvent(req.conversation, req.region, req.fromSeq, req.toSeq);
@@ -445,7 +490,7 @@ export class BusMessaging implements Messaging {
   async #ack(kind: CursorKind, user: string, conversation: string, seq: number): Promise<void> {
     this.#open();
     checkUser(user, 'user');
-    const c = this.#parse(conversation);
+    const c = this.#served(conversation);
     if (c.kind === 'dm' && !c.users.includes(user)) throw new MeridianError(ErrorCode.MsgForbidden, `${user} is not a participant of ${conversation}`, { details: { conversation } });
     if (!Number.isInteger(seq) || seq < 0) throw invalid('seq must be a whole number ≥ 0', 'seq');
     const home = this.#ownerOf(conversation).owner;
@@ -476,7 +521,7 @@ export class BusMessaging implements Messaging {
     const page = await this.#localHistory(conversation, from, Math.max(1, seq - from));
     const senders = new Set(page.messages.filter((m) => m.seq <= seq && m.from !== user).map((m) => m.from));
     const frame = enc.encode(encodeReceipt(kind, conversation, user, seq, Date.now()));
-    for (const s of senders) this.#bus.publish(subjects.user(s), frame);
+    for (const s of senders) this.#publishTo('user', s, conversation, frame);
     return previous;
   }
 
@@ -488,7 +533,7 @@ export class BusMessaging implements Messaging {
     const c = this.#parse(conversation);
     if (c.kind !== 'dm') return false;
     const peer = c.users[0] === user ? c.users[1] : c.users[0];
-    if (peer !== user) this.#bus.publish(subjects.user(peer), enc.encode(encodeReceipt(kind, conversation, user, seq, Date.now())));
+    if (peer !== user) this.#publishTo('user', peer, conversation, enc.encode(encodeReceipt(kind, conversation, user, seq, Date.now())));
     return true;
   }
 
@@ -560,12 +605,15 @@ export class BusMessaging implements Messaging {
     if (to && typeof to.user === 'string') {
       const r = tryDmConversation(input.from, to.user);
       if (!r.ok) throw invalid(`to.user: ${r.reason}`, 'to.user');
+      this.#placement.residency.checkSend(input.from, r.id);
       return r.id;
     }
     if (to && typeof to.room === 'string') {
       const c = checkId(to.room);
       if (!c.ok) throw invalid(`to.room ${c.reason}`, 'to.room');
-      return roomConversation(to.room);
+      const conversation = roomConversation(to.room);
+      this.#placement.residency.checkSend(input.from, conversation);
+      return conversation;
     }
     throw invalid('to must be { user } or { room }', 'to');
   }

@@ -21,7 +21,7 @@ export const rpcRequest = z.discriminatedUnion('op', [
   z.object({ op: z.literal('lasts'), conversations: z.array(z.string()).max(1000) }),
   z.object({ op: z.literal('ack'), kind: z.enum(['delivered', 'read']), user: z.string(), conversation: z.string(), seq: z.number().int().nonnegative(), announced: z.boolean() }),
   z.object({ op: z.literal('cursor'), user: z.string(), conversation: z.string() }),
-  z.object({ op: z.literal('pending'), user: z.string() }),
+  z.object({ op: z.literal('pending'), user: z.string(), region: z.string().optional() }),
   // A home copying its entries here (replication.ts); no entries: just the last seq held.
   // `after`: the entries are the home's log read after this seq, so the seqs between it and the
   // first entry are gone at the home (retention, erasure) and the replica may skip them.

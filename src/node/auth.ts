@@ -15,6 +15,15 @@ import { decodeProtectedHeader, importSPKI, jwtVerify } from 'jose';
 import { ErrorCode, MeridianError } from '../errors/mod.js';
 import { checkId } from '../protocol/mod.js';
 import type { AuthOptions } from './options.js';
+import { Residency } from '../residency/mod.js';
+import type { ResidencyTopology } from '../residency/mod.js';
+
+/** What a user's credential says of their jurisdiction (docs/residency.md); checked against the residency rules. */
+export interface ResidencyClaims {
+  readonly jurisdiction?: string | undefined;
+  /** ISO 3166-1 alpha-2 country of residence (where they connect from only steers, at the edge). */
+  readonly country?: string | undefined;
+}
 
 export interface Identity {
   readonly user: string;
@@ -25,6 +34,10 @@ export interface Identity {
   readonly canJoin: (room: string) => boolean;
   /** The `services` / `functions` claims: which of them this caller may call (HTTP). */
   readonly canCall: (kind: 'service' | 'function', name: string) => boolean;
+  /** The `jurisdiction` claim (or dev auth frame field), checked at auth. */
+  readonly jurisdiction?: string;
+  /** The `country` claim (or dev auth frame field), checked at auth. */
+  readonly country?: string;
 }
 
 const matcherCache = new Map<string, (room: string) => boolean>();
@@ -60,9 +73,12 @@ export class Authenticator {
   readonly #secret: KeyObject | undefined;
   readonly #publicKey: Promise<KeyObject | CryptoKey> | undefined;
   readonly #opts: AuthOptions;
+  readonly #residency: Residency;
 
-  constructor(opts: AuthOptions) {
+  /** `topology`'s residency rules decide which jurisdiction and country claims a user id may carry. */
+  constructor(opts: AuthOptions, topology: ResidencyTopology = { regions: [] }) {
     this.#opts = opts;
+    this.#residency = new Residency(topology);
     this.dev = opts.dev === true;
     this.#secret = opts.hs256Secret === undefined ? undefined : createSecretKey(Buffer.from(opts.hs256Secret, 'utf8'));
     if (opts.eddsaPublicKey !== undefined) {
@@ -86,9 +102,11 @@ export class Authenticator {
     return this.dev || this.#secret !== undefined || this.#publicKey !== undefined;
   }
 
-  devIdentity(user: string): Identity {
+  /** Dev auth (`auth { user, jurisdiction?, country? }`): AUTH_RESIDENCY when the claims disagree with the rules. */
+  devIdentity(user: string, claims: ResidencyClaims = {}): Identity {
     if (!this.dev) throw failed('anonymous (user) authentication needs the node\'s dev flag');
-    return { user, rooms: ALL_ROOMS, canJoin: anyRoom, canCall: anyRoom };
+    this.#residency.checkClaims(user, claims);
+    return { user, rooms: ALL_ROOMS, canJoin: anyRoom, canCall: anyRoom, ...presentClaims(claims) };
   }
 
   /** Verify a token: AUTH_FAILED for every bad token, AUTH_EXPIRED when it has expired. */
@@ -127,7 +145,10 @@ export class Authenticator {
     const patterns = rooms.length === 1 && rooms[0] === '*' ? ALL_ROOMS : (rooms as string[]);
     const services = nameClaim(payload['services'], 'services');
     const functions = nameClaim(payload['functions'], 'functions');
+    const claims = { jurisdiction: codeClaim(payload['jurisdiction'], 'jurisdiction', /^[A-Z]{2,8}$/), country: codeClaim(payload['country'], 'country', /^[A-Z]{2}$/) };
+    this.#residency.checkClaims(sub as string, claims);
     return {
+      ...presentClaims(claims),
       user: sub as string,
       rooms: patterns,
       expiresAt: (payload.exp as number) * 1000,
@@ -135,6 +156,17 @@ export class Authenticator {
       canCall: (kind, name) => (kind === 'service' ? services(name) : functions(name)),
     };
   }
+}
+
+/** A `jurisdiction` or `country` claim: absent, or an upper-case code. */
+function codeClaim(v: unknown, claim: string, shape: RegExp): string | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || !shape.test(v)) throw new MeridianError(ErrorCode.AuthResidency, `${claim} must be an upper-case code such as ${claim === 'country' ? 'DE' : 'EU'}`);
+  return v;
+}
+
+function presentClaims(c: ResidencyClaims): { jurisdiction?: string; country?: string } {
+  return { ...(c.jurisdiction === undefined ? {} : { jurisdiction: c.jurisdiction }), ...(c.country === undefined ? {} : { country: c.country }) };
 }
 
 /** A `services` / `functions` claim: absent is nothing; otherwise a list like `rooms`. */

@@ -63,7 +63,7 @@ function defaultOnError(err: unknown, where: string): void {
 
 export async function startRegionNode(options: RegionNodeOptions): Promise<RegionNode> {
   const opts = resolveNodeOptions(options, randomBytes(4).toString('hex'));
-  const auth = new Authenticator(opts.auth);
+  const auth = new Authenticator(opts.auth, opts.topology);
   await auth.ready();
   const access = new AccessControl(auth, opts.adminToken, opts.keys);
   const limiter = opts.httpRateLimit === false ? undefined : new RateLimiter(opts.httpRateLimit);

@@ -383,13 +383,14 @@ export class Session implements SessionRef, StreamHost, PresenceListener, SlowLi
     this.#state = 'authenticating';
     let identity: Identity;
     try {
-      identity = f.token !== undefined ? await this.ctx.auth.verify(f.token) : this.ctx.auth.devIdentity(f.user ?? '');
+      identity = f.token !== undefined ? await this.ctx.auth.verify(f.token) : this.ctx.auth.devIdentity(f.user ?? '', { jurisdiction: f.jurisdiction, country: f.country });
     } catch (err) {
       if (this.#is('closed')) return;
       this.ctx.metrics.authFailed(isMeridianError(err) && err.code === ErrorCode.AuthExpired ? 'expired' : 'invalid', 'ws');
       if (!isMeridianError(err)) this.ctx.onInternalError(err, 'auth');
       this.ctx.audit?.record({ actor: { kind: 'anonymous' }, action: 'auth.refused', target: 'websocket', from: this.out.socket.remoteAddress ?? '', outcome: 'refused', status: CloseCode.AUTH_FAILED });
-      this.close(CloseCode.AUTH_FAILED, isMeridianError(err) && err.code === ErrorCode.AuthExpired ? 'the token has expired' : 'authentication failed');
+      if (isMeridianError(err) && err.code === ErrorCode.AuthResidency) this.close(CloseCode.RESIDENCY_MISMATCH, err.message.replace(/[^\x20-\x7e]/g, '?').slice(0, 120)); // a close reason is at most 123 bytes
+      else this.close(CloseCode.AUTH_FAILED, isMeridianError(err) && err.code === ErrorCode.AuthExpired ? 'the token has expired' : 'authentication failed');
       return;
     }
     if (this.#is('closed')) return;

@@ -30,11 +30,14 @@
  * their data (replicated logs, the next step).
  */
 import { createHash } from 'node:crypto';
+import { ErrorCode, MeridianError } from '../errors/mod.js';
 import { buckets, streams } from '../bus/subjects.js';
 import type { Bus, Kv, KvOptions } from '../bus/types.js';
 import { globMatch } from '../protocol/glob.js';
 import { linkLatencyMs } from '../topology/mod.js';
 import type { Topology } from '../topology/mod.js';
+import { Residency } from '../residency/mod.js';
+import type { ResidencyTopology } from '../residency/mod.js';
 
 /** A bucket and the region whose servers hold it. */
 export interface Place {
@@ -102,16 +105,19 @@ export class ConversationPlacement {
   readonly #cache = new Map<string, readonly string[]>();
   readonly #rtt: (a: string, b: string) => number;
   readonly #replicas: number;
+  /** Residency narrows every candidate set to the regions the conversation's rules allow (src/residency). */
+  readonly residency: Residency;
 
   /**
    * `rtt` orders replicas by distance from the home (default: the topology's WAN when it has
    * one, else every region equally far and ties by name).
    */
   constructor(
-    topology: { readonly regions: readonly { readonly name: string }[]; readonly placement?: Topology['placement']; readonly replication?: { readonly replicas: number } },
+    topology: { readonly regions: readonly { readonly name: string; readonly jurisdiction?: string }[]; readonly placement?: Topology['placement']; readonly replication?: { readonly replicas: number }; readonly residency?: ResidencyTopology['residency'] },
     rtt?: (a: string, b: string) => number,
   ) {
     this.regions = topology.regions.map((r) => r.name);
+    this.residency = new Residency({ regions: topology.regions.map((r) => ({ name: r.name, jurisdiction: r.jurisdiction ?? '' })), ...(topology.residency === undefined ? {} : { residency: topology.residency }) });
     this.#rules = topology.placement?.conversations ?? [];
     this.#replicas = topology.replication?.replicas ?? 0;
     this.#rtt = rtt ?? ('wan' in topology ? (a, b) => linkLatencyMs(topology as Topology, a, b) : () => 0);
@@ -143,7 +149,9 @@ export class ConversationPlacement {
   /** The regions that take over some conversations homed in `home` when it is lost (its replicas' regions). */
   takeoverRegionsOf(home: string): readonly string[] {
     if (this.#replicas === 0) return [];
-    const sets = [this.regions, ...this.#rules.map((r) => r.regions)].filter((s) => s.includes(home));
+    const base = [this.regions, ...this.#rules.map((r) => r.regions)];
+    const confined = this.residency.regionSets();
+    const sets = [...base, ...base.flatMap((b) => confined.map((c) => b.filter((r) => c.includes(r))))].filter((s) => s.includes(home));
     return [...new Set(sets.flatMap((s) => this.#byDistance(home, s).slice(0, this.#replicas)))];
   }
 
@@ -151,10 +159,19 @@ export class ConversationPlacement {
     return regions.filter((r) => r !== home).sort((a, b) => this.#rtt(home, a) - this.#rtt(home, b) || (a < b ? -1 : a > b ? 1 : 0));
   }
 
-  /** The regions that may home `conversation`: those of the first matching rule, else every region. */
+  /**
+   * The regions that may home `conversation`: those of the first matching rule, else every
+   * region; narrowed to the regions its residency rules allow. RESIDENCY_CONFLICT when none is left.
+   */
   candidates(conversation: string): readonly string[] {
-    for (const r of this.#rules) if (globMatch(r.match, conversation)) return r.regions;
-    return this.regions;
+    const ruled = this.#rules.find((r) => globMatch(r.match, conversation))?.regions ?? this.regions;
+    const allowed = this.residency.storable(conversation).regions;
+    if (allowed === undefined) return ruled;
+    const both = ruled.filter((r) => allowed.includes(r));
+    if (both.length === 0) {
+      throw new MeridianError(ErrorCode.ResidencyConflict, `${conversation} may be placed only in ${ruled.join(', ')} (placement) and stored only in ${allowed.join(', ')} (residency): no region is both`, { details: { conversation, placement: ruled, residency: allowed } });
+    }
+    return both;
   }
 
   /** The conversation's home region. The same answer in every region, computed locally. */

@@ -41,8 +41,16 @@ export function clientFrameSchemas(limits: ProtocolLimits = DEFAULT_LIMITS) {
         id: ref,
         token: z.string().min(1, 'must not be empty').max(MAX_TOKEN_LENGTH, `must be at most ${MAX_TOKEN_LENGTH} characters`).optional(),
         user: user.optional(),
+        // Dev auth only (with a token the claims come signed in it): the user's jurisdiction and country of residence.
+        jurisdiction: z.string().regex(/^[A-Z]{2,8}$/, 'must be an upper-case code such as EU').optional(),
+        country: z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 code such as DE').optional(),
       })
-      .superRefine(exactlyOne(['token', 'user'], '')),
+      .superRefine(exactlyOne(['token', 'user'], ''))
+      .superRefine((f, ctx) => {
+        for (const k of ['jurisdiction', 'country'] as const) {
+          if (f.token !== undefined && f[k] !== undefined) ctx.addIssue({ code: 'custom', path: [k], message: 'goes with dev auth (user) only: with a token, the claim is in the token' });
+        }
+      }),
     send: z.strictObject({
       type: z.literal('send'),
       id: ref,

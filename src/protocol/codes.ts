@@ -21,6 +21,7 @@ export const RequestError = {
   ALREADY_AUTHENTICATED: 4011,
   FORBIDDEN: 4012,
   NOT_FOUND: 4013,
+  RESIDENCY_FORBIDDEN: 4014,
   BAD_SEQUENCE: 4020,
   DUPLICATE_GONE: 4021,
   RATE_LIMITED: 4030,
@@ -41,6 +42,7 @@ export const CloseCode = {
   TOKEN_EXPIRED: 4751,
   PROTOCOL_VERSION: 4752,
   POLICY_VIOLATION: 4753,
+  RESIDENCY_MISMATCH: 4754,
 } as const;
 
 export type RequestErrorName = keyof typeof RequestError;

@@ -50,6 +50,8 @@ const FROM_INTERNAL: Partial<Record<ErrorCodeValue, RequestErrorName>> = {
   [ErrorCode.MsgFenced]: 'UNAVAILABLE',
   [ErrorCode.MsgDurabilityNotAllowed]: 'INVALID_FIELD',
   [ErrorCode.LogOutOfOrder]: 'UNAVAILABLE',
+  [ErrorCode.ResidencyForbidden]: 'RESIDENCY_FORBIDDEN',
+  [ErrorCode.ResidencyConflict]: 'RESIDENCY_FORBIDDEN',
 };
 
 /** The wire error for an internal error code; unknown codes are INTERNAL_ERROR (retryable). */

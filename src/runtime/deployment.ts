@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { EmbeddedNetwork } from '../bus/embedded/mod.js';
+import type { Bus } from '../bus/types.js';
 import type { Topology } from '../topology/mod.js';
 import { startRegionBuses } from './buses.js';
 import type { BusKind, RegionBuses } from './buses.js';
@@ -31,6 +32,8 @@ export interface DeploymentOptions {
   readonly region?: Omit<StartRegionOptions, 'topology' | 'region' | 'bus' | 'dataDir'>;
   /** Per-region overrides of `region`, e.g. a different node option in one region. */
   readonly perRegion?: (region: string) => Partial<Omit<StartRegionOptions, 'topology' | 'region' | 'bus' | 'dataDir'>>;
+  /** Tests: the bus each region's runtime gets, made from the region's real one (e.g. `tapBus` of src/testing). */
+  readonly wrapBus?: (region: string, bus: Bus) => Bus;
 }
 
 export interface Deployment {
@@ -86,7 +89,7 @@ export async function startDeployment(topology: Topology, opts: DeploymentOption
         ...extra,
         topology,
         region: r.name,
-        bus: buses.buses.get(r.name)!,
+        bus: opts.wrapBus === undefined ? buses.buses.get(r.name)! : opts.wrapBus(r.name, buses.buses.get(r.name)!),
         dataDir,
         node: {
           auth: { dev: true },

@@ -4,6 +4,8 @@
  * adds WAN latency and partitions on loopback. Nothing here is used by the runtime itself.
  */
 export { TcpProxy, startTcpProxy } from './tcp-proxy.js';
+export { tapBus } from './bus-tap.js';
+export type { TapDirection, TapListener } from './bus-tap.js';
 export type { TcpProxyOptions } from './tcp-proxy.js';
 export { freePort, freePorts } from './ports.js';
 export {

@@ -2,6 +2,7 @@ export { TopologySchema, RegionSchema, DEFAULT_WEIGHTS, REGION_NAME } from './sc
 export type { Topology, Region, RoutingWeights, ResidencyRule, PolicyDecl, ServiceDecl, FunctionDecl, RetentionRule } from './schema.js';
 export { retentionPolicy } from './retention.js';
 export { parseTopology, loadTopology, formatProblem, TopologyError } from './load.js';
+export { topologyWarnings } from './validate.js';
 export type { TopologyProblem } from './load.js';
 export { defaultTopology, DEFAULT_TOPOLOGY_YAML } from './defaults.js';
 export { greatCircleKm } from './geo.js';

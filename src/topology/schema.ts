@@ -44,15 +44,35 @@ export const RoutingSchema = z.strictObject({
   default: z.array(regionName).default([]),
 });
 
-export const ResidencyRuleSchema = z.strictObject({
-  name: z.string().min(1),
-  /** Clients (or data subjects) in these countries… */
-  countries: z.array(countryCode).min(1),
-  /** …are served and stored only in regions of these jurisdictions. */
-  jurisdictions: z.array(z.string().regex(/^[A-Z]{2,8}$/)).min(1),
-  /** Strict: with no allowed region healthy, refuse (503) rather than violate. */
-  strict: z.boolean().default(true),
-});
+const jurisdiction = z.string().regex(/^[A-Z]{2,8}$/, 'jurisdictions are upper-case codes such as EU, US, SG');
+const idGlob = z.string().min(1).max(256);
+
+/**
+ * A residency rule (docs/residency.md). It covers clients by country (steering at the edge), and
+ * data subjects by user id pattern (`users`), by the `jurisdiction` a token or dev auth frame
+ * claims (`userJurisdictions`, checked at auth against `users`), and rooms by id pattern
+ * (`rooms`). Covered users' conversations are stored only in regions of `jurisdictions`
+ * (src/residency); `mode: strict` also keeps their frames off every other region's nodes.
+ */
+export const ResidencyRuleSchema = z
+  .strictObject({
+    name: z.string().min(1),
+    /** Clients in these countries are steered to regions of `jurisdictions` (the edge). */
+    countries: z.array(countryCode).default([]),
+    /** Data subjects: user ids matching one of these `*` globs (e.g. `eu-*`). */
+    users: z.array(idGlob).default([]),
+    /** Users whose token (or dev auth frame) claims one of these jurisdictions: their id must match `users`. */
+    userJurisdictions: z.array(jurisdiction).default([]),
+    /** Rooms whose id matches one of these `*` globs keep their messages under this rule. */
+    rooms: z.array(idGlob).default([]),
+    /** …are stored (and with `strict`, served) only in regions of these jurisdictions. */
+    jurisdictions: z.array(jurisdiction).min(1),
+    /** Steering: with no allowed region healthy, refuse (503) rather than violate; false: a preference. */
+    strict: z.boolean().default(true),
+    /** Data: `store` keeps data at rest in allowed regions (transit elsewhere allowed); `strict` not even relayed. */
+    mode: z.enum(['store', 'strict']).default('store'),
+  })
+  .refine((r) => r.countries.length + r.users.length + r.userJurisdictions.length + r.rooms.length > 0, { message: 'a residency rule covers someone: give countries, users, userJurisdictions or rooms' });
 
 export const WanSchema = z.strictObject({
   /** Simulated one-way latency per 100 km of great-circle distance (embedded bus). */

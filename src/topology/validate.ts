@@ -7,6 +7,7 @@
 import { expandCountries } from './countries.js';
 import { egressEntryProblem } from './egress.js';
 import { DEFAULT_WEIGHTS } from './schema.js';
+import type { Topology } from './schema.js';
 
 export interface Finding {
   path: (string | number)[];
@@ -46,6 +47,69 @@ function conversationRuleProblems(at: (string | number)[], rules: unknown[], wha
     else if (!canMatchConversation(match)) out.push({ path: [...at, i, 'match'], message: `pattern ${JSON.stringify(match)} can match no conversation: ids look like "room:<room>" or "dm:<user>:<user>" (e.g. "room:support-*")` });
     if (catchAll !== undefined) out.push({ path: [...at, i, 'match'], message: `${what} rule ${i} ("${match}") can never match: rule ${catchAll} ("*") matches every conversation first` });
     else if (/^\*+$/.test(match)) catchAll = i;
+  });
+  return out;
+}
+
+/** An id two lists of `*` globs can both match (the first pair of patterns that share one); undefined when none can. */
+function overlapWitness(a: readonly string[], b: readonly string[]): string | undefined {
+  for (const p of a) {
+    for (const q of b) {
+      const id = commonMatch(p, q);
+      if (id !== undefined) return id;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * An id both `*` globs match, or undefined when there is none: a breadth-first search over pairs
+ * of positions in the two patterns (a star consumes any character, or none, and lets the other
+ * pattern's literal through), so it is exact, not a guess from a few sample ids.
+ */
+function commonMatch(p: string, q: string): string | undefined {
+  const width = q.length + 1;
+  const chars = [...new Set((p + q).replaceAll('*', ''))];
+  const parent = new Map<number, readonly [number, string]>([[0, [-1, '']]]);
+  const queue = [0];
+  for (let k = 0; k < queue.length; k++) {
+    const s = queue[k]!;
+    const i = Math.floor(s / width);
+    const j = s % width;
+    if (i === p.length && j === q.length) {
+      let id = '';
+      for (let t = s; t > 0; t = parent.get(t)![0]) id = parent.get(t)![1] + id;
+      // Only two all-star patterns share the empty id alone; they share every id.
+      return id.length > 0 ? id : 'x';
+    }
+    const visit = (ni: number, nj: number, c: string): void => {
+      const t = ni * width + nj;
+      if (!parent.has(t)) {
+        parent.set(t, [s, c]);
+        queue.push(t);
+      }
+    };
+    if (p[i] === '*') visit(i + 1, j, '');
+    if (q[j] === '*') visit(i, j + 1, '');
+    for (const c of chars) {
+      const ni = p[i] === '*' ? i : p[i] === c ? i + 1 : -1;
+      const nj = q[j] === '*' ? j : q[j] === c ? j + 1 : -1;
+      if (ni >= 0 && nj >= 0 && (ni !== i || nj !== j)) visit(ni, nj, c);
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Warnings: a valid topology that will not do what its author likely wants: residency rules that
+ * place data in a single region (no replica, so no failover for their conversations).
+ */
+export function topologyWarnings(t: Topology): Finding[] {
+  const out: Finding[] = [];
+  t.residency.forEach((rule, i) => {
+    const allowed = t.regions.filter((r) => rule.jurisdictions.includes(r.jurisdiction)).map((r) => r.name);
+    const places = rule.users.length > 0 || rule.rooms.length > 0;
+    if (places && allowed.length === 1 && t.replication.replicas > 0) out.push({ path: ['residency', i, 'jurisdictions'], message: `rule "${rule.name}" allows only ${allowed[0]!}: its conversations have no replica region, so no failover (they are unavailable while ${allowed[0]!} is down)` });
   });
   return out;
 }
@@ -124,13 +188,38 @@ export function crossCheck(raw: unknown): Finding[] {
   arr(routing.default).forEach((n, j) => checkRef(n, ['routing', 'default', j], 'default pool'));
 
   const jurisdictions = new Set(regions.map((r) => str(r.jurisdiction)));
-  arr(doc.residency).map(obj).forEach((rule, i) => {
+  const rules = arr(doc.residency).map(obj);
+  const ruleNames = new Map<string, number>();
+  rules.forEach((rule, i) => {
+    const name = str(rule.name);
+    if (name !== undefined) {
+      if (ruleNames.has(name)) out.push({ path: ['residency', i, 'name'], message: `duplicate residency rule name "${name}" (rule ${ruleNames.get(name)!} has it)` });
+      else ruleNames.set(name, i);
+    }
     arr(rule.jurisdictions).forEach((j, k) => {
       if (typeof j === 'string' && !jurisdictions.has(j)) {
         out.push({ path: ['residency', i, 'jurisdictions', k], message: `no region has jurisdiction ${j}: rule "${String(rule.name)}" could never be served` });
       }
     });
+    if (rule.mode === 'strict' && rule.strict === false) out.push({ path: ['residency', i, 'strict'], message: `rule "${String(rule.name)}" is mode: strict (never relayed elsewhere), so its clients must be steered strictly too: remove strict: false` });
+    if (strs(rule.userJurisdictions).length > 0 && strs(rule.users).length === 0) {
+      out.push({ path: ['residency', i, 'userJurisdictions'], message: `rule "${String(rule.name)}" covers users by their jurisdiction claim but names no users patterns: data is placed by user id, so give the ids these users have (e.g. users: ["eu-*"])` });
+    }
   });
+  // Overlaps are resolved by "strictest wins" (the intersection of the rules' regions); rules
+  // that can cover the same user or room and share no region leave it nowhere to be stored.
+  const regionsOf = (rule: Obj): string[] => regions.filter((r) => strs(rule.jurisdictions).includes(str(r.jurisdiction) ?? '')).map((r) => str(r.name) ?? '');
+  for (let i = 0; i < rules.length; i++) {
+    for (let j = i + 1; j < rules.length; j++) {
+      const a = rules[i]!;
+      const b = rules[j]!;
+      if (regionsOf(a).some((r) => regionsOf(b).includes(r))) continue;
+      for (const field of ['users', 'rooms'] as const) {
+        const common = overlapWitness(strs(a[field]), strs(b[field]));
+        if (common !== undefined) out.push({ path: ['residency', j, field], message: `rules "${String(a.name)}" and "${String(b.name)}" both cover ${field} like ${JSON.stringify(common)} but allow no region in common: such ${field} could be stored nowhere` });
+      }
+    }
+  }
 
   // Function placement names regions of this topology.
   for (const [fn, decl] of Object.entries(obj(doc.functions))) {

@@ -39,6 +39,8 @@ export interface NodeTweaks {
   readonly dataDir?: string;
   /** More region options (API keys, modules, erasure timings), merged over the suites' defaults. */
   readonly region?: NonNullable<DeploymentOptions['region']>;
+  /** The bus each region's runtime gets, made from its real one (e.g. `tapBus`, to record what a region saw). */
+  readonly wrapBus?: DeploymentOptions['wrapBus'];
 }
 
 /** A deployment of the three regions; the topology defaults to the built-in one. */
@@ -62,7 +64,7 @@ const regionOptions = (tweaks: NodeTweaks = {}): DeploymentOptions['region'] => 
 });
 
 export const embeddedFactory: DeploymentFactory = async (topology = defaultTopology(), tweaks) => {
-  const d = await startEmbeddedDeployment(topology, { dataDir: tweaks?.dataDir ?? ':memory:', region: regionOptions(tweaks) });
+  const d = await startEmbeddedDeployment(topology, { dataDir: tweaks?.dataDir ?? ':memory:', region: regionOptions(tweaks), ...(tweaks?.wrapBus === undefined ? {} : { wrapBus: tweaks.wrapBus }) });
   return {
     kind: 'embedded',
     inner: d,
@@ -81,7 +83,7 @@ export const natsFactory: DeploymentFactory = async (topology = defaultTopology(
   const sc: SuperCluster = await startSuperCluster({ regions: REGIONS, latencyMs: NATS_LINK_MS });
   let d: Deployment;
   try {
-    d = await startDeployment(topology, { bus: 'nats', nats: REGIONS.map((r) => `${r}=${sc.url(r)}`).join(','), region: regionOptions(tweaks) });
+    d = await startDeployment(topology, { bus: 'nats', nats: REGIONS.map((r) => `${r}=${sc.url(r)}`).join(','), region: regionOptions(tweaks), ...(tweaks?.wrapBus === undefined ? {} : { wrapBus: tweaks.wrapBus }) });
   } catch (err) {
     await sc.close();
     throw err;

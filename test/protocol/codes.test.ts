@@ -20,7 +20,7 @@ describe('codes', () => {
     const codes = Object.values(CloseCode);
     expect(new Set(codes).size).toBe(codes.length);
     const reconnect: CloseName[] = ['SERVER_DRAINING', 'SLOW_CONSUMER', 'HEARTBEAT_TIMEOUT', 'INTERNAL', 'AUTH_TIMEOUT', 'REGION_UNAVAILABLE'];
-    const terminal: CloseName[] = ['AUTH_FAILED', 'TOKEN_EXPIRED', 'PROTOCOL_VERSION', 'POLICY_VIOLATION'];
+    const terminal: CloseName[] = ['AUTH_FAILED', 'RESIDENCY_MISMATCH', 'TOKEN_EXPIRED', 'PROTOCOL_VERSION', 'POLICY_VIOLATION'];
     expect(new Set([...reconnect, ...terminal])).toEqual(new Set(Object.keys(CloseCode)));
     for (const n of reconnect) expect([isReconnectClose(CloseCode[n]), isTerminalClose(CloseCode[n])]).toEqual([true, false]);
     for (const n of terminal) expect([isReconnectClose(CloseCode[n]), isTerminalClose(CloseCode[n])]).toEqual([false, true]);

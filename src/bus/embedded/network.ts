@@ -50,6 +50,19 @@ export class EmbeddedNetwork {
     return this.core.isUp(region);
   }
 
+  /**
+   * Every retained version of every KV entry, with the region whose servers hold its bucket: what
+   * a storage scan reads (tests of residency and erasure check where bytes are, not only what the
+   * API answers).
+   */
+  storedEntries(): { bucket: string; region: string; key: string; value: Uint8Array }[] {
+    const out: { bucket: string; region: string; key: string; value: Uint8Array }[] = [];
+    for (const store of this.core.buckets.values()) {
+      for (const e of store.between(0, Number.POSITIVE_INFINITY, '>')) out.push({ bucket: store.bucket, region: store.home, key: e.key, value: e.value });
+    }
+    return out;
+  }
+
   /** Cut the link between two regions, both directions. */
   cut(a: string, b: string): void {
     this.core.assertRegion(a);

@@ -3,7 +3,7 @@
  * print every problem as `file:line:column path: reason` and exit 1.
  */
 import { isMeridianError } from '../../errors/mod.js';
-import { loadTopology, TopologyError, formatProblem } from '../../topology/mod.js';
+import { loadTopology, TopologyError, formatProblem, topologyWarnings } from '../../topology/mod.js';
 import { parseArgs } from 'node:util';
 import { usageGuard, UsageError } from '../command.js';
 import type { Command } from '../command.js';
@@ -11,7 +11,10 @@ import type { Command } from '../command.js';
 const HELP = `Usage: meridian validate [FILE...]
 
 Checks topology files (default: ./meridian.yaml): YAML syntax, schema, and cross-references
-(fallback and pool regions, duplicate names, coordinates, weights summing to 1).
+(fallback and pool regions, duplicate names, coordinates, weights summing to 1, residency
+rules no region can serve or that leave some user or room nowhere to be stored). Warnings
+(a residency rule placing data in a single region: no failover) go to standard error and do
+not fail the check.
 Exit status: 0 all valid, 1 problems found, 2 usage error.
 `;
 
@@ -41,6 +44,7 @@ export const validateCommand: Command = {
       try {
         const t = await loadTopology(file);
         io.out(`${file}: ok (${t.regions.length} region${t.regions.length === 1 ? '' : 's'}: ${t.regions.map((r) => r.name).join(', ')})\n`);
+        for (const w of topologyWarnings(t)) io.err(`${file}: warning: ${w.path.map((k) => (typeof k === 'number' ? `[${k}]` : `.${k}`)).join('').slice(1)}: ${w.message}\n`);
       } catch (err) {
         failed = true;
         if (err instanceof TopologyError) {
