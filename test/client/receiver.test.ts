@@ -101,6 +101,35 @@ describe('client receiver', () => {
     expect(t.retransmits()[1]).toEqual({ type: 'retransmit', id: 'r2', conversation: C, fromSeq: 2, toSeq: 2 });
   });
 
+  it('paces a fetch that brought nothing: the next retransmit waits refetchAfterMs instead of going out at once', () => {
+    const t = setup();
+    t.rx.message(msg(1));
+    t.rx.message(msg(3));
+    expect(t.retransmits()).toEqual([{ type: 'retransmit', id: 'r1', conversation: C, fromSeq: 2, toSeq: 2 }]);
+    // The log does not have 2 yet (the live copy of 3 overtook it): an empty replay, as the node
+    // answers it (toSeq = fromSeq - 1), and nothing follows.
+    t.answer(resumed('r1', 2, 1, 1));
+    expect(t.retransmits()).toHaveLength(1);
+    t.clock.advance(4999);
+    expect(t.retransmits()).toHaveLength(1);
+    t.clock.advance(1);
+    expect(t.retransmits()).toHaveLength(2);
+    expect(t.retransmits()[1]).toEqual({ type: 'retransmit', id: 'r2', conversation: C, fromSeq: 2, toSeq: 2 });
+    // Empty again: paced again.
+    t.answer(resumed('r2', 2, 1, 1));
+    t.clock.advance(4999);
+    expect(t.retransmits()).toHaveLength(2);
+    t.clock.advance(1);
+    expect(t.retransmits()[2]).toEqual({ type: 'retransmit', id: 'r3', conversation: C, fromSeq: 2, toSeq: 2 });
+    // Now the log has it: delivered in order, and nothing more is asked.
+    t.answer(resumed('r3', 2, 2, 3));
+    t.rx.message(msg(2));
+    expect(t.delivered).toEqual([1, 2, 3]);
+    t.clock.advance(20_000);
+    expect(t.retransmits()).toHaveLength(3);
+    expect(t.lost).toEqual([]);
+  });
+
   it('skips history the server no longer has and reports it lost', () => {
     const t = setup({ [C]: 2 });
     void t.rx.resumeAll(() => true, 256);
