@@ -105,6 +105,8 @@ export class Authenticator {
   /** Dev auth (`auth { user, jurisdiction?, country? }`): AUTH_RESIDENCY when the claims disagree with the rules. */
   devIdentity(user: string, claims: ResidencyClaims = {}): Identity {
     if (!this.dev) throw failed('anonymous (user) authentication needs the node\'s dev flag');
+    codeClaim(claims.jurisdiction, 'jurisdiction', /^[A-Z]{2,8}$/);
+    codeClaim(claims.country, 'country', /^[A-Z]{2}$/);
     this.#residency.checkClaims(user, claims);
     return { user, rooms: ALL_ROOMS, canJoin: anyRoom, canCall: anyRoom, ...presentClaims(claims) };
   }

@@ -113,6 +113,10 @@ export class Residency {
     const scope = this.storable(conversation);
     const own = this.ofUser(from);
     if (own.regions === undefined) return;
+    // A strict user's message is not relayed outside their regions: only into strict conversations.
+    if (own.mode === 'strict' && scope.mode !== 'strict') {
+      throw new MeridianError(ErrorCode.ResidencyForbidden, `${from}'s messages fall under strict residency (${own.rules.join(', ')}), but ${conversation} is not strict: its frames may pass through other regions`, { details: { conversation, regions: own.regions, rules: own.rules } });
+    }
     const outside = (scope.regions ?? this.#regions.map((r) => r.name)).filter((r) => !own.regions!.includes(r));
     if (outside.length > 0) {
       throw new MeridianError(ErrorCode.ResidencyForbidden, `${from}'s messages must stay in ${own.regions.join(', ')} (${own.rules.join(', ')}), but ${conversation} may be stored in ${outside.join(', ')}`, { details: { conversation, regions: own.regions, rules: own.rules } });
@@ -121,26 +125,35 @@ export class Residency {
 
   /**
    * At auth: a claimed jurisdiction must be known, and the claims must agree with the rules the
-   * user id falls under (AUTH_RESIDENCY otherwise). `country` is the user's country of residence
-   * as claimed, not where they connect from (that only steers, at the edge).
+   * user id falls under (AUTH_RESIDENCY otherwise):
+   * - claiming jurisdiction J, when some data rule covers J's users (`userJurisdictions`), the id
+   *   must match the `users` of at least one of those rules;
+   * - claiming country C, when some data rule covers C (`countries`), likewise;
+   * - an id under a rule that names `userJurisdictions` must not claim another jurisdiction.
+   * `country` is the user's country of residence as claimed, not where they connect from (that
+   * only steers, at the edge); an id under a rule may claim any country (its data is kept by
+   * the id's rule, which is at least as strict).
    */
   checkClaims(user: string, claims: { readonly jurisdiction?: string | undefined; readonly country?: string | undefined }): void {
     const { jurisdiction, country } = claims;
-    if (jurisdiction !== undefined && !this.#known.has(jurisdiction)) {
+    // Without a topology (no region known) there is nothing to check a jurisdiction against.
+    if (jurisdiction !== undefined && this.#regions.length > 0 && !this.#known.has(jurisdiction)) {
       throw new MeridianError(ErrorCode.AuthResidency, `unknown jurisdiction ${JSON.stringify(jurisdiction.slice(0, 16))} (known: ${[...this.#known].sort().join(', ')})`);
     }
     if (!this.active) return;
     const byId = this.#data.filter((r) => r.users.some((g) => globMatch(g, user)));
-    const byClaim = this.#data.filter((r) => r.users.length > 0 && ((jurisdiction !== undefined && r.userJurisdictions.includes(jurisdiction)) || (country !== undefined && expandCountries(r.countries).includes(country))));
-    for (const r of byClaim) {
-      if (!byId.includes(r)) {
-        throw new MeridianError(ErrorCode.AuthResidency, `the token claims ${jurisdiction !== undefined ? `jurisdiction ${jurisdiction}` : `country ${String(country)}`}, which residency rule "${r.name}" covers, but user id ${JSON.stringify(user.slice(0, 64))} does not match its users patterns (${r.users.join(', ')}): its data would be stored outside the rule`);
+    const shown = JSON.stringify(user.slice(0, 64));
+    const claimed = (what: string, rules: readonly ResidencyRule[]): void => {
+      if (rules.length > 0 && !rules.some((r) => byId.includes(r))) {
+        throw new MeridianError(ErrorCode.AuthResidency, `the credential claims ${what}, which residency rule${rules.length > 1 ? 's' : ''} ${rules.map((r) => `"${r.name}"`).join(', ')} cover${rules.length > 1 ? '' : 's'}, but user id ${shown} matches none of their users patterns (${rules.flatMap((r) => r.users).join(', ')}): its data would be stored outside them`);
       }
-    }
+    };
+    if (jurisdiction !== undefined) claimed(`jurisdiction ${jurisdiction}`, this.#data.filter((r) => r.users.length > 0 && r.userJurisdictions.includes(jurisdiction)));
+    if (country !== undefined) claimed(`country ${country}`, this.#data.filter((r) => r.users.length > 0 && expandCountries(r.countries).includes(country)));
     if (jurisdiction !== undefined) {
       for (const r of byId) {
         if (r.userJurisdictions.length > 0 && !r.userJurisdictions.includes(jurisdiction)) {
-          throw new MeridianError(ErrorCode.AuthResidency, `user id ${JSON.stringify(user.slice(0, 64))} falls under residency rule "${r.name}" (${r.userJurisdictions.join(', ')}), but the token claims jurisdiction ${jurisdiction}`);
+          throw new MeridianError(ErrorCode.AuthResidency, `user id ${shown} falls under residency rule "${r.name}" (${r.userJurisdictions.join(', ')}), but the credential claims jurisdiction ${jurisdiction}`);
         }
       }
     }
