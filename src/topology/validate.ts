@@ -220,6 +220,19 @@ export function crossCheck(raw: unknown): Finding[] {
       }
     }
   }
+  // A placement rule pins conversations to its regions; residency to the rules' regions. A
+  // conversation both cover with no region in common could be placed nowhere.
+  arr(obj(doc.placement).conversations).map(obj).forEach((p, i) => {
+    const match = str(p.match);
+    if (match === undefined || match === '') return;
+    const pinned = strs(p.regions);
+    rules.forEach((rule) => {
+      if (pinned.some((r) => regionsOf(rule).includes(r))) return;
+      const ids = [...strs(rule.rooms).map((g) => `room:${g}`), ...strs(rule.users).flatMap((g) => [`dm:${g}:*`, `dm:*:${g}`])];
+      const common = ids.map((id) => commonMatch(match, id)).find((x) => x !== undefined);
+      if (common !== undefined) out.push({ path: ['placement', 'conversations', i, 'regions'], message: `placement rule "${match}" pins conversations like ${JSON.stringify(common)} to ${pinned.join(', ')}, but residency rule "${String(rule.name)}" allows only ${regionsOf(rule).join(', ')}: they could be placed nowhere` });
+    });
+  });
 
   // Function placement names regions of this topology.
   for (const [fn, decl] of Object.entries(obj(doc.functions))) {
