@@ -28,6 +28,8 @@ import { globMatch } from '../protocol/glob.js';
 import { parseConversation } from '../protocol/mod.js';
 import { expandCountries } from '../topology/countries.js';
 import type { ResidencyRule } from '../topology/schema.js';
+import { policyOf, strictest } from '../topology/retention.js';
+import type { RetentionPolicy } from '../log/retention.js';
 
 export type ResidencyMode = 'store' | 'strict';
 
@@ -157,6 +159,20 @@ export class Residency {
         }
       }
     }
+  }
+
+  /** The strictest retention limits of the rules applying to `conversation` (undefined: none). */
+  retentionOf(conversation: string): RetentionPolicy | undefined {
+    if (!this.active) return undefined;
+    let scope: ResidencyScope;
+    try {
+      scope = this.scopeOf(conversation);
+    } catch {
+      return undefined;
+    }
+    let out: RetentionPolicy | undefined;
+    for (const r of this.#data) if (r.retention !== undefined && scope.rules.includes(r.name)) out = strictest(out, policyOf(r.retention));
+    return out;
   }
 
   /**

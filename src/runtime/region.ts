@@ -17,6 +17,7 @@ import type { RegionNode, RegionNodeOptions } from '../node/mod.js';
 import { createPresence } from '../presence/mod.js';
 import type { Presence, PresenceOptions } from '../presence/mod.js';
 import { retentionPolicy } from '../topology/mod.js';
+import { Residency } from '../residency/mod.js';
 import type { Topology } from '../topology/mod.js';
 import { NodeMetrics } from '../observability/metrics.js';
 import { createLogger } from '../observability/logger.js';
@@ -86,7 +87,8 @@ export interface RegionRuntime {
 async function openLog(o: StartRegionOptions): Promise<MessageLog> {
   if (o.log) return o.log;
   // The topology's retention rules, the same in every region: a home and its replicas apply them alike.
-  const retention = o.logOptions?.retention ?? retentionPolicy(o.topology);
+  const residency = new Residency(o.topology);
+  const retention = o.logOptions?.retention ?? retentionPolicy(o.topology, residency.active ? (c) => residency.retentionOf(c) : undefined);
   const logOptions: LogOptions = { ...o.logOptions, ...(retention === undefined ? {} : { retention }) };
   if (o.bus instanceof NatsBus) return openNatsLog({ ...logOptions, nc: o.bus.nc, name: placed.log(o.region).name, home: placed.log(o.region).region });
   if (o.dataDir === undefined) throw new MeridianError(ErrorCode.NodeInvalidConfig, 'the embedded log needs a data directory (dataDir), or ":memory:"');

@@ -1,6 +1,6 @@
 export { TopologySchema, RegionSchema, DEFAULT_WEIGHTS, REGION_NAME } from './schema.js';
 export type { Topology, Region, RoutingWeights, ResidencyRule, PolicyDecl, ServiceDecl, FunctionDecl, RetentionRule } from './schema.js';
-export { retentionPolicy } from './retention.js';
+export { retentionPolicy, policyOf, strictest } from './retention.js';
 export { parseTopology, loadTopology, formatProblem, TopologyError } from './load.js';
 export { topologyWarnings } from './validate.js';
 export type { TopologyProblem } from './load.js';

@@ -10,13 +10,31 @@ import type { Topology } from './schema.js';
 
 const DAY_MS = 86_400_000;
 
-/** The log policy of `topology`, or undefined when it has no retention rule (keep forever). */
-export function retentionPolicy(topology: Pick<Topology, 'retention'>): RetentionOf | undefined {
-  const rules = topology.retention.conversations.map((r) => ({
-    match: r.match,
-    policy: { ...(r.maxAgeDays === undefined ? {} : { maxAgeMs: Math.round(r.maxAgeDays * DAY_MS) }), ...(r.maxCount === undefined ? {} : { maxCount: r.maxCount }) } satisfies RetentionPolicy,
-  }));
-  if (rules.length === 0) return undefined;
+/**
+ * The log policy of `topology`, or undefined when nothing limits retention (keep forever).
+ * `alsoOf` adds limits from elsewhere (the residency rules applying to a conversation,
+ * src/residency): per limit, the strictest wins.
+ */
+export function retentionPolicy(topology: Pick<Topology, 'retention'>, alsoOf?: (conversation: string) => RetentionPolicy | undefined): RetentionOf | undefined {
+  const rules = topology.retention.conversations.map((r) => ({ match: r.match, policy: policyOf(r) }));
+  if (rules.length === 0 && alsoOf === undefined) return undefined;
   // No match: undefined, i.e. the log's global options (none in a deployment: keep forever).
-  return (conversation) => rules.find((r) => globMatch(r.match, conversation))?.policy;
+  const own = (conversation: string): RetentionPolicy | undefined => rules.find((r) => globMatch(r.match, conversation))?.policy;
+  if (alsoOf === undefined) return own;
+  return (conversation) => strictest(own(conversation), alsoOf(conversation));
+}
+
+/** A topology limit (days, count) as the log's policy (ms, count). */
+export function policyOf(r: { readonly maxAgeDays?: number | undefined; readonly maxCount?: number | undefined }): RetentionPolicy {
+  return { ...(r.maxAgeDays === undefined ? {} : { maxAgeMs: Math.round(r.maxAgeDays * DAY_MS) }), ...(r.maxCount === undefined ? {} : { maxCount: r.maxCount }) };
+}
+
+/** The smaller of each limit; undefined when neither limits anything. */
+export function strictest(a: RetentionPolicy | undefined, b: RetentionPolicy | undefined): RetentionPolicy | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  const min = (x: number | undefined, y: number | undefined): number | undefined => (x === undefined ? y : y === undefined ? x : Math.min(x, y));
+  const maxAgeMs = min(a.maxAgeMs, b.maxAgeMs);
+  const maxCount = min(a.maxCount, b.maxCount);
+  return { ...(maxAgeMs === undefined ? {} : { maxAgeMs }), ...(maxCount === undefined ? {} : { maxCount }) };
 }

@@ -71,6 +71,14 @@ export const ResidencyRuleSchema = z
     strict: z.boolean().default(true),
     /** Data: `store` keeps data at rest in allowed regions (transit elsewhere allowed); `strict` not even relayed. */
     mode: z.enum(['store', 'strict']).default('store'),
+    /** How long the conversations under this rule keep their messages (the strictest limit of every rule applying wins). */
+    retention: z
+      .strictObject({
+        maxAgeDays: z.number().positive('maxAgeDays must be more than 0').max(36_500).optional(),
+        maxCount: z.number().int('maxCount must be a whole number').positive('maxCount must be at least 1').max(1_000_000_000).optional(),
+      })
+      .refine((r) => r.maxAgeDays !== undefined || r.maxCount !== undefined, { message: 'a retention limit needs maxAgeDays, maxCount or both' })
+      .optional(),
   })
   .refine((r) => r.countries.length + r.users.length + r.userJurisdictions.length + r.rooms.length > 0, { message: 'a residency rule covers someone: give countries, users, userJurisdictions or rooms' });
 

@@ -4,7 +4,8 @@
  * trimmed on its home AND on its replica (each region's log read directly), history reports the
  * first available seq from any region, and a client resuming from before it gets
  * `recovered: false`. An age rule expires a room on both alike. A replica that was cut off while
- * its home trimmed catches up past the seqs that are gone instead of waiting for them.
+ * its home trimmed catches up past the seqs that are gone instead of waiting for them. A
+ * residency rule's own retention limit applies to its rooms, the stricter one winning.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConversationPlacement } from '../../src/placement/mod.js';
@@ -25,7 +26,13 @@ function retentionSuite(name: string, factory: DeploymentFactory): void {
     let placement: ConversationPlacement;
     beforeAll(async () => {
       const t = withoutQuickFailover();
-      d = await factory({ ...t, retention: { conversations: [{ match: 'room:short-*', maxCount: KEEP }, { match: 'room:brief-*', maxAgeDays: BRIEF_DAYS }] } });
+      // A residency rule may limit retention too: for its rooms the stricter of it and the retention rule applies.
+      const pacific = { name: 'pacific', countries: [], users: [], userJurisdictions: [], rooms: ['pac-*'], jurisdictions: ['US', 'SG'], strict: true, mode: 'store' as const, retention: { maxCount: 3 } };
+      d = await factory({
+        ...t,
+        residency: [...t.residency, pacific],
+        retention: { conversations: [{ match: 'room:short-*', maxCount: KEEP }, { match: 'room:brief-*', maxAgeDays: BRIEF_DAYS }, { match: 'room:pac-*', maxCount: KEEP }] },
+      });
       placement = new ConversationPlacement(d.inner.topology);
     }, 120_000);
     afterAll(async () => {
@@ -75,6 +82,16 @@ function retentionSuite(name: string, factory: DeploymentFactory): void {
       } finally {
         await bob.close();
       }
+    }, 60_000);
+
+    it("a residency rule's retention applies on the home and replica it allows, the stricter of it and the retention rule", async () => {
+      const home: Region = 'us-east';
+      const { room, conversation, replica } = roomIn('pac-', home);
+      expect(replica).toBe('ap-southeast');
+      const atHome = d.inner.region(home).messaging;
+      for (let i = 1; i <= 8; i++) await atHome.send({ from: 'alice', to: { room }, body: i, clientMsgId: `p${i}`, durability: 'replicated' });
+      for (const region of [home, replica]) expect(await seqsIn(region, conversation), `${region} log`).toEqual([6, 7, 8]);
+      expect(await seqsIn('eu-west', conversation)).toEqual([]);
     }, 60_000);
 
     it('an age rule expires a room on its home and its replica alike; the sequence goes on', async () => {
