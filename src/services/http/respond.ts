@@ -29,6 +29,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   [ErrorCode.InvalidArgument]: 400,
   [ErrorCode.SvcUnauthorized]: 401,
   [ErrorCode.SvcForbidden]: 403,
+  [ErrorCode.ResidencyForbidden]: 403,
   [ErrorCode.SvcLoopDetected]: 508,
   [ErrorCode.SvcUnknownWorker]: 404,
   [ErrorCode.SvcUnknownService]: 404,

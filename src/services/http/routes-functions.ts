@@ -12,6 +12,23 @@ import type { Caller } from '../../runtime/http-module.js';
 import { mayCall } from './access.js';
 import type { ModuleContext } from './context.js';
 import { sendJson } from './respond.js';
+import { usersOfEvent } from '../erase.js';
+import { Residency } from '../../residency/mod.js';
+
+const residencies = new WeakMap<ModuleContext, Residency>();
+
+/** RESIDENCY_FORBIDDEN when a user the event names may not have data stored in this region. */
+function checkResidency(ctx: ModuleContext, attrs: Readonly<Record<string, string>>): void {
+  let residency = residencies.get(ctx);
+  if (residency === undefined) residencies.set(ctx, (residency = new Residency(ctx.topology)));
+  if (!residency.active) return;
+  for (const user of usersOfEvent(attrs)) {
+    const scope = residency.ofUser(user);
+    if (scope.regions !== undefined && !scope.regions.includes(ctx.region)) {
+      throw new MeridianError(ErrorCode.ResidencyForbidden, `the event names ${user}, whose residency rules (${scope.rules.join(', ')}) keep their data in ${scope.regions.join(', ')}: submit it there (an asynchronous invocation is stored where it is accepted)`, { details: { user, regions: scope.regions, rules: scope.rules } });
+    }
+  }
+}
 
 export async function functionsRoute(ctx: ModuleContext, req: IncomingMessage, res: ServerResponse, parts: readonly string[]): Promise<void> {
   const method = req.method ?? 'GET';
@@ -29,6 +46,9 @@ export async function functionsRoute(ctx: ModuleContext, req: IncomingMessage, r
   const body = await readBody(req, ctx.limits.maxEventBytes);
   const { event, mode } = parseHttpEvent(req.headers, body);
   if (/\brespond-async\b/i.test(String(req.headers['prefer'] ?? ''))) {
+    // Accepted here, the event is kept here (the invocation record, and the DLQ if it fails for
+    // good): not for users whose residency rules keep their data elsewhere.
+    checkResidency(ctx, event.attrs);
     const inv = ctx.runtime.submit(name, event);
     return sendJson(res, 202, view(inv), { location: `/v1/invocations/${inv.id}`, 'preference-applied': 'respond-async', 'x-meridian-via': ctx.region });
   }
