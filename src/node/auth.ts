@@ -75,6 +75,11 @@ export class Authenticator {
   readonly #opts: AuthOptions;
   readonly #residency: Residency;
 
+  /** The residency rules claims are checked against (also where a strict user may be served). */
+  get residency(): Residency {
+    return this.#residency;
+  }
+
   /** `topology`'s residency rules decide which jurisdiction and country claims a user id may carry. */
   constructor(opts: AuthOptions, topology: ResidencyTopology = { regions: [] }) {
     this.#opts = opts;

@@ -11,7 +11,7 @@ import type { AuditLog } from '../audit/mod.js';
 export interface SessionRef {
   readonly id: string;
   /** Send `migrate` (`drain`, or `region_unavailable` when the node lost its bus). */
-  migrate(frame: { reason: 'drain' | 'region_unavailable'; suggestedRegion: string; url: string; deadlineMs: number }): void;
+  migrate(frame: { reason: 'drain' | 'region_unavailable' | 'residency'; suggestedRegion: string; url: string; deadlineMs: number }): void;
   /** Close with a code of ours (4500 …); the socket is destroyed if the client does not answer. */
   close(code: number, reason: string): void;
   /** Destroy the socket at once (region taken down). */
@@ -34,4 +34,9 @@ export interface NodeContext {
   readonly metrics: NodeMetrics;
   /** Admin actions and refused credentials (absent: not recorded). */
   readonly audit?: AuditLog | undefined;
+  /**
+   * Where a user whose strict residency rule excludes this region should be served: the nearest
+   * healthy region the rule allows; undefined when this region may serve them (or none can).
+   */
+  readonly residencyTarget?: (user: string) => Promise<{ region: string; url: string } | undefined>;
 }

@@ -34,21 +34,21 @@ export interface MigrationTarget {
 
 const healthy = (st: RegionState | undefined): boolean => st?.reachable === true && st.nodes.length > 0 && st.nodes.some((n) => !n.draining && n.ready !== false);
 
-/** The nearest other region with a URL whose state (as `stateOf` tells) is healthy; undefined when none. */
-function nearestHealthy(ctx: NodeContext, view: RegionView, stateOf: (region: string) => RegionState | undefined): MigrationTarget | undefined {
+/** The nearest other region with a URL whose state (as `stateOf` tells) is healthy, among `allowed`; undefined when none. */
+function nearestHealthy(ctx: NodeContext, view: RegionView, stateOf: (region: string) => RegionState | undefined, allowed: (region: string) => boolean = () => true): MigrationTarget | undefined {
   const urls = ctx.opts.regionUrls;
-  const pick = view.othersByDistance().find((r) => urls[r] !== undefined && healthy(stateOf(r)));
+  const pick = view.othersByDistance().find((r) => urls[r] !== undefined && allowed(r) && healthy(stateOf(r)));
   return pick === undefined ? undefined : { region: pick, url: wsUrl(urls[pick]!) };
 }
 
-/** Where to send clients: the nearest other region that answers, is ready and is not draining; undefined when none. */
-export async function migrationTarget(ctx: NodeContext, view: RegionView): Promise<MigrationTarget | undefined> {
+/** Where to send clients: the nearest other region (among `allowed`) that answers, is ready and is not draining; undefined when none. */
+export async function migrationTarget(ctx: NodeContext, view: RegionView, allowed: (region: string) => boolean = () => true): Promise<MigrationTarget | undefined> {
   // Without a bus nothing can be asked: what was last heard is all there is.
-  if (!view.busUp) return lastKnownTarget(ctx, view);
+  if (!view.busUp) return nearestHealthy(ctx, view, (r) => view.lastKnown(r), allowed);
   const urls = ctx.opts.regionUrls;
-  const others = view.othersByDistance().filter((r) => urls[r] !== undefined);
+  const others = view.othersByDistance().filter((r) => urls[r] !== undefined && allowed(r));
   const states = new Map(await Promise.all(others.map(async (r) => [r, await view.state(r, { fresh: true })] as const)));
-  return nearestHealthy(ctx, view, (r) => states.get(r));
+  return nearestHealthy(ctx, view, (r) => states.get(r), allowed);
 }
 
 /** The nearest other region last heard healthy while this node's bus was up. */

@@ -23,7 +23,7 @@ import { Authenticator } from './auth.js';
 import type { NodeContext, SessionRef } from './context.js';
 import { demoPage } from './demo.js';
 import { BusWatch } from './bus-watch.js';
-import { drainSessions, evacuate } from './drain.js';
+import { drainSessions, evacuate, migrationTarget } from './drain.js';
 import { handleApi, sendError, sendJson } from './http-api.js';
 import { deliveryStats, handleObservability, regionRtts } from './metrics-route.js';
 import { NodeMetrics } from '../observability/metrics.js';
@@ -84,6 +84,13 @@ export async function startRegionNode(options: RegionNodeOptions): Promise<Regio
     onInternalError: options.onError ?? defaultOnError,
     metrics,
     audit: options.audit,
+    residencyTarget: async (user) => {
+      const scope = auth.residency.ofUser(user);
+      if (scope.mode !== 'strict' || scope.regions === undefined || scope.regions.includes(opts.region)) return undefined;
+      const allowed = scope.regions;
+      // `view` is made below; sessions ask only after they authenticated, long after.
+      return migrationTarget(ctx, view, (r: string) => allowed.includes(r));
+    },
   };
   let draining = false;
   let down = false;

@@ -223,7 +223,7 @@ export class Session implements SessionRef, StreamHost, PresenceListener, SlowLi
     this.ws.terminate();
   }
 
-  migrate(m: { reason: 'drain' | 'region_unavailable'; suggestedRegion: string; url: string; deadlineMs: number }): void {
+  migrate(m: { reason: 'drain' | 'region_unavailable' | 'residency'; suggestedRegion: string; url: string; deadlineMs: number }): void {
     if (this.#state === 'closed') return;
     this.send({ type: 'migrate', ...m });
   }
@@ -417,6 +417,14 @@ export class Session implements SessionRef, StreamHost, PresenceListener, SlowLi
     this.ctx.presence.connect(identity.user, this.id);
     this.#unsubscribeUser = this.ctx.messaging.onUser(identity.user, (d) => this.#onUserDelivery(d));
     this.#inboxGate = this.#replayInbox(identity);
+    // A user under a strict residency rule that excludes this region is served where it allows:
+    // their strict conversations are refused here (RESIDENCY_FORBIDDEN), so move them now.
+    void this.ctx.residencyTarget?.(identity.user).then(
+      (target) => {
+        if (target !== undefined) this.migrate({ reason: 'residency', suggestedRegion: target.region, url: target.url, deadlineMs: this.ctx.opts.drainDeadlineMs });
+      },
+      (err: unknown) => this.ctx.onInternalError(err, 'residency'),
+    );
   }
 
   /** The offline inbox: every direct conversation with messages past the delivered cursor. */

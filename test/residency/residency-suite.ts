@@ -177,6 +177,9 @@ export function residencySuite(name: string, factory: DeploymentFactory): void {
       const c = await dev('eu-west', carl);
       const daveUs = await dev('us-east', dave);
       const daveEu = await dev('eu-west', dave);
+      // carl, under the strict rule, connecting through us-east is told to move to eu-west at once.
+      const carlUs = await dev('us-east', carl);
+      expect(await carlUs.find('migrate')).toMatchObject({ reason: 'residency', suggestedRegion: 'eu-west', url: d.wsUrl('eu-west') });
       const refused = await send(daveUs, { user: carl }, mark('strict0'));
       expect([refused.type, refused.name]).toEqual(['error', 'RESIDENCY_FORBIDDEN']);
       const history = await fetch(`${d.inner.urls['us-east']!}/v1/conversations/${encodeURIComponent(conversation)}/messages`);
