@@ -20,6 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { inventory } from '../../src/deploy/inventory.js';
 import { DRAIN_DEADLINE_S, PRE_STOP_S, planK8s } from '../../src/deploy/k8s/mod.js';
+import { NODE_DEFAULTS } from '../../src/node/options.js';
 import type { PlanContext, PlannedFile } from '../../src/deploy/types.js';
 import { loadTopology, parseTopology } from '../../src/topology/mod.js';
 import type { Topology } from '../../src/topology/mod.js';
@@ -129,7 +130,16 @@ describe('k8s: manifests validated against the Kubernetes schemas', () => {
     expect(c.readinessProbe!.httpGet).toEqual({ path: '/ready', port: 'http' });
     expect(c.livenessProbe!.httpGet).toEqual({ path: '/health', port: 'http' });
     expect(c.lifecycle!.preStop!.exec!.command).toEqual(['sh', '-c', `sleep ${PRE_STOP_S}`]);
-    expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(PRE_STOP_S + DRAIN_DEADLINE_S);
+    // Against the node's own drain deadline (not the generator's copy of it): the pod is killed
+    // only after the preStop pause and a full drain. The manifest sets no drain deadline of its
+    // own, so the node runs with its default.
+    const preStopS = Number(/^sleep (\d+)$/.exec(c.lifecycle!.preStop!.exec!.command![2]!)![1]);
+    expect(c.args!.some((a) => a.includes('drain'))).toBe(false);
+    expect(pod.terminationGracePeriodSeconds! * 1000).toBeGreaterThan(preStopS * 1000 + NODE_DEFAULTS.drainDeadlineMs);
+    expect(DRAIN_DEADLINE_S * 1000).toBeGreaterThanOrEqual(NODE_DEFAULTS.drainDeadlineMs);
+    expect(String(files.find((f) => f.path === 'k8s/README.md')!.content)).toContain(
+      `preStop waits ${preStopS} s, then SIGTERM drains (clients migrate, ${NODE_DEFAULTS.drainDeadlineMs / 1000} s deadline); grace period ${pod.terminationGracePeriodSeconds} s`,
+    );
     expect(sts.spec!.volumeClaimTemplates![0]!.spec).toMatchObject({ storageClassName: 'fast-ssd', resources: { requests: { storage: '1Gi' } } });
   });
 

@@ -15,7 +15,7 @@ import { natsUsers } from '../nats/accounts.js';
 import { issueCert, planCa } from '../tls/mod.js';
 import type { Generator, PlanContext, PlannedFile } from '../types.js';
 import { natsCertNames, natsManifests, natsTlsSecret } from './nats.js';
-import { labels, nodeName } from './names.js';
+import { DRAIN_DEADLINE_S, labels, nodeName, PRE_STOP_S, TERMINATION_GRACE_S } from './names.js';
 import type { Manifest } from './names.js';
 import { credentialsSecret, nodeManifests, topologyConfigMap } from './node.js';
 
@@ -101,7 +101,7 @@ function readme(ctx: PlanContext): string {
     '- Autoscaling is on CPU (70 %). To scale on connections, install a custom metrics adapter (e.g.',
     '  prometheus-adapter) that exposes the nodes\' `meridian_connections` gauge as a Pods metric, and add to the HPA:',
     '  `{ type: Pods, pods: { metric: { name: meridian_connections }, target: { type: AverageValue, averageValue: "5000" } } }`.',
-    '- Shutdown: preStop waits 5 s, then SIGTERM drains (clients migrate, 30 s deadline); grace period 45 s.',
+    `- Shutdown: preStop waits ${PRE_STOP_S} s, then SIGTERM drains (clients migrate, ${DRAIN_DEADLINE_S} s deadline); grace period ${TERMINATION_GRACE_S} s.`,
     '- secrets.yaml holds key material: apply it from a safe place, or convert it to your secret manager.',
     '',
   ].join('\n');

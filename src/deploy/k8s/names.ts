@@ -4,6 +4,7 @@
  * regions (staging), and carry the recommended `app.kubernetes.io/*` labels plus
  * `meridian.dev/region`. Selectors use name + instance only (labels that never change).
  */
+import { NODE_DEFAULTS } from '../../node/options.js';
 import type { Topology } from '../../topology/mod.js';
 
 export interface Manifest {
@@ -20,8 +21,12 @@ export const natsName = (region: string): string => `nats-${region}`;
 
 /** Container port of the region node inside the pod (the Service maps 80 onto it). */
 export const NODE_CONTAINER_PORT = 8080;
-/** `meridian region`'s drain deadline (node option drainDeadlineMs): clients get this long to migrate. */
-export const DRAIN_DEADLINE_S = 30;
+/**
+ * `meridian region`'s drain deadline in whole seconds: the node's own default
+ * (`NODE_DEFAULTS.drainDeadlineMs`, which the manifests do not override), so the grace period
+ * follows it if it changes. Clients get this long to migrate.
+ */
+export const DRAIN_DEADLINE_S = Math.ceil(NODE_DEFAULTS.drainDeadlineMs / 1000);
 /** preStop pause: the endpoints controller and load balancers stop sending new clients first. */
 export const PRE_STOP_S = 5;
 /** Grace above preStop + drain, so the kubelet never SIGKILLs a node that is still draining. */

@@ -5,8 +5,9 @@
  * a PodDisruptionBudget and a CPU HorizontalPodAutoscaler.
  *
  * Shutdown: preStop waits PRE_STOP_S so endpoints and load balancers stop sending new clients,
- * then SIGTERM makes `meridian region` drain (clients are told to migrate, up to the 30 s drain
- * deadline); terminationGracePeriodSeconds is above both, so draining is never cut short.
+ * then SIGTERM makes `meridian region` drain (clients are told to migrate, up to the node's drain
+ * deadline, DRAIN_DEADLINE_S); terminationGracePeriodSeconds is above both, so draining is never
+ * cut short.
  */
 import type { Topology } from '../../topology/mod.js';
 import { NODE_CONTAINER_PORT, PRE_STOP_S, TERMINATION_GRACE_S, labels, metadata, natsName, nodeName, selector } from './names.js';
