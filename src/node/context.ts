@@ -10,6 +10,8 @@ import type { AuditLog } from '../audit/mod.js';
 
 export interface SessionRef {
   readonly id: string;
+  /** The authenticated user (undefined before auth). */
+  readonly user: string | undefined;
   /** Send `migrate` (`drain`, or `region_unavailable` when the node lost its bus). */
   migrate(frame: { reason: 'drain' | 'region_unavailable' | 'residency'; suggestedRegion: string; url: string; deadlineMs: number }): void;
   /** Close with a code of ours (4500 …); the socket is destroyed if the client does not answer. */

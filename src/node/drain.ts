@@ -64,10 +64,28 @@ interface Move {
   readonly cancelled?: () => boolean;
 }
 
-/** `migrate` every session in `moving` to `target`, wait for them to leave until `end`, then close those left. */
-async function moveSessions(ctx: NodeContext, moving: readonly SessionRef[], target: MigrationTarget, end: number, how: Move): Promise<void> {
+/**
+ * `migrate` every session in `moving` to `target` (a user under a strict residency rule that
+ * excludes it: to the nearest region the rule allows, `strictTarget`; none: closed at once, to
+ * reconnect through the edge), wait for them to leave until `end`, then close those left.
+ */
+async function moveSessions(ctx: NodeContext, moving: readonly SessionRef[], target: MigrationTarget, end: number, how: Move, strictTarget?: (allowed: readonly string[]) => Promise<MigrationTarget | undefined>): Promise<void> {
   const left = Math.max(0, Math.round(end - performance.now()));
-  for (const s of moving) s.migrate({ reason: how.reason, suggestedRegion: target.region, url: target.url, deadlineMs: left });
+  const byRule = new Map<string, Promise<MigrationTarget | undefined>>();
+  await Promise.all(
+    moving.map(async (s) => {
+      const scope = s.user === undefined ? undefined : ctx.auth.residency.ofUser(s.user);
+      let to: MigrationTarget | undefined = target;
+      if (scope?.mode === 'strict' && scope.regions !== undefined && !scope.regions.includes(target.region)) {
+        const allowed = scope.regions;
+        const key = allowed.join(',');
+        if (!byRule.has(key)) byRule.set(key, strictTarget?.(allowed) ?? Promise.resolve(undefined));
+        to = await byRule.get(key);
+      }
+      if (to === undefined) s.close(how.code, `${how.closeReason}; no region your residency rules allow is ready: reconnect`);
+      else s.migrate({ reason: how.reason, suggestedRegion: to.region, url: to.url, deadlineMs: left });
+    }),
+  );
   const stillHere = (): boolean => moving.some((s) => ctx.sessions.has(s));
   while (stillHere() && performance.now() < end && how.cancelled?.() !== true) await new Promise((r) => setTimeout(r, 25));
   if (how.cancelled?.() === true) return;
@@ -81,7 +99,7 @@ export async function drainSessions(ctx: NodeContext, view: RegionView, modules:
     if (target === undefined) {
       for (const s of [...ctx.sessions]) s.close(CloseCode.SERVER_DRAINING, 'the node is shutting down and no other region is ready: nowhere to migrate');
     } else {
-      await moveSessions(ctx, [...ctx.sessions], target, end, { reason: 'drain', code: CloseCode.SERVER_DRAINING, closeReason: 'the node is shutting down' });
+      await moveSessions(ctx, [...ctx.sessions], target, end, { reason: 'drain', code: CloseCode.SERVER_DRAINING, closeReason: 'the node is shutting down' }, (allowed) => migrationTarget(ctx, view, (r) => allowed.includes(r)));
     }
   }
   const rest = Math.max(0, Math.round(end - performance.now()));
@@ -106,5 +124,5 @@ export async function evacuate(ctx: NodeContext, view: RegionView, deadlineMs: n
     return;
   }
   const end = performance.now() + deadlineMs;
-  await moveSessions(ctx, sessions, target, end, { reason: 'region_unavailable', code: CloseCode.REGION_UNAVAILABLE, closeReason: 'this node lost its bus', cancelled: busBack });
+  await moveSessions(ctx, sessions, target, end, { reason: 'region_unavailable', code: CloseCode.REGION_UNAVAILABLE, closeReason: 'this node lost its bus', cancelled: busBack }, (allowed) => Promise.resolve(nearestHealthy(ctx, view, (r) => view.lastKnown(r), (r) => allowed.includes(r))));
 }

@@ -9,6 +9,7 @@
  * - a covered user cannot write into a room stored elsewhere, nor open a conversation with a
  *   user whose rules share no region;
  * - `strict`: no node outside the rule serves the conversation or receives its frames;
+ * - a drain migrates a strict user only inside their rule (else closes them);
  * - failover keeps to the rule: the lost region's EU conversations are unavailable (retryable),
  *   never moved out, and served again when it returns.
  */
@@ -199,6 +200,20 @@ export function residencySuite(name: string, factory: DeploymentFactory): void {
       const s = await scan();
       expect(where(s, needles)).toEqual(['eu-west']);
     });
+
+    it('a drain never sends a strict user out of their regions: with no other allowed region they are closed, others migrate', async () => {
+      const carl = await dev('eu-west', uid('eus-carl'));
+      const bob = await dev('eu-west', uid('us-bob'));
+      const draining = d.inner.drainRegion('eu-west', { deadlineMs: 3000 });
+      try {
+        expect(await bob.find('migrate')).toMatchObject({ reason: 'drain' });
+        expect((await carl.closed).code).toBe(4500);
+        expect(carl.frames.filter((f) => f.type === 'migrate')).toEqual([]);
+      } finally {
+        await bob.close();
+        await draining;
+      }
+    }, 60_000);
 
     it('failover keeps to the rule: with eu-west lost, its EU conversations are unavailable (retryable), never moved out; back when it returns', async () => {
       const anna = uid('eu-anna');
