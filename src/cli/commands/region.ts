@@ -268,7 +268,7 @@ async function runRegion(name: string, values: Values, io: Io): Promise<number> 
       const adminSource = values['admin-token'] !== undefined ? '--admin-token' : adminGiven !== undefined && adminGiven !== '' ? 'MERIDIAN_ADMIN_TOKEN' : `generated: ${adminToken}`;
       io.out(`  admin token (deprecated: every scope; prefer --keys FILE and meridian keys create): ${adminSource}\n`);
     }
-    io.out(auth.dev ? '  dev mode: clients connect without a token; /v1/services/* and /v1/functions/* calls need no credential\n' : '  service and function calls need a client token whose services/functions claims allow them, or an API key with the services scope\n');
+    io.out(auth.dev ? '  dev mode: clients connect without a token; service proxy calls and function invocations need no credential (the service and function listings and the DLQ still need an API key)\n' : '  service and function calls need a client token whose services/functions claims allow them, or an API key with the services scope\n');
     io.out('ready. SIGTERM or Ctrl-C drains and stops.\n');
     const keepAlive = setInterval(() => undefined, 1 << 30);
     const signal = await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]).finally(() => clearInterval(keepAlive));

@@ -243,7 +243,7 @@ async function runUp(topology: Topology, a: UpArgs, io: Io): Promise<number> {
     say(`  admin key      ${adminToken}  (id ${adminKeyId}, every scope, in ${keysFile}; Authorization: Bearer … on the edge's /v1/admin/*, the nodes' /v1/dlq, /v1/audit and listings)\n`);
     say(`  more keys      meridian keys create --file ${keysFile} --scopes send  (list, revoke: no restart needed)\n`);
     say(`  dashboard      ${dashboard}  (live map: health, load, flows, steering; take regions down and up)\n`);
-    say('  dev auth: clients connect without a token, and /v1/services/*, /v1/functions/* calls need no credential (development only)\n');
+    say('  dev auth: clients connect without a token, and service proxy calls and function invocations need no credential (development only; listings and the DLQ need the admin key)\n');
     say(`Open ${d.urls[topology.regions[0]!.name]}/ and ${d.urls[topology.regions[1]?.name ?? topology.regions[0]!.name]}/ in two tabs to send messages across regions.\n`);
     if (a.json) io.out(`${JSON.stringify({ regions: d.urls, edge: edge.url, workerToken, adminToken, adminKeyId, keysFile, dashboard })}\n`);
     say('ready. Ctrl-C to stop.\n');
