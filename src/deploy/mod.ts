@@ -1,6 +1,6 @@
 /** Deployment planning (`meridian plan`): the orchestrator, its writer and the shared types. */
 export { planDeployment, parseTargets, PlanError, pathText } from './plan.js';
-export type { Plan, PlanOptions } from './plan.js';
+export type { Plan, PlanOptions, SkippedTarget } from './plan.js';
 export { writePlanFiles, assertWritable, MANIFEST } from './write.js';
 export { planSecrets } from './secrets.js';
 export { allocateLocalPorts } from './local.js';

@@ -8,6 +8,11 @@
  * Generators report unplannable input by throwing an error that carries `problems`
  * (`PlanProblem[]`, on the error or in its `details`); the orchestrator runs every selected
  * generator anyway so all problems are reported at once, and throws one `PlanError`.
+ *
+ * With the default targets (no `--only`), a Nebula VPN whose lighthouses have no public address
+ * (a topology without `deploy.hosts`: the built-in one, the examples) is skipped rather than
+ * refused: the other targets do not need those addresses, so the plan writes them, warns (located)
+ * and says in its README what to set to add the mesh. `--only vpn` still refuses.
  */
 import { resolve } from 'node:path';
 import { ErrorCode, MeridianError } from '../errors/mod.js';
@@ -22,7 +27,7 @@ import { natsReadme } from './nats/readme.js';
 import { planSecrets } from './secrets.js';
 import { PLAN_TARGETS } from './types.js';
 import type { Generator, Inventory, PlanContext, PlannedFile, PlanProblem, PlanTarget, Secrets } from './types.js';
-import { planVpn } from './vpn/mod.js';
+import { missingLighthouseAddresses, planVpn } from './vpn/mod.js';
 
 const GENERATORS: Readonly<Record<PlanTarget, Generator>> = {
   nats: planNats,
@@ -62,6 +67,14 @@ export interface Plan {
   readonly localPorts?: Readonly<Record<string, Readonly<Record<string, number>>>>;
   /** Key material kept from a previous plan in the output directory (file paths). */
   readonly reused: readonly string[];
+  /** Default targets left out, and why (each reason is also a warning). */
+  readonly skipped: readonly SkippedTarget[];
+}
+
+export interface SkippedTarget {
+  readonly target: PlanTarget;
+  /** One line: why, and what to set to plan it. */
+  readonly reason: string;
 }
 
 /** The topology cannot be planned: every problem, located by its path in meridian.yaml. */
@@ -110,8 +123,22 @@ function dedupe(ps: readonly PlanProblem[]): PlanProblem[] {
 }
 
 export async function planDeployment(topology: Topology, opts: PlanOptions): Promise<Plan> {
-  const targets = opts.only === undefined ? [...PLAN_TARGETS] : PLAN_TARGETS.filter((t) => opts.only!.includes(t));
+  let targets = opts.only === undefined ? [...PLAN_TARGETS] : PLAN_TARGETS.filter((t) => opts.only!.includes(t));
   const inventory = makeInventory(topology, { local: opts.local === true });
+  const warnings: PlanProblem[] = [];
+  const skipped: SkippedTarget[] = [];
+  if (opts.only === undefined && opts.local !== true && topology.deploy.vpn.kind === 'nebula') {
+    const missing = missingLighthouseAddresses(topology, inventory);
+    if (missing.length > 0) {
+      targets = targets.filter((t) => t !== 'vpn');
+      const regions = [...new Set(missing.map((p) => String(p.path[2])))];
+      skipped.push({
+        target: 'vpn',
+        reason: `the Nebula lighthouses need public addresses: set deploy.hosts for ${regions.join(', ')} (or deploy.vpn.underlay.<lighthouse>) and plan again with --force; or set deploy.vpn.kind: none to run on your own private network`,
+      });
+      warnings.push(...missing.map((p) => ({ path: p.path, message: `vpn not planned: ${p.message}` })));
+    }
+  }
   const local = opts.local === true ? await allocateLocalPorts(inventory) : undefined;
   const ctx: PlanContext = {
     topology,
@@ -121,7 +148,6 @@ export async function planDeployment(topology: Topology, opts: PlanOptions): Pro
     ...(local === undefined ? {} : { local }),
   };
   const problems: PlanProblem[] = [...checkInventory(topology)];
-  const warnings: PlanProblem[] = [];
   // The Kubernetes target runs the same NATS layout (server counts, ports) in pods.
   if (targets.includes('nats') || targets.includes('k8s')) {
     const nats = await checkNats(ctx, { hosts: targets.includes('nats') });
@@ -158,9 +184,9 @@ export async function planDeployment(topology: Topology, opts: PlanOptions): Pro
     if (seen.has(f.path) || f.path === 'README.md') throw new MeridianError(ErrorCode.InvalidArgument, `two generators planned ${f.path}`, { details: { path: f.path } });
     seen.add(f.path);
   }
-  files.push({ path: 'README.md', content: readme(ctx, targets, files, warnings), about: 'this file' });
+  files.push({ path: 'README.md', content: readme(ctx, targets, files, warnings, skipped), about: 'this file' });
   files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  return { targets, files, warnings, inventory, reused, ...(localPorts === undefined ? {} : { localPorts }) };
+  return { targets, files, warnings, inventory, reused, skipped, ...(localPorts === undefined ? {} : { localPorts }) };
 }
 
 const FALLBACK_ABOUT: ReadonlyArray<[string, string]> = [
@@ -180,7 +206,7 @@ function aboutOf(f: PlannedFile, all: readonly PlannedFile[]): string {
   return [area, see].filter(Boolean).join(': ');
 }
 
-function readme(ctx: PlanContext, targets: readonly PlanTarget[], files: readonly PlannedFile[], warnings: readonly PlanProblem[]): string {
+function readme(ctx: PlanContext, targets: readonly PlanTarget[], files: readonly PlannedFile[], warnings: readonly PlanProblem[], skipped: readonly SkippedTarget[]): string {
   const sorted = [...files, { path: 'README.md', about: 'this file' } as PlannedFile].sort((a, b) => (a.path < b.path ? -1 : 1));
   const regions = ctx.topology.regions.map((r) => r.name).join(', ');
   const out = [
@@ -194,6 +220,14 @@ function readme(ctx: PlanContext, targets: readonly PlanTarget[], files: readonl
       return `- \`${t}\`: ${TITLES[t]}${t === 'nats' ? ' (see "NATS super-cluster" below)' : guide ? ` (see \`${guide.path}\`)` : ''}`;
     }),
     '',
+    ...(skipped.length > 0
+      ? [
+          '## Not planned',
+          '',
+          ...skipped.map((s) => `- \`${s.target}\` (${TITLES[s.target]}): ${s.reason}.${s.target === 'vpn' && targets.includes('nats') ? ` The NATS configs and \`nodes/*.env\` already use the overlay addresses that mesh gives (in \`${ctx.topology.deploy.vpn.cidr}\`), so they work once it runs; with \`deploy.vpn.kind: none\` they use \`deploy.hosts\` instead.` : ''}`),
+          '',
+        ]
+      : []),
     '## Secrets',
     '',
     'Files marked **secret** are private keys and NKEY seeds. They were written with mode 0600 and were never printed; copy each only to the host named for it, and keep `tls/ca-key.pem` (if any) offline. Do not commit this directory.',

@@ -85,6 +85,7 @@ describe('meridian plan', () => {
     const r = await run(['plan', '--config', file, '--out', out]);
     expect(r.code, r.err).toBe(0);
     expect(r.out).toContain('nats, vpn, k8s, haproxy, cloudflare');
+    expect(r.out).not.toContain('not planned');
     expect(r.out + r.err).not.toMatch(SECRET);
     const readme = readFileSync(join(out, 'README.md'), 'utf8');
     const files = walk(out).filter((f) => f !== '.meridian-plan');
@@ -99,6 +100,34 @@ describe('meridian plan', () => {
         expect(readFileSync(join(out, f), 'utf8'), f).not.toMatch(SECRET);
       }
     }
+  }, 60_000);
+
+  // The shipped topologies have no deploy.hosts: out of the box, plan what needs no public address
+  // and say what to set for the mesh, rather than refuse the whole plan.
+  it('plans the built-in topology and the examples with the default targets: every target but the VPN, skipped with located warnings saying what to set; --only vpn refuses', async () => {
+    for (const config of [undefined, 'examples/meridian.yaml', 'examples/five-regions.yaml']) {
+      const file = config ?? '<built-in default>';
+      const out = join(dir, `defaults-${n++}`);
+      const r = await run(['plan', ...(config === undefined ? [] : ['--config', config]), '--out', out]);
+      expect(r.code, r.err).toBe(0);
+      const regions = config?.includes('five') ? ['us-east', 'us-west', 'eu-west', 'ap-southeast', 'ap-northeast'] : ['us-east', 'eu-west', 'ap-southeast'];
+      expect(r.out).toContain(`meridian plan: nats, k8s, haproxy, cloudflare for ${regions.length} regions`);
+      expect(r.out).toContain(`  not planned: vpn: the Nebula lighthouses need public addresses: set deploy.hosts for ${regions.join(', ')} (or deploy.vpn.underlay.<lighthouse>)`);
+      for (const region of regions) {
+        expect(r.err).toMatch(new RegExp(`warning: ${file.replace(/[.<>]/g, '\\$&')}:\\d+:\\d+ deploy\\.hosts\\.${region}: vpn not planned: the lighthouse ${region}-lighthouse-0 needs a public address`));
+      }
+      expect(r.out + r.err).not.toMatch(SECRET);
+      const files = walk(out);
+      expect(files.filter((f) => f.startsWith('vpn/'))).toEqual([]);
+      for (const dirName of ['nats/', 'tls/', 'nodes/', 'k8s/', 'haproxy/', 'cloudflare/']) expect(files.some((f) => f.startsWith(dirName)), dirName).toBe(true);
+      const readme = readFileSync(join(out, 'README.md'), 'utf8');
+      expect(readme).toContain('## Not planned\n\n- `vpn` (Nebula VPN mesh): the Nebula lighthouses need public addresses');
+      expect(readme).not.toContain('- `vpn`: ');
+    }
+    const only = await run(['plan', '--config', 'examples/meridian.yaml', '--out', join(dir, 'only-vpn'), '--only', 'vpn']);
+    expect(only.code).toBe(1);
+    expect(only.err).toMatch(/examples\/meridian\.yaml:\d+:\d+ deploy\.hosts\.us-east: the lighthouse us-east-lighthouse-0 needs a public address/);
+    expect(existsSync(join(dir, 'only-vpn'))).toBe(false);
   }, 60_000);
 
   it('refuses a non-empty --out unless --force, which replaces the previous plan and keeps foreign files', async () => {

@@ -25,7 +25,9 @@ where it goes. Same topology, same files, except keys and what embeds them (see 
   --config FILE   topology file (default: built-in)
   --only LIST     targets, comma separated (default: all): nats (super-cluster configs, TLS,
                   NKEY credentials, region node settings), vpn (Nebula), k8s (manifests),
-                  haproxy (edge), cloudflare (load balancer JSON)
+                  haproxy (edge), cloudflare (load balancer JSON). By default, vpn is skipped
+                  with a warning when its lighthouses have no public address (deploy.hosts);
+                  --only vpn refuses instead
   --force         write into a non-empty DIR: overwrite, and remove files of the previous plan
                   that this one no longer has; its NATS CA and NKEY seeds are kept (delete them
                   to rotate)
@@ -111,6 +113,7 @@ async function runPlan(out: string, config: string | undefined, only: PlanTarget
     for (const w of plan.warnings) io.err(`warning: ${where(w)}\n`);
     await writePlanFiles(out, plan.files, { force });
     io.out(`meridian plan: ${plan.targets.join(', ')} for ${topology.regions.length} regions${local ? ' (--local: all on 127.0.0.1)' : ''} → ${out}\n`);
+    for (const s of plan.skipped) io.out(`  not planned: ${s.target}: ${s.reason}\n`);
     const kept = new Set(plan.reused);
     for (const f of plan.files) io.out(`  ${f.path}${f.secret ? '  (secret, 0600)' : ''}${kept.has(f.path) ? '  (kept from the previous plan)' : ''}\n`);
     io.out(`See ${resolve(out, 'README.md')} for what goes where.\n`);

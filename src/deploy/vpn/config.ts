@@ -46,16 +46,22 @@ export function checkVpn(topology: Topology, inventory: Inventory, local = false
     else if (parseUnderlay(spec, topology.deploy.vpn.port) === undefined) problems.push({ path, message: `"${spec}" is not an address such as 203.0.113.7 or 203.0.113.7:4242` });
   }
   if (local) return problems;
-  for (const h of inventory.hosts) {
-    if (h.role !== 'lighthouse' || topology.deploy.vpn.underlay[h.name] !== undefined) continue;
-    if (topology.deploy.hosts[h.region] === undefined) {
-      problems.push({
-        path: ['deploy', 'hosts', h.region],
-        message: `the lighthouse ${h.name} needs a public address: set deploy.hosts.${h.region} (or deploy.vpn.underlay.${h.name}) to an IP or DNS name the other regions reach`,
-      });
-    }
-  }
-  return problems;
+  return [...problems, ...missingLighthouseAddresses(topology, inventory)];
+}
+
+/**
+ * Lighthouses with no public address (neither `deploy.vpn.underlay.<host>` nor
+ * `deploy.hosts.<region>`): the one thing a topology without a `deploy:` section (the built-in
+ * one, the examples) lacks for a mesh. The planner skips the VPN target for these when it was not
+ * asked for by name, and refuses them when it was.
+ */
+export function missingLighthouseAddresses(topology: Topology, inventory: Inventory): PlanProblem[] {
+  return inventory.hosts
+    .filter((h) => h.role === 'lighthouse' && topology.deploy.vpn.underlay[h.name] === undefined && topology.deploy.hosts[h.region] === undefined)
+    .map((h) => ({
+      path: ['deploy', 'hosts', h.region],
+      message: `the lighthouse ${h.name} needs a public address: set deploy.hosts.${h.region} (or deploy.vpn.underlay.${h.name}) to an IP or DNS name the other regions reach`,
+    }));
 }
 
 /** The config of one host, as a plain object (YAML-rendered by the caller). */

@@ -23,7 +23,7 @@ import { allGroups, hostGroups, inboundRules } from './firewall.js';
 import { makeNebulaPki } from './nebula-cert.js';
 import type { NebulaCa, NebulaPki } from './nebula-cert.js';
 
-export { checkVpn, nebulaConfig, parseUnderlay } from './config.js';
+export { checkVpn, missingLighthouseAddresses, nebulaConfig, parseUnderlay } from './config.js';
 export { hostGroups, inboundRules } from './firewall.js';
 export { makeNebulaPki, nebulaCertBinary } from './nebula-cert.js';
 export type { NebulaPki } from './nebula-cert.js';
