@@ -232,7 +232,7 @@ function readme(ctx: PlanContext, targets: readonly PlanTarget[], files: readonl
     '',
     'Files marked **secret** are private keys and NKEY seeds. They were written with mode 0600 and were never printed; copy each only to the host named for it, and keep `tls/ca-key.pem` (if any) offline. Do not commit this directory.',
     '',
-    'Planning the same topology again gives byte-identical files except the secrets and the files that embed something derived from them: the certificates (`*.pem`, `*.crt`, new keys, serial numbers and dates) and the NATS server configs, which list the NKEY users\' public keys. Everything else (ports, addresses, routes, gateways, manifests) is the same.',
+    'Planning the same topology again gives byte-identical files except the secrets and the files that embed something derived from them: the certificates (`*.pem`, `*.crt`, new keys, serial numbers and dates) and the NATS server configs (`nats/*.conf`, and the ConfigMap in `k8s/<region>/nats.yaml`), which list the NKEY users\' public keys. Everything else (ports, addresses, routes, gateways, manifests) is the same.',
     '',
     'Planning again into this directory (`--force`) keeps the NATS CA (`tls/ca.pem`, `tls/ca-key.pem`) and the NKEY seeds (`nats/users/*.nk`) found here, so deployed nodes keep working and the NATS configs do not change; server certificates are re-issued by the same CA. To rotate, delete those files before planning.',
     '',

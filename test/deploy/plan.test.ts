@@ -9,8 +9,9 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
+import { PLAN_TARGETS, planDeployment, planSecrets } from '../../src/deploy/mod.js';
 import { createCa, issueCert } from '../../src/deploy/tls/mod.js';
-import { DEFAULT_TOPOLOGY_YAML } from '../../src/topology/mod.js';
+import { DEFAULT_TOPOLOGY_YAML, parseTopology } from '../../src/topology/mod.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'meridian-plan-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -100,6 +101,42 @@ describe('meridian plan', () => {
         expect(readFileSync(join(out, f), 'utf8'), f).not.toMatch(SECRET);
       }
     }
+  }, 60_000);
+
+  // The README's promise, for every target: Kubernetes and haproxy files too, not only NATS.
+  fullIt('plans every target twice: the same files except keys, certificates and the files listing NKEY public keys; with the same key material, byte for byte', async () => {
+    const topology = parseTopology(`${DEFAULT_TOPOLOGY_YAML}deploy:\n  hosts: { us-east: 203.0.113.10, eu-west: 198.51.100.20, ap-southeast: nats.ap.example.com }\n  nats: { serversPerRegion: { us-east: 3 } }\n`, 'same.yaml');
+    const outDir = join(dir, 'same-never-written');
+    const a = await planDeployment(topology, { outDir });
+    const b = await planDeployment(topology, { outDir });
+    expect(a.targets).toEqual(PLAN_TARGETS);
+    expect(b.files.map((f) => f.path)).toEqual(a.files.map((f) => f.path));
+    const keyed = (f: { path: string; secret?: boolean }): boolean => f.secret === true || /\.(pem|crt)$/.test(f.path);
+    const stripKeys = (s: string): string => s.replace(/nkey: "U[A-Z2-7]{55}"/g, 'nkey: "…"');
+    const differing: string[] = [];
+    for (const f of a.files) {
+      const other = b.files.find((x) => x.path === f.path)!.content;
+      if (keyed(f)) {
+        expect(other, f.path).not.toEqual(f.content);
+        continue;
+      }
+      if (String(other) === String(f.content)) continue;
+      differing.push(f.path);
+      expect(stripKeys(String(other)), f.path).toBe(stripKeys(String(f.content)));
+    }
+    // Only the files that list the NKEY users' public keys differ (the NATS configs, and the
+    // Kubernetes NATS ConfigMaps); every target had files in the comparison.
+    const regions = topology.regions.map((r) => r.name);
+    expect(differing.sort()).toEqual([...a.inventory.hosts.filter((h) => h.role === 'nats').map((h) => `nats/${h.name}.conf`), ...regions.map((r) => `k8s/${r}/nats.yaml`)].sort());
+    for (const prefix of ['nats/', 'nodes/', 'vpn/', 'k8s/', 'haproxy/', 'cloudflare/']) {
+      expect(a.files.filter((f) => f.path.startsWith(prefix) && !keyed(f)).length, prefix).toBeGreaterThan(0);
+    }
+    for (const f of ['k8s/us-east/node.yaml', 'k8s/us-east/topology.yaml', 'k8s/namespace.yaml', 'haproxy/haproxy.cfg', 'haproxy/countries.map', 'vpn/us-east-nats-2.yml']) expect(differing, f).not.toContain(f);
+
+    const secrets = planSecrets();
+    const c = await planDeployment(topology, { outDir, secrets });
+    const d = await planDeployment(topology, { outDir, secrets });
+    expect(d.files).toEqual(c.files);
   }, 60_000);
 
   // The shipped topologies have no deploy.hosts: out of the box, plan what needs no public address
