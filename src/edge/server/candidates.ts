@@ -9,6 +9,11 @@
  *
  * The location is the trusted client address's (GeoIP), never parameters the client sends:
  * a client cannot argue its way out of a residency rule here.
+ *
+ * CORS: the list is public (it reads no credential or cookie, only the request's address), and a
+ * browser page on another origin must be able to read it to elect at all. So with no `cors`
+ * configured it is answered with `Access-Control-Allow-Origin: *` (never with credentials);
+ * with `cors` configured, that configuration decides, as for every other endpoint (cors.ts).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EdgeContext } from './context.js';
@@ -45,6 +50,13 @@ export function candidateRows(ctx: EdgeContext, client: SteeringClient): { regio
   }
   rows.sort((a, b) => b.score - a.score || a.region.localeCompare(b.region));
   return { region: decision.region, reason: decision.reason, candidates: rows };
+}
+
+/** `*` for the candidate list when the edge has no CORS configuration (see above); else nothing. */
+export function candidatesCors(ctx: EdgeContext, res: ServerResponse): void {
+  if (ctx.options.cors !== undefined) return;
+  res.setHeader('access-control-allow-origin', '*');
+  res.setHeader('access-control-expose-headers', 'Retry-After');
 }
 
 export function handleCandidates(ctx: EdgeContext, req: IncomingMessage, res: ServerResponse): void {

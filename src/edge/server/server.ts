@@ -14,7 +14,7 @@ import { Dashboard } from '../dashboard/mod.js';
 import { openGeoIp } from '../geoip.js';
 import { HealthMonitor } from '../health/monitor.js';
 import { handleAdmin, regionsView } from './admin.js';
-import { handleCandidates } from './candidates.js';
+import { candidatesCors, handleCandidates } from './candidates.js';
 import type { EdgeContext } from './context.js';
 import { applyCors, originAllowed } from './cors.js';
 import { RegionLoad } from './load.js';
@@ -91,11 +91,14 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
     }
     if (await handleEdgeObservability(ctx, metrics, req, res, path)) return;
     if (applyCors(options.cors, req, res)) return;
+    const candidates = path === '/v1/candidates' && (req.method === 'GET' || req.method === 'HEAD');
+    // Before the rate limit, so a page can read a 429 here too.
+    if (candidates) candidatesCors(ctx, res);
     const wait = admit(req);
     if (wait !== undefined) return sendError(res, 429, ErrorCode.EdgeRateLimited, 'too many requests from this address', { 'retry-after': String(wait) });
     if (path === '/v1/route' && (req.method === 'GET' || req.method === 'HEAD')) return handleRoute(ctx, req, res, query());
     if (path === '/v1/regions' && (req.method === 'GET' || req.method === 'HEAD')) return sendJson(res, 200, regionsView(ctx));
-    if (path === '/v1/candidates' && (req.method === 'GET' || req.method === 'HEAD')) return handleCandidates(ctx, req, res);
+    if (candidates) return handleCandidates(ctx, req, res);
     if (path.startsWith('/v1/admin/')) return handleAdmin(ctx, req, res, path);
     if (path === '/v1/slo') return handleEdgeSlo(ctx, req, res);
     if (Dashboard.owns(path)) return dashboard.handle(req, res, path);
