@@ -93,7 +93,7 @@ describe('make before break without presence grace', () => {
     expect(recs.flatMap((r) => r.resumed.filter((x) => !x.recovered))).toEqual([]);
   }, 90_000);
 
-  it('without a drain hook the edge asks the node, with the admin token, and the region restarts in place', async () => {
+  it('without a drain hook the edge asks the node, with the admin token, and the region restarts in place, shown draining until the new node is ready', async () => {
     const plain = await startEdge({ topology, regionUrls: d.urls, port: 0, geoip: null, rateLimit: false, adminToken: TOKEN });
     try {
       const c = new MeridianClient({ url: d.wsUrl('ap-southeast'), user: 'mbb-plain' });
@@ -105,13 +105,28 @@ describe('make before break without presence grace', () => {
       expect(anon.status).toBe(401);
       const res = await fetch(`${plain.url}/v1/admin/regions/ap-southeast/drain`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } });
       expect(res.status).toBe(202);
-      await waitFor(() => c.welcome?.region !== undefined && c.welcome.region !== 'ap-southeast', 'the client moved off ap-southeast', 10_000);
-      // Drained, closed and started again: a new node id on the same URL, ready.
-      await waitFor(() => d.region('ap-southeast').node.node !== before, 'a new ap-southeast node', 15_000);
+      expect(((await res.json()) as { state: string }).state).toBe('draining');
+      // Every state the edge shows until ap-southeast is ready again, with the node id serving then
+      // and whether /v1/candidates offered the region (asked first: if the state read after it is
+      // still `draining`, the list was given while the mark was held, which is set once and dropped once).
+      const seen: { state: string; node: string; offered: boolean }[] = [];
       await waitFor(async () => {
+        const list = (await (await fetch(`${plain.url}/v1/candidates`)).json()) as { candidates: { region: string }[] };
         const body = (await (await fetch(`${plain.url}/v1/regions`)).json()) as { regions: { name: string; state: string }[] };
-        return body.regions.find((r) => r.name === 'ap-southeast')?.state === 'ready';
-      }, 'ap-southeast shown ready again', 15_000);
+        const state = body.regions.find((r) => r.name === 'ap-southeast')?.state ?? 'missing';
+        seen.push({ state, node: d.region('ap-southeast').node.node, offered: list.candidates.some((x) => x.region === 'ap-southeast') });
+        return state === 'ready';
+      }, () => `ap-southeast shown ready again (states: ${[...new Set(seen.map((x) => x.state))].join(' → ')})`, 30_000, 25);
+      // draining first, then ready at once: no stale ready, no down of the restart in between.
+      const states = seen.map((x) => x.state).filter((x, i, all) => i === 0 || x !== all[i - 1]);
+      expect(states).toEqual(['draining', 'ready']);
+      expect(seen.length).toBeGreaterThan(1);
+      // Ready only once the node restarted: a new node id on the same URL.
+      for (const x of seen.filter((y) => y.state === 'ready')) expect(x.node).not.toBe(before);
+      // Never offered to electing clients while draining; offered again once ready.
+      expect(seen.filter((x) => x.state === 'draining' && x.offered)).toEqual([]);
+      expect(((await (await fetch(`${plain.url}/v1/candidates`)).json()) as { candidates: { region: string }[] }).candidates.map((x) => x.region)).toContain('ap-southeast');
+      expect(c.welcome?.region).not.toBe('ap-southeast');
       expect((await fetch(`${d.urls['ap-southeast']}/ready`)).status).toBe(200);
     } finally {
       await plain.close();

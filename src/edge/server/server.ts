@@ -17,6 +17,7 @@ import { handleAdmin, regionsView } from './admin.js';
 import { candidatesCors, handleCandidates } from './candidates.js';
 import type { EdgeContext } from './context.js';
 import { applyCors, originAllowed } from './cors.js';
+import { stopDrains } from './drain.js';
 import { RegionLoad } from './load.js';
 import { checkRegionUrls, DEFAULT_AFFINITY_COOKIE, DEFAULT_EDGE_PORT, DEFAULT_RATE_LIMIT } from './options.js';
 import type { EdgeOptions } from './options.js';
@@ -146,6 +147,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
     load,
     async close() {
       monitor.stop();
+      stopDrains(ctx);
       unwatch();
       dashboard.close();
       ws.closeAll();
