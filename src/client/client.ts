@@ -25,7 +25,7 @@ import type { CloseInfo } from './connection.js';
 import { ClientClosedError, ClientInvalidError, ClientUnreachableError, ConnectionClosedError, RequestFailedError } from './errors.js';
 import type { ConnectAttempt } from './errors.js';
 import { DEFAULT_ELECTION, Elector, edgeWsUrl } from './election.js';
-import type { ElectionOptions, FetchLike } from './election.js';
+import type { ElectionOptions, ElectionResult, FetchLike } from './election.js';
 import { LinkWatch } from './link-watch.js';
 import { AsyncQueue, Emitter } from './events.js';
 import { closeAction } from './close-policy.js';
@@ -566,7 +566,10 @@ export class MeridianClient {
    * Follow `migrate`: with an election, to the fastest allowed region other than this one (the
    * frame's suggestion only when the edge cannot be asked); else to the frame's URL. Make before
    * break; when nothing can be connected the old link stays until the server closes it, and the
-   * reconnect loop takes over.
+   * reconnect loop takes over. With an election, the `election` event (trigger `migrate`) is
+   * reported once the move's outcome is known: `switch` to the region it moved to, `stay` when
+   * every target failed to connect, `none` when there was nowhere to try or the draining link
+   * closed first.
    */
   private migrate(frame: MigrateFrame, old: Connection): void {
     if (this.switching) return;
@@ -577,24 +580,31 @@ export class MeridianClient {
     const waitMs = Math.max(0, Math.min(this.timeoutMs, frame.deadlineMs - 250));
     void (async () => {
       const here = old.isOpen ? old.welcome.region : undefined;
-      const targets: string[] = [];
+      const targets: { url: string; region: string; why: string }[] = [];
+      let result: ElectionResult | undefined;
       if (this.elector) {
-        const result = await this.elector.run();
+        result = await this.elector.run();
         const others = result.ranked.filter((c) => c.region !== here && c.region !== frame.suggestedRegion);
         const suggested = result.ranked.find((c) => c.region === frame.suggestedRegion);
         // The suggested region first when it is about as fast as the best: the node knows it is ready.
         const order = suggested && (others[0] === undefined || suggested.rttMs <= others[0].rttMs + this.electionOptions.minGainMs) ? [suggested, ...others] : [...others, ...(suggested ? [suggested] : [])];
-        targets.push(...order.map((c) => c.wsUrl));
-        if (result.failures.some((f) => f.region === 'edge')) targets.push(frame.url);
-        this.report({ trigger: 'connect', result, current: here, decision: order[0] ? 'switch' : 'none', region: order[0]?.region, why: 'migrate' });
-      } else targets.push(frame.url);
-      for (const url of targets) {
-        if (this.closedFlag || this.conn !== old) return;
-        if (await this.handover(url, old, 'migrated', waitMs)) {
-          this.preferredUrl = url;
-          return;
+        for (const c of order) targets.push({ url: c.wsUrl, region: c.region, why: `${c.region} ${c.rttMs} ms${c.region === frame.suggestedRegion ? ' (suggested by the node)' : ''}` });
+        if (result.failures.some((f) => f.region === 'edge')) targets.push({ url: frame.url, region: frame.suggestedRegion, why: `the edge could not be asked: the node's suggestion ${frame.suggestedRegion}` });
+      } else targets.push({ url: frame.url, region: frame.suggestedRegion, why: 'the node\'s suggestion' });
+      let moved: (typeof targets)[number] | undefined;
+      for (const t of targets) {
+        if (this.closedFlag || this.conn !== old) break;
+        if (await this.handover(t.url, old, 'migrated', waitMs)) {
+          this.preferredUrl = t.url;
+          moved = t;
+          break;
         }
       }
+      if (!result || this.closedFlag) return;
+      if (moved) this.report({ trigger: 'migrate', result, current: here, decision: 'switch', region: moved.region, why: moved.why });
+      else if (targets.length === 0) this.report({ trigger: 'migrate', result, current: here, decision: 'none', region: undefined, why: 'no other allowed region answered: the draining link is kept until the node closes it' });
+      else if (this.conn !== old || !old.isOpen) this.report({ trigger: 'migrate', result, current: here, decision: 'none', region: undefined, why: 'the draining link closed before a move connected: the reconnect loop takes over' });
+      else this.report({ trigger: 'migrate', result, current: here, decision: 'stay', region: here, why: 'every candidate failed to connect: the draining link is kept until the node closes it' });
     })()
       .catch((err: unknown) => this.reportOwn(err))
       .finally(() => (this.switching = false));

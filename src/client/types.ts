@@ -151,7 +151,7 @@ export type ClientEvents = {
   /** A range skipped because the server no longer has it (after `recovered: false`). */
   lost: LostRange;
   migrate: MigrateFrame;
-  /** Every election (on connect, periodic, on a degraded link) and what it decided. */
+  /** Every election (on connect, periodic, on a degraded link, on `migrate`) and what it decided. */
   election: ElectionReport;
   /** A whole round of connection attempts failed: no transport could connect at all. */
   unreachable: ClientUnreachableError;
@@ -164,11 +164,21 @@ export type { JsonValue };
 
 /** What an election found and did (the `election` event). */
 export interface ElectionReport {
-  readonly trigger: 'connect' | 'interval' | 'degraded';
+  /**
+   * What started it: the first connection or a reconnect (`connect`), the periodic timer
+   * (`interval`), a degraded link (`degraded`), or a `migrate` frame (`migrate`, reported once the
+   * move succeeded or failed).
+   */
+  readonly trigger: 'connect' | 'interval' | 'degraded' | 'migrate';
   readonly result: ElectionResult;
   /** The region connected when it ran (undefined on connect). */
   readonly current: string | undefined;
-  /** `switch` (moved make-before-break to `region`), `stay` (kept the current link), `connect`, `none` (nothing answered). */
+  /**
+   * `switch` (moved make-before-break to `region`), `stay` (kept the current link; after
+   * `migrate`: every target failed to connect, the draining link is kept until the node closes
+   * it), `connect`, `none` (nothing answered; after `migrate`: no other allowed region, or the
+   * draining link closed before a move connected).
+   */
   readonly decision: 'connect' | 'switch' | 'stay' | 'none';
   readonly region: string | undefined;
   /** Why it stayed or moved, in words. */
