@@ -7,7 +7,7 @@
  */
 import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest';
 import { ClientUnreachableError, MeridianClient } from '../../src/client/node.js';
-import type { ClientOptions, ElectionReport } from '../../src/client/node.js';
+import type { ClientOptions, ElectionReport, FetchLike } from '../../src/client/node.js';
 import { startEdge } from '../../src/edge/server/mod.js';
 import type { Edge } from '../../src/edge/server/mod.js';
 import type { GeoIp } from '../../src/edge/geoip.js';
@@ -58,7 +58,9 @@ function client(user: string, o: Partial<ClientOptions> = {}): { c: MeridianClie
 }
 
 beforeAll(async () => {
-  d = await startEmbeddedDeployment(topology, { dataDir: ':memory:' });
+  // No presence grace: a move that let the old link go before the new one re-joined would show
+  // peers offline + online and leave + join, not hide behind the reconnect grace.
+  d = await startEmbeddedDeployment(topology, { dataDir: ':memory:', region: { presence: { graceMs: 0 } } });
   for (const r of topology.regions) proxies.set(r.name, await startTcpProxy({ targetPort: Number(new URL(d.urls[r.name]!).port), latencyMs: BASE[r.name]! }));
   edge = await newEdge(null);
 }, 30_000);
@@ -145,6 +147,36 @@ describe('latency election', () => {
     expect(m.c.stats.connects).toBe(connectsBefore);
     // Still a working link: a send is acked.
     await expect(m.c.send({ user: 'el-keeper-peer' }, { still: 'here' })).resolves.toMatchObject({ duplicate: false });
+  }, 30_000);
+
+  it('keeps the working link when every faster candidate answers its probe but cannot be connected (#861)', async () => {
+    // The edge's list is rewritten so that every other region's WebSocket URL is a dead port,
+    // while its /health (the probe) still answers through its proxy: fast on paper, unconnectable.
+    const dead = 'ws://127.0.0.1:9/ws';
+    const rewriting: FetchLike = async (input, init) => {
+      const res = await fetch(input, init);
+      if (!input.endsWith('/v1/candidates')) return res;
+      const body = (await res.json()) as { candidates: { region: string; wsUrl: string }[] };
+      for (const c of body.candidates) if (c.region !== 'us-east') c.wsUrl = dead;
+      return new Response(JSON.stringify(body), { status: res.status, headers: { 'content-type': 'application/json' } });
+    };
+    const m = client('el-861', { fetch: rewriting });
+    expect((await m.c.connected()).region).toBe('us-east');
+    await sleep(600);
+    const connectsBefore = m.c.stats.connects;
+    proxies.get('us-east')!.setLatency(150);
+    await waitFor(() => m.elections.some((e) => e.trigger === 'degraded'), 'a re-election on the degraded link', 10_000);
+    const e = m.elections.find((x) => x.trigger === 'degraded')!;
+    // Both others were probed and found faster: the move was tried, and failed to connect.
+    expect(e.result.failures).toEqual([]);
+    expect(e.result.ranked.map((c) => c.region).slice(0, 2).sort()).toEqual(['ap-southeast', 'eu-west']);
+    expect(e).toMatchObject({ decision: 'stay', region: 'us-east', current: 'us-east' });
+    expect(e.why).toMatch(/every faster candidate failed to connect/);
+    expect(m.r.errors.length).toBeGreaterThanOrEqual(2);
+    expect(m.c.welcome?.region).toBe('us-east');
+    expect(m.c.status.type).toBe('connected');
+    expect(m.c.stats.connects).toBe(connectsBefore);
+    await expect(m.c.send({ user: 'el-861-peer' }, { still: 'here' })).resolves.toMatchObject({ duplicate: false });
   }, 30_000);
 
   it('stays on its link when the edge cannot be asked', async () => {
