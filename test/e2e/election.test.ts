@@ -8,6 +8,7 @@
 import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest';
 import { ClientUnreachableError, MeridianClient } from '../../src/client/node.js';
 import type { ClientOptions, ElectionReport, FetchLike } from '../../src/client/node.js';
+import type { MigrateFrame } from '../../src/protocol/mod.js';
 import { startEdge } from '../../src/edge/server/mod.js';
 import type { Edge } from '../../src/edge/server/mod.js';
 import type { GeoIp } from '../../src/edge/geoip.js';
@@ -205,6 +206,66 @@ describe('latency election', () => {
     for (const e of m.elections) expect(e.result.ranked.map((c) => c.region)).toEqual(['eu-west']);
     expect(m.c.welcome?.region).toBe('eu-west');
   }, 30_000);
+
+  it('follows migrate to the fastest allowed region, not the node\'s suggestion, make-before-break: nothing lost, no presence flap', async () => {
+    // The draining us-east node suggests eu-west (the nearest region to it); to this client
+    // ap-southeast is faster, by more than minGainMs.
+    setLatencies({ 'us-east': 2, 'eu-west': 25, 'ap-southeast': 8 });
+    const peer = new MeridianClient({ url: d.wsUrl('eu-west'), user: 'el-mig-peer' });
+    clients.push(peer);
+    const peerRec = new Recorder(peer);
+    const m = client('el-migrant', { election: { samples: 2, linkSampleMs: 0, intervalMs: 0 } });
+    const migrates: MigrateFrame[] = [];
+    m.c.on('migrate', (f) => migrates.push(f));
+    // Where the client is when the migrate election is reported: after the move, not before.
+    const regionAtReport: (string | undefined)[] = [];
+    m.c.on('election', (e) => {
+      if (e.trigger === 'migrate') regionAtReport.push(m.c.welcome?.region);
+    });
+    const w = await m.c.connected();
+    expect(w.region).toBe('us-east');
+    await m.c.join('el-mig-room');
+    await peer.connected();
+    await peer.subscribePresence({ user: 'el-migrant' });
+    await peer.subscribePresence({ room: 'el-mig-room' });
+
+    let sent = 0;
+    const sending = (async () => {
+      for (let i = 0; i < 40; i++) {
+        await peer.send({ user: 'el-migrant' }, { i });
+        sent++;
+        await sleep(40);
+      }
+    })();
+    await sleep(300);
+    const drained = d.drainRegion('us-east');
+    try {
+      await waitFor(() => m.c.welcome?.region === 'ap-southeast', () => `a move to ap-southeast (now ${m.c.welcome?.region}; elections: ${JSON.stringify(m.elections.map((e) => [e.trigger, e.decision, e.region, e.why]))})`, 15_000);
+      await sending;
+    } finally {
+      await drained;
+    }
+    expect(migrates.map((f) => [f.reason, f.suggestedRegion])).toEqual([['drain', 'eu-west']]);
+    expect(m.c.welcome?.node).not.toBe(w.node);
+    const conv = dmConversation('el-migrant', 'el-mig-peer');
+    await m.r.count(conv, sent, 10_000);
+    expect(m.r.seqs(conv)).toEqual([...new Set(m.r.seqs(conv))]);
+    expect(m.r.bodies(conv)).toEqual(Array.from({ length: sent }, (_, i) => ({ i })));
+    expect(m.r.lost).toEqual([]);
+    expect(m.r.resumed.filter((x) => !x.recovered)).toEqual([]);
+    // One election for the migrate, reported with its outcome, once the client was on the new link.
+    await waitFor(() => regionAtReport.length > 0, 'the migrate election reported', 5000);
+    const reports = m.elections.filter((e) => e.trigger === 'migrate');
+    expect(reports).toHaveLength(1);
+    expect(reports[0]).toMatchObject({ decision: 'switch', region: 'ap-southeast', current: 'us-east' });
+    expect(regionAtReport).toEqual(['ap-southeast']);
+    expect(m.c.stats.connects).toBe(2);
+    await sleep(500);
+    const flaps = peerRec.presence.filter((e) => e.user === 'el-migrant' && (e.event === 'offline' || e.event === 'leave'));
+    expect(flaps).toEqual([]);
+    // us-east restarted in place: healthy again for the next tests.
+    await waitFor(() => edge.monitor.all().every((h) => h.healthy), 'every region healthy at the edge again', 15_000);
+  }, 45_000);
 
   it('fails clearly when no transport can connect at all', async () => {
     const c = new MeridianClient({ user: 'el-nowhere', edge: 'http://127.0.0.1:9', election: { timeoutMs: 1000 } });
