@@ -102,3 +102,50 @@ describe('a region taken down', () => {
     await eventually(async () => (await fetch(`${d.urls['eu-west']}/ready`)).status === 200, 'eu-west ready again');
   });
 });
+
+// `migrate` names the nearest other region that is ready and not draining. In threeRegions,
+// us-east's nearest region is eu-west (the test above), eu-west's is us-east; ap-southeast is
+// the farthest from both.
+describe('migrate targets', () => {
+  let d: Deployment;
+  beforeAll(async () => {
+    d = await startEmbeddedDeployment(threeRegions(), { dataDir: ':memory:', region: { node: { drainDeadlineMs: 1500 } } });
+  });
+  afterAll(async () => {
+    await d?.close();
+  });
+
+  // A region restarting in place refuses connections for a moment: not ready either.
+  const ready = async (region: string): Promise<boolean> => (await fetch(`${d.urls[region]}/ready`).catch(() => undefined))?.status === 200;
+
+  it('skips the nearest region while it is draining', async () => {
+    // eu-west drains and stays draining: its one client ignores migrate, its deadline is long.
+    const stubborn = await TestClient.dev(d.wsUrl('eu-west'), 'mt-stubborn');
+    const euDrain = d.drainRegion('eu-west', { deadlineMs: 15_000 });
+    expect(await stubborn.next('migrate')).toMatchObject({ suggestedRegion: 'us-east' });
+    expect(await ready('eu-west')).toBe(false);
+    // us-east drains now: eu-west is nearer, but draining.
+    const mover = await TestClient.dev(d.wsUrl('us-east'), 'mt-mover');
+    const usDrain = d.drainRegion('us-east', { deadlineMs: 5000 });
+    expect(await mover.next('migrate')).toMatchObject({ reason: 'drain', suggestedRegion: 'ap-southeast', url: d.wsUrl('ap-southeast') });
+    expect(d.region('eu-west').node.draining).toBe(true);
+    await mover.close();
+    await stubborn.close();
+    await Promise.all([euDrain, usDrain]);
+    await eventually(async () => (await ready('eu-west')) && (await ready('us-east')), 'eu-west and us-east restarted and ready');
+  });
+
+  it('skips the nearest region while it is cut off from its bus (unready, not answering)', async () => {
+    d.network!.kill('eu-west');
+    try {
+      await eventually(async () => !(await ready('eu-west')), 'eu-west unready');
+      const mover = await TestClient.dev(d.wsUrl('us-east'), 'mt-mover-2');
+      const usDrain = d.drainRegion('us-east', { deadlineMs: 5000 });
+      expect(await mover.next('migrate')).toMatchObject({ reason: 'drain', suggestedRegion: 'ap-southeast', url: d.wsUrl('ap-southeast') });
+      await mover.close();
+      await usDrain;
+    } finally {
+      d.network!.revive('eu-west');
+    }
+  });
+});
