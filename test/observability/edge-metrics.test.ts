@@ -51,6 +51,31 @@ describe('edge metrics', () => {
     expect(r.code).toBe(0);
   });
 
+  it('/metrics and /stats are never rate limited; the edge\'s /v1/slo (it fans out) is, and its 429 is counted', async () => {
+    const tight = await startEdge({ topology: d.topology, regionUrls: d.urls, port: 0, geoip: null, rateLimit: { ratePerSec: 0.01, burst: 1 } });
+    try {
+      const slo1 = await fetch(`${tight.url}/v1/slo`);
+      await slo1.text();
+      expect(slo1.status).toBe(200);
+      const slo2 = await fetch(`${tight.url}/v1/slo`);
+      expect(slo2.status).toBe(429);
+      expect(Number(slo2.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      expect(((await slo2.json()) as { error: { code: string } }).error.code).toBe('EDGE_RATE_LIMITED');
+      for (let i = 0; i < 5; i++) {
+        for (const path of ['/metrics', '/stats']) {
+          const r = await fetch(`${tight.url}${path}`);
+          await r.text();
+          expect(r.status, `${path} #${i}`).toBe(200);
+        }
+      }
+      const m = await (await fetch(`${tight.url}/metrics`)).text();
+      expect(value(m, 'meridian_edge_rate_limited_total')).toBe(1);
+      expect(value(m, 'meridian_edge_requests_total', { route: 'slo', code: '4xx' })).toBe(1);
+    } finally {
+      await tight.close();
+    }
+  });
+
   it('/v1/slo aggregates every region and marks a region that is down unreachable', async () => {
     const all = (await (await fetch(`${edge.url}/v1/slo`)).json()) as { ok: boolean; regions: Record<string, { reachable: boolean; slo?: { region: string }; error?: string }> };
     expect(Object.keys(all.regions).sort()).toEqual(['ap-southeast', 'eu-west', 'us-east']);
