@@ -20,14 +20,14 @@ import type { Topology } from '../topology/mod.js';
 import { planCloudflare } from './cloudflare.js';
 import { planHaproxy } from './haproxy/mod.js';
 import { checkInventory, inventory as makeInventory } from './inventory.js';
-import { planK8s } from './k8s/mod.js';
+import { planK8s, reuseK8sTokens } from './k8s/mod.js';
 import { allocateLocalPorts } from './local.js';
 import { checkNats, planNats, reuseCa, reuseSeeds } from './nats/mod.js';
 import { natsReadme } from './nats/readme.js';
 import { planSecrets } from './secrets.js';
 import { PLAN_TARGETS } from './types.js';
 import type { Generator, Inventory, PlanContext, PlannedFile, PlanProblem, PlanTarget, Secrets } from './types.js';
-import { missingLighthouseAddresses, planVpn } from './vpn/mod.js';
+import { missingLighthouseAddresses, nebulaPki, planVpn } from './vpn/mod.js';
 
 const GENERATORS: Readonly<Record<PlanTarget, Generator>> = {
   nats: planNats,
@@ -67,6 +67,8 @@ export interface Plan {
   readonly localPorts?: Readonly<Record<string, Readonly<Record<string, number>>>>;
   /** Key material kept from a previous plan in the output directory (file paths). */
   readonly reused: readonly string[];
+  /** `k8s/<region>/secrets.yaml` files whose auth secret, worker and admin tokens were kept (the certificate in them is new). */
+  readonly reusedTokens: readonly string[];
   /** Default targets left out, and why (each reason is also a warning). */
   readonly skipped: readonly SkippedTarget[];
 }
@@ -155,11 +157,14 @@ export async function planDeployment(topology: Topology, opts: PlanOptions): Pro
     warnings.push(...nats.warnings);
   }
   const reused: string[] = [];
+  let reusedTokens: string[] = [];
   // Whichever targets use them (NATS configs, Kubernetes secrets), a previous plan's CA and seeds
-  // in the output directory are kept.
+  // in the output directory are kept, and so are its Kubernetes tokens (the Nebula CA and host
+  // keys are read by the VPN generator).
   if (problems.length === 0) {
     if (await reuseCa(ctx)) reused.push('tls/ca.pem', 'tls/ca-key.pem');
     reused.push(...(await reuseSeeds(ctx)).map((u) => `nats/users/${u}.nk`));
+    if (targets.includes('k8s')) reusedTokens = await reuseK8sTokens(ctx);
   }
   const files: PlannedFile[] = [];
   for (const target of targets) {
@@ -174,6 +179,7 @@ export async function planDeployment(topology: Topology, opts: PlanOptions): Pro
     }
   }
   if (problems.length > 0) throw new PlanError(dedupe(problems), warnings);
+  if (files.some((f) => f.path === 'vpn/ca.crt')) reused.push(...(await nebulaPki(ctx)).reused);
 
   const localPorts = local?.assigned();
   if (localPorts !== undefined) {
@@ -186,7 +192,7 @@ export async function planDeployment(topology: Topology, opts: PlanOptions): Pro
   }
   files.push({ path: 'README.md', content: readme(ctx, targets, files, warnings, skipped), about: 'this file' });
   files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  return { targets, files, warnings, inventory, reused, skipped, ...(localPorts === undefined ? {} : { localPorts }) };
+  return { targets, files, warnings, inventory, reused, reusedTokens, skipped, ...(localPorts === undefined ? {} : { localPorts }) };
 }
 
 const FALLBACK_ABOUT: ReadonlyArray<[string, string]> = [
@@ -234,7 +240,7 @@ function readme(ctx: PlanContext, targets: readonly PlanTarget[], files: readonl
     '',
     'Planning the same topology again gives byte-identical files except the secrets and the files that embed something derived from them: the certificates (`*.pem`, `*.crt`, new keys, serial numbers and dates) and the NATS server configs (`nats/*.conf`, and the ConfigMap in `k8s/<region>/nats.yaml`), which list the NKEY users\' public keys. Everything else (ports, addresses, routes, gateways, manifests) is the same.',
     '',
-    'Planning again into this directory (`--force`) keeps the NATS CA (`tls/ca.pem`, `tls/ca-key.pem`) and the NKEY seeds (`nats/users/*.nk`) found here, so deployed nodes keep working and the NATS configs do not change; server certificates are re-issued by the same CA. To rotate, delete those files before planning.',
+    'Planning again into this directory (`--force`) keeps the secrets found here, so deployed servers, nodes, clients and workers keep working: the NATS CA (`tls/ca.pem`, `tls/ca-key.pem`) and the NKEY seeds (`nats/users/*.nk`), so the NATS configs do not change; the Nebula CA (`vpn/ca.crt`, `vpn/ca.key`) and host keys (`vpn/<host>.key`); and the Kubernetes auth secret, worker and admin tokens (read back from `k8s/<region>/secrets.yaml`). Server and host certificates are re-issued by the same CAs. To rotate, delete those files before planning.',
     '',
     ...(warnings.length > 0 ? ['## Warnings', '', ...warnings.map((w) => `- \`${pathText(w.path)}\`: ${w.message}`), ''] : []),
     '## Files',

@@ -3,11 +3,14 @@
  * the README that lists them, what it prints (never a key), and the inputs it refuses with their
  * place in meridian.yaml.
  */
+import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
 import { main } from '../../src/cli/main.js';
 import { PLAN_TARGETS, planDeployment, planSecrets } from '../../src/deploy/mod.js';
 import { createCa, issueCert } from '../../src/deploy/tls/mod.js';
@@ -137,6 +140,65 @@ describe('meridian plan', () => {
     const c = await planDeployment(topology, { outDir, secrets });
     const d = await planDeployment(topology, { outDir, secrets });
     expect(d.files).toEqual(c.files);
+  }, 60_000);
+
+  // Re-applying a re-planned deployment must not log out every client and worker, nor re-key the mesh.
+  fullIt('planning every target again with --force keeps the Kubernetes tokens and the Nebula CA and host keys; host certificates are re-signed for the same keys', async () => {
+    const exec = promisify(execFile);
+    const file = topology('  hosts: { us-east: 203.0.113.10, eu-west: 198.51.100.20, ap-southeast: 192.0.2.30 }\n');
+    const out = join(dir, 'again-all');
+    expect((await run(['plan', '--config', file, '--out', out])).code).toBe(0);
+    const read = (f: string): string => readFileSync(join(out, f), 'utf8');
+    const before = Object.fromEntries(walk(out).map((f) => [f, read(f)]));
+    const creds = (text: string): Record<string, string> =>
+      (parseAllDocuments(text).map((d) => d.toJS() as { kind: string; metadata: { name: string }; stringData: Record<string, string> }).find((d) => d.kind === 'Secret' && d.metadata.name.endsWith('-credentials'))!).stringData;
+    const pub = async (crt: string): Promise<string> => (JSON.parse((await exec('nebula-cert', ['print', '-json', '-path', join(out, crt)])).stdout) as { details: { publicKey: string } }).details.publicKey;
+    const pubsBefore = new Map<string, string>();
+    for (const f of walk(out).filter((x) => /^vpn\/.+\.crt$/.test(x) && x !== 'vpn/ca.crt')) pubsBefore.set(f, await pub(f));
+
+    const again = await run(['plan', '--config', file, '--out', out, '--force']);
+    expect(again.code, again.err).toBe(0);
+    expect(again.out + again.err).not.toMatch(SECRET);
+    const regions = ['us-east', 'eu-west', 'ap-southeast'];
+    for (const r of regions) {
+      const path = `k8s/${r}/secrets.yaml`;
+      const [was, now] = [creds(before[path]!), creds(read(path))];
+      for (const key of ['auth-secret', 'worker-token', 'admin-token', 'nats.nk', 'ca.pem']) expect(now[key], `${path} ${key}`).toBe(was[key]);
+      expect(again.out).toContain(`  ${path}  (secret, 0600)  (auth secret, worker and admin tokens kept from the previous plan)\n`);
+    }
+    const keys = walk(out).filter((f) => /^vpn\/.+\.key$/.test(f));
+    expect(keys).toHaveLength(1 + 3 * regions.length);
+    for (const f of [...keys, 'vpn/ca.crt']) {
+      expect(read(f), f).toBe(before[f]);
+      expect(again.out).toContain(`  ${f}${f.endsWith('.key') ? '  (secret, 0600)' : ''}  (kept from the previous plan)\n`);
+    }
+    // Each host certificate is new, signed by the kept CA for the kept key, and Nebula accepts the pair.
+    for (const [crt, was] of pubsBefore) {
+      expect(read(crt), crt).not.toBe(before[crt]);
+      expect(await pub(crt), crt).toBe(was);
+      await exec('nebula-cert', ['verify', '-ca', join(out, 'vpn/ca.crt'), '-crt', join(out, crt)]);
+    }
+    const conf = join(dir, 'again-node.yml');
+    writeFileSync(conf, read('vpn/us-east-node-0.yml').replaceAll('/etc/nebula/', `${join(out, 'vpn')}/`).replace(/disabled: false/, 'disabled: true'));
+    await exec('nebula', ['-test', '-config', conf]);
+
+    // The regions' tokens must agree; a key file that is not a key is refused. Neither is echoed.
+    writeFileSync(join(out, 'k8s/eu-west/secrets.yaml'), read('k8s/eu-west/secrets.yaml').replace(creds(read('k8s/eu-west/secrets.yaml'))['worker-token']!, 'edited-by-hand'));
+    const split = await run(['plan', '--config', file, '--out', out, '--force']);
+    expect(split.code).toBe(1);
+    expect(split.err).toContain('hold different worker-token values');
+    expect(split.err).not.toContain('edited-by-hand');
+    rmSync(join(out, 'k8s/eu-west/secrets.yaml'));
+    writeFileSync(join(out, 'vpn/eu-west-nats-0.key'), 'not a key\n');
+    const broken = await run(['plan', '--config', file, '--out', out, '--force']);
+    expect(broken.code).toBe(1);
+    expect(broken.err).toContain(`${join(out, 'vpn/eu-west-nats-0.key')} does not hold a Nebula X25519 private key`);
+    // Deleting a file rotates what it held.
+    rmSync(join(out, 'vpn/eu-west-nats-0.key'));
+    const rotated = await run(['plan', '--config', file, '--out', out, '--force']);
+    expect(rotated.code, rotated.err).toBe(0);
+    expect(await pub('vpn/eu-west-nats-0.crt')).not.toBe(pubsBefore.get('vpn/eu-west-nats-0.crt'));
+    expect(creds(read('k8s/eu-west/secrets.yaml'))['worker-token']).toBe(creds(before['k8s/us-east/secrets.yaml']!)['worker-token']);
   }, 60_000);
 
   // The shipped topologies have no deploy.hosts: out of the box, plan what needs no public address

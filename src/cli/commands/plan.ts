@@ -29,8 +29,9 @@ where it goes. Same topology, same files, except keys and what embeds them (see 
                   with a warning when its lighthouses have no public address (deploy.hosts);
                   --only vpn refuses instead
   --force         write into a non-empty DIR: overwrite, and remove files of the previous plan
-                  that this one no longer has; its NATS CA and NKEY seeds are kept (delete them
-                  to rotate)
+                  that this one no longer has; its secrets are kept (delete them to rotate): the
+                  NATS CA and NKEY seeds, the Nebula CA and host keys, and the Kubernetes auth
+                  secret, worker and admin tokens
   --local         every host on 127.0.0.1 with free ports and paths inside DIR, to run the
                   whole deployment on this machine (ports in DIR/local/ports.json)
 Secret files (keys, NKEY seeds) are written 0600 and never printed.
@@ -115,7 +116,9 @@ async function runPlan(out: string, config: string | undefined, only: PlanTarget
     io.out(`meridian plan: ${plan.targets.join(', ')} for ${topology.regions.length} regions${local ? ' (--local: all on 127.0.0.1)' : ''} → ${out}\n`);
     for (const s of plan.skipped) io.out(`  not planned: ${s.target}: ${s.reason}\n`);
     const kept = new Set(plan.reused);
-    for (const f of plan.files) io.out(`  ${f.path}${f.secret ? '  (secret, 0600)' : ''}${kept.has(f.path) ? '  (kept from the previous plan)' : ''}\n`);
+    const tokens = new Set(plan.reusedTokens);
+    const note = (path: string): string => (kept.has(path) ? '  (kept from the previous plan)' : tokens.has(path) ? '  (auth secret, worker and admin tokens kept from the previous plan)' : '');
+    for (const f of plan.files) io.out(`  ${f.path}${f.secret ? '  (secret, 0600)' : ''}${note(f.path)}\n`);
     io.out(`See ${resolve(out, 'README.md')} for what goes where.\n`);
     return 0;
   } catch (err) {

@@ -7,10 +7,16 @@
  *   secrets.yaml   (secret) node credentials (auth secret, worker and admin tokens, NKEY seed,
  *                  CA) and the NATS server certificate
  * Apply: `kubectl apply -f k8s/namespace.yaml -f k8s/<region>/` in that region's cluster.
+ *
+ * Re-planning into a previous plan's directory (`--force`) keeps the auth secret and the worker
+ * and admin tokens found in its `k8s/<region>/secrets.yaml` (`reuseK8sTokens`), as the NATS CA
+ * and seeds are kept: new ones would invalidate every client token and worker on the next apply.
  */
 import { readFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
-import { stringify } from 'yaml';
+import { join } from 'node:path';
+import { parseAllDocuments, stringify } from 'yaml';
+import { ErrorCode, MeridianError } from '../../errors/mod.js';
 import { natsUsers } from '../nats/accounts.js';
 import { issueCert, planCa } from '../tls/mod.js';
 import type { Generator, PlanContext, PlannedFile } from '../types.js';
@@ -30,6 +36,69 @@ export function toYaml(docs: readonly Manifest[]): string {
 }
 
 const token = (): string => randomBytes(24).toString('base64url');
+
+/** The credentials every region shares (one value per deployment), by their key in the Secret. */
+export const SHARED_TOKENS = ['auth-secret', 'worker-token', 'admin-token'] as const;
+
+/** A previous plan's `k8s/<region>/secrets.yaml` node credentials, or undefined when there is none. */
+async function previousTokens(outDir: string, region: string): Promise<{ file: string; values: Partial<Record<(typeof SHARED_TOKENS)[number], string>> } | undefined> {
+  const rel = `k8s/${region}/secrets.yaml`;
+  const file = join(outDir, rel);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  // The content is secret: errors name the file, never echo it.
+  const unreadable = (): MeridianError =>
+    new MeridianError(ErrorCode.InvalidArgument, `${file} is not the Secret manifests meridian plan wrote (delete it to make new credentials)`, { details: { file } });
+  const docs = parseAllDocuments(text);
+  if (!Array.isArray(docs) || docs.some((d) => d.errors.length > 0)) throw unreadable();
+  const secret = docs.map((d) => d.toJS() as unknown).find((d): d is { metadata: { name: unknown }; stringData?: unknown; data?: unknown } => {
+    const m = d as { kind?: unknown; metadata?: { name?: unknown } } | null;
+    return m?.kind === 'Secret' && m.metadata?.name === credentialsSecret(region);
+  });
+  if (secret === undefined) throw unreadable();
+  const values: Partial<Record<(typeof SHARED_TOKENS)[number], string>> = {};
+  const stringData = (secret.stringData ?? {}) as Record<string, unknown>;
+  const data = (secret.data ?? {}) as Record<string, unknown>;
+  for (const key of SHARED_TOKENS) {
+    const v = typeof stringData[key] === 'string' ? stringData[key] : typeof data[key] === 'string' ? Buffer.from(data[key], 'base64').toString('utf8') : undefined;
+    if (v !== undefined && v !== '') values[key] = v;
+  }
+  return { file: rel, values };
+}
+
+/**
+ * `--force` onto a previous plan: keep the auth secret, worker token and admin token its
+ * `k8s/<region>/secrets.yaml` files hold (one value per deployment, so the regions' files must
+ * agree). Returns the files they were read from. Delete those files to make new credentials.
+ */
+export async function reuseK8sTokens(ctx: Pick<PlanContext, 'secrets' | 'topology' | 'outDir'>): Promise<string[]> {
+  const found: Array<{ file: string; values: Partial<Record<(typeof SHARED_TOKENS)[number], string>> }> = [];
+  for (const r of ctx.topology.regions) {
+    const prev = await previousTokens(ctx.outDir, r.name);
+    if (prev !== undefined) found.push(prev);
+  }
+  for (const key of SHARED_TOKENS) {
+    const holders = found.filter((f) => f.values[key] !== undefined);
+    const first = holders[0];
+    if (first === undefined) continue;
+    const other = holders.find((f) => f.values[key] !== first.values[key]);
+    if (other !== undefined) {
+      throw new MeridianError(
+        ErrorCode.InvalidArgument,
+        `${join(ctx.outDir, first.file)} and ${join(ctx.outDir, other.file)} hold different ${key} values, but one value serves every region: make them equal, or delete the k8s/*/secrets.yaml files to make new credentials`,
+        { details: { files: [first.file, other.file], key } },
+      );
+    }
+    const value = first.values[key]!;
+    ctx.secrets.get(`k8s/${key}`, () => value);
+  }
+  return found.filter((f) => Object.keys(f.values).length > 0).map((f) => f.file);
+}
 
 async function natsTls(ctx: PlanContext, region: string): Promise<{ ca: string; cert: string; key: string }> {
   const provided = ctx.topology.deploy.nats.tls;
@@ -102,7 +171,9 @@ function readme(ctx: PlanContext): string {
     '  prometheus-adapter) that exposes the nodes\' `meridian_connections` gauge as a Pods metric, and add to the HPA:',
     '  `{ type: Pods, pods: { metric: { name: meridian_connections }, target: { type: AverageValue, averageValue: "5000" } } }`.',
     `- Shutdown: preStop waits ${PRE_STOP_S} s, then SIGTERM drains (clients migrate, ${DRAIN_DEADLINE_S} s deadline); grace period ${TERMINATION_GRACE_S} s.`,
-    '- secrets.yaml holds key material: apply it from a safe place, or convert it to your secret manager.',
+    '- secrets.yaml holds key material: apply it from a safe place, or convert it to your secret manager. Planning again into this',
+    '  directory (`--force`) keeps its auth secret, worker and admin tokens (so client tokens and workers stay valid); delete the',
+    '  secrets.yaml files to make new ones.',
     '',
   ].join('\n');
 }

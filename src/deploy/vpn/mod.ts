@@ -8,7 +8,8 @@
  * Addresses come from the shared inventory (inventory.ts: the documented scheme), so the NATS
  * gateway URLs the NATS generator writes are these overlay IPs. Configs are deterministic;
  * certificates are made by the real `nebula-cert` (nebula-cert.ts) and so differ per plan,
- * except that an existing `vpn/ca.crt` + `vpn/ca.key` in the output directory is reused.
+ * except that an existing `vpn/ca.crt` + `vpn/ca.key` in the output directory is reused, and so
+ * is each existing host key `vpn/<host>.key` (its certificate is re-signed for the same key).
  * On each host: copy `ca.crt`, `<host>.crt`, `<host>.key` to /etc/nebula and run
  * `nebula -config /etc/nebula/<host>.yml`.
  */
@@ -20,12 +21,12 @@ import { checkInventory } from '../inventory.js';
 import type { Generator, PlanContext, PlannedFile, PlanProblem } from '../types.js';
 import { certIp, checkVpn, nebulaConfig, underlayOf } from './config.js';
 import { allGroups, hostGroups, inboundRules } from './firewall.js';
-import { makeNebulaPki } from './nebula-cert.js';
+import { makeNebulaPki, nebulaPublicKey } from './nebula-cert.js';
 import type { NebulaCa, NebulaPki } from './nebula-cert.js';
 
 export { checkVpn, missingLighthouseAddresses, nebulaConfig, parseUnderlay } from './config.js';
 export { hostGroups, inboundRules } from './firewall.js';
-export { makeNebulaPki, nebulaCertBinary } from './nebula-cert.js';
+export { makeNebulaPki, nebulaCertBinary, nebulaPublicKey } from './nebula-cert.js';
 export type { NebulaPki } from './nebula-cert.js';
 
 /** Where the configs expect the PKI files on each host. */
@@ -44,17 +45,48 @@ async function existingCa(outDir: string): Promise<NebulaCa | undefined> {
   }
 }
 
-/** The mesh's PKI, made once per plan (memoized in the plan's secrets). */
-export function nebulaPki(ctx: PlanContext): Promise<NebulaPki> {
-  return ctx.secrets.get('vpn/nebula-pki', async () =>
-    makeNebulaPki({
+/** A previous plan's host keys (`vpn/<host>.key`) for the planned hosts, by host name. */
+async function existingKeys(ctx: PlanContext): Promise<Map<string, string>> {
+  const keys = new Map<string, string>();
+  for (const h of ctx.inventory.hosts) {
+    const file = join(ctx.outDir, 'vpn', `${h.name}.key`);
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch {
+      continue;
+    }
+    // The content is a secret: name the file, never echo it.
+    if (nebulaPublicKey(text) === undefined) throw new MeridianError(ErrorCode.InvalidArgument, `${file} does not hold a Nebula X25519 private key (delete it to make a new one)`, { details: { file } });
+    keys.set(h.name, text);
+  }
+  return keys;
+}
+
+export type PlannedNebulaPki = NebulaPki & {
+  /** Files of the previous plan in the output directory that were kept (`vpn/ca.*`, `vpn/<host>.key`). */
+  readonly reused: readonly string[];
+};
+
+/**
+ * The mesh's PKI, made once per plan (memoized in the plan's secrets). Re-planning into a
+ * previous plan's directory keeps its CA and host keys (not in `--local` mode); delete
+ * `vpn/ca.key` or a `vpn/<host>.key` to rotate it.
+ */
+export function nebulaPki(ctx: PlanContext): Promise<PlannedNebulaPki> {
+  return ctx.secrets.get('vpn/nebula-pki', async () => {
+    const ca = ctx.local !== undefined ? undefined : await existingCa(ctx.outDir);
+    const keys = ctx.local !== undefined ? new Map<string, string>() : await existingKeys(ctx);
+    const pki = await makeNebulaPki({
       caName: `Meridian overlay ${ctx.topology.deploy.vpn.cidr}`,
       cidr: ctx.topology.deploy.vpn.cidr,
       groups: allGroups(ctx.topology),
       hosts: ctx.inventory.hosts.map((h) => ({ name: h.name, ip: certIp(ctx.topology, h), groups: hostGroups(h) })),
-      ...(ctx.local !== undefined ? {} : { existingCa: await existingCa(ctx.outDir) }),
-    }),
-  );
+      ...(ca === undefined ? {} : { existingCa: ca }),
+      existingKeys: keys,
+    });
+    return { ...pki, reused: [...(ca === undefined ? [] : ['vpn/ca.crt', 'vpn/ca.key']), ...[...keys.keys()].map((h) => `vpn/${h}.key`)] };
+  });
 }
 
 /** The files, with the configs naming the PKI files in `pkiDir` (tests and labs point it at a temp dir). */
@@ -102,7 +134,8 @@ function readme(ctx: PlanContext): string {
     'Install on each host: `apt-get install nebula`, copy `ca.crt`, `<host>.crt`, `<host>.key` (0600) and',
     '`<host>.yml` to /etc/nebula, then run `nebula -config /etc/nebula/<host>.yml` (as a systemd service).',
     'Lighthouses need their UDP port reachable from every other host. Keep `ca.key` offline: re-running',
-    '`meridian plan` into this directory reuses `ca.crt`/`ca.key`, so new host certificates join the running mesh.',
+    '`meridian plan` into this directory (`--force`) reuses `ca.crt`/`ca.key` and every `<host>.key`, so the re-signed host',
+    'certificates join the running mesh and each host keeps its key. Delete a `.key` file to rotate that key.',
     '',
   ].join('\n');
 }

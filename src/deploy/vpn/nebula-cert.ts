@@ -5,9 +5,12 @@
  * files back and delete the dir; nothing is kept on disk but what the plan writes (0600).
  *
  * An existing CA (the plan's own `vpn/ca.crt` + `vpn/ca.key` from an earlier run) is reused, so
- * re-planning signs new host certificates that the running mesh still trusts.
+ * re-planning signs new host certificates that the running mesh still trusts; so are existing
+ * host keys (`vpn/<host>.key`): their public key goes to `nebula-cert sign -in-pub`, so a host
+ * keeps its key and only its certificate is re-signed.
  */
 import { execFile } from 'node:child_process';
+import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -55,6 +58,29 @@ async function nebulaCert(args: string[], cwd: string): Promise<void> {
   }
 }
 
+const PRIVATE_PEM = /^-----BEGIN NEBULA X25519 PRIVATE KEY-----\n([A-Za-z0-9+/=\n]+)-----END NEBULA X25519 PRIVATE KEY-----\n?$/;
+/** PKCS#8 prefix of an X25519 private key (RFC 8410): node's crypto derives the public key from it. */
+const X25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
+
+/**
+ * The public key file (`nebula-cert keygen -out-pub` format) of a Nebula host key, or undefined
+ * when `keyPem` is not a Nebula X25519 private key. The derivation is node's X25519 (OpenSSL).
+ */
+export function nebulaPublicKey(keyPem: string): string | undefined {
+  const m = PRIVATE_PEM.exec(keyPem.trim() + '\n');
+  if (m === null) return undefined;
+  const raw = Buffer.from(m[1]!.replace(/\n/g, ''), 'base64');
+  if (raw.length !== 32) return undefined;
+  try {
+    const priv = createPrivateKey({ key: Buffer.concat([X25519_PKCS8_PREFIX, raw]), format: 'der', type: 'pkcs8' });
+    const x = (createPublicKey(priv).export({ format: 'jwk' }) as { x?: string }).x;
+    if (x === undefined) return undefined;
+    return `-----BEGIN NEBULA X25519 PUBLIC KEY-----\n${Buffer.from(x, 'base64url').toString('base64')}\n-----END NEBULA X25519 PUBLIC KEY-----\n`;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * A CA limited to the overlay CIDR and the groups the plan uses (so a leaked CA key cannot mint
  * certificates outside them), then one certificate per host.
@@ -66,6 +92,8 @@ export async function makeNebulaPki(opts: {
   readonly hosts: readonly HostCertRequest[];
   /** Reuse this CA instead of making one. */
   readonly existingCa?: NebulaCa;
+  /** Keep these hosts' keys (host name → `.key` file content): only their certificates are signed anew. */
+  readonly existingKeys?: ReadonlyMap<string, string>;
   /** CA lifetime (nebula-cert duration, e.g. 26280h = 3 years); host certs end 1 s before it. */
   readonly caDuration?: string;
 }): Promise<NebulaPki> {
@@ -82,8 +110,19 @@ export async function makeNebulaPki(opts: {
     for (const h of opts.hosts) {
       const crt = `${h.name}.crt`;
       const key = `${h.name}.key`;
-      await nebulaCert(['sign', '-ca-crt', 'ca.crt', '-ca-key', 'ca.key', '-name', h.name, '-ip', h.ip, '-groups', h.groups.join(','), '-out-crt', crt, '-out-key', key], dir);
-      hosts.set(h.name, { crt: await readFile(join(dir, crt), 'utf8'), key: await readFile(join(dir, key), 'utf8') });
+      const kept = opts.existingKeys?.get(h.name);
+      const pub = kept === undefined ? undefined : nebulaPublicKey(kept);
+      if (kept !== undefined && pub === undefined) {
+        throw new MeridianError(ErrorCode.InvalidArgument, `${key} does not hold a Nebula X25519 private key (delete it to make a new one)`, { details: { host: h.name } });
+      }
+      const sign = ['sign', '-ca-crt', 'ca.crt', '-ca-key', 'ca.key', '-name', h.name, '-ip', h.ip, '-groups', h.groups.join(','), '-out-crt', crt];
+      if (pub !== undefined) {
+        await writeFile(join(dir, `${h.name}.pub`), pub, { mode: 0o600 });
+        await nebulaCert([...sign, '-in-pub', `${h.name}.pub`], dir);
+      } else {
+        await nebulaCert([...sign, '-out-key', key], dir);
+      }
+      hosts.set(h.name, { crt: await readFile(join(dir, crt), 'utf8'), key: kept ?? (await readFile(join(dir, key), 'utf8')) });
     }
     return { ca: { crt: await readFile(join(dir, 'ca.crt'), 'utf8'), key: await readFile(join(dir, 'ca.key'), 'utf8') }, hosts };
   } finally {
