@@ -36,6 +36,16 @@ describe('edge metrics', () => {
     expect(value(after, 'meridian_edge_decisions_total', { region: 'eu-west', reason: route.reason }) - value(before, 'meridian_edge_decisions_total', { region: 'eu-west', reason: route.reason })).toBe(5);
     expect(value(after, 'meridian_edge_requests_total', { route: 'route', code: '2xx' }) - value(before, 'meridian_edge_requests_total', { route: 'route', code: '2xx' })).toBe(5);
     expect(value(after, 'meridian_edge_region_healthy', { region: 'ap-southeast' })).toBe(1);
+    // /v1/candidates is the edge's own answer, with its own route label (not `proxy`), and not a decision.
+    const beforeCandidates = await metrics();
+    const candidates = await fetch(`${edge.url}/v1/candidates`);
+    await candidates.text();
+    expect(candidates.status).toBe(200);
+    const afterCandidates = await metrics();
+    const moved = (name: string, labels: Record<string, string> = {}): number => value(afterCandidates, name, labels) - value(beforeCandidates, name, labels);
+    expect(moved('meridian_edge_requests_total', { route: 'candidates', code: '2xx' })).toBe(1);
+    expect(moved('meridian_edge_requests_total', { route: 'proxy' })).toBe(0);
+    expect(moved('meridian_edge_decisions_total')).toBe(0);
     const stats = (await (await fetch(`${edge.url}/stats`)).json()) as Record<string, unknown>;
     expect(Object.keys(stats).sort()).toEqual(['decisionReasons', 'decisions', 'edge', 'regions', 'requestsPerSec', 'uptimeS']);
     expect((stats['decisions'] as Record<string, number>)['eu-west']).toBe(6);

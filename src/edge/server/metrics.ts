@@ -52,6 +52,8 @@ export function routeLabel(path: string): string {
   if (path === '/v1/route') return 'route';
   if (path === '/v1/regions') return 'regions';
   if (path === '/v1/slo') return 'slo';
+  // Answered by the edge itself (candidates.ts), never proxied.
+  if (path === '/v1/candidates') return 'candidates';
   if (path.startsWith('/v1/admin/')) return 'admin';
   if (path.startsWith('/v1/')) return 'proxy';
   if (path === '/health' || path === '/ready' || path === '/metrics' || path === '/stats') return path.slice(1);
