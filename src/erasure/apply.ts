@@ -12,7 +12,14 @@ import type { Bus, Kv } from '../bus/types.js';
 import { SqliteMessageLog } from '../log/mod.js';
 import type { MessageLog } from '../log/mod.js';
 import { scrubSqliteFile } from './scrub.js';
-import { homeStateKeys } from '../messaging/mod.js';
+import { eraseInboxIndex, homeStateKeys } from '../messaging/mod.js';
+import { parseConversation } from '../protocol/mod.js';
+
+/** The two users of a direct conversation (none for a room: rooms have no inbox index). */
+const dmUsers = (conversation: string): readonly string[] => {
+  const c = parseConversation(conversation, Number.MAX_SAFE_INTEGER);
+  return c?.kind === 'dm' ? c.users : [];
+};
 import { openKv, placed } from '../placement/mod.js';
 import type { Place } from '../placement/mod.js';
 import { presenceUserPatterns } from '../presence/mod.js';
@@ -53,7 +60,7 @@ export async function applyErasure(d: ApplyDeps, subject: ErasureSubject): Promi
     const c = subject.conversation;
     return {
       log: await eraseFromLog(d.log, subject),
-      inbox: await deleteMatching(inbox, [homeStateKeys.inboxWith(c)]),
+      inbox: await eraseInboxIndex(inbox, { conversation: c, users: dmUsers(c) }),
       cursors: await deleteMatching(cursors, homeStateKeys.cursorsIn(c)),
       presence: 0,
       dlq: 0,
@@ -64,7 +71,7 @@ export async function applyErasure(d: ApplyDeps, subject: ErasureSubject): Promi
   const presence = await d.bucket(placed.presence(d.region));
   const counts = {
     log: await eraseFromLog(d.log, subject),
-    inbox: await deleteMatching(inbox, [homeStateKeys.inboxOf(u)]),
+    inbox: await eraseInboxIndex(inbox, { user: u }),
     cursors: await deleteMatching(cursors, homeStateKeys.cursorsOf(u)),
     presence: await deleteMatching(presence, presenceUserPatterns(u)),
     dlq: 0,

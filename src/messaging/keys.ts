@@ -5,7 +5,11 @@
  *
  *   cursors  d.<user>.<conversation>         → highest seq the user's devices acked as delivered
  *            r.<user>.<conversation>         → highest seq the user read
- *   inbox    <user>.<conversation>           → "" : the user takes part in this direct conversation
+ *   inbox    u/<user>                        → JSON list of the direct conversations homed here the user
+ *                                            takes part in: one get lists them (a key listing needs a
+ *                                            JetStream consumer, i.e. the meta leader, on every connect)
+ *            <user>.<conversation>           → "" : the earlier form, one key per pair; folded into the
+ *                                            list when a node first opens the bucket
  */
 import { kvToken, unKvToken } from '../bus/subjects.js';
 
@@ -13,6 +17,13 @@ export type CursorKind = 'delivered' | 'read';
 
 export const keys = {
   cursor: (kind: CursorKind, user: string, conversation: string) => `${kind === 'delivered' ? 'd' : 'r'}.${kvToken(user)}.${kvToken(conversation)}`,
+  /** A user's list of direct conversations homed here (one token: `/` never appears in a kvToken). */
+  inboxList: (user: string) => `u/${kvToken(user)}`,
+  /** The user of an inbox list key. */
+  inboxListUser: (key: string) => unKvToken(key.slice(2)),
+  /** Every inbox list key. */
+  inboxLists: () => 'u/*',
+  /** The earlier per-pair form (read once to fold it into the lists; erasure still removes it). */
   inbox: (user: string, conversation: string) => `${kvToken(user)}.${kvToken(conversation)}`,
   inboxOf: (user: string) => `${kvToken(user)}.*`,
   /** Patterns for erasure (src/erasure): every inbox key of a user, every one of a conversation. */

@@ -7,3 +7,4 @@ export type { MessagingOptions } from './messaging.js';
 export { messageIdOf, encodeMessage, encodeReceipt } from './frames.js';
 export type { Delivery, HistoryPage, Messaging, PendingConversation, Recipient, SendInput, SendResult, StoredMessage } from './types.js';
 export { keys as homeStateKeys } from './keys.js';
+export { eraseInboxIndex } from './home-state.js';
