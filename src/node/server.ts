@@ -160,6 +160,7 @@ export async function startRegionNode(options: RegionNodeOptions): Promise<Regio
       const admission = limiter.take(access.rateKey(req));
       if (!admission.ok) {
         req.resume();
+        metrics.rateLimit('http');
         return sendError(res, 429, 'RATE_LIMITED', `too many requests: at most ${limiter.ratePerSec} per second per credential`, { 'retry-after': String(admission.retryAfterS) });
       }
     }

@@ -344,7 +344,9 @@ export class NodeMetrics {
     });
     this.slowConsumerGaps = new Counter({ name: 'meridian_slow_consumer_gaps_total', help: 'Gaps sent to clients that fell behind: each stops live messages of one conversation for one client, which refills from the log.', registers });
     this.slowConsumerCloses = new Counter({ name: 'meridian_slow_consumer_closes_total', help: 'Connections closed 4501 SLOW_CONSUMER, by reason (hard_limit, stuck).', labelNames: ['reason'], registers });
-    this.rateLimited = new Counter({ name: 'meridian_rate_limited_total', help: 'Frames or requests refused by a rate limit, by scope.', labelNames: ['scope'], registers });
+    this.rateLimited = new Counter({ name: 'meridian_rate_limited_total', help: 'Frames or requests refused by a rate limit, by scope (frame: a connection\'s frames; http: the HTTP API, 429).', labelNames: ['scope'], registers });
+    // Both scopes from the start, at 0, so rate() and alerts see the series before the first refusal.
+    for (const scope of ['frame', 'http']) this.rateLimited.inc({ scope }, 0);
     this.authFailures = new Counter({ name: 'meridian_auth_failures_total', help: 'Failed authentications, by reason (expired, invalid, missing, timeout) and transport (ws, http).', labelNames: ['reason', 'transport'], registers });
     this.serviceCalls = new Counter({ name: 'meridian_service_calls_total', help: 'Service calls and function invocations made from this node, by kind, service and outcome.', labelNames: ['kind', 'service', 'outcome'], registers });
     this.serviceDuration = new Histogram({ name: 'meridian_service_call_duration_seconds', help: 'Duration of service calls and function invocations (all attempts), by kind and service.', labelNames: ['kind', 'service'], buckets: LATENCY_BUCKETS_S, registers });

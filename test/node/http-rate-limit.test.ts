@@ -1,9 +1,11 @@
 // The region node's HTTP API is rate limited per credential and client address: past the burst,
 // 429 with Retry-After; another credential has its own bucket; health and readiness never count.
+// Every 429 is counted in meridian_rate_limited_total{scope="http"}.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedDeployment } from '../../src/runtime/deployment.js';
 import type { Deployment } from '../../src/runtime/deployment.js';
 import { SECRET, hsToken, oneRegion } from './fixtures.js';
+import { value } from '../observability/prom.js';
 
 describe('HTTP rate limit of a region node', () => {
   let d: Deployment;
@@ -18,6 +20,8 @@ describe('HTTP rate limit of a region node', () => {
 
   it('answers 429 with Retry-After past the burst, per credential', async () => {
     const alice = { authorization: `Bearer ${await hsToken({ sub: 'alice' })}` };
+    const metrics = async (): Promise<string> => (await fetch(`${url}/metrics`)).text();
+    const before = await metrics();
     const statuses: number[] = [];
     for (let i = 0; i < 8; i++) {
       const res = await fetch(`${url}/v1/presence/bob`, { headers: alice });
@@ -35,5 +39,12 @@ describe('HTTP rate limit of a region node', () => {
     // Health and readiness are never limited.
     for (let i = 0; i < 10; i++) expect((await fetch(`${url}/health`)).status).toBe(200);
     expect((await fetch(`${url}/ready`)).status).toBe(200);
+    // Each 429 counted once, as an HTTP refusal (none of the frame scope).
+    const after = await metrics();
+    const refused = statuses.filter((s) => s === 429).length;
+    expect(refused).toBe(3);
+    expect(value(after, 'meridian_rate_limited_total', { scope: 'http' }) - value(before, 'meridian_rate_limited_total', { scope: 'http' })).toBe(refused);
+    expect(value(after, 'meridian_rate_limited_total', { scope: 'frame' })).toBe(0);
+    expect(after).toMatch(/^meridian_rate_limited_total\{[^}]*scope="frame"[^}]*\} 0$/m);
   });
 });
