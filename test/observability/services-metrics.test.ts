@@ -1,14 +1,15 @@
 // Service calls observed: outcomes and durations counted, policy state (retries, budget,
 // breakers) read at scrape time, and a span per call — with the real call policy (ServiceCaller)
 // and attempts that answer what each case needs.
-import { trace } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode, MeridianError } from '../../src/errors/mod.js';
 import { NodeMetrics } from '../../src/observability/metrics.js';
-import { callObserver, callOutcome } from '../../src/observability/services.js';
+import { callObserver, callOutcome, observeServices } from '../../src/observability/services.js';
 import { ServiceCaller, seededRandom } from '../../src/services/mod.js';
 import type { PolicyEndpoint } from '../../src/services/mod.js';
+import type { ServicesModule } from '../../src/services/http/module.js';
 import { promtoolCheck, promtoolMissing, value } from './prom.js';
 
 const exporter = new InMemorySpanExporter();
@@ -41,6 +42,32 @@ describe('service call metrics', () => {
     expect(spans).toHaveLength(5);
     expect(spans.map((s) => s.attributes['meridian.outcome'])).toEqual(['ok', 'ok', 'ok', 'server_error', 'client_error']);
     if (promtoolMissing === undefined) expect(promtoolCheck(text)).toEqual({ code: 0, output: '' });
+  });
+
+  it('spans and counts function invocations as kind="function", wired by observeServices', async () => {
+    const m = new NodeMetrics({ region: 'eu-west', node: 'n1', regions: ['us-east', 'eu-west'] });
+    const policy = { retries: { max: 0 }, breaker: { mode: 'consecutive' as const, failures: 1_000_000 }, outlier: { consecutiveFailures: 1_000_000 } };
+    const services = new ServiceCaller({ endpoints: () => [ep('s')], services: { fn: policy }, random: seededRandom(1) });
+    const functions = new ServiceCaller({ endpoints: () => [ep('f')], services: { fn: policy }, random: seededRandom(2) });
+    // The parts of a ServicesModule observeServices touches: its two callers and its DLQ.
+    observeServices(m, { services, functions: { caller: functions }, dlq: { list: () => Promise.resolve([]) } } as unknown as ServicesModule);
+    exporter.reset();
+    expect((await functions.invoke('fn', { method: 'POST' }, () => Promise.resolve({ status: 200 }))).status).toBe(200);
+    expect((await functions.invoke('fn', { method: 'POST' }, () => Promise.resolve({ status: 500 }))).status).toBe(500);
+    const text = await m.registry.metrics();
+    const calls = (kind: string, outcome: string): number => value(text, 'meridian_service_calls_total', { kind, service: 'fn', outcome });
+    expect([calls('function', 'ok'), calls('function', 'server_error')]).toEqual([1, 1]);
+    expect(value(text, 'meridian_service_calls_total', { kind: 'service' })).toBe(0);
+    expect(value(text, 'meridian_service_call_duration_seconds_count', { kind: 'function', service: 'fn' })).toBe(2);
+    const spans = exporter.getFinishedSpans();
+    expect(spans.map((s) => s.name)).toEqual(['meridian.function.invoke', 'meridian.function.invoke']);
+    expect(spans.map((s) => s.kind)).toEqual([SpanKind.CLIENT, SpanKind.CLIENT]);
+    expect(spans.map((s) => [s.attributes['meridian.function'], s.attributes['meridian.region'], s.attributes['meridian.outcome'], s.attributes['http.response.status_code']])).toEqual([
+      ['fn', 'eu-west', 'ok', 200],
+      ['fn', 'eu-west', 'server_error', 500],
+    ]);
+    expect(spans[1]!.status.code).toBe(SpanStatusCode.ERROR);
+    expect(spans[0]!.attributes['meridian.service']).toBeUndefined();
   });
 
   it.each([
