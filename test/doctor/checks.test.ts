@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { checkCerts, checkClocks, checkGatewayRtts, checkGateways, checkMeta, checkNodes, checkPlacement, checkServers } from '../../src/doctor/checks/mod.js';
+import { checkCerts, checkClocks, checkGatewayRtts, checkGateways, checkMeta, checkNodes, checkPlacement, checkResidency, checkServers } from '../../src/doctor/checks/mod.js';
+import type { Topology } from '../../src/topology/mod.js';
 import { rttVerdict } from '../../src/doctor/checks/gateways.js';
 import { certVerdict } from '../../src/doctor/checks/tls.js';
 import { skewVerdict } from '../../src/doctor/checks/clock.js';
@@ -218,6 +219,31 @@ describe('servers and region nodes', () => {
     const partial: Snapshot = { ...healthy(), nodes: [{ region: 'us-east', url: 'http://x.test:1', error: 'ECONNREFUSED' }] };
     expect(checkNodes(partial).map((l) => `${l.subject} ${l.verdict}`)).toEqual(['us-east http://x.test:1 FAIL', 'eu-west warn', 'ap-southeast warn']);
     expect(checkNodes(healthy())).toEqual([]);
+  });
+});
+
+describe('residency', () => {
+  const rule = (name: string, jurisdictions: string[], mode: 'store' | 'strict' = 'store'): Topology['residency'][number] => ({ name, countries: [], users: [`${name}-*`], userJurisdictions: [], rooms: [], jurisdictions, strict: true, mode });
+  const withRules = (s: Snapshot): Snapshot => ({ ...s, topology: { ...s.topology, residency: [...s.topology.residency, rule('gdpr', ['EU'], 'strict'), rule('pacific', ['US', 'SG'])] } });
+  const node = (region: string, ready: boolean) => ({ region, url: `http://${region}.test:7701`, ready: { status: ready ? 200 : 503, body: { ready, region } }, health: { status: 200, body: { status: 'ok', region } } });
+
+  it('says where each data rule keeps its conversations and whether those regions serve (steering-only rules are not listed)', () => {
+    const s = withRules({ ...healthy(), nodes: REGIONS.map((r) => node(r, true)) });
+    expect(checkResidency(s).map((l) => `${l.subject}: ${l.verdict} ${l.detail}`)).toEqual([
+      'rule gdpr (strict): warn eu-west ready: the only region the rule allows, so its conversations have no failover',
+      'rule pacific (store): ok us-east ready, ap-southeast ready',
+    ]);
+    expect(checkResidency(healthy())).toEqual([]);
+  });
+
+  it('fails a rule none of whose regions serves, warns at the last one; reads NATS servers without --regions', () => {
+    const s = withRules({ ...healthy(), nodes: [node('us-east', false), node('eu-west', false), node('ap-southeast', true)] });
+    expect(verdicts(checkResidency(s))).toEqual(['rule gdpr (strict): FAIL', 'rule pacific (store): warn']);
+    expect(one(checkResidency(s), 'rule pacific (store)').detail).toBe('us-east down, ap-southeast ready: one region left of 2, no failover until another returns');
+    const viaServers = withRules(down(healthy(), 'eu-west'));
+    expect(verdicts(checkResidency(viaServers))).toEqual(['rule gdpr (strict): FAIL', 'rule pacific (store): ok']);
+    const blind = withRules({ ...healthy(), servers: [] });
+    expect(checkResidency(blind).map((l) => l.verdict)).toEqual(['warn', 'warn']);
   });
 });
 
