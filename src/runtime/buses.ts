@@ -12,6 +12,14 @@ import type { Topology } from '../topology/mod.js';
 
 export type BusKind = 'embedded' | 'nats';
 
+/** How a region logs in to its NATS cluster (`meridian plan`'s NKEY seed and CA). */
+export interface NatsCredentials {
+  /** NKEY user seed (`SU…`). */
+  readonly nkeySeed?: string;
+  /** PEM CA that signed the servers' certificates; turns TLS on. */
+  readonly tls?: { readonly ca: string };
+}
+
 export interface RegionBuses {
   readonly kind: BusKind;
   readonly buses: ReadonlyMap<string, Bus>;
@@ -34,7 +42,7 @@ export function parseNatsOverride(spec: string, topology: Topology): Map<string,
   return out;
 }
 
-export async function startRegionBuses(topology: Topology, kind: BusKind, natsSpec?: string): Promise<RegionBuses> {
+export async function startRegionBuses(topology: Topology, kind: BusKind, natsSpec?: string, natsAuth?: Readonly<Record<string, NatsCredentials>>): Promise<RegionBuses> {
   const buses = new Map<string, Bus>();
   if (kind === 'embedded') {
     const network = new EmbeddedNetwork(
@@ -62,7 +70,8 @@ export async function startRegionBuses(topology: Topology, kind: BusKind, natsSp
       if (servers.length === 0) {
         throw new MeridianError(ErrorCode.InvalidArgument, `region ${r.name} has no NATS urls: set regions[].nats in the topology or pass --nats ${r.name}=nats://host:4222`);
       }
-      buses.set(r.name, await connectNatsBus({ region: r.name, servers, name: `meridian-${r.name}` }));
+      const auth = natsAuth?.[r.name];
+      buses.set(r.name, await connectNatsBus({ region: r.name, servers, name: `meridian-${r.name}`, ...(auth?.nkeySeed === undefined ? {} : { nkeySeed: auth.nkeySeed }), ...(auth?.tls === undefined ? {} : { tls: { ca: auth.tls.ca } }) }));
     }
   } catch (err) {
     await close();

@@ -14,7 +14,7 @@ import type { EmbeddedNetwork } from '../bus/embedded/mod.js';
 import type { Bus } from '../bus/types.js';
 import type { Topology } from '../topology/mod.js';
 import { startRegionBuses } from './buses.js';
-import type { BusKind, RegionBuses } from './buses.js';
+import type { BusKind, NatsCredentials, RegionBuses } from './buses.js';
 import { startRegion } from './region.js';
 import type { RegionRuntime, StartRegionOptions } from './region.js';
 
@@ -23,6 +23,8 @@ export interface DeploymentOptions {
   readonly bus?: BusKind;
   /** With `bus: 'nats'`: `region=url,…` overriding the topology's urls. */
   readonly nats?: string;
+  /** With `bus: 'nats'`: each region's NKEY seed and CA (`meridian up --nats-nkey/--nats-ca`). */
+  readonly natsAuth?: Readonly<Record<string, NatsCredentials>>;
   /** Where the embedded logs live; default a temp dir removed by `close()`. `:memory:` keeps nothing. */
   readonly dataDir?: string;
   /** First region's port, the next ones follow (7701, 7702 …); 0 (default): free ports. */
@@ -67,7 +69,7 @@ export async function startDeployment(topology: Topology, opts: DeploymentOption
   const kind = opts.bus ?? 'embedded';
   const temp = opts.dataDir === undefined;
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'meridian-data-'));
-  const buses = await startRegionBuses(topology, kind, opts.nats);
+  const buses = await startRegionBuses(topology, kind, opts.nats, opts.natsAuth);
   const urls: Record<string, string> = {};
   const regions = new Map<string, RegionRuntime>();
   let closing: Promise<void> | undefined;
@@ -144,6 +146,6 @@ export async function startDeployment(topology: Topology, opts: DeploymentOption
 }
 
 /** All regions of `topology` on the embedded bus, on free ports, with dev auth: for tests. */
-export function startEmbeddedDeployment(topology: Topology, opts: Omit<DeploymentOptions, 'bus' | 'nats'> = {}): Promise<Deployment> {
+export function startEmbeddedDeployment(topology: Topology, opts: Omit<DeploymentOptions, 'bus' | 'nats' | 'natsAuth'> = {}): Promise<Deployment> {
   return startDeployment(topology, { ...opts, bus: 'embedded' });
 }

@@ -9,13 +9,14 @@
  */
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startEdge, DEFAULT_EDGE_PORT } from '../../edge/server/mod.js';
 import type { Edge } from '../../edge/server/mod.js';
 import { isMeridianError } from '../../errors/mod.js';
-import type { BusKind } from '../../runtime/buses.js';
+import type { BusKind, NatsCredentials } from '../../runtime/buses.js';
 import { startDeployment } from '../../runtime/deployment.js';
 import { newWorkerToken, servicesModules } from '../../runtime/services.js';
 import type { Deployment } from '../../runtime/deployment.js';
@@ -35,9 +36,9 @@ const UP_DRAIN_MS = 3000;
 /** The note of the key `meridian up` makes; a later run on the same keys file replaces it. */
 export const UP_KEY_NOTE = 'meridian up (every scope)';
 
-const HELP = `Usage: meridian up [--config FILE] [--bus embedded|nats] [--nats URLS] [--data DIR]
-                   [--port-base N] [--edge-port N] [--host ADDR] [--dev-public] [--keys FILE]
-                   [--log-level L] [--otlp URL] [--json]
+const HELP = `Usage: meridian up [--config FILE] [--bus embedded|nats] [--nats URLS] [--nats-nkey SEEDS]
+                   [--nats-ca FILE] [--data DIR] [--port-base N] [--edge-port N] [--host ADDR]
+                   [--dev-public] [--keys FILE] [--log-level L] [--otlp URL] [--json]
 
 Starts every region of the topology (default: the built-in us-east, eu-west, ap-southeast), each
 with its region node (WebSocket /ws, HTTP /v1/*, a demo page at /), and the edge in front.
@@ -46,6 +47,11 @@ with its region node (WebSocket /ws, HTTP /v1/*, a demo page at /), and the edge
                    nats: each region on its NATS cluster (urls from the topology, or --nats)
   --nats URLS      with --bus nats: region=url pairs, comma separated
                    (us-east=nats://127.0.0.1:4222,eu-west=...); overrides the topology's urls
+  --nats-nkey SEEDS with --bus nats: NKEY user seed files to log in with, region=FILE pairs, one
+                   for every region (us-east=deploy/nats/users/us-east-node.nk,eu-west=...; what
+                   meridian plan writes), or one FILE for every region
+  --nats-ca FILE   with --bus nats: PEM CA that signed the NATS servers' certificates; turns TLS
+                   on (meridian plan writes tls/ca.pem)
   --data DIR       keep the message logs here (default: a temp dir, removed at exit)
   --port-base N    first region's port, the next regions follow (default ${DEFAULT_PORT_BASE}; 0: free ports)
   --edge-port N    the edge's port (default ${DEFAULT_EDGE_PORT}; a free port with --port-base 0)
@@ -75,6 +81,8 @@ const options = {
   config: { type: 'string' },
   bus: { type: 'string', default: 'embedded' },
   nats: { type: 'string' },
+  'nats-nkey': { type: 'string' },
+  'nats-ca': { type: 'string' },
   data: { type: 'string' },
   'port-base': { type: 'string' },
   'edge-port': { type: 'string' },
@@ -90,6 +98,8 @@ const options = {
 interface UpArgs {
   readonly kind: BusKind;
   readonly nats: string | undefined;
+  readonly natsNkey: string | undefined;
+  readonly natsCa: string | undefined;
   readonly data: string | undefined;
   readonly portBase: number;
   readonly edgePort: number;
@@ -103,6 +113,47 @@ export function parsePort(name: string, text: string | undefined, dflt: number):
   const n = Number(text);
   if (!/^\d+$/.test(text) || n > 65535) throw new UsageError(`--${name} must be 0..65535, not "${text}"`);
   return n;
+}
+
+const SEED = /^SU[A-Z2-7]{56}$/;
+
+/**
+ * `--nats-nkey` (one FILE, or region=FILE for every region) and `--nats-ca FILE` → each region's
+ * credentials. A malformed value or a file without a user seed is a UsageError; the seed is
+ * never echoed.
+ */
+export async function natsAuthOf(topology: Topology, nkey: string | undefined, ca: string | undefined): Promise<Record<string, NatsCredentials>> {
+  const regions = topology.regions.map((r) => r.name);
+  const files = new Map<string, string>();
+  if (nkey !== undefined) {
+    const parts = nkey.split(',').map((s) => s.trim()).filter(Boolean);
+    if (parts.length === 1 && !parts[0]!.includes('=')) {
+      for (const r of regions) files.set(r, parts[0]!);
+    } else {
+      for (const part of parts) {
+        const eq = part.indexOf('=');
+        const region = part.slice(0, eq);
+        if (eq <= 0 || !regions.includes(region) || part.length === eq + 1) throw new UsageError(`meridian up: --nats-nkey: expected region=FILE with a region of the topology (${regions.join(', ')}), or one FILE, got "${part}"`);
+        if (files.has(region)) throw new UsageError(`meridian up: --nats-nkey: region ${region} given twice`);
+        files.set(region, part.slice(eq + 1));
+      }
+      const without = regions.filter((r) => !files.has(r));
+      if (without.length > 0) throw new UsageError(`meridian up: --nats-nkey: no seed file for ${without.join(', ')}: give region=FILE for every region of the topology, or one FILE for all`);
+    }
+  }
+  const seeds = new Map<string, string>();
+  for (const file of new Set(files.values())) {
+    const seed = (await readFile(file, 'utf8')).trim();
+    if (!SEED.test(seed)) throw new UsageError(`meridian up: ${file} does not hold an NKEY user seed (one line starting with SU)`);
+    seeds.set(file, seed);
+  }
+  const tls = ca === undefined ? undefined : { ca: await readFile(ca, 'utf8') };
+  const out: Record<string, NatsCredentials> = {};
+  for (const r of regions) {
+    const file = files.get(r);
+    out[r] = { ...(file === undefined ? {} : { nkeySeed: seeds.get(file)! }), ...(tls === undefined ? {} : { tls }) };
+  }
+  return out;
 }
 
 export const upCommand: Command = {
@@ -119,6 +170,9 @@ export const upCommand: Command = {
         return 0;
       }
       if (values.bus !== 'embedded' && values.bus !== 'nats') throw new UsageError(`meridian up: --bus must be embedded or nats, not "${values.bus}"`);
+      for (const flag of ['nats-nkey', 'nats-ca'] as const) {
+        if (values[flag] !== undefined && values.bus !== 'nats') throw new UsageError(`meridian up: --${flag} needs --bus nats`);
+      }
       otlp = values.otlp;
       const badLevel = applyLogLevel(values['log-level']);
       if (badLevel !== undefined) throw new UsageError(`meridian up: ${badLevel}`);
@@ -130,6 +184,8 @@ export const upCommand: Command = {
       args = {
         kind: values.bus,
         nats: values.nats,
+        natsNkey: values['nats-nkey'],
+        natsCa: values['nats-ca'],
         data: values.data,
         portBase,
         edgePort: parsePort('edge-port', values['edge-port'], portBase === 0 ? 0 : DEFAULT_EDGE_PORT),
@@ -145,15 +201,21 @@ export const upCommand: Command = {
       throw err;
     }
     let topology: Topology;
+    let natsAuth: Record<string, NatsCredentials> | undefined;
     try {
       topology = config ? await loadTopology(config) : defaultTopology();
+      if (args.natsNkey !== undefined || args.natsCa !== undefined) natsAuth = await natsAuthOf(topology, args.natsNkey, args.natsCa);
     } catch (err) {
       if (err instanceof TopologyError) {
         for (const p of err.problems) io.err(formatProblem(p) + '\n');
         return 1;
       }
-      if (isMeridianError(err)) {
-        io.err(`meridian up: ${err.message}\n`);
+      if (err instanceof UsageError) {
+        io.err(`${err.message}\n`);
+        return 2;
+      }
+      if (isMeridianError(err) || (err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'EACCES') {
+        io.err(`meridian up: ${(err as Error).message}\n`);
         return 1;
       }
       throw err;
@@ -166,14 +228,14 @@ export const upCommand: Command = {
       return 2;
     }
     try {
-      return await runUp(topology, args, io);
+      return await runUp(topology, args, io, natsAuth);
     } finally {
       await tracing?.shutdown();
     }
   },
 };
 
-async function runUp(topology: Topology, a: UpArgs, io: Io): Promise<number> {
+async function runUp(topology: Topology, a: UpArgs, io: Io, natsAuth: Record<string, NatsCredentials> | undefined): Promise<number> {
   // With --json, stdout carries exactly the one JSON line; the story goes to stderr.
   const say = (s: string): void => (a.json ? io.err(s) : io.out(s));
   let d: Deployment | undefined;
@@ -197,6 +259,7 @@ async function runUp(topology: Topology, a: UpArgs, io: Io): Promise<number> {
     d = await startDeployment(topology, {
       bus: a.kind,
       ...(a.nats === undefined ? {} : { nats: a.nats }),
+      ...(natsAuth === undefined ? {} : { natsAuth }),
       dataDir,
       portBase: a.portBase,
       ...(a.host === undefined ? {} : { host: a.host }),
@@ -227,7 +290,8 @@ async function runUp(topology: Topology, a: UpArgs, io: Io): Promise<number> {
   const adminToken = admin.key;
   const adminKeyId = admin.record.id;
   try {
-    say(`meridian up: ${topology.regions.length} regions on the ${a.kind} bus${a.data === undefined ? '' : `, data in ${a.data}`}\n`);
+    const login = [a.natsNkey === undefined ? '' : 'NKEY login', a.natsCa === undefined ? '' : `TLS with the CA in ${a.natsCa}`].filter(Boolean).join(', ');
+    say(`meridian up: ${topology.regions.length} regions on the ${a.kind} bus${login === '' ? '' : ` (${login})`}${a.data === undefined ? '' : `, data in ${a.data}`}\n`);
     const rtts = await measureRtts(d.buses.buses);
     for (const r of topology.regions) {
       const row = topology.regions
