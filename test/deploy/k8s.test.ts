@@ -73,7 +73,7 @@ const TOPOLOGY = `regions:
 deploy:
   hosts: { us-east: nats.us-east.example.com, eu-west: 203.0.113.20 }
   nats: { serversPerRegion: { us-east: 3 } }
-  kubernetes: { namespace: rt-prod, image: registry.example.com/meridian:1.2.3, replicas: 3, maxReplicas: 10, storageClass: fast-ssd }
+  kubernetes: { namespace: rt-prod, image: registry.example.com/meridian:1.2.3, replicas: 3, maxReplicas: 10, storageClass: fast-ssd, nodeUrls: { us-east: https://us.example.com/ } }
 `;
 
 describe('k8s: manifests validated against the Kubernetes schemas', () => {
@@ -126,7 +126,16 @@ describe('k8s: manifests validated against the Kubernetes schemas', () => {
     expect(c.image).toBe('registry.example.com/meridian:1.2.3');
     expect(c.args!.slice(0, 6)).toEqual(['region', 'eu-west', '--config', '/etc/meridian/topology/meridian.yaml', '--bus', 'nats']);
     expect(c.args).toContain('tls://nats-eu-west.rt-prod.svc.cluster.local:4222');
-    expect(c.args!.join(' ')).toContain('--region-urls us-east=http://nats.us-east.example.com');
+    // The other regions' nodes as clients reach them (their node Service), never deploy.hosts: on
+    // Kubernetes that is the NATS gateway LoadBalancer, which serves only the gateway port.
+    expect(c.args!.slice(c.args!.indexOf('--region-urls'))).toEqual(['--region-urls', 'us-east=https://us.example.com']);
+    expect(c.args!.join(' ')).not.toContain('nats.us-east.example.com');
+    // eu-west has no node URL: us-east's nodes get no --region-urls, and the README says what that means.
+    const east = (docs(files, 'k8s/us-east/node.yaml')[0] as unknown as IStatefulSet).spec!.template.spec!.containers[0]!;
+    expect(east.args).not.toContain('--region-urls');
+    const readme = String(files.find((f) => f.path === 'k8s/README.md')!.content);
+    expect(readme).toContain('| us-east | StatefulSet meridian-us-east (Service meridian-us-east: LoadBalancer :80, ClientIP affinity 3 h) | https://us.example.com/ |');
+    expect(readme).toContain('- Not set for eu-west: a draining node of another region never sends clients there');
     expect(c.readinessProbe!.httpGet).toEqual({ path: '/ready', port: 'http' });
     expect(c.livenessProbe!.httpGet).toEqual({ path: '/health', port: 'http' });
     expect(c.lifecycle!.preStop!.exec!.command).toEqual(['sh', '-c', `sleep ${PRE_STOP_S}`]);
@@ -151,6 +160,12 @@ describe('k8s: manifests validated against the Kubernetes schemas', () => {
     const hpa = d.find((x) => x.kind === 'HorizontalPodAutoscaler')!;
     expect(hpa.spec).toMatchObject({ minReplicas: 3, maxReplicas: 10, scaleTargetRef: { kind: 'StatefulSet', name: 'meridian-us-east' } });
     expect(hpa.spec!['metrics']).toEqual([{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } } }]);
+  });
+
+  it('refuses node URLs that are not http(s) URLs or name unknown regions, each located', async () => {
+    expect(() => parseTopology(TOPOLOGY.replace('https://us.example.com/', 'nats.us-east.example.com:7222'), 'm.yaml')).toThrow(/deploy\.kubernetes\.nodeUrls\.us-east.*a node URL looks like/s);
+    const err = await Promise.resolve(planK8s(planContext(parseTopology(TOPOLOGY.replace('nodeUrls: { us-east', 'nodeUrls: { mars: http://203.0.113.9, us-east'), 'm.yaml')))).catch((e: unknown) => e);
+    expect(err).toMatchObject({ details: { problems: [{ path: ['deploy', 'kubernetes', 'nodeUrls', 'mars'], message: 'unknown region "mars" (known: us-east, eu-west)' }] } });
   });
 
   it('gives the nodes the topology without its deploy section, as a file meridian can load', () => {

@@ -27,8 +27,15 @@ export function natsClientUrl(topology: Topology, region: string): string {
   return `tls://${natsName(region)}.${topology.deploy.kubernetes.namespace}.svc.cluster.local:${topology.deploy.nats.ports.client}`;
 }
 
-function regionUrls(topology: Topology, region: string): string[] {
-  return topology.regions.filter((r) => r.name !== region && topology.deploy.hosts[r.name] !== undefined).map((r) => `${r.name}=http://${topology.deploy.hosts[r.name]}`);
+/**
+ * `--region-urls`: the other regions' nodes as clients reach them (`deploy.kubernetes.nodeUrls`),
+ * where a draining node sends its clients and what /v1/regions lists. Never `deploy.hosts`: on
+ * Kubernetes that is the NATS gateway LoadBalancer, which serves no node. A region without a URL is
+ * left out (k8s/README.md names it).
+ */
+export function regionUrls(topology: Topology, region: string): string[] {
+  const urls = topology.deploy.kubernetes.nodeUrls;
+  return topology.regions.filter((r) => r.name !== region && urls[r.name] !== undefined).map((r) => `${r.name}=${urls[r.name]!.replace(/\/+$/, '')}`);
 }
 
 export function nodeManifests(topology: Topology, region: string): Manifest[] {
@@ -112,7 +119,7 @@ export function nodeManifests(topology: Topology, region: string): Manifest[] {
   const publicService: Manifest = {
     apiVersion: 'v1',
     kind: 'Service',
-    metadata: { ...meta(name), annotations: { 'meridian.dev/purpose': 'WebSocket /ws and HTTP /v1/* for clients of this region (the edge or haproxy points here)' } },
+    metadata: { ...meta(name), annotations: { 'meridian.dev/purpose': `WebSocket /ws and HTTP /v1/* for clients of this region (the edge or haproxy points here; set deploy.kubernetes.nodeUrls.${region} to its URL)` } },
     spec: {
       type: 'LoadBalancer',
       // Keep the client's source address (residency, rate limits) and skip the second hop.

@@ -9,6 +9,13 @@ import { z } from 'zod';
 
 const port = z.number().int().min(1, 'ports are 1-65535').max(65535, 'ports are 1-65535');
 
+/** `http(s)://host[:port][/path]`, no comma (it goes into a `region=url,…` list). */
+function isNodeUrl(text: string): boolean {
+  if (text.includes(',') || !URL.canParse(text)) return false;
+  const u = new URL(text);
+  return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '' && u.search === '' && u.hash === '';
+}
+
 export const NatsDeploySchema = z.strictObject({
   /** nats-server processes per region (default 1). The JetStream meta group spans all of them. */
   serversPerRegion: z.union([z.number().int().min(1), z.record(z.string(), z.number().int().min(1))]).default(1),
@@ -48,6 +55,13 @@ export const KubernetesDeploySchema = z.strictObject({
   /** Size of each region node's data volume (DLQ, local state) and storage class (cluster default). */
   dataSize: z.string().regex(/^\d+(Mi|Gi|Ti)$/, 'sizes look like 1Gi').default('1Gi'),
   storageClass: z.string().optional(),
+  /**
+   * Where clients reach each region's node, by region: the address of its `meridian-<region>`
+   * LoadBalancer Service (`http://IP`, port 80) or the https URL of what terminates TLS in front
+   * of it. The other regions' nodes send clients there (`--region-urls`: migrate, /v1/regions).
+   * Not `deploy.hosts`, which on Kubernetes is the NATS gateway LoadBalancer.
+   */
+  nodeUrls: z.record(z.string(), z.string().refine(isNodeUrl, 'a node URL looks like https://us.example.com or http://203.0.113.10 (no query, no comma)')).default({}),
 });
 
 export const DeploySchema = z.strictObject({
