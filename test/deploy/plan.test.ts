@@ -172,9 +172,10 @@ describe('meridian plan', () => {
       expect(read(f), f).toBe(before[f]);
       expect(again.out).toContain(`  ${f}${f.endsWith('.key') ? '  (secret, 0600)' : ''}  (kept from the previous plan)\n`);
     }
-    // Each host certificate is new, signed by the kept CA for the kept key, and Nebula accepts the pair.
+    // Each host certificate is signed again by the kept CA for the kept key, and Nebula accepts the
+    // pair. (It may be byte-identical: Nebula certificates have no serial, Ed25519 signatures are
+    // deterministic and their times have one-second resolution.)
     for (const [crt, was] of pubsBefore) {
-      expect(read(crt), crt).not.toBe(before[crt]);
       expect(await pub(crt), crt).toBe(was);
       await exec('nebula-cert', ['verify', '-ca', join(out, 'vpn/ca.crt'), '-crt', join(out, crt)]);
     }
