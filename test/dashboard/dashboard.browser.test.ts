@@ -150,6 +150,13 @@ describe.skipIf(!HAVE_CHROMIUM)(`dashboard in a browser${HAVE_CHROMIUM ? '' : ` 
     await page.waitForSelector('#flows .flow:not(.stalled)', { timeout: 15_000 });
     // Every direction between the three regions carries messages.
     await waitFor(async () => (await page.locator('#flows .flow:not(.stalled)').count()) >= 6, 'six live flows on the map', 15_000, 100);
+    // The built-in topology sets no SLO targets: with every node's /stats in (the six flows come
+    // from them), each card says so instead of calling an SLO nobody set "met".
+    for (const region of Object.keys(info.regions)) {
+      const slo = page.locator(`.card[data-region="${region}"] .metrics div`, { has: page.locator('dt', { hasText: /^SLO$/ }) }).locator('dd');
+      expect(await slo.textContent()).toBe('no targets');
+      expect(await slo.getAttribute('title')).toContain('no slo: targets');
+    }
     await page.screenshot({ path: `${ARTIFACTS}/dashboard.png` });
     expect(errors).toEqual([]);
   });

@@ -7,7 +7,7 @@
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseNodeStats } from '../../src/edge/dashboard/stats.js';
-import { healthState } from '../../src/edge/dashboard/snapshot.js';
+import { healthState, sloTargetsOf } from '../../src/edge/dashboard/snapshot.js';
 import type { Snapshot } from '../../src/edge/dashboard/snapshot.js';
 import { MAX_CLIENTS } from '../../src/edge/dashboard/events.js';
 import { startEdge } from '../../src/edge/server/mod.js';
@@ -152,12 +152,27 @@ describe('dashboard live feed', () => {
     expect(Object.values(s.steering.share).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 6);
     expect(s.steering.places.find((p) => p.place === 'Frankfurt')?.region).toBe('eu-west');
     expect(s.steering.places.find((p) => p.place === 'Tokyo')?.region).toBe('ap-southeast');
+    // The default topology sets no SLO targets: no region has any (the page says "no targets").
+    expect(s.regions.map((r) => r.sloTargets)).toEqual([null, null, null]);
     // Two snapshots arrive about 500 ms apart.
     const t0 = Date.now();
     await feed.next((x) => x.at > s.at);
     expect(Date.now() - t0).toBeLessThan(1500);
     feed.close();
     await waitFor(() => feed.ended(), 'the feed to end');
+  });
+
+  it('carries the topology\'s SLO targets for each region when it has some', async () => {
+    const withTargets = await startEdge({ topology: { ...d.topology, slo: { availability: 0.999, p99Ms: 200 } }, regionUrls: d.urls, port: 0, geoip: null, rateLimit: false, adminToken: TOKEN });
+    try {
+      const feed = await openFeed(`${withTargets.url}/dashboard/events`);
+      const s = await feed.next();
+      const targets = { availability: 0.999, p95Ms: null, p99Ms: 200, errorRate: null };
+      expect(s.regions.map((r) => r.sloTargets)).toEqual([targets, targets, targets]);
+      feed.close();
+    } finally {
+      await withTargets.close();
+    }
   });
 
   it('asks its what-ifs without counting them as decisions, and shows the decisions the edge really made', async () => {
@@ -266,6 +281,13 @@ describe('reading /stats', () => {
     const empty = parseNodeStats({ connections: 'many', latencyMs: null });
     expect(empty).toMatchObject({ connections: null, messagesPerSec: null, crossRegion: {}, latencyMs: null, bus: null, slo: null });
     expect(parseNodeStats('nonsense').sessions).toBeNull();
+  });
+
+  it('reads SLO targets from the topology: none set is null, any one set is a view with the rest null', () => {
+    const t = d.topology;
+    expect(sloTargetsOf({ ...t, slo: {} }, 'eu-west')).toBeNull();
+    expect(sloTargetsOf({ ...t, slo: { errorRate: 0.01 } }, 'eu-west')).toEqual({ availability: null, p95Ms: null, p99Ms: null, errorRate: 0.01 });
+    expect(sloTargetsOf({ ...t, slo: { availability: 0.9999, p95Ms: 100, p99Ms: 200 } }, 'us-east')).toEqual({ availability: 0.9999, p95Ms: 100, p99Ms: 200, errorRate: null });
   });
 
   it('names a health state from the monitor and the SLO', () => {

@@ -6,6 +6,7 @@
  */
 import type { RegionHealth } from '../health/types.js';
 import type { EdgeContext } from '../server/context.js';
+import type { Topology } from '../../topology/mod.js';
 import type { NodeStats, RegionStatsPoller } from './stats.js';
 import type { Place, SteeringView } from './steering.js';
 import { steeringView } from './steering.js';
@@ -36,6 +37,29 @@ export interface RegionFrame {
   readonly stats: NodeStats | null;
   /** Why /stats is missing (`http 404`, `timeout`, `unreachable`), or null. */
   readonly statsError: string | null;
+  /**
+   * The SLO targets the region is held to (the topology's `slo:`; an absent one null), or null
+   * when the topology sets none: its node then reports every window "ok", which means nothing,
+   * so the page says "no targets" instead of "met".
+   */
+  readonly sloTargets: SloTargetsView | null;
+}
+
+export interface SloTargetsView {
+  readonly availability: number | null;
+  readonly p95Ms: number | null;
+  readonly p99Ms: number | null;
+  readonly errorRate: number | null;
+}
+
+/**
+ * The targets `region` is evaluated against, or null when there are none. Every region shares
+ * the topology's one `slo:` set today (nodes read the same topology file as the edge).
+ */
+export function sloTargetsOf(topology: Topology, _region: string): SloTargetsView | null {
+  const t = topology.slo;
+  const view = { availability: t.availability ?? null, p95Ms: t.p95Ms ?? null, p99Ms: t.p99Ms ?? null, errorRate: t.errorRate ?? null };
+  return Object.values(view).every((v) => v === null) ? null : view;
 }
 
 export interface FlowFrame {
@@ -83,6 +107,7 @@ export function buildSnapshot(ctx: EdgeContext, stats: RegionStatsPoller, places
       // A region down serves nobody: its last numbers would read as current.
       stats: state === 'down' ? null : e.stats,
       statsError: e.error,
+      sloTargets: sloTargetsOf(ctx.topology, r.name),
     };
   });
   const states = new Map(regions.map((r) => [r.name, r.state]));

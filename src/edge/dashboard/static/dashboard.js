@@ -201,6 +201,17 @@ function renderSteeringOnMap(regions, steering) {
   }
 }
 
+/** The targets as a tooltip: "targets: availability 99.9 % · p95 100 ms · p99 200 ms". */
+function sloTargetsText(t) {
+  if (t === null || t === undefined) return 'the topology sets no slo: targets (availability, p95Ms, p99Ms, errorRate)';
+  const parts = [];
+  if (t.availability !== null) parts.push(`availability ${availability(t.availability)}`);
+  if (t.errorRate !== null) parts.push(`error rate ≤ ${availability(t.errorRate)}`);
+  if (t.p95Ms !== null) parts.push(`p95 ${ms(t.p95Ms)} ms`);
+  if (t.p99Ms !== null) parts.push(`p99 ${ms(t.p99Ms)} ms`);
+  return `targets: ${parts.join(' · ')}`;
+}
+
 function metric(parent, label, cls) {
   const d = html('div', cls);
   d.appendChild(html('dt', '', label));
@@ -268,7 +279,12 @@ function renderCards(regions, share) {
     c.f.rtt.textContent = r.edgeRttMs === null ? DASH : `${ms(r.edgeRttMs)} ms`;
     c.f.share.textContent = pct(share[r.name] ?? 0);
     const slo = s?.slo;
-    if (!slo || slo.ok === null) {
+    c.f.slo.title = sloTargetsText(r.sloTargets);
+    if (r.sloTargets === null) {
+      // Without targets a node calls every window "ok": saying "met" would mean nothing.
+      c.f.slo.textContent = 'no targets';
+      c.f.slo.className = 'slo-none';
+    } else if (!slo || slo.ok === null) {
       c.f.slo.textContent = DASH;
       c.f.slo.className = '';
     } else {
