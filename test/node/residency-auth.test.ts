@@ -12,21 +12,9 @@ import type { Identity } from '../../src/node/auth.js';
 import { parseClientFrame } from '../../src/protocol/mod.js';
 import { parseTopology } from '../../src/topology/mod.js';
 import { hsToken, SECRET } from './fixtures.js';
+import { FOUR_REGIONS_YAML } from '../residency/fixtures.js';
 
-const topology = parseTopology(`regions:
-  - name: eu-west
-    location: { lat: 53.35, lon: -6.26 }
-    jurisdiction: EU
-  - name: eu-central
-    location: { lat: 50.11, lon: 8.68 }
-    jurisdiction: EU
-  - name: us-east
-    location: { lat: 39.04, lon: -77.49 }
-    jurisdiction: US
-  - name: ap-southeast
-    location: { lat: 1.35, lon: 103.82 }
-    jurisdiction: SG
-residency:
+const topology = parseTopology(`${FOUR_REGIONS_YAML}residency:
   - { name: gdpr, countries: [EU], users: ["eu-*"], userJurisdictions: [EU], jurisdictions: [EU] }
   - { name: pdpa, countries: [SG], users: ["sg-*"], userJurisdictions: [SG], jurisdictions: [SG], mode: strict }
   - { name: ccpa, users: ["us-*"], userJurisdictions: [CA], jurisdictions: [US, EU] }

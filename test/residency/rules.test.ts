@@ -13,21 +13,9 @@ import { dmConversation, roomConversation } from '../../src/protocol/mod.js';
 import { Residency } from '../../src/residency/mod.js';
 import { parseTopology } from '../../src/topology/mod.js';
 import type { Topology } from '../../src/topology/mod.js';
+import { FOUR_REGIONS_YAML } from './fixtures.js';
 
-const REGIONS = `regions:
-  - name: eu-west
-    location: { lat: 53.35, lon: -6.26 }
-    jurisdiction: EU
-  - name: eu-central
-    location: { lat: 50.11, lon: 8.68 }
-    jurisdiction: EU
-  - name: us-east
-    location: { lat: 39.04, lon: -77.49 }
-    jurisdiction: US
-  - name: ap-southeast
-    location: { lat: 1.35, lon: 103.82 }
-    jurisdiction: SG
-`;
+const REGIONS = FOUR_REGIONS_YAML;
 
 // Each EU region is nearer us-east than the other EU region: a replica chosen without the rules
 // would leave the EU.
@@ -468,7 +456,9 @@ describe('placement under residency (seeded properties)', () => {
   });
 
   it('a placement rule with no region the residency rules allow is RESIDENCY_CONFLICT, not a silent pick', () => {
-    const q = new ConversationPlacement(topology('\nplacement:\n  conversations:\n    - match: "room:eu-*"\n      regions: [us-east, ap-southeast]\n'));
+    // meridian validate refuses such a file (test/topology/residency-validate.test.ts); placement still refuses it at runtime.
+    expect(() => topology('\nplacement:\n  conversations:\n    - match: "room:eu-*"\n      regions: [us-east, ap-southeast]\n')).toThrow(/could be placed nowhere/);
+    const q = new ConversationPlacement({ ...topology(), placement: { conversations: [{ match: 'room:eu-*', regions: ['us-east', 'ap-southeast'] }] } });
     const err = errorOf(() => q.homeOf(room('eu-sales')));
     expect(err.code).toBe(ErrorCode.ResidencyConflict);
     expect(err.details).toEqual({ conversation: 'room:eu-sales', placement: ['us-east', 'ap-southeast'], residency: EU });

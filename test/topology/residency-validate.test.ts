@@ -13,21 +13,9 @@ import { main } from '../../src/cli/main.js';
 import { ErrorCode } from '../../src/errors/mod.js';
 import { globMatch } from '../../src/protocol/glob.js';
 import { parseTopology, topologyWarnings, TopologyError } from '../../src/topology/mod.js';
+import { FOUR_REGIONS_YAML } from '../residency/fixtures.js';
 
-const HEAD = `regions:
-  - name: eu-west
-    location: { lat: 53.35, lon: -6.26 }
-    jurisdiction: EU
-  - name: eu-central
-    location: { lat: 50.11, lon: 8.68 }
-    jurisdiction: EU
-  - name: us-east
-    location: { lat: 39.04, lon: -77.49 }
-    jurisdiction: US
-  - name: ap-southeast
-    location: { lat: 1.35, lon: 103.82 }
-    jurisdiction: SG
-`;
+const HEAD = FOUR_REGIONS_YAML;
 // The residency section starts on line 14.
 
 function problemsOf(text: string): string[] {
