@@ -151,20 +151,22 @@ export class BusMessaging implements Messaging {
     const parent = activeContext();
     const span = startSpan('meridian.send', SpanKind.SERVER, parent, { 'meridian.region': this.region });
     const ctx = withSpan(parent, span);
+    // The durability label of the outcome: what the ack says, else what the send asked for or would get.
+    let durability: Durability = input.durability === 'local' || input.durability === 'replicated' ? input.durability : this.#replication.durability;
     try {
       const conversation = this.#checkSend(input);
       this.#placement.residency.checkServe(conversation, this.region);
-      chooseDurability(this.#replication, this.#ownerOf(conversation).next.length, conversation, input.durability);
+      durability = chooseDurability(this.#replication, this.#ownerOf(conversation).next.length, conversation, input.durability);
       const home = this.#ownerOf(conversation).owner;
       if (span.isRecording()) span.setAttribute('meridian.home', home);
       const r = home === this.region ? await this.#store(input, conversation, this.region, ctx) : await this.#forward(home, input, ctx);
       this.#saw(conversation, r.seq);
-      this.#metrics?.sendDone(r.duplicate ? 'duplicate' : 'accepted');
+      this.#metrics?.sendDone(r.duplicate ? 'duplicate' : 'accepted', r.durability);
       span.end();
       return r;
     } catch (err) {
       const clientFault = isMeridianError(err) && CLIENT_FAULTS.has(err.code);
-      this.#metrics?.sendDone(clientFault ? 'rejected' : 'failed');
+      this.#metrics?.sendDone(clientFault ? 'rejected' : 'failed', this.#replication.durability);
       if (!clientFault) this.#metrics?.sendFailed(isMeridianError(err) ? err.code : 'INTERNAL', traceFields(ctx));
       failSpan(span, err);
       throw err;
@@ -264,7 +266,7 @@ export class BusMessaging implements Messaging {
 
   /** The user's conversations owned here with something undelivered; strict ones only for a region they allow. */
   async #localPending(user: string, forRegion: string): Promise<PendingConversation[]> {
-    const conversations = (await this.#state.inbox(user)).filter((c) => this.#ownerOf(c).owner === this.region && this.#mayRelay(c, forRegion));
+    const conversations = (await this.#state.inbox(user)).filter((c) => this.#ownsHere(c) && this.#mayRelay(c, forRegion));
     if (conversations.length === 0) return [];
     const [lasts, marks] = await Promise.all([this.#localLasts(conversations), Promise.all(conversations.map((c) => this.#state.cursor('delivered', user, c)))]);
     const out: PendingConversation[] = [];
@@ -373,6 +375,15 @@ export class BusMessaging implements Messaging {
     if (scope.mode === 'strict' && scope.regions !== undefined) {
       for (const r of scope.regions) this.#bus.publish(kind === 'user' ? subjects.userIn(r, id) : subjects.roomIn(r, id), data, opts);
     } else this.#bus.publish(kind === 'user' ? subjects.user(id) : subjects.room(id), data, opts);
+  }
+
+  /** Whether this region writes `conversation` now; false for one the rules no longer let be stored anywhere (a rule changed since it was indexed). */
+  #ownsHere(conversation: string): boolean {
+    try {
+      return this.#ownerOf(conversation).owner === this.region;
+    } catch {
+      return false;
+    }
   }
 
   /** Whether `region` may see anything of `conversation` (always, unless strict residency excludes it). */
