@@ -166,7 +166,7 @@ export class BusMessaging implements Messaging {
       return r;
     } catch (err) {
       const clientFault = isMeridianError(err) && CLIENT_FAULTS.has(err.code);
-      this.#metrics?.sendDone(clientFault ? 'rejected' : 'failed', this.#replication.durability);
+      this.#metrics?.sendDone(clientFault ? 'rejected' : 'failed', durability);
       if (!clientFault) this.#metrics?.sendFailed(isMeridianError(err) ? err.code : 'INTERNAL', traceFields(ctx));
       failSpan(span, err);
       throw err;

@@ -52,6 +52,9 @@ export async function exposition(registry: Registry): Promise<string> {
 export const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
 export type SendOutcome = 'accepted' | 'duplicate' | 'rejected' | 'failed';
+/** What an ack means (messaging's `Durability`): stored at the home, or at the home and its replica. */
+export type SendDurability = 'local' | 'replicated';
+const SEND_OUTCOMES: readonly SendOutcome[] = ['accepted', 'duplicate', 'rejected', 'failed'];
 export type AuthFailureReason = 'expired' | 'invalid' | 'missing' | 'timeout';
 export type CallKind = 'service' | 'function';
 export type CallOutcome = 'ok' | 'client_error' | 'server_error' | 'timeout' | 'no_endpoints' | 'overloaded' | 'error';
@@ -145,10 +148,7 @@ export class NodeMetrics {
   #dlqDepth: (() => Promise<number>) | undefined;
 
   readonly sent: Counter<'durability' | 'outcome'>;
-  readonly #sentAccepted;
-  readonly #sentDuplicate;
-  readonly #sentRejected;
-  readonly #sentFailed;
+  readonly #sentBy: Record<SendDurability, Record<SendOutcome, { inc(): void }>>;
   readonly deliveryLatency: Histogram<'source_region'>;
   readonly #latencyBy: { observe(v: number): void }[];
   readonly appendLatency: Histogram;
@@ -253,14 +253,21 @@ export class NodeMetrics {
     });
     this.sent = new Counter({
       name: 'meridian_messages_sent_total',
-      help: 'Sends through this node (WebSocket and HTTP), by durability and outcome (accepted, duplicate, rejected: the client\'s fault, failed: ours).',
+      help: 'Sends through this node (WebSocket and HTTP), by durability (local, replicated: what the ack means) and outcome (accepted, duplicate, rejected: the client\'s fault, failed: ours).',
       labelNames: ['durability', 'outcome'],
       registers,
     });
-    this.#sentAccepted = this.sent.labels('durable', 'accepted');
-    this.#sentDuplicate = this.sent.labels('durable', 'duplicate');
-    this.#sentRejected = this.sent.labels('durable', 'rejected');
-    this.#sentFailed = this.sent.labels('durable', 'failed');
+    // The 8 series from the start, at 0 (a bounded set: rate() and alerts see them before the first send).
+    const sentChildren = (durability: SendDurability): Record<SendOutcome, { inc(): void }> => {
+      const out = {} as Record<SendOutcome, { inc(): void }>;
+      for (const outcome of SEND_OUTCOMES) {
+        const child = this.sent.labels(durability, outcome);
+        child.inc(0);
+        out[outcome] = child;
+      }
+      return out;
+    };
+    this.#sentBy = { local: sentChildren('local'), replicated: sentChildren('replicated') };
     new Counter({
       name: 'meridian_deliveries_total',
       help: 'Live messages handed to sessions on this node, by the region that accepted the send (source) and this region (destination).',
@@ -532,12 +539,12 @@ export class NodeMetrics {
     }
   }
 
-  /** A send through this node finished. */
-  sendDone(outcome: SendOutcome): void {
-    if (outcome === 'accepted') this.#sentAccepted.inc();
-    else if (outcome === 'duplicate') this.#sentDuplicate.inc();
-    else if (outcome === 'rejected') this.#sentRejected.inc();
-    else this.#sentFailed.inc();
+  /**
+   * A send through this node finished: `durability` is what the ack said (accepted, duplicate),
+   * else what the send asked for or would have had (rejected, failed).
+   */
+  sendDone(outcome: SendOutcome, durability: SendDurability): void {
+    (this.#sentBy[durability] ?? this.#sentBy.local)[outcome].inc();
     if (outcome !== 'rejected') {
       this.slo.outcome(outcome !== 'failed');
       this.sendRate.add();

@@ -40,7 +40,8 @@ describe('region node metrics', () => {
     const bob = await TestClient.dev(d.wsUrl('eu-west'), 'bob');
     try {
       const [us0, eu0] = await Promise.all([metrics('us-east'), metrics('eu-west')]);
-      const sent = { outcome: 'accepted', durability: 'durable' };
+      // No durability asked: the topology's default, local.
+      const sent = { outcome: 'accepted', durability: 'local' };
       const flow = { source_region: 'us-east', destination_region: 'eu-west' };
       for (let i = 0; i < 10; i++) expect((await post('us-east', 'alice', { user: 'bob' }, `m${i}`)).status).toBe(201);
       // A retry of the last one is a duplicate: counted as such, delivered nowhere.
@@ -48,7 +49,8 @@ describe('region node metrics', () => {
       await waitFor(() => bob.frames.filter((f) => f.type === 'message').length >= 10, 'bob gets 10 messages');
       const [us1, eu1] = await Promise.all([metrics('us-east'), metrics('eu-west')]);
       expect(value(us1, 'meridian_messages_sent_total', sent) - value(us0, 'meridian_messages_sent_total', sent)).toBe(10);
-      expect(value(us1, 'meridian_messages_sent_total', { outcome: 'duplicate' }) - value(us0, 'meridian_messages_sent_total', { outcome: 'duplicate' })).toBe(1);
+      expect(value(us1, 'meridian_messages_sent_total', { outcome: 'duplicate', durability: 'local' }) - value(us0, 'meridian_messages_sent_total', { outcome: 'duplicate', durability: 'local' })).toBe(1);
+      expect(value(us1, 'meridian_messages_sent_total', { durability: 'replicated' }) - value(us0, 'meridian_messages_sent_total', { durability: 'replicated' })).toBe(0);
       // alice's first message homed the conversation in us-east: 10 appends there (+ the duplicate's dedupe hit).
       expect(value(us1, 'meridian_log_append_duration_seconds_count') - value(us0, 'meridian_log_append_duration_seconds_count')).toBe(11);
       expect(value(eu1, 'meridian_deliveries_total', flow) - value(eu0, 'meridian_deliveries_total', flow)).toBe(10);
@@ -112,5 +114,30 @@ describe('region node metrics', () => {
     expect(s.burnRate5m).toBe(0);
     expect(s.ok).toBe(true);
     expect(s.windows['1h']!.total).toBe(11);
+  });
+  // Last: its sends must not count in the /stats and /v1/slo numbers above.
+  it('labels sends by the durability of their ack: a replicated send (and a rejected one asking for it) moves its own series', async () => {
+    const alice = await TestClient.dev(d.wsUrl('us-east'), 'alice');
+    try {
+      const m0 = await metrics('us-east');
+      const ack = await alice.request({ type: 'send', id: 'r1', to: { user: 'bob' }, body: 'kept twice', clientMsgId: 'rep-1', durability: 'replicated' });
+      expect(ack).toMatchObject({ type: 'ack', durability: 'replicated' });
+      const local = await alice.request({ type: 'send', id: 'l1', to: { user: 'bob' }, body: 'kept once', clientMsgId: 'loc-1', durability: 'local' });
+      expect(local).toMatchObject({ type: 'ack', durability: 'local' });
+      // Refused by the node's messaging (an empty idempotency key): the durability it asked for labels it.
+      await expect(d.region('us-east').messaging.send({ from: 'alice', to: { user: 'bob' }, body: 1, clientMsgId: '', durability: 'replicated' })).rejects.toMatchObject({ code: 'MSG_INVALID' });
+      const m1 = await metrics('us-east');
+      const moved = (labels: Record<string, string>): number => value(m1, 'meridian_messages_sent_total', labels) - value(m0, 'meridian_messages_sent_total', labels);
+      expect(moved({ durability: 'replicated', outcome: 'accepted' })).toBe(1);
+      expect(moved({ durability: 'replicated', outcome: 'rejected' })).toBe(1);
+      expect(moved({ durability: 'local', outcome: 'accepted' })).toBe(1);
+      expect(moved({ durability: 'local', outcome: 'rejected' })).toBe(0);
+      // The 8 series of the bounded set are there from the start, the unused ones at 0.
+      const series = m1.split('\n').filter((l) => l.startsWith('meridian_messages_sent_total{'));
+      expect(series).toHaveLength(8);
+      expect(m1).toMatch(/^meridian_messages_sent_total\{durability="replicated",outcome="failed",[^}]*\} 0$/m);
+    } finally {
+      alice.ws.close();
+    }
   });
 });
