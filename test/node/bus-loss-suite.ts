@@ -16,6 +16,7 @@ import { ConversationPlacement } from '../../src/placement/mod.js';
 import { CloseCode, SUBPROTOCOL } from '../../src/protocol/mod.js';
 import type { Deployment } from '../../src/runtime/deployment.js';
 import { TestClient, eventually } from './client.js';
+import { value } from '../observability/prom.js';
 
 export interface BusLossDeployment {
   readonly d: Deployment;
@@ -147,6 +148,12 @@ export function busLossSuite(name: string, setup: BusLossSetup): void {
       await sender.client.send({ room }, 'before');
       await eventually(() => mover.messages.some((m) => m.body === 'before'), 'the mover to get the message sent before', 10_000);
 
+      // /metrics answers without the bus: its bus series follow the outage.
+      const metrics = async (): Promise<string> => (await fetch(`${d.urls[victim]}/metrics`)).text();
+      const bus0 = await metrics();
+      expect(value(bus0, 'meridian_bus_status', { status: 'connected' })).toBe(1);
+      const busMoved = (text: string, name: string): number => value(text, name) - value(bus0, name);
+
       const timeline = busTimeline(victim);
       await dep.killBus(victim);
       await eventually(() => timeline.down.length > 0, 'the node to see its bus go', 5000);
@@ -170,6 +177,12 @@ export function busLossSuite(name: string, setup: BusLossSetup): void {
       expect(refused.status).toBe(503);
       expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
       expect(refused.body).toMatchObject({ error: { code: 'UNAVAILABLE' } });
+      let down = '';
+      await eventually(async () => value((down = await metrics()), 'meridian_bus_connected') === 0, 'meridian_bus_connected to be 0', 5000);
+      expect(value(down, 'meridian_bus_status', { status: 'connected' })).toBe(0);
+      expect(value(down, 'meridian_bus_status')).toBe(1); // exactly one state at a time
+      expect(busMoved(down, 'meridian_bus_disconnects_total')).toBe(1);
+      expect(busMoved(down, 'meridian_bus_reconnects_total')).toBe(0);
 
       // Two heartbeats after the node noticed: migrate to a region it last heard healthy.
       const m = await stay.find('migrate', () => true, grace + setup.slackMs + 2000);
@@ -201,6 +214,13 @@ export function busLossSuite(name: string, setup: BusLossSetup): void {
       const again = await raw(victim, 'bl-again');
       expect(again.frames).toEqual([]);
       await eventually(async () => (await post(victim, 'bl-x', 'bl-y', 'bl-2')).status === 201, 'an HTTP send to be stored again', 30_000);
+      // One outage: one disconnect, one reconnect, and the state set back on connected.
+      const back = await metrics();
+      expect(value(back, 'meridian_bus_connected')).toBe(1);
+      expect(value(back, 'meridian_bus_status', { status: 'connected' })).toBe(1);
+      expect(value(back, 'meridian_bus_status')).toBe(1);
+      expect(busMoved(back, 'meridian_bus_disconnects_total')).toBe(1);
+      expect(busMoved(back, 'meridian_bus_reconnects_total')).toBe(1);
     }, 90_000);
 
     it('closes its clients 4505 after two heartbeats when it knows no healthy region', async () => {
