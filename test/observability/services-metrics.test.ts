@@ -44,6 +44,39 @@ describe('service call metrics', () => {
     if (promtoolMissing === undefined) expect(promtoolCheck(text)).toEqual({ code: 0, output: '' });
   });
 
+  it('exports the retry budget: retries it refused, and how many it still allows', async () => {
+    const m = new NodeMetrics({ region: 'eu-west', node: 'n1', regions: ['us-east', 'eu-west'] });
+    // A budget of one retry per 10 s window (0.1/s floor, no share of the traffic).
+    const c = new ServiceCaller({ endpoints: () => [ep('a'), ep('b')], services: { tight: { retries: { max: 2, baseDelayMs: 0 }, retryBudget: { ratio: 0, minPerSecond: 0.1, windowMs: 10_000 }, breaker: { mode: 'consecutive', failures: 1_000_000 }, outlier: { consecutiveFailures: 1_000_000 } } }, random: seededRandom(5) });
+    c.observer = callObserver(m, 'service');
+    m.addCaller({ kind: 'service', snapshot: () => c.snapshot() });
+    let attempts = 0;
+    const answer = (status: number) => (): Promise<{ status: number }> => {
+      attempts++;
+      return Promise.resolve({ status });
+    };
+    const read = async (): Promise<(name: string) => number> => {
+      const text = await m.registry.metrics();
+      return (name) => value(text, name, { kind: 'service', service: 'tight' });
+    };
+    expect((await c.invoke('tight', { method: 'GET' }, answer(200))).status).toBe(200);
+    let v = await read();
+    expect([v('meridian_service_retry_budget_available'), v('meridian_service_retry_budget_denied_total')]).toEqual([1, 0]);
+    // A GET answered 503: retried once (the budget's one), its second retry refused.
+    attempts = 0;
+    expect((await c.invoke('tight', { method: 'GET' }, answer(503))).status).toBe(503);
+    expect(attempts).toBe(2);
+    v = await read();
+    expect([v('meridian_service_retries_total'), v('meridian_service_retry_budget_denied_total'), v('meridian_service_retry_budget_available')]).toEqual([1, 1, 0]);
+    // The budget spent: the next 503 is not retried at all.
+    attempts = 0;
+    expect((await c.invoke('tight', { method: 'GET' }, answer(503))).status).toBe(503);
+    expect(attempts).toBe(1);
+    v = await read();
+    expect([v('meridian_service_retries_total'), v('meridian_service_retry_budget_denied_total'), v('meridian_service_retry_budget_available')]).toEqual([1, 2, 0]);
+    if (promtoolMissing === undefined) expect(promtoolCheck(await m.registry.metrics())).toEqual({ code: 0, output: '' });
+  });
+
   it('spans and counts function invocations as kind="function", wired by observeServices', async () => {
     const m = new NodeMetrics({ region: 'eu-west', node: 'n1', regions: ['us-east', 'eu-west'] });
     const policy = { retries: { max: 0 }, breaker: { mode: 'consecutive' as const, failures: 1_000_000 }, outlier: { consecutiveFailures: 1_000_000 } };
