@@ -66,7 +66,7 @@ const PROBE_TIMEOUT_MS = 2000;
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/;
 /** Send failures that are the client's doing (not counted against the SLO). */
-const CLIENT_FAULTS: ReadonlySet<string> = new Set([ErrorCode.MsgInvalid, ErrorCode.MsgForbidden, ErrorCode.MsgBadSequence, ErrorCode.LogInvalidArgument, ErrorCode.LogInvalidConversation, ErrorCode.LogBodyTooLarge, ErrorCode.LogDuplicateGone]);
+const CLIENT_FAULTS: ReadonlySet<string> = new Set([ErrorCode.MsgInvalid, ErrorCode.MsgForbidden, ErrorCode.MsgBadSequence, ErrorCode.LogInvalidArgument, ErrorCode.LogInvalidConversation, ErrorCode.LogBodyTooLarge, ErrorCode.LogDuplicateGone, ErrorCode.MsgDurabilityNotAllowed, ErrorCode.ResidencyForbidden, ErrorCode.ResidencyConflict]);
 
 export class BusMessaging implements Messaging {
   readonly region: string;
