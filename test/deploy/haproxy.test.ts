@@ -12,12 +12,13 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { candidates, renderHaproxy, steeringPools } from '../../src/deploy/haproxy/mod.js';
+import { planCloudflare } from '../../src/deploy/cloudflare.js';
+import { candidates, regionNodeUrls, renderHaproxy, steeringPools } from '../../src/deploy/haproxy/mod.js';
 import { inventory } from '../../src/deploy/inventory.js';
 import type { PlanContext, PlannedFile } from '../../src/deploy/types.js';
 import { SUBPROTOCOL } from '../../src/protocol/mod.js';
 import { freePort } from '../../src/testing/mod.js';
-import { defaultTopology } from '../../src/topology/mod.js';
+import { DEFAULT_TOPOLOGY_YAML, defaultTopology, parseTopology } from '../../src/topology/mod.js';
 import type { Topology } from '../../src/topology/mod.js';
 import { eventually } from '../node/client.js';
 
@@ -104,6 +105,46 @@ withHaproxy('haproxy: the generated config', () => {
     expect(text('haproxy/haproxy.cfg')).toContain('timeout tunnel 1h');
     expect(text('haproxy/haproxy.cfg')).toContain('server ap-southeast-node-0 10.77.3.100:7703 check inter 500ms fall 2 rise 3 maxconn 5000');
     expect(text('haproxy/geoip-from-geolite2.sh')).toContain('GeoLite2-Country-Blocks-IPv4.csv');
+  });
+
+  // deploy.hosts is a lighthouse's public address with the VPN, and the NATS gateway
+  // LoadBalancer on Kubernetes: the edge must reach the node instead.
+  const HOSTS = `  hosts: { us-east: 203.0.113.10, eu-west: 198.51.100.20, ap-southeast: 192.0.2.30 }\n`;
+  const deployed = (deploy: string): Topology => parseTopology(`${DEFAULT_TOPOLOGY_YAML}deploy:\n${deploy}`, 'm.yaml');
+  const servers = (t: Topology): string[] => String(renderHaproxy(planContext(t))[0]!.content).split('\n').filter((l) => l.trimStart().startsWith('server '));
+  const origins = async (t: Topology): Promise<unknown[]> =>
+    (JSON.parse(String((await planCloudflare(planContext(t)))[0]!.content)) as { pools: { origins: { address: string }[] }[] }).pools.map((p) => p.origins[0]!.address);
+
+  it('targets the node hosts (overlay IPs, for the edge host on the mesh) with the VPN, never the lighthouses of deploy.hosts', async () => {
+    const t = deployed(HOSTS);
+    expect(servers(t)).toEqual([
+      '  server us-east-node-0 10.77.1.100:7701 check inter 500ms fall 2 rise 3 maxconn 10000',
+      '  server eu-west-node-0 10.77.2.100:7702 check inter 500ms fall 2 rise 3 maxconn 10000',
+      '  server ap-southeast-node-0 10.77.3.100:7703 check inter 500ms fall 2 rise 3 maxconn 5000',
+    ]);
+    expect(regionNodeUrls(planContext(t))).toEqual(new Map([['us-east', 'http://10.77.1.100:7701'], ['eu-west', 'http://10.77.2.100:7702'], ['ap-southeast', 'http://10.77.3.100:7703']]));
+    // Cloudflare cannot reach the overlay and the plan knows no public node address: placeholders.
+    expect(await origins(t)).toEqual(['us-east.origin.example.com', 'eu-west.origin.example.com', 'ap-southeast.origin.example.com']);
+    // Without a VPN, deploy.hosts is the region's one address, its node's too.
+    const none = deployed(`${HOSTS}  vpn: { kind: none }\n`);
+    expect(servers(none)[0]).toBe('  server us-east-node-0 203.0.113.10:7701 check inter 500ms fall 2 rise 3 maxconn 10000');
+    expect(await origins(none)).toEqual(['203.0.113.10', '198.51.100.20', '192.0.2.30']);
+  });
+
+  it('targets deploy.kubernetes.nodeUrls where set (TLS verified for https), and haproxy -c accepts it', async () => {
+    const t = deployed(`${HOSTS}  kubernetes:\n    nodeUrls: { us-east: 'https://us.example.com', eu-west: 'http://198.51.100.21' }\n`);
+    expect(servers(t)).toEqual([
+      '  server us-east-node-0 us.example.com:443 check inter 500ms fall 2 rise 3 maxconn 10000 ssl verify required ca-file @system-ca sni str(us.example.com) check-sni us.example.com',
+      '  server eu-west-node-0 198.51.100.21:80 check inter 500ms fall 2 rise 3 maxconn 10000',
+      '  server ap-southeast-node-0 10.77.3.100:7703 check inter 500ms fall 2 rise 3 maxconn 5000',
+    ]);
+    expect(await origins(t)).toEqual(['us.example.com', '198.51.100.21', 'ap-southeast.origin.example.com']);
+    const files = renderHaproxy(planContext(t), { mapDir: '@DIR@' });
+    const d = writeAll(files.map((f) => ({ ...f, content: String(f.content).replaceAll('@DIR@', '') })));
+    const cfg = join(d, 'haproxy', 'haproxy.cfg');
+    writeFileSync(cfg, String(files[0]!.content).replaceAll('@DIR@', join(d, 'haproxy')));
+    const { stdout, stderr } = await run(HAPROXY!, ['-c', '-f', cfg]);
+    expect(stdout + stderr).toContain('Configuration file is valid');
   });
 });
 

@@ -19,6 +19,7 @@
  * The answer to an upgrade sets the `meridian_region` cookie, as the edge does.
  */
 import { nodePort } from '../inventory.js';
+import { hostPort } from '../nats/layout.js';
 import type { PlanContext } from '../types.js';
 import { steeringPools } from './steering.js';
 
@@ -40,32 +41,64 @@ export interface HaproxyOptions {
   readonly metricsBind?: string | false;
 }
 
-/** Where haproxy reaches each region: host:port per region. */
-export function regionServers(ctx: Pick<PlanContext, 'topology' | 'inventory' | 'local'>, opts: HaproxyOptions = {}): Map<string, string> {
+/**
+ * Where the edge (haproxy, `meridian edge`, the doctor) reaches each region's node, by region:
+ * `deploy.kubernetes.nodeUrls.<region>` when set (on Kubernetes, the node's LoadBalancer or the
+ * TLS terminator in front of it); else the node host's address on the node port: its overlay IP
+ * with a VPN (the edge and ops hosts are on the mesh, and the node's firewall admits them), or
+ * `deploy.hosts.<region>` without one. Never `deploy.hosts` with a VPN: that is the lighthouse.
+ */
+export function regionNodeUrls(ctx: Pick<PlanContext, 'topology' | 'inventory' | 'local'>): Map<string, string> {
   const out = new Map<string, string>();
   for (const r of ctx.topology.regions) {
-    const url = opts.regionUrls?.[r.name];
-    if (url !== undefined) {
-      const u = new URL(url);
-      out.set(r.name, `${u.hostname}:${u.port || (u.protocol === 'https:' ? '443' : '80')}`);
-    } else if (ctx.local !== undefined) {
-      out.set(r.name, `127.0.0.1:${ctx.local.port(`${r.name}-node-0`, 'http')}`);
-    } else {
+    const configured = ctx.topology.deploy.kubernetes.nodeUrls[r.name];
+    if (ctx.local !== undefined) out.set(r.name, `http://127.0.0.1:${ctx.local.port(`${r.name}-node-0`, 'http')}`);
+    else if (configured !== undefined) out.set(r.name, configured.replace(/\/+$/, ''));
+    else {
       const node = ctx.inventory.hosts.find((h) => h.region === r.name && h.role === 'node');
-      out.set(r.name, `${ctx.topology.deploy.hosts[r.name] ?? node?.address ?? r.name}:${nodePort(ctx.topology, r.name)}`);
+      out.set(r.name, `http://${hostPort(node?.address ?? r.name, nodePort(ctx.topology, r.name))}`);
     }
   }
   return out;
 }
 
+interface ServerTarget {
+  /** `host:port`. */
+  readonly address: string;
+  /** An https node URL: haproxy speaks TLS to it, verifying its certificate for `host`. */
+  readonly tlsHost?: string;
+}
+
+function targetOf(url: string): ServerTarget {
+  const u = new URL(url);
+  const https = u.protocol === 'https:';
+  const host = u.hostname.replace(/^\[|\]$/g, '');
+  return { address: hostPort(host, Number(u.port || (https ? 443 : 80))), ...(https ? { tlsHost: host } : {}) };
+}
+
+function serverTargets(ctx: Pick<PlanContext, 'topology' | 'inventory' | 'local'>, opts: HaproxyOptions): Map<string, ServerTarget> {
+  const urls = regionNodeUrls(ctx);
+  return new Map(ctx.topology.regions.map((r) => [r.name, targetOf(opts.regionUrls?.[r.name] ?? urls.get(r.name)!)]));
+}
+
+/** Where haproxy reaches each region: host:port per region. */
+export function regionServers(ctx: Pick<PlanContext, 'topology' | 'inventory' | 'local'>, opts: HaproxyOptions = {}): Map<string, string> {
+  return new Map([...serverTargets(ctx, opts)].map(([r, t]) => [r, t.address]));
+}
+
 const backend = (region: string): string => `region-${region}`;
+
+/** TLS to an https node URL: the system CAs verify it, SNI and the check name its host. */
+function tlsOptions(t: ServerTarget): string {
+  return t.tlsHost === undefined ? '' : ` ssl verify required ca-file @system-ca sni str(${t.tlsHost}) check-sni ${t.tlsHost}`;
+}
 
 export function haproxyConfig(ctx: Pick<PlanContext, 'topology' | 'inventory' | 'local'>, opts: HaproxyOptions = {}): string {
   const { topology } = ctx;
   const dir = opts.mapDir ?? HAPROXY_DIR;
   const bind = opts.bind ?? (ctx.local !== undefined ? `127.0.0.1:${ctx.local.port('haproxy', 'http')}` : ':80');
   const steering = steeringPools(topology);
-  const servers = regionServers(ctx, opts);
+  const servers = serverTargets(ctx, opts);
   const capacity = topology.regions.reduce((n, r) => n + r.capacity.connections, 0);
   // Room above the regions' caps for connections that are waiting for a 503, health checks, etc.
   const maxconn = Math.ceil(capacity * 1.1) + 1000;
@@ -156,7 +189,7 @@ export function haproxyConfig(ctx: Pick<PlanContext, 'topology' | 'inventory' | 
       '  timeout check 400ms',
       `  http-response set-header ${AFFINITY_HEADER} ${r.name}`,
       `  http-response add-header Set-Cookie "${AFFINITY_COOKIE}=${r.name}; Path=/; Max-Age=82800; HttpOnly; SameSite=Lax" if { status 101 }`,
-      `  server ${r.name}-node-0 ${servers.get(r.name)} check inter 500ms fall 2 rise 3 maxconn ${r.capacity.connections}`,
+      `  server ${r.name}-node-0 ${servers.get(r.name)!.address} check inter 500ms fall 2 rise 3 maxconn ${r.capacity.connections}${tlsOptions(servers.get(r.name)!)}`,
       '',
     );
   }

@@ -10,7 +10,7 @@ import { countriesMap, HAPROXY_DIR, haproxyConfig } from './config.js';
 import type { HaproxyOptions } from './config.js';
 import { GEOIP_MAP, GEOIP_SCRIPT, haproxyReadme, TRUSTED_PROXIES } from './files.js';
 
-export { haproxyConfig, countriesMap, regionServers, HAPROXY_DIR } from './config.js';
+export { haproxyConfig, countriesMap, regionNodeUrls, regionServers, HAPROXY_DIR } from './config.js';
 export type { HaproxyOptions } from './config.js';
 export { candidates, steeringPools } from './steering.js';
 
