@@ -10,7 +10,11 @@
  * - Inside a region CIDR of 256 addresses or more: the lighthouse is .1, NATS server n is .10+n
  *   (n < 90), region node host n is .100+n. In a smaller CIDR (a /25 to a /30) hosts are packed
  *   from the first usable address: lighthouse, NATS servers, region node hosts.
- * - `deploy.vpn.pins` overrides any host's address (it must lie in its region's CIDR).
+ * - The ops hosts (`ops-<n>`, `deploy.vpn.opsHosts`, default 1) and edge hosts (`edge-<n>`,
+ *   `deploy.vpn.edgeHosts`, default 1) belong to no region: they are .10+n and .20+n of that first
+ *   /24 (the rest of it stays the operators'). They exist only with a VPN.
+ * - `deploy.vpn.pins` overrides any host's address (it must lie in its region's CIDR; an ops or
+ *   edge host's in the overlay).
  * No address is ever given to two hosts: `checkInventory` refuses overlapping CIDRs, full CIDRs,
  * and pins that are malformed, outside their region, duplicated or equal to a derived address.
  */
@@ -88,12 +92,15 @@ export function regionCidr(topology: Topology, index: number): string {
   return `${intToIp((base + ((index + 1) << 8)) >>> 0)}/24`;
 }
 
-const OFFSET: Record<HostRole, number> = { lighthouse: 1, nats: 10, node: 100 };
+type RegionRole = 'lighthouse' | 'nats' | 'node';
+const OFFSET: Record<RegionRole, number> = { lighthouse: 1, nats: 10, node: 100 };
 /** The first offset past each role's range in the /24 scheme. */
-const RANGE_END: Record<HostRole, number> = { lighthouse: 10, nats: 100, node: 255 };
+const RANGE_END: Record<RegionRole, number> = { lighthouse: 10, nats: 100, node: 255 };
+/** Offsets of the ops and edge hosts in the overlay's first /24. */
+const GLOBAL_OFFSET = { ops: 10, edge: 20 } as const;
 
 /** Offset of a host inside its region CIDR by the documented scheme (no pins). */
-function offsetOf(size: number, role: HostRole, index: number, natsCount: number): number {
+function offsetOf(size: number, role: RegionRole, index: number, natsCount: number): number {
   if (size >= 256) return OFFSET[role] + index;
   // Packed: .1 lighthouse, then the NATS servers, then the node hosts.
   if (role === 'lighthouse') return 1 + index;
@@ -113,7 +120,7 @@ export function inventory(topology: Topology, opts: { local?: boolean } = {}): I
     const size = cidrSize(cidr);
     const natsCount = natsServersIn(topology, r.name);
     const hosts: PlanHost[] = [];
-    const add = (role: HostRole, index: number): void => {
+    const add = (role: RegionRole, index: number): void => {
       const name = hostName(r.name, role, index);
       const overlayIp = topology.deploy.vpn.pins[name] ?? intToIp((base + offsetOf(size, role, index, natsCount)) >>> 0);
       const address = opts.local ? '127.0.0.1' : vpn ? overlayIp : (topology.deploy.hosts[r.name] ?? `${name}.${r.name}.internal`);
@@ -124,7 +131,19 @@ export function inventory(topology: Topology, opts: { local?: boolean } = {}): I
     for (let n = 0; n < NODE_HOSTS_PER_REGION; n++) add('node', n);
     return { name: r.name, cidr, hosts };
   });
-  return { regions, hosts: regions.flatMap((r) => r.hosts) };
+  const global: PlanHost[] = [];
+  if (vpn) {
+    const { base } = parseCidr(topology.deploy.vpn.cidr);
+    const counts: [HostRole & keyof typeof GLOBAL_OFFSET, number][] = [['ops', topology.deploy.vpn.opsHosts], ['edge', topology.deploy.vpn.edgeHosts]];
+    for (const [role, count] of counts) {
+      for (let index = 0; index < count; index++) {
+        const name = `${role}-${index}`;
+        const overlayIp = topology.deploy.vpn.pins[name] ?? intToIp((base + GLOBAL_OFFSET[role] + index) >>> 0);
+        global.push({ name, region: '', role, index, overlayIp, address: opts.local ? '127.0.0.1' : overlayIp });
+      }
+    }
+  }
+  return { regions, hosts: [...regions.flatMap((r) => r.hosts), ...global] };
 }
 
 /**
@@ -201,7 +220,7 @@ export function checkInventory(topology: Topology): PlanProblem[] {
     const path = ['deploy', 'vpn', 'pins', name];
     const host = hostByName.get(name);
     if (host === undefined) {
-      at(path, `no planned host "${name}" (hosts are <region>-<lighthouse|nats|node>-<n>, e.g. ${inv.hosts[1]?.name ?? 'us-east-nats-0'})`);
+      at(path, `no planned host "${name}" (hosts are <region>-<lighthouse|nats|node>-<n>, e.g. ${inv.hosts[1]?.name ?? 'us-east-nats-0'}, and ops-<n>, edge-<n> below deploy.vpn.opsHosts, edgeHosts)`);
       badPins.add(name);
       continue;
     }
@@ -210,19 +229,36 @@ export function checkInventory(topology: Topology): PlanProblem[] {
       badPins.add(name);
       continue;
     }
-    const cidr = inv.regions.find((r) => r.name === host.region)!.cidr;
+    const cidr = host.region === '' ? vpn.cidr : inv.regions.find((r) => r.name === host.region)!.cidr;
     const { base } = parseCidr(cidr);
     const n = ipToInt(ip);
-    if (!cidrContains(cidr, ip)) at(path, `${ip} is outside region ${host.region}'s CIDR ${cidr}`);
+    if (!cidrContains(cidr, ip)) at(path, host.region === '' ? `${ip} is outside the overlay ${cidr} (deploy.vpn.cidr)` : `${ip} is outside region ${host.region}'s CIDR ${cidr}`);
     else if (n === base || n === base + cidrSize(cidr) - 1) at(path, `${ip} is the network or broadcast address of ${cidr}`);
     else continue;
     badPins.add(name);
   }
 
+  // The ops and edge hosts' derived addresses: inside the overlay (a /24 or wider holds them).
+  const overlaySize = cidrSize(vpn.cidr);
+  for (const h of inv.hosts) {
+    if (h.region !== '' || vpn.pins[h.name] !== undefined || (cidrContains(vpn.cidr, h.overlayIp) && ipToInt(h.overlayIp) < parseCidr(vpn.cidr).base + overlaySize - 1)) continue;
+    badPins.add(h.name);
+    at(['deploy', 'vpn', 'cidr'], `${h.name} would get ${h.overlayIp}, outside the overlay ${vpn.cidr}: use a /24 or wider, pin it (deploy.vpn.pins.${h.name}) or plan fewer (deploy.vpn.${h.role}Hosts)`);
+  }
+  // ... and outside every region's CIDR (a region pinned over the first /24 would take them).
+  for (const h of inv.hosts) {
+    if (h.region !== '' || badPins.has(h.name)) continue;
+    const i = cidrs.findIndex((c, j) => usable.has(j) && cidrContains(c, h.overlayIp));
+    if (i < 0) continue;
+    badPins.add(h.name);
+    const how = vpn.pins[h.name] !== undefined ? `pinned (deploy.vpn.pins.${h.name})` : 'the scheme puts it in the overlay\'s first /24';
+    at(vpn.pins[h.name] !== undefined ? ['deploy', 'vpn', 'pins', h.name] : regionPath(i), `${h.name}'s ${h.overlayIp} (${how}) is inside region ${topology.regions[i]!.name}'s CIDR ${cidrs[i]}: keep that /24 free of regions, or pin ${h.name} elsewhere`);
+  }
+
   // Every address once: a pin equal to another pin or to a derived address.
   const owner = new Map<string, PlanHost>();
   for (const h of inv.hosts) {
-    if (badPins.has(h.name) || !usable.has(inv.regions.findIndex((r) => r.name === h.region))) continue;
+    if (badPins.has(h.name) || (h.region !== '' && !usable.has(inv.regions.findIndex((r) => r.name === h.region)))) continue;
     const first = owner.get(h.overlayIp);
     if (first === undefined) {
       owner.set(h.overlayIp, h);

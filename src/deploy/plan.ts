@@ -14,19 +14,20 @@
  * refused: the other targets do not need those addresses, so the plan writes them, warns (located)
  * and says in its README what to set to add the mesh. `--only vpn` still refuses.
  */
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { ErrorCode, MeridianError } from '../errors/mod.js';
 import type { Topology } from '../topology/mod.js';
 import { planCloudflare } from './cloudflare.js';
-import { planHaproxy } from './haproxy/mod.js';
+import { planHaproxy, regionNodeUrls } from './haproxy/mod.js';
 import { checkInventory, inventory as makeInventory } from './inventory.js';
 import { planK8s, reuseK8sTokens } from './k8s/mod.js';
 import { allocateLocalPorts } from './local.js';
 import { checkNats, planNats, reuseCa, reuseSeeds } from './nats/mod.js';
+import { natsLayout } from './nats/layout.js';
 import { natsReadme } from './nats/readme.js';
 import { planSecrets } from './secrets.js';
 import { PLAN_TARGETS } from './types.js';
-import type { Generator, Inventory, PlanContext, PlannedFile, PlanProblem, PlanTarget, Secrets } from './types.js';
+import type { Generator, Inventory, PlanContext, PlanHost, PlannedFile, PlanProblem, PlanTarget, Secrets } from './types.js';
 import { missingLighthouseAddresses, nebulaPki, planVpn } from './vpn/mod.js';
 
 const GENERATORS: Readonly<Record<PlanTarget, Generator>> = {
@@ -251,5 +252,42 @@ function readme(ctx: PlanContext, targets: readonly PlanTarget[], files: readonl
     '',
   ];
   if (targets.includes('nats')) out.push(natsReadme(ctx));
+  if (targets.some((t) => t === 'nats' || t === 'vpn' || t === 'haproxy')) out.push(operateReadme(ctx));
   return `${out.join('\n')}`;
+}
+
+/** The doctor and edge command lines for this plan's addresses, and the hosts to run them from. */
+export function operateReadme(ctx: PlanContext): string {
+  const layout = natsLayout(ctx);
+  const pairs = (f: (s: (typeof layout)[number]) => string): string => layout.map((s) => `${s.region}=${f(s)}`).join(',');
+  const nodes = [...regionNodeUrls(ctx)].map(([r, u]) => `${r}=${u}`).join(',');
+  const mesh = ctx.local === undefined && ctx.topology.deploy.vpn.kind !== 'none';
+  const ops = ctx.inventory.hosts.filter((h) => h.role === 'ops');
+  const edges = ctx.inventory.hosts.filter((h) => h.role === 'edge');
+  const named = (hs: readonly PlanHost[], role: string): string => (hs.length > 0 ? `an ${role} host, ${hs.map((h) => `\`${h.name}\` ${h.overlayIp}`).join(' or ')}` : `a host you add to the mesh with the group \`meridian-${role}\``);
+  return [
+    '## Check it, and the edge',
+    '',
+    mesh
+      ? `Run \`meridian doctor\` from ${named(ops, 'ops')}: the NATS servers open their monitoring and client ports, and the region nodes their port, to its Nebula group \`meridian-ops\` (\`deploy.vpn.opsHosts\` sets how many ops hosts). Install Nebula there like on any host (\`vpn/<host>.*\`), with \`tls/ca.pem\` and the topology:`
+      : ctx.local !== undefined
+        ? 'Every listener is on 127.0.0.1: run `meridian doctor` on this machine:'
+        : 'Run `meridian doctor` from a host that reaches these addresses (the monitoring port has no authentication: keep it on your private network):',
+    '',
+    '```sh',
+    `meridian doctor --config meridian.yaml --ca ${ctx.local !== undefined ? join(ctx.outDir, 'tls', 'ca.pem') : 'tls/ca.pem'} \\`,
+    `  --nats-monitor ${pairs((s) => s.monitorUrl)} \\`,
+    `  --nats ${pairs((s) => s.clientUrl)} \\`,
+    `  --regions ${nodes}`,
+    '```',
+    '',
+    mesh
+      ? `The edge runs on ${named(edges, 'edge')} (\`deploy.vpn.edgeHosts\` sets how many): its group \`meridian-edge\` may reach the region nodes' port and nothing else. \`haproxy/haproxy.cfg\` targets the nodes there; or run the Meridian edge:`
+      : 'The edge (`haproxy/haproxy.cfg` targets the same node addresses), or the Meridian edge:',
+    '',
+    '```sh',
+    `meridian edge --config meridian.yaml --regions ${nodes}`,
+    '```',
+    '',
+  ].join('\n');
 }

@@ -26,12 +26,17 @@ export interface PlanProblem {
   readonly message: string;
 }
 
-export type HostRole = 'nats' | 'node' | 'lighthouse';
+/**
+ * `lighthouse`, `nats`, `node`: a region's hosts. `ops` (where operators run `meridian doctor` and
+ * scrape metrics) and `edge` (haproxy or `meridian edge`): on the mesh but in no region.
+ */
+export type HostRole = 'nats' | 'node' | 'lighthouse' | 'ops' | 'edge';
 
 /** One machine (or pod) of the deployment. */
 export interface PlanHost {
-  /** Stable, unique: `<region>-<role>-<index>` (e.g. `us-east-nats-0`). */
+  /** Stable, unique: `<region>-<role>-<index>` (e.g. `us-east-nats-0`); `ops-<n>`, `edge-<n>` outside regions. */
   readonly name: string;
+  /** The region; '' for the ops and edge hosts, which belong to none. */
   readonly region: string;
   readonly role: HostRole;
   /** 0-based within (region, role). */
@@ -54,6 +59,7 @@ export interface RegionPlan {
 
 export interface Inventory {
   readonly regions: readonly RegionPlan[];
+  /** Every host: the regions' (in order), then the ops and edge hosts (with a VPN only). */
   readonly hosts: readonly PlanHost[];
 }
 

@@ -53,6 +53,35 @@ describe('inventory: the overlay addressing scheme', () => {
     expect(checkInventory(topo('deploy:\n  vpn: { kind: none, cidr: nonsense }\n'))).toEqual([]);
   });
 
+  it('plans the ops and edge hosts in the first /24 (.10+n, .20+n), in no region, only with a VPN', () => {
+    const inv = inventory(topo('deploy:\n  vpn: { opsHosts: 2, edgeHosts: 3, pins: { edge-2: 10.77.0.99 } }\n'));
+    expect(inv.hosts.filter((h) => h.region === '').map((h) => [h.name, h.role, h.overlayIp])).toEqual([
+      ['ops-0', 'ops', '10.77.0.10'],
+      ['ops-1', 'ops', '10.77.0.11'],
+      ['edge-0', 'edge', '10.77.0.20'],
+      ['edge-1', 'edge', '10.77.0.21'],
+      ['edge-2', 'edge', '10.77.0.99'],
+    ]);
+    expect(inv.regions.flatMap((r) => r.hosts).some((h) => h.region === '')).toBe(false);
+    expect(inventory(topo()).hosts.filter((h) => h.region === '').map((h) => h.name)).toEqual(['ops-0', 'edge-0']);
+    expect(inventory(topo('deploy:\n  vpn: { kind: none }\n')).hosts.filter((h) => h.region === '')).toEqual([]);
+    expect(problems('deploy:\n  vpn: { opsHosts: 2, edgeHosts: 3, pins: { edge-2: 10.77.0.99 } }\n')).toEqual([]);
+  });
+
+  it('refuses ops and edge addresses outside the overlay or taken twice', () => {
+    expect(problems('deploy:\n  vpn: { pins: { ops-0: 10.78.0.1 } }\n')).toEqual([{ path: 'deploy.vpn.pins.ops-0', message: '10.78.0.1 is outside the overlay 10.77.0.0/16 (deploy.vpn.cidr)' }]);
+    expect(problems('deploy:\n  vpn: { pins: { edge-0: 10.77.0.10 } }\n')).toEqual([{ path: 'deploy.vpn.pins.edge-0', message: "10.77.0.10 is already ops-0's address (derived by the scheme)" }]);
+    // An overlay of 16 addresses has no .20: the edge host needs a pin (or a wider overlay).
+    expect(problems('deploy:\n  vpn: { cidr: 10.77.0.0/28, regions: { us-east: 10.77.0.0/30, eu-west: 10.77.0.4/30, ap-southeast: 10.77.0.8/30 }, edgeHosts: 1, opsHosts: 0 }\n')).toContainEqual({
+      path: 'deploy.vpn.cidr',
+      message: 'edge-0 would get 10.77.0.20, outside the overlay 10.77.0.0/28: use a /24 or wider, pin it (deploy.vpn.pins.edge-0) or plan fewer (deploy.vpn.edgeHosts)',
+    });
+    // A region pinned over the first /24 would take their addresses.
+    expect(problems('deploy:\n  vpn:\n    regions: { us-east: 10.77.0.0/24 }\n    pins: { us-east-node-0: 10.77.0.200 }\n    edgeHosts: 0\n')).toEqual([
+      { path: 'deploy.vpn.regions.us-east', message: "ops-0's 10.77.0.10 (the scheme puts it in the overlay's first /24) is inside region us-east's CIDR 10.77.0.0/24: keep that /24 free of regions, or pin ops-0 elsewhere" },
+    ]);
+  });
+
   it('is the same for the same topology (every generator agrees)', () => {
     expect(inventory(topo())).toEqual(inventory(topo()));
   });
@@ -71,7 +100,8 @@ describe('inventory: bad addressing is refused with its place in meridian.yaml',
     expect(problems('deploy:\n  vpn:\n    regions: { ap-southeast: 10.77.1.128/25 }\n')).toEqual([
       { path: 'deploy.vpn.regions.ap-southeast', message: "region ap-southeast's CIDR 10.77.1.128/25 overlaps region us-east's 10.77.1.0/24" },
     ]);
-    expect(problems('deploy:\n  vpn:\n    regions: { us-east: 10.77.0.0/22 }\n').map((p) => p.path)).toEqual(['regions.1', 'regions.2']);
+    // (and the ops and edge hosts of the first /24, which that CIDR covers too)
+    expect(problems('deploy:\n  vpn:\n    regions: { us-east: 10.77.0.0/22 }\n').map((p) => p.path)).toEqual(['regions.1', 'regions.2', 'deploy.vpn.regions.us-east', 'deploy.vpn.regions.us-east']);
   });
 
   it('refuses regions outside the overlay, including more regions than it holds', () => {

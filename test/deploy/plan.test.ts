@@ -104,6 +104,20 @@ describe('meridian plan', () => {
         expect(readFileSync(join(out, f), 'utf8'), f).not.toMatch(SECRET);
       }
     }
+    // The mesh has an ops and an edge host, and the README says what to run there, on overlay addresses.
+    for (const f of ['vpn/ops-0.crt', 'vpn/ops-0.key', 'vpn/ops-0.yml', 'vpn/edge-0.crt', 'vpn/edge-0.key', 'vpn/edge-0.yml']) expect(files).toContain(f);
+    expect(readme).toContain('Run `meridian doctor` from an ops host, `ops-0` 10.77.0.10:');
+    expect(readme).toContain(
+      [
+        'meridian doctor --config meridian.yaml --ca tls/ca.pem \\',
+        '  --nats-monitor us-east=http://10.77.1.10:8222,eu-west=http://10.77.2.10:8222,ap-southeast=http://10.77.3.10:8222 \\',
+        '  --nats us-east=tls://10.77.1.10:4222,eu-west=tls://10.77.2.10:4222,ap-southeast=tls://10.77.3.10:4222 \\',
+        '  --regions us-east=http://10.77.1.100:7701,eu-west=http://10.77.2.100:7702,ap-southeast=http://10.77.3.100:7703',
+      ].join('\n'),
+    );
+    expect(readme).toContain('The edge runs on an edge host, `edge-0` 10.77.0.20 (');
+    expect(readme).toContain('meridian edge --config meridian.yaml --regions us-east=http://10.77.1.100:7701,eu-west=http://10.77.2.100:7702,ap-southeast=http://10.77.3.100:7703');
+    expect(readFileSync(join(out, 'haproxy/haproxy.cfg'), 'utf8')).not.toContain('203.0.113.10');
   }, 60_000);
 
   // The README's promise, for every target: Kubernetes and haproxy files too, not only NATS.
@@ -167,7 +181,7 @@ describe('meridian plan', () => {
       expect(again.out).toContain(`  ${path}  (secret, 0600)  (auth secret, worker and admin tokens kept from the previous plan)\n`);
     }
     const keys = walk(out).filter((f) => /^vpn\/.+\.key$/.test(f));
-    expect(keys).toHaveLength(1 + 3 * regions.length);
+    expect(keys).toHaveLength(1 + 3 * regions.length + 2); // the CA, lighthouse + NATS + node per region, ops-0, edge-0
     for (const f of [...keys, 'vpn/ca.crt']) {
       expect(read(f), f).toBe(before[f]);
       expect(again.out).toContain(`  ${f}${f.endsWith('.key') ? '  (secret, 0600)' : ''}  (kept from the previous plan)\n`);

@@ -5,6 +5,10 @@
  * region), one nats-server per namespace whose gateways dial the other regions' overlay IPs, and
  * a message published in one region crossing to a subscriber in another. The nats-servers run
  * the NATS generator's configs for this topology (TLS, NKEY users, gateways on overlay IPs).
+ * Three more namespaces hold us-east's node host (a stand-in HTTP server on the node port), the
+ * ops host and the edge host, each with its generated Nebula config: the ops host runs
+ * `meridian doctor` with the plan README's own command line, and the firewall opens exactly what
+ * each group needs (ops: NATS monitoring and client ports, the node port; edge: the node port).
  *
  * Needs two kinds of things:
  * - tools (nebula, nebula-cert, ip, nats-server), which `.ci/run` installs from Debian: missing,
@@ -27,6 +31,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inventory } from '../../src/deploy/inventory.js';
 import type { PlanContext } from '../../src/deploy/types.js';
 import { planNats, SERVER_STORE_DIR, SERVER_TLS_DIR } from '../../src/deploy/nats/mod.js';
+import { operateReadme } from '../../src/deploy/plan.js';
 import { renderNebula } from '../../src/deploy/vpn/mod.js';
 import { parseTopology } from '../../src/topology/mod.js';
 import type { Topology } from '../../src/topology/mod.js';
@@ -93,12 +98,11 @@ describe('vpn lab: when it runs', () => {
 });
 
 const REGIONS = ['us-east', 'eu-west', 'ap-southeast'] as const;
+/** Hosts in a namespace of their own (each non-lighthouse Nebula needs its own tun device name space). */
+const EXTRA = ['us-east-node-0', 'ops-0', 'edge-0'] as const;
 const underlay = (i: number): string => `10.231.0.${i + 1}`;
 
-function labTopology(): Topology {
-  const lines = REGIONS.flatMap((r, i) => [`      ${r}-lighthouse-0: "${underlay(i)}:4242"`, `      ${r}-nats-0: "${underlay(i)}:4243"`]);
-  return parseTopology(
-    `regions:
+const LAB_YAML = `regions:
   - { name: us-east, location: { lat: 39, lon: -77 }, jurisdiction: US }
   - { name: eu-west, location: { lat: 53, lon: -6 }, jurisdiction: EU }
   - { name: ap-southeast, location: { lat: 1, lon: 103 }, jurisdiction: SG }
@@ -106,10 +110,11 @@ deploy:
   vpn:
     cidr: 10.77.0.0/16
     underlay:
-${lines.join('\n')}
-`,
-    'lab.yaml',
-  );
+${REGIONS.flatMap((r, i) => [`      ${r}-lighthouse-0: "${underlay(i)}:4242"`, `      ${r}-nats-0: "${underlay(i)}:4243"`]).join('\n')}
+`;
+
+function labTopology(): Topology {
+  return parseTopology(LAB_YAML, 'lab.yaml');
 }
 
 function sh(args: string[]): string {
@@ -128,10 +133,13 @@ describe.skipIf(reason !== undefined)(`vpn lab: NATS gateways over the generated
   const run = randomBytes(2).toString('hex');
   const hub = `mlab${run}h`;
   const ns = REGIONS.map((_, i) => `mlab${run}${i}`);
+  const extraNs = EXTRA.map((_, i) => `mlab${run}x${i}`);
+  const nsOf = (host: (typeof EXTRA)[number]): string => extraNs[EXTRA.indexOf(host)]!;
   const dir = mkdtempSync(join(tmpdir(), 'meridian-vpn-lab-'));
   const procs: { name: string; child: ChildProcess; log: () => string }[] = [];
   const created: string[] = [];
   let ctx: PlanContext;
+  const overlayOf = (host: string): string => ctx.inventory.hosts.find((h) => h.name === host)!.overlayIp;
 
   const start = (name: string, netns: string, cmd: string[]): { child: ChildProcess; log: () => string } => {
     const child = spawn('ip', ['netns', 'exec', netns, ...cmd], { stdio: ['ignore', 'pipe', 'pipe'], cwd: process.cwd() });
@@ -144,14 +152,14 @@ describe.skipIf(reason !== undefined)(`vpn lab: NATS gateways over the generated
   };
 
   beforeAll(async () => {
-    for (const n of [hub, ...ns]) {
+    for (const n of [hub, ...ns, ...extraNs]) {
       sh(['ip', 'netns', 'add', n]);
       created.push(n);
       sh(['ip', '-n', n, 'link', 'set', 'lo', 'up']);
     }
     sh(['ip', '-n', hub, 'link', 'add', 'br0', 'type', 'bridge']);
     sh(['ip', '-n', hub, 'link', 'set', 'br0', 'up']);
-    ns.forEach((n, i) => {
+    [...ns, ...extraNs].forEach((n, i) => {
       // Both ends are created inside our namespaces: nothing appears in the host's.
       sh(['ip', '-n', n, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', `v${i}`, 'netns', hub]);
       sh(['ip', '-n', hub, 'link', 'set', `v${i}`, 'master', 'br0', 'up']);
@@ -171,7 +179,8 @@ describe.skipIf(reason !== undefined)(`vpn lab: NATS gateways over the generated
       start(`${r} lighthouse`, ns[i]!, ['nebula', '-config', join(dir, 'vpn', `${r}-lighthouse-0.yml`)]);
       start(`${r} nebula`, ns[i]!, ['nebula', '-config', join(dir, 'vpn', `${r}-nats-0.yml`)]);
     });
-    const overlay = (r: string): string => ctx.inventory.hosts.find((h) => h.name === `${r}-nats-0`)!.overlayIp;
+    for (const h of EXTRA) start(`${h} nebula`, nsOf(h), ['nebula', '-config', join(dir, 'vpn', `${h}.yml`)]);
+    const overlay = (r: string): string => overlayOf(`${r}-nats-0`);
     // Each NATS host's tun device is up with its overlay address.
     for (const [i, r] of REGIONS.entries()) {
       const ip = ctx.inventory.hosts.find((h) => h.name === `${r}-nats-0`)!.overlayIp;
@@ -183,6 +192,22 @@ describe.skipIf(reason !== undefined)(`vpn lab: NATS gateways over the generated
         }
       }, `nebula1 with ${ip} in ${ns[i]} (${procs.map((p) => `${p.name}: ${p.log().slice(-300)}`).join('\n')})`, 15_000);
     }
+    for (const h of EXTRA) {
+      const ip = overlayOf(h);
+      await until(() => {
+        try {
+          return sh(['ip', '-n', nsOf(h), '-4', 'addr', 'show', 'dev', 'nebula1']).includes(`inet ${ip}/16`);
+        } catch {
+          return false;
+        }
+      }, `nebula1 with ${ip} in ${nsOf(h)} (${procs.map((p) => `${p.name}: ${p.log().slice(-300)}`).join('\n')})`, 15_000);
+    }
+    // us-east's node: a stand-in answering on the node port of its overlay IP.
+    const node = start('us-east node', nsOf('us-east-node-0'), [
+      process.execPath, '-e',
+      `require('node:http').createServer((q, s) => s.end('node ' + q.url)).listen(7701, '${overlayOf('us-east-node-0')}', () => console.log('listening'))`,
+    ]);
+    await until(() => node.log().includes('listening'), `the stand-in node (${node.log()})`, 10_000);
 
     // One nats-server per namespace, from the NATS generator's own configs (TLS, NKEY users,
     // listeners bound to the overlay IP, gateway URLs on the other regions' overlay IPs); only
@@ -258,4 +283,70 @@ describe.skipIf(reason !== undefined)(`vpn lab: NATS gateways over the generated
     const gw = procs.find((p) => p.name === 'us-east nats')!.log();
     expect(gw).toMatch(/Gateway connection to "ap-southeast"|Inbound gateway connection from "ap-southeast"|Outbound gateway connection to "ap-southeast"/);
   }, 45_000);
+  /** From namespace `netns`: 'open' if a TCP connection to ip:port is accepted within 3 s, else 'closed' (Nebula drops it). */
+  const probe = async (netns: string, ip: string, port: number): Promise<string> => {
+    const p = start(`probe ${netns} ${ip}:${port}`, netns, [
+      process.execPath, '-e',
+      `const s = require('node:net').connect(${port}, '${ip}'); s.setTimeout(3000);
+       s.on('connect', () => { console.log('open'); s.destroy(); }); s.on('timeout', () => { console.log('closed'); s.destroy(); }); s.on('error', (e) => console.log('error ' + e.code));`,
+    ]);
+    await until(() => p.child.exitCode !== null, `the probe of ${ip}:${port}`, 10_000);
+    return p.log().trim();
+  };
+
+  it('opens the NATS monitoring and client ports and the node port to the ops host, only the node port to the edge host', async () => {
+    const pairs: [string, string, number][] = [
+      ...REGIONS.flatMap((r): [string, string, number][] => [['ops', `${r}-nats-0`, 8222], ['ops', `${r}-nats-0`, 4222], ['edge', `${r}-nats-0`, 8222], ['edge', `${r}-nats-0`, 4222]]),
+      ['ops', 'us-east-node-0', 7701],
+      ['edge', 'us-east-node-0', 7701],
+      // A region node reaches its own region's client port, not another's, nor any monitoring port.
+      ['node', 'us-east-nats-0', 4222],
+      ['node', 'eu-west-nats-0', 4222],
+      ['node', 'us-east-nats-0', 8222],
+    ];
+    const from = (who: string): string => (who === 'ops' ? nsOf('ops-0') : who === 'edge' ? nsOf('edge-0') : nsOf('us-east-node-0'));
+    const results = await Promise.all(pairs.map(([who, host, port]) => probe(from(who), overlayOf(host), port)));
+    const seen = Object.fromEntries(pairs.map(([who, host, port], i) => [`${who} → ${host}:${port}`, results[i]]));
+    expect(seen).toEqual({
+      'ops → us-east-nats-0:8222': 'open',
+      'ops → us-east-nats-0:4222': 'open',
+      'edge → us-east-nats-0:8222': 'closed',
+      'edge → us-east-nats-0:4222': 'closed',
+      'ops → eu-west-nats-0:8222': 'open',
+      'ops → eu-west-nats-0:4222': 'open',
+      'edge → eu-west-nats-0:8222': 'closed',
+      'edge → eu-west-nats-0:4222': 'closed',
+      'ops → ap-southeast-nats-0:8222': 'open',
+      'ops → ap-southeast-nats-0:4222': 'open',
+      'edge → ap-southeast-nats-0:8222': 'closed',
+      'edge → ap-southeast-nats-0:4222': 'closed',
+      'ops → us-east-node-0:7701': 'open',
+      'edge → us-east-node-0:7701': 'open',
+      'node → us-east-nats-0:4222': 'open',
+      'node → eu-west-nats-0:4222': 'closed',
+      'node → us-east-nats-0:8222': 'closed',
+    });
+  }, 90_000);
+
+  it('runs meridian doctor from the ops host with the plan README\'s command line: every NATS check passes over the overlay', async () => {
+    // The README's line, with the topology and CA of this lab; --regions left out (one stand-in node only).
+    const block = /```sh\n(meridian doctor [^`]*?)\n```/.exec(operateReadme(ctx))![1]!;
+    const args = block.replace(/\\\n\s*/g, ' ').split(/\s+/).slice(2);
+    const flag = (name: string): string => args[args.indexOf(name) + 1]!;
+    expect(flag('--nats-monitor')).toBe('us-east=http://10.77.1.10:8222,eu-west=http://10.77.2.10:8222,ap-southeast=http://10.77.3.10:8222');
+    expect(flag('--regions')).toBe('us-east=http://10.77.1.100:7701,eu-west=http://10.77.2.100:7702,ap-southeast=http://10.77.3.100:7703');
+    writeFileSync(join(dir, 'meridian.yaml'), LAB_YAML);
+    const doctor = start('doctor', nsOf('ops-0'), [
+      process.execPath, '--import', 'tsx', 'src/cli/entry.ts', 'doctor', '--config', join(dir, 'meridian.yaml'), '--ca', join(dir, 'tls', 'ca.pem'),
+      '--nats-monitor', flag('--nats-monitor'), '--nats', flag('--nats'), '--json',
+    ]);
+    await until(() => doctor.child.exitCode !== null, `the doctor (${doctor.log()})`, 60_000);
+    const report = JSON.parse(doctor.log().slice(doctor.log().indexOf('{'))) as { checks: { check: string; subject: string; verdict: string; detail: string }[] };
+    const lines = (check: string): string[] => report.checks.filter((c) => c.check === check).map((c) => `${c.subject}: ${c.verdict}`);
+    expect(lines('nats server')).toEqual(['us-east-nats-0: ok', 'eu-west-nats-0: ok', 'ap-southeast-nats-0: ok']);
+    expect(lines('gateway')).toHaveLength(6);
+    expect(lines('gateway').every((l) => l.endsWith(': ok')), lines('gateway').join('; ')).toBe(true);
+    expect(lines('meta leader')).toEqual(['meta group: ok']);
+    expect(lines('tls cert')).toEqual(['NATS client us-east 10.77.1.10:4222: ok', 'NATS client eu-west 10.77.2.10:4222: ok', 'NATS client ap-southeast 10.77.3.10:4222: ok']);
+  }, 90_000);
 });

@@ -83,7 +83,8 @@ suite('vpn: Nebula mesh from the topology', () => {
     const files = await renderNebula(ctx, { pkiDir: join(out, 'vpn') });
     write(out, files);
     const hosts = ctx.inventory.hosts.map((h) => h.name);
-    expect(hosts).toHaveLength(11);
+    // 3 lighthouses, 5 NATS servers, 3 node hosts, ops-0 and edge-0.
+    expect(hosts).toHaveLength(13);
     for (const h of hosts) {
       expect(files.find((f) => f.path === `vpn/${h}.key`)?.secret).toBe(true);
       expect(files.find((f) => f.path === `vpn/${h}.crt`)?.secret).toBeFalsy();
@@ -96,6 +97,10 @@ suite('vpn: Nebula mesh from the topology', () => {
     }
     const cert = JSON.parse((await run('nebula-cert', ['print', '-json', '-path', join(out, 'vpn', 'us-east-nats-2.crt')])).stdout) as { details: { ips: string[]; groups: string[]; name: string } };
     expect(cert.details).toMatchObject({ name: 'us-east-nats-2', ips: ['10.77.1.12/16'], groups: ['meridian', 'meridian-nats', 'region-us-east'] });
+    for (const [name, ip, group] of [['ops-0', '10.77.0.10/16', 'meridian-ops'], ['edge-0', '10.77.0.20/16', 'meridian-edge']] as const) {
+      const c = JSON.parse((await run('nebula-cert', ['print', '-json', '-path', join(out, 'vpn', `${name}.crt`)])).stdout) as { details: { ips: string[]; groups: string[]; name: string } };
+      expect(c.details).toMatchObject({ name, ips: [ip], groups: ['meridian', group] });
+    }
   });
 
   it('the production configs name /etc/nebula, every lighthouse and the firewall Meridian needs', async () => {
@@ -119,11 +124,27 @@ suite('vpn: Nebula mesh from the topology', () => {
       { port: 7222, proto: 'tcp', groups: ['meridian-nats'] },
       { port: 6222, proto: 'tcp', groups: ['meridian-nats', 'region-eu-west'] },
       { port: 4222, proto: 'tcp', groups: ['meridian-node', 'region-eu-west'] },
+      // The doctor (ops hosts): TLS certificates on the client port, and the monitoring port.
+      { port: 4222, proto: 'tcp', groups: ['meridian-ops'] },
+      { port: 8222, proto: 'tcp', groups: ['meridian-ops'] },
     ]);
     expect(conf('eu-west-node-0')['firewall'].inbound).toEqual([
       { port: 'any', proto: 'icmp', groups: ['meridian'] },
       { port: 7702, proto: 'tcp', groups: ['meridian-node'] },
+      { port: 7702, proto: 'tcp', groups: ['meridian-edge'] },
+      { port: 7702, proto: 'tcp', groups: ['meridian-ops'] },
     ]);
+    // The ops and edge hosts are on the mesh (every lighthouse, a tun device) and accept only ICMP.
+    for (const h of ['ops-0', 'edge-0']) {
+      expect(conf(h)['firewall'].inbound).toEqual([{ port: 'any', proto: 'icmp', groups: ['meridian'] }]);
+      expect(conf(h)['lighthouse']).toEqual({ am_lighthouse: false, interval: 60, hosts: ['10.77.1.1', '10.77.2.1', '10.77.3.1'] });
+      expect(conf(h)['tun']).toMatchObject({ disabled: false });
+    }
+    // The monitoring port is open to the ops group only, on every NATS host.
+    for (const f of files.filter((x) => x.path.endsWith('.yml'))) {
+      const monitor = (parse(String(f.content)) as Conf)['firewall'].inbound.filter((r) => (r as { port: unknown }).port === 8222);
+      expect(monitor, f.path).toEqual(f.path.includes('-nats-') ? [{ port: 8222, proto: 'tcp', groups: ['meridian-ops'] }] : []);
+    }
     const lh = conf('ap-southeast-lighthouse-0');
     expect(lh['lighthouse']).toMatchObject({ am_lighthouse: true, hosts: [] });
     expect(lh['tun']).toEqual({ disabled: true });
@@ -140,6 +161,20 @@ suite('vpn: Nebula mesh from the topology', () => {
     const ca = (fs: PlannedFile[]): unknown => fs.find((f) => f.path === 'vpn/ca.crt')?.content;
     expect(ca(second)).toEqual(ca(first));
     expect(second.find((f) => f.path === 'vpn/us-east-node-0.crt')?.content).not.toEqual(first.find((f) => f.path === 'vpn/us-east-node-0.crt')?.content);
+  });
+
+  it('refuses to re-sign with a CA of an earlier plan that lacks a group the plan now uses, saying what to do', async () => {
+    const out = tempDir();
+    const old = parseTopology(`${TOPOLOGY}  vpn: { opsHosts: 0, edgeHosts: 0 }\n`, 'm.yaml');
+    // An earlier plan's CA, limited to the groups of that time (no meridian-ops, meridian-edge).
+    const dir = tempDir();
+    await run('nebula-cert', ['ca', '-name', 'old', '-ips', '10.77.0.0/16', '-groups', 'meridian,meridian-lighthouse,meridian-nats,meridian-node,region-us-east,region-eu-west,region-ap-southeast', '-out-crt', join(dir, 'ca.crt'), '-out-key', join(dir, 'ca.key')]);
+    mkdirSync(join(out, 'vpn'));
+    execFileSync('cp', [join(dir, 'ca.crt'), join(dir, 'ca.key'), join(out, 'vpn')]);
+    expect((await planVpn(planContext(old, out))).some((f) => f.path === 'vpn/us-east-node-0.crt')).toBe(true);
+    const err: unknown = await Promise.resolve(planVpn(planContext(topology, out))).catch((e: unknown) => e);
+    expect(isMeridianError(err, 'INVALID_ARGUMENT')).toBe(true);
+    expect((err as Error).message).toContain('does not allow the groups meridian-ops, meridian-edge this plan signs: delete vpn/ca.crt and vpn/ca.key');
   });
 
   it('refuses a lighthouse without a public address, naming the place to set it', async () => {

@@ -47,6 +47,13 @@ export function haproxyReadme(ctx: Pick<PlanContext, 'topology' | 'inventory' | 
     'Install: copy this directory to /etc/haproxy/meridian, then `haproxy -c -f /etc/haproxy/meridian/haproxy.cfg`',
     'and run (or reload) haproxy with it.',
     '',
+    ...(ctx.local === undefined && ctx.topology.deploy.vpn.kind !== 'none'
+      ? [
+          'Where: on an edge host of the Nebula mesh (`edge-<n>`, see vpn/README.md). The servers below are the region nodes\' overlay',
+          'addresses (or `deploy.kubernetes.nodeUrls`), and the nodes\' firewall admits the edge hosts\' group `meridian-edge` on their port.',
+          '',
+        ]
+      : []),
     '| region | server | cap (maxconn) | health |',
     '|---|---|---|---|',
     ...ctx.topology.regions.map((r) => `| ${r.name} | ${servers.get(r.name)} | ${r.capacity.connections} | GET /ready every 500 ms, down after 2, up after 3 |`),

@@ -24,7 +24,7 @@ export function natsReadme(ctx: PlanContext): string {
     `- **Routes and gateways** use mutual TLS (\`verify: true\`): a server joins its cluster or the super-cluster only with a certificate signed by ${provided ? 'your CA (deploy.nats.tls)' : 'the plan CA (`tls/ca.pem`)'}. There are no route or gateway passwords. Each server advertises its planned address, which its certificate names.`,
     ctx.topology.deploy.vpn.kind === 'none' || local
       ? `- Monitoring (port ${local ? 'see table' : p.monitor}) has no authentication: keep it on a private network or firewall it (every listener binds ${local ? '127.0.0.1' : '0.0.0.0'}).`
-      : '- Every listener binds the server\'s overlay IP only, so NATS (and its unauthenticated monitoring port) is reachable only through the VPN: start `nats-server` after Nebula is up (systemd: `After=` and `Requires=` the nebula unit).',
+      : '- Every listener binds the server\'s overlay IP only, so NATS (and its unauthenticated monitoring port) is reachable only through the VPN, where the Nebula firewall opens the monitoring port to the ops hosts only (`meridian-ops`, see vpn/README.md): start `nats-server` after Nebula is up (systemd: `After=` and `Requires=` the nebula unit).',
     '',
     '### Install',
     '',

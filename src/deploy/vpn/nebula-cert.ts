@@ -103,6 +103,14 @@ export async function makeNebulaPki(opts: {
     if (opts.existingCa !== undefined) {
       await writeFile(join(dir, 'ca.crt'), opts.existingCa.crt, { mode: 0o600 });
       await writeFile(join(dir, 'ca.key'), opts.existingCa.key, { mode: 0o600 });
+      // A CA from an earlier plan may predate a group (e.g. meridian-ops): nebula-cert would refuse
+      // to sign it with a bare "group not present on the signing ca"; say what to do instead.
+      const printed = await run(nebulaCertBinary(), ['print', '-json', '-path', 'ca.crt'], { cwd: dir, timeout: 30_000 }).catch(() => undefined);
+      const caGroups = printed === undefined ? undefined : (JSON.parse(printed.stdout) as { details?: { groups?: string[] } }).details?.groups;
+      const missing = caGroups === undefined || caGroups.length === 0 ? [] : [...new Set(opts.hosts.flatMap((h) => h.groups))].filter((g) => !caGroups.includes(g));
+      if (missing.length > 0) {
+        throw new MeridianError(ErrorCode.InvalidArgument, `the existing Nebula CA (vpn/ca.crt) does not allow the group${missing.length === 1 ? '' : 's'} ${missing.join(', ')} this plan signs: delete vpn/ca.crt and vpn/ca.key to make a new CA (then install every host's new certificate), or plan without those hosts`, { details: { missing } });
+      }
     } else {
       await nebulaCert(['ca', '-name', opts.caName, '-ips', opts.cidr, '-groups', opts.groups.join(','), '-duration', opts.caDuration ?? '26280h', '-out-crt', 'ca.crt', '-out-key', 'ca.key'], dir);
     }

@@ -43,6 +43,14 @@ export const VpnDeploySchema = z.strictObject({
    * Lighthouses need one; a region's lighthouse defaults to `deploy.hosts.<region>`.
    */
   underlay: z.record(z.string(), z.string()).default({}),
+  /**
+   * Operator hosts on the mesh (`ops-<n>`, overlay .10+n of the first /24): where `meridian
+   * doctor` and a metrics scraper run. Their group may read the NATS monitoring and client ports
+   * and the region nodes' port.
+   */
+  opsHosts: z.number().int().min(0).max(10).default(1),
+  /** Edge hosts on the mesh (`edge-<n>`, overlay .20+n of the first /24): haproxy or `meridian edge`. Their group may reach the region nodes' port only. */
+  edgeHosts: z.number().int().min(0).max(80).default(1),
 });
 
 export const KubernetesDeploySchema = z.strictObject({
