@@ -246,4 +246,69 @@ withHaproxy('haproxy: in front of meridian up', () => {
     }
     await eventually(async () => (await get({ 'X-Country': 'FR' })).region === 'eu-west', 'eu-west back', 10_000);
   }, 20_000);
+
+  // A second haproxy from a topology capping us-east at one connection, with its GeoIP map built
+  // by the generated script from a two-line fake GeoLite2 Country CSV that puts 127.0.0.0/8 in SG.
+  it('overflows to the next region at a region\'s connection cap, and steers by the GeoIP map the script builds from GeoLite2 CSV', async () => {
+    const yaml = DEFAULT_TOPOLOGY_YAML.replace('capacity: { connections: 10000, rps: 10000 }', 'capacity: { connections: 1, rps: 10000 }');
+    expect(yaml).not.toBe(DEFAULT_TOPOLOGY_YAML);
+    const capped = parseTopology(yaml, 'capped.yaml');
+    expect(capped.regions[0]).toMatchObject({ name: 'us-east', capacity: { connections: 1 } });
+    const port = await freePort();
+    const files = renderHaproxy(planContext(capped), { regionUrls: info.regions, bind: `127.0.0.1:${port}`, metricsBind: false, mapDir: '@DIR@' });
+    const d = writeAll(files);
+    const cfg = join(d, 'haproxy', 'haproxy.cfg');
+    expect(String(files[0]!.content)).toContain(`server us-east-node-0 ${new URL(info.regions['us-east']!).host} check inter 500ms fall 2 rise 3 maxconn 1`);
+    writeFileSync(cfg, String(files[0]!.content).replaceAll('@DIR@', join(d, 'haproxy')));
+
+    // MaxMind's layout: Locations (geoname_id → country_iso_code, 5th column), Blocks (network,
+    // geoname_id, registered_country_geoname_id, …). 203.0.113.0/24 has only a registered country.
+    const csv = join(d, 'GeoLite2-Country-CSV_20260101');
+    mkdirSync(csv);
+    writeFileSync(join(csv, 'GeoLite2-Country-Locations-en.csv'), 'geoname_id,locale_code,continent_code,continent_name,country_iso_code,country_name,is_in_european_union\n1880251,en,AS,Asia,SG,Singapore,0\n2921044,en,EU,Europe,DE,Germany,1\n');
+    writeFileSync(join(csv, 'GeoLite2-Country-Blocks-IPv4.csv'), 'network,geoname_id,registered_country_geoname_id,represented_country_geoname_id,is_anonymous_proxy,is_satellite_provider,is_anycast\n127.0.0.0/8,1880251,1880251,,0,0,\n203.0.113.0/24,,2921044,,0,0,\n');
+    writeFileSync(join(csv, 'GeoLite2-Country-Blocks-IPv6.csv'), 'network,geoname_id,registered_country_geoname_id,represented_country_geoname_id,is_anonymous_proxy,is_satellite_provider,is_anycast\n2001:db8::/32,2921044,2921044,,0,0,\n');
+    const map = (await run('sh', [join(d, 'haproxy', 'geoip-from-geolite2.sh'), csv])).stdout;
+    expect(map).toBe('# generated from GeoLite2-Country-CSV_20260101 by geoip-from-geolite2.sh\n127.0.0.0/8 SG\n203.0.113.0/24 DE\n2001:db8::/32 DE\n');
+    writeFileSync(join(d, 'haproxy', 'geoip-country.map'), map);
+
+    const hap2 = spawn(HAPROXY!, ['-db', '-f', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let log = '';
+    hap2.stdout.on('data', (b: Buffer) => (log += b.toString()));
+    hap2.stderr.on('data', (b: Buffer) => (log += b.toString()));
+    const at = `http://127.0.0.1:${port}`;
+    const region = async (headers: Record<string, string>): Promise<string | undefined> => {
+      const res = await fetch(`${at}/health`, { headers });
+      return ((await res.json().catch(() => ({}))) as { region?: string }).region;
+    };
+    let ws: WebSocket | undefined;
+    try {
+      await eventually(async () => (await fetch(`${at}/health`).catch(() => undefined))?.status === 200, `the capped haproxy on ${at} (${log})`, 15_000);
+      // GeoIP: this client (127.0.0.1) is in SG by the map, so without a header it goes to ap-southeast.
+      expect(await region({})).toBe('ap-southeast');
+      // US (a trusted header: the default pool, us-east first) goes to us-east while it has room.
+      expect(await region({ 'X-Country': 'US' })).toBe('us-east');
+      // One WebSocket held open fills us-east's one connection …
+      const socket = new WebSocket(`${at.replace('http', 'ws')}/ws`, SUBPROTOCOL, { headers: { 'X-Country': 'US' } });
+      ws = socket;
+      const welcome = await new Promise<{ region: string }>((resolve, reject) => {
+        socket.once('open', () => socket.send(JSON.stringify({ type: 'auth', id: 'a', user: 'capped' })));
+        socket.on('message', (data: Buffer) => {
+          const f = JSON.parse(data.toString()) as { type: string; region: string };
+          if (f.type === 'welcome') resolve(f);
+        });
+        socket.once('error', reject);
+      });
+      expect(welcome.region).toBe('us-east');
+      // … so the next US request overflows to the next region of the pool, eu-west,
+      expect(await region({ 'X-Country': 'US' })).toBe('eu-west');
+      expect(await region({ 'X-Country': 'US' })).toBe('eu-west');
+      // and once it closes, us-east takes requests again.
+      socket.close();
+      await eventually(async () => (await region({ 'X-Country': 'US' })) === 'us-east', 'us-east below its cap again', 10_000);
+    } finally {
+      ws?.terminate();
+      hap2.kill('SIGTERM');
+    }
+  }, 40_000);
 });
