@@ -229,8 +229,15 @@ export function residencySuite(name: string, factory: DeploymentFactory): void {
         expect([during.type, during.retryable], JSON.stringify(during)).toEqual(['error', true]);
         const pac = await send(b, { user: uid('pac-x') }, mark('pac-during'), 30_000);
         expect(pac.type, JSON.stringify(pac)).toBe('ack');
-        const survivors = await scanStorage(d, ['us-east', 'ap-southeast']);
-        expect(where(survivors, [mark('before'), mark('during'), ...forms(conversation)])).toEqual([]);
+        // Read the survivors' storage directly; on NATS their JetStream API may wait for a new meta leader first.
+        let survivors: Snapshot | undefined;
+        await waitFor(
+          async () => (survivors = await scanStorage(d, ['us-east', 'ap-southeast']).catch(() => undefined)) !== undefined,
+          "the survivors' storage can be read",
+          30_000,
+          500,
+        );
+        expect(where(survivors!, [mark('before'), mark('during'), ...forms(conversation)])).toEqual([]);
       } finally {
         await d.reviveBus('eu-west');
       }
