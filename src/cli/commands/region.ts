@@ -116,6 +116,8 @@ export const regionCommand: Command = {
       if (values.dev === true && !isLoopbackListen(values.host) && values['dev-public'] !== true) {
         throw new UsageError(`meridian region: --dev lets anyone connect as any user: refused on --host ${values.host ?? ''} without --dev-public`);
       }
+      // Allowed, but never silently: the exposure is what --dev-public exists to make explicit.
+      if (values.dev === true && !isLoopbackListen(values.host)) io.err(`meridian region: warning: --dev-public: dev auth on --host ${values.host ?? ''}: anyone who can reach this port may connect as any user (development only)\n`);
       const badLevel = applyLogLevel(values['log-level']);
       if (badLevel !== undefined) throw new UsageError(`meridian region: ${badLevel}`);
     } catch (err) {

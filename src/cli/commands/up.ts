@@ -179,6 +179,8 @@ export const upCommand: Command = {
       if (!isLoopbackListen(values.host) && values['dev-public'] !== true) {
         throw new UsageError(`meridian up: dev auth lets anyone connect as any user and call every service: refused on --host ${values.host ?? ''} without --dev-public`);
       }
+      // Allowed, but never silently: the exposure is what the flag exists to make explicit.
+      if (!isLoopbackListen(values.host)) io.err(`meridian up: warning: --dev-public: dev auth on --host ${values.host ?? ''}: anyone who can reach these ports may connect as any user and call every service (development only)\n`);
       const portBase = parsePort('port-base', values['port-base'], DEFAULT_PORT_BASE);
       config = values.config;
       args = {
