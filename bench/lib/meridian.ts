@@ -17,7 +17,7 @@ import { startRegionNode } from '../../src/node/mod.js';
 import type { RegionNode } from '../../src/node/mod.js';
 import { createPresence } from '../../src/presence/mod.js';
 import type { Presence } from '../../src/presence/mod.js';
-import { defaultTopology, linkLatencyMs } from '../../src/topology/mod.js';
+import { defaultTopology, linkLatencyMs, sloTargetsFor } from '../../src/topology/mod.js';
 import { NodeMetrics } from '../../src/observability/metrics.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { trace } from '@opentelemetry/api';
@@ -78,7 +78,7 @@ export async function startNodeOnBus(bus: Bus, region: string, dir: string, opts
     await presence?.close();
     await log.close();
   };
-  const metrics = benchMetrics ? new NodeMetrics({ region, node: name, regions: topology.regions.map((r) => r.name), slo: topology.slo, log: silentLogger() }) : undefined;
+  const metrics = benchMetrics ? new NodeMetrics({ region, node: name, regions: topology.regions.map((r) => r.name), slo: sloTargetsFor(topology, region), log: silentLogger() }) : undefined;
   if (benchMetrics && !tracerRegistered) {
     const sampler = traceRatio >= 1 ? undefined : traceRatio <= 0 ? new AlwaysOffSampler() : new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(traceRatio) });
     tracerRegistered = trace.setGlobalTracerProvider(new BasicTracerProvider(sampler === undefined ? {} : { sampler }));

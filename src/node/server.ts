@@ -28,6 +28,7 @@ import { handleApi, sendError, sendJson } from './http-api.js';
 import { deliveryStats, handleObservability, regionRtts } from './metrics-route.js';
 import { NodeMetrics } from '../observability/metrics.js';
 import { createLogger } from '../observability/logger.js';
+import { sloTargetsFor } from '../topology/mod.js';
 import type { HttpApiContext } from './http-api.js';
 import { resolveNodeOptions } from './options.js';
 import type { RegionNodeOptions } from './options.js';
@@ -72,7 +73,7 @@ export async function startRegionNode(options: RegionNodeOptions): Promise<Regio
   const sessions = new Set<SessionRef>();
   const metrics =
     options.metrics ??
-    new NodeMetrics({ region: opts.region, node: opts.node, regions: opts.topology.regions.map((r) => r.name), slo: opts.topology.slo, log: createLogger({ base: { region: opts.region, node: opts.node } }) });
+    new NodeMetrics({ region: opts.region, node: opts.node, regions: opts.topology.regions.map((r) => r.name), slo: sloTargetsFor(opts.topology, opts.region), log: createLogger({ base: { region: opts.region, node: opts.node } }) });
   const ctx: NodeContext = {
     opts,
     messaging: options.messaging,

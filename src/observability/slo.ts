@@ -1,6 +1,7 @@
 /**
- * Service-level objectives, evaluated live from what a node observed: the topology's `slo:`
- * targets (availability, p95, p99, or an explicit error-rate budget) against rolling windows of
+ * Service-level objectives, evaluated live from what a node observed: its region's `slo:`
+ * targets (availability, p95, p99, or an explicit error-rate budget; src/topology/slo.ts merges
+ * the global ones with the region's own) against rolling windows of
  * 5 minutes and 1 hour. Pure: the clock is injected, so the maths is tested by tables.
  *
  * Two kinds of observations:
@@ -46,8 +47,20 @@ export interface SloWindow {
   readonly ok: boolean;
 }
 
+/** Targets as the JSON reports show them: every field present, null when not set. */
+export interface SloTargetsReport {
+  readonly availability: number | null;
+  readonly p95Ms: number | null;
+  readonly p99Ms: number | null;
+  readonly errorRate: number | null;
+}
+
+export function targetsReport(t: SloTargets): SloTargetsReport {
+  return { availability: t.availability ?? null, p95Ms: t.p95Ms ?? null, p99Ms: t.p99Ms ?? null, errorRate: t.errorRate ?? null };
+}
+
 export interface SloReport {
-  readonly targets: { availability: number | null; p95Ms: number | null; p99Ms: number | null; errorRate: number | null };
+  readonly targets: SloTargetsReport;
   readonly ok: boolean;
   readonly windows: { readonly '5m': SloWindow; readonly '1h': SloWindow };
   readonly burnRate5m: number | null;
@@ -153,9 +166,8 @@ export class SloTracker {
   report(): SloReport {
     const w5 = this.window(WINDOWS_MS['5m']);
     const w1h = this.window(WINDOWS_MS['1h']);
-    const t = this.targets;
     return {
-      targets: { availability: t.availability ?? null, p95Ms: t.p95Ms ?? null, p99Ms: t.p99Ms ?? null, errorRate: t.errorRate ?? null },
+      targets: targetsReport(this.targets),
       ok: w5.ok,
       windows: { '5m': w5, '1h': w1h },
       burnRate5m: w5.burnRate,

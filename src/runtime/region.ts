@@ -16,7 +16,7 @@ import { startRegionNode } from '../node/mod.js';
 import type { RegionNode, RegionNodeOptions } from '../node/mod.js';
 import { createPresence } from '../presence/mod.js';
 import type { Presence, PresenceOptions } from '../presence/mod.js';
-import { retentionPolicy } from '../topology/mod.js';
+import { retentionPolicy, sloTargetsFor } from '../topology/mod.js';
 import { Residency } from '../residency/mod.js';
 import type { Topology } from '../topology/mod.js';
 import { NodeMetrics } from '../observability/metrics.js';
@@ -106,7 +106,7 @@ export async function startRegion(o: StartRegionOptions): Promise<RegionRuntime>
     cleanup.push(() => rawLog.close());
     const metrics =
       o.node?.metrics ??
-      new NodeMetrics({ region: o.region, node: nodeId, regions: o.topology.regions.map((r) => r.name), slo: o.topology.slo, log: createLogger({ base: { region: o.region, node: nodeId } }) });
+      new NodeMetrics({ region: o.region, node: nodeId, regions: o.topology.regions.map((r) => r.name), slo: sloTargetsFor(o.topology, o.region), log: createLogger({ base: { region: o.region, node: nodeId } }) });
     // JetStream with NATS; the data dir's SQLite with the embedded bus (its KV is in memory).
     const auditLog = await openAuditLog({ bus: o.bus, region: o.region, dataDir: o.bus instanceof NatsBus ? undefined : (o.dataDir ?? ':memory:'), onError: (err) => metrics.log.warn({ event: 'audit_write_failed', err: String(err) }, 'audit entry not written') });
     cleanup.push(() => auditLog.close());

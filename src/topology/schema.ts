@@ -88,11 +88,22 @@ export const WanSchema = z.strictObject({
   links: z.array(z.strictObject({ between: z.tuple([regionName, regionName]), oneWayMs: z.number().min(0) })).default([]),
 });
 
-export const SloSchema = z.strictObject({
+const sloTargets = {
   availability: z.number().min(0).max(1).optional(),
   p95Ms: z.number().positive().optional(),
   p99Ms: z.number().positive().optional(),
   errorRate: z.number().min(0).max(1).optional(),
+};
+export const SloTargetsSchema = z.strictObject(sloTargets);
+
+/**
+ * SLO targets (docs/observability.md "SLOs"): the fields here hold for every region; a region
+ * listed under `regions` has its own fields laid over them one by one (src/topology/slo.ts).
+ * Region names are checked against `regions:` in validate.ts, which names the known ones.
+ */
+export const SloSchema = z.strictObject({
+  ...sloTargets,
+  regions: z.record(z.string(), SloTargetsSchema).optional(),
 });
 
 // Resilience policy of a service or function (src/services/policy/config.ts has the defaults
@@ -222,3 +233,4 @@ export type PolicyDecl = z.output<typeof PolicySchema>;
 export type ServiceDecl = z.output<typeof ServiceDeclSchema>;
 export type FunctionDecl = z.output<typeof FunctionDeclSchema>;
 export type RetentionRule = z.output<typeof RetentionRuleSchema>;
+export type SloTargetsDecl = z.output<typeof SloTargetsSchema>;

@@ -102,7 +102,8 @@ function commonMatch(p: string, q: string): string | undefined {
 
 /**
  * Warnings: a valid topology that will not do what its author likely wants: residency rules that
- * place data in a single region (no replica, so no failover for their conversations).
+ * place data in a single region (no replica, so no failover for their conversations), a region's
+ * SLO availability that the global errorRate overrides as its budget.
  */
 export function topologyWarnings(t: Topology): Finding[] {
   const out: Finding[] = [];
@@ -111,6 +112,13 @@ export function topologyWarnings(t: Topology): Finding[] {
     const places = rule.users.length > 0 || rule.rooms.length > 0;
     if (places && allowed.length === 1 && t.replication.replicas > 0) out.push({ path: ['residency', i, 'jurisdictions'], message: `rule "${rule.name}" allows only ${allowed[0]!}: its conversations have no replica region, so no failover (they are unavailable while ${allowed[0]!} is down)` });
   });
+  // The error budget is errorRate when set, else 1 - availability: a region that tightens only
+  // its availability under a global errorRate keeps the global budget for its burn rate.
+  for (const [region, own] of Object.entries(t.slo.regions ?? {})) {
+    if (own.availability !== undefined && own.errorRate === undefined && t.slo.errorRate !== undefined) {
+      out.push({ path: ['slo', 'regions', region, 'availability'], message: `region ${region} sets availability but inherits errorRate ${t.slo.errorRate}, which stays its error budget (burn rate): set errorRate for ${region} too` });
+    }
+  }
   return out;
 }
 
@@ -238,6 +246,9 @@ export function crossCheck(raw: unknown): Finding[] {
   for (const [fn, decl] of Object.entries(obj(doc.functions))) {
     for (const region of Object.keys(obj(obj(decl).placement))) checkRef(region, ['functions', fn, 'placement', region], `placement of function "${fn}"`);
   }
+
+  // Per-region SLO targets name regions of this topology (a typo would silently hold no one to them).
+  for (const region of Object.keys(obj(obj(doc.slo).regions))) checkRef(region, ['slo', 'regions', region], 'slo.regions');
 
   arr(obj(doc.wan).links).map(obj).forEach((l, i) => {
     const between = arr(l.between);

@@ -7,6 +7,7 @@
 import type { RegionHealth } from '../health/types.js';
 import type { EdgeContext } from '../server/context.js';
 import type { Topology } from '../../topology/mod.js';
+import { sloTargetsFor } from '../../topology/mod.js';
 import type { NodeStats, RegionStatsPoller } from './stats.js';
 import type { Place, SteeringView } from './steering.js';
 import { steeringView } from './steering.js';
@@ -53,11 +54,11 @@ export interface SloTargetsView {
 }
 
 /**
- * The targets `region` is evaluated against, or null when there are none. Every region shares
- * the topology's one `slo:` set today (nodes read the same topology file as the edge).
+ * The targets `region` is evaluated against (the global `slo:` fields with its `slo.regions`
+ * entry over them, as its nodes merge them from the same topology file), or null when none.
  */
-export function sloTargetsOf(topology: Topology, _region: string): SloTargetsView | null {
-  const t = topology.slo;
+export function sloTargetsOf(topology: Topology, region: string): SloTargetsView | null {
+  const t = sloTargetsFor(topology, region);
   const view = { availability: t.availability ?? null, p95Ms: t.p95Ms ?? null, p99Ms: t.p99Ms ?? null, errorRate: t.errorRate ?? null };
   return Object.values(view).every((v) => v === null) ? null : view;
 }
