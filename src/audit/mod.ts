@@ -8,6 +8,7 @@ import { KvAuditStore } from './kv.js';
 import { AuditLog } from './log.js';
 import { SqliteAuditStore } from './sqlite.js';
 
+export { actorOf } from './actor.js';
 export { AuditLog } from './log.js';
 export type { ActorKind, AuditEntry, AuditQuery, AuditStore, NewAuditEntry } from './types.js';
 

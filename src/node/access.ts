@@ -65,7 +65,7 @@ export class AccessControl {
       return this.auth.dev ? { kind: 'dev' } : { kind: 'anonymous' };
     }
     const op = this.operator(token);
-    if (op !== undefined) return op.kind === 'invalid' ? { kind: 'invalid', reason: op.reason } : op;
+    if (op !== undefined) return op.kind === 'invalid' ? { kind: 'invalid', reason: op.reason, keyId: op.keyId } : op;
     try {
       const id = await this.auth.verify(token);
       return { kind: 'user', user: id.user, mayCall: id.canCall };

@@ -24,7 +24,8 @@ export type CallKind = 'service' | 'function';
  * - `user`: a valid client JWT: the services and functions its `services` / `functions` claims name;
  * - `dev`: no credential on a dev-mode node: client-facing endpoints only;
  * - `anonymous`: no credential on a production node: nothing;
- * - `invalid`: a credential that did not verify (401, never treated as anonymous).
+ * - `invalid`: a credential that did not verify (401, never treated as anonymous); `keyId` when it
+ *   was an unknown, revoked or expired API key (for the audit, never the key itself).
  */
 export type Caller =
   | { readonly kind: 'admin' }
@@ -32,7 +33,7 @@ export type Caller =
   | { readonly kind: 'user'; readonly user: string; readonly mayCall: (kind: CallKind, name: string) => boolean }
   | { readonly kind: 'dev' }
   | { readonly kind: 'anonymous' }
-  | { readonly kind: 'invalid'; readonly reason: string };
+  | { readonly kind: 'invalid'; readonly reason: string; readonly keyId?: string };
 
 export interface RequestInfo {
   /** The caller, verified on first use (a JWT check is not free); the same answer every call. */

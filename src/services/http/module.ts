@@ -9,6 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { Agent as UndiciAgent } from 'undici';
 import { join } from 'node:path';
+import { actorOf } from '../../audit/mod.js';
 import { ErrorCode, MeridianError } from '../../errors/mod.js';
 import { linkLatencyMs } from '../../topology/mod.js';
 import type { FunctionDecl } from '../../topology/mod.js';
@@ -203,9 +204,11 @@ export class ServicesModule implements HttpModule {
 
   private async serve(req: IncomingMessage, res: ServerResponse, url: URL, prefix: (typeof PREFIXES)[number], parts: string[], request: RequestInfo): Promise<void> {
     this.inFlight++;
+    // Kept for the audit of a refusal: who was refused (user id, key id), not just that someone was.
+    let caller: Caller = { kind: 'anonymous' };
     try {
       const required = need(prefix, req.method ?? 'GET', parts, decodePart);
-      const caller: Caller = required.kind === 'worker' ? { kind: 'anonymous' } : await request.caller();
+      if (required.kind !== 'worker') caller = await request.caller();
       authorize(caller, required);
       const work = prefix === 'services' && parts.length > 1 && !(parts.length === 2 && parts[1] === 'endpoints' && req.method === 'GET');
       if (this.draining && (work || (prefix === 'functions' && req.method === 'POST'))) {
@@ -215,10 +218,10 @@ export class ServicesModule implements HttpModule {
       else if (prefix === 'services') await servicesRoute(this.ctx, req, res, url, parts);
       else if (prefix === 'functions') await functionsRoute(this.ctx, req, res, parts);
       else if (prefix === 'invocations') invocationsRoute(this.ctx, req, res, parts.map(decodePart), caller);
-      else await dlqRoute(this.ctx, req, res, url, parts.map(decodePart));
+      else await dlqRoute(this.ctx, req, res, url, parts.map(decodePart), caller);
     } catch (err) {
       if (err instanceof MeridianError && (err.code === ErrorCode.SvcUnauthorized || err.code === ErrorCode.SvcForbidden)) {
-        this.ctx.audit?.record({ actor: { kind: 'anonymous' }, action: `${prefix}.access`, target: url.pathname.slice(0, 200), from: req.socket.remoteAddress ?? '', outcome: 'refused', status: err.code === ErrorCode.SvcUnauthorized ? 401 : 403 });
+        this.ctx.audit?.record({ actor: actorOf(caller), action: `${prefix}.access`, target: url.pathname.slice(0, 200), from: req.socket.remoteAddress ?? '', outcome: 'refused', status: err.code === ErrorCode.SvcUnauthorized ? 401 : 403 });
       }
       if (!res.headersSent && !res.destroyed) {
         // A refused upload: answer, then close, rather than reading the rest of a huge body.

@@ -1,11 +1,14 @@
 /** `/v1/dlq`: list, read, replay (through normal routing, outcome recorded) and delete dead letters. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { actorOf } from '../../audit/mod.js';
 import { ErrorCode, MeridianError } from '../../errors/mod.js';
+import type { Caller } from '../../runtime/http-module.js';
 import { eventOfResponse, toStructuredDoc } from '../functions/event.js';
 import type { ModuleContext } from './context.js';
 import { sendJson } from './respond.js';
 
-export async function dlqRoute(ctx: ModuleContext, req: IncomingMessage, res: ServerResponse, url: URL, parts: readonly string[]): Promise<void> {
+/** `caller` is the operator the module authorized (a key with the dlq scope, or the admin token): the audit names it. */
+export async function dlqRoute(ctx: ModuleContext, req: IncomingMessage, res: ServerResponse, url: URL, parts: readonly string[], caller: Caller): Promise<void> {
   const method = req.method ?? 'GET';
   const [id, action, ...more] = parts;
   if ((id === undefined || id === '') && method === 'GET') {
@@ -24,14 +27,14 @@ export async function dlqRoute(ctx: ModuleContext, req: IncomingMessage, res: Se
   }
   if (action === undefined && method === 'DELETE') {
     if (!(await ctx.dlq.delete(id))) throw new MeridianError(ErrorCode.SvcNotFound, `no dead letter ${JSON.stringify(id)}`, { details: { id } });
-    ctx.audit?.record({ actor: { kind: 'admin' }, action: 'dlq.delete', target: id.slice(0, 140), from: req.socket.remoteAddress ?? '', outcome: 'ok', status: 204 });
+    ctx.audit?.record({ actor: actorOf(caller), action: 'dlq.delete', target: id.slice(0, 140), from: req.socket.remoteAddress ?? '', outcome: 'ok', status: 204 });
     res.writeHead(204).end();
     return;
   }
   if (action === 'replay' && method === 'POST') {
     const { letter, result, error } = await ctx.runtime.replay(id);
     const ok = letter.replays[letter.replays.length - 1]?.ok ?? false;
-    ctx.audit?.record({ actor: { kind: 'admin' }, action: 'dlq.replay', target: id.slice(0, 140), from: req.socket.remoteAddress ?? '', outcome: ok ? 'ok' : 'failed', status: ok ? 200 : 502 });
+    ctx.audit?.record({ actor: actorOf(caller), action: 'dlq.replay', target: id.slice(0, 140), from: req.socket.remoteAddress ?? '', outcome: ok ? 'ok' : 'failed', status: ok ? 200 : 502 });
     const ev = result ? eventOfResponse(result.response) : undefined;
     return sendJson(res, ok ? 200 : 502, {
       ok,
