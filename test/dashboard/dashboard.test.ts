@@ -7,7 +7,7 @@
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseNodeStats } from '../../src/edge/dashboard/stats.js';
-import { healthState, sloTargetsOf } from '../../src/edge/dashboard/snapshot.js';
+import { healthState, sloTargetsOf, writersOf } from '../../src/edge/dashboard/snapshot.js';
 import type { Snapshot } from '../../src/edge/dashboard/snapshot.js';
 import { MAX_CLIENTS } from '../../src/edge/dashboard/events.js';
 import { startEdge } from '../../src/edge/server/mod.js';
@@ -162,14 +162,22 @@ describe('dashboard live feed', () => {
     await waitFor(() => feed.ended(), 'the feed to end');
   });
 
-  it('carries the topology\'s SLO targets for each region when it has some', async () => {
-    const withTargets = await startEdge({ topology: { ...d.topology, slo: { availability: 0.999, p99Ms: 200 } }, regionUrls: d.urls, port: 0, geoip: null, rateLimit: false, adminToken: TOKEN });
+  it('carries each region\'s own SLO targets (its slo.regions entry over the global ones), in the feed and in the edge\'s /v1/slo', async () => {
+    const slo = { availability: 0.999, p99Ms: 200, regions: { 'eu-west': { p99Ms: 120 }, 'ap-southeast': { availability: 0.99, errorRate: 0.01 } } };
+    const withTargets = await startEdge({ topology: { ...d.topology, slo }, regionUrls: d.urls, port: 0, geoip: null, rateLimit: false, adminToken: TOKEN });
     try {
       const feed = await openFeed(`${withTargets.url}/dashboard/events`);
       const s = await feed.next();
-      const targets = { availability: 0.999, p95Ms: null, p99Ms: 200, errorRate: null };
-      expect(s.regions.map((r) => r.sloTargets)).toEqual([targets, targets, targets]);
+      const targets = {
+        'us-east': { availability: 0.999, p95Ms: null, p99Ms: 200, errorRate: null },
+        'eu-west': { availability: 0.999, p95Ms: null, p99Ms: 120, errorRate: null },
+        'ap-southeast': { availability: 0.99, p95Ms: null, p99Ms: 200, errorRate: 0.01 },
+      };
+      expect(Object.fromEntries(s.regions.map((r) => [r.name, r.sloTargets]))).toEqual(targets);
       feed.close();
+      // The aggregate shows what the edge's topology holds each region to, next to the node's own report.
+      const all = (await (await fetch(`${withTargets.url}/v1/slo`)).json()) as { regions: Record<string, { targets: unknown; reachable: boolean }> };
+      for (const [name, t] of Object.entries(targets)) expect(all.regions[name]).toMatchObject({ targets: t, reachable: true });
     } finally {
       await withTargets.close();
     }
@@ -275,19 +283,39 @@ describe('reading /stats', () => {
       latencyMs: { p50: 1, p95: 5, p99: 9 },
       bus: { status: 'connected', rttMs: { 'us-east': 70 } },
       slo: { ok: true, availability: 0.9995, p95Ms: 5, p99Ms: 9, burnRate5m: 0.1, burnRate1h: 0.2 },
+      replication: { lagP99Ms: 42.5, copies5m: 12, failures1m: 1 },
+      takeovers: { count: 2, known: [{ home: 'ap-southeast', owner: 'eu-west' }, { home: 'us-east' }, 'x', { home: 'us-east', owner: 'eu-west' }], writesFor: ['ap-southeast', 'us-east', 7] },
     });
     expect(full).toMatchObject({ connections: 4, messagesPerSec: 10.5, crossRegion: { 'us-east': 2 }, latencyMs: { p95: 5 }, bus: { rttMs: { 'us-east': 70 } }, slo: { ok: true } });
     expect(full.crossRegion).not.toHaveProperty('ap-southeast');
+    expect(full.replication).toEqual({ lagP99Ms: 42.5, copies5m: 12, failures1m: 1 });
+    // Malformed entries are dropped, the rest kept.
+    expect(full.takeovers).toEqual({ count: 2, known: [{ home: 'ap-southeast', owner: 'eu-west' }, { home: 'us-east', owner: 'eu-west' }], writesFor: ['ap-southeast', 'us-east'] });
     const empty = parseNodeStats({ connections: 'many', latencyMs: null });
-    expect(empty).toMatchObject({ connections: null, messagesPerSec: null, crossRegion: {}, latencyMs: null, bus: null, slo: null });
+    // A node of an older version has no replication or takeovers: null, shown as "–".
+    expect(empty).toMatchObject({ connections: null, messagesPerSec: null, crossRegion: {}, latencyMs: null, bus: null, slo: null, replication: null, takeovers: null });
+    expect(parseNodeStats({ replication: { lagP99Ms: null } }).replication).toEqual({ lagP99Ms: null, copies5m: null, failures1m: null });
     expect(parseNodeStats('nonsense').sessions).toBeNull();
   });
 
-  it('reads SLO targets from the topology: none set is null, any one set is a view with the rest null', () => {
+  it('marks a home written elsewhere from the takeovers any region reports (the home itself may be down)', () => {
+    const owner = parseNodeStats({ takeovers: { count: 1, known: [{ home: 'eu-west', owner: 'us-east' }], writesFor: ['eu-west'] } });
+    const heard = parseNodeStats({ takeovers: { count: 1, known: [{ home: 'eu-west', owner: 'us-east' }], writesFor: [] } });
+    const quiet = parseNodeStats({ takeovers: { count: 0, known: [], writesFor: [] } });
+    expect([...writersOf([null, owner, heard])]).toEqual([['eu-west', 'us-east']]);
+    expect([...writersOf([quiet, null, parseNodeStats({})])]).toEqual([]);
+  });
+
+    it('reads SLO targets from the topology: none set is null, any one set is a view with the rest null, per region when given', () => {
     const t = d.topology;
     expect(sloTargetsOf({ ...t, slo: {} }, 'eu-west')).toBeNull();
     expect(sloTargetsOf({ ...t, slo: { errorRate: 0.01 } }, 'eu-west')).toEqual({ availability: null, p95Ms: null, p99Ms: null, errorRate: 0.01 });
     expect(sloTargetsOf({ ...t, slo: { availability: 0.9999, p95Ms: 100, p99Ms: 200 } }, 'us-east')).toEqual({ availability: 0.9999, p95Ms: 100, p99Ms: 200, errorRate: null });
+    // Per region: the region's own fields over the global ones; a region with targets only of its own.
+    const per = { ...t, slo: { p95Ms: 100, regions: { 'us-east': { p95Ms: 50, availability: 0.999 } } } };
+    expect(sloTargetsOf(per, 'us-east')).toEqual({ availability: 0.999, p95Ms: 50, p99Ms: null, errorRate: null });
+    expect(sloTargetsOf(per, 'eu-west')).toEqual({ availability: null, p95Ms: 100, p99Ms: null, errorRate: null });
+    expect(sloTargetsOf({ ...t, slo: { regions: { 'us-east': { p99Ms: 300 } } } }, 'eu-west')).toBeNull();
   });
 
   it('names a health state from the monitor and the SLO', () => {

@@ -1,8 +1,11 @@
 // The SLO evaluated live on a real embedded deployment: failed sends (the home region is cut
 // off) and slow deliveries (a slow WAN link) are injected in known numbers, and /v1/slo and the
-// metrics move to what the maths says by hand.
+// metrics move to what the maths says by hand; with per-region targets, the same outcomes breach
+// one region's stricter target and meet another's.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedDeployment } from '../../src/runtime/deployment.js';
+import { startEdge } from '../../src/edge/server/mod.js';
+import type { Edge } from '../../src/edge/server/mod.js';
 import type { Deployment } from '../../src/runtime/deployment.js';
 import { defaultTopology } from '../../src/topology/mod.js';
 import { TestClient } from '../node/client.js';
@@ -107,5 +110,60 @@ describe('SLO under injected failures and slow deliveries', () => {
     } finally {
       bob.ws.close();
     }
+  });
+});
+
+describe('SLO targets per region', () => {
+  // Global availability 0.8; us-east holds itself to 0.95. Both regions see the same outcomes
+  // (9 good sends, 1 failed): availability 0.9 breaches us-east's target and meets eu-west's.
+  let p: Deployment;
+  let edge: Edge;
+  beforeAll(async () => {
+    const t = defaultTopology();
+    const topology = { ...t, slo: { availability: 0.8, p95Ms: 500, regions: { 'us-east': { availability: 0.95 } } }, replication: { ...t.replication, failoverAfterMs: 600_000 } };
+    p = await startEmbeddedDeployment(topology, { dataDir: ':memory:' });
+    edge = await startEdge({ topology, regionUrls: p.urls, port: 0, geoip: null, rateLimit: false });
+  });
+  afterAll(async () => {
+    await edge?.close();
+    await p?.close();
+  });
+  const sloOf = async (region: string): Promise<Slo & { targets: Record<string, number | null> }> => (await (await fetch(`${p.urls[region]}/v1/slo`)).json()) as Slo & { targets: Record<string, number | null> };
+  const send = (region: string, from: string, to: string, id: string): Promise<Response> =>
+    fetch(`${p.urls[region]}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ from, to: { user: to }, body: id, clientMsgId: id }) });
+
+  it('the same 1-in-10 failure breaches us-east\'s stricter 0.95 and meets eu-west\'s global 0.8', async () => {
+    for (const region of ['us-east', 'eu-west']) {
+      for (let i = 0; i < 9; i++) expect((await send(region, `ann-${region}`, 'zed', `g${i}`)).status).toBe(201);
+    }
+    // dave's conversation with cara is homed in ap-southeast: cut off, a send there fails.
+    p.network!.kill('ap-southeast');
+    try {
+      for (const region of ['us-east', 'eu-west']) expect((await send(region, dave, 'cara', `x-${region}`)).status).toBeGreaterThanOrEqual(500);
+    } finally {
+      p.network!.revive('ap-southeast');
+    }
+    const us = await sloOf('us-east');
+    const eu = await sloOf('eu-west');
+    expect(us.targets).toEqual({ availability: 0.95, p95Ms: 500, p99Ms: null, errorRate: null });
+    expect(eu.targets).toEqual({ availability: 0.8, p95Ms: 500, p99Ms: null, errorRate: null });
+    for (const s of [us, eu]) {
+      expect(s.windows['5m']).toMatchObject({ total: 10, failed: 1 });
+      expect(s.windows['5m'].availability).toBeCloseTo(0.9, 12);
+    }
+    // us-east: budget 1 - 0.95 = 0.05, burn 0.1 / 0.05 = 2; eu-west: budget 0.2, burn 0.5.
+    expect(us.ok).toBe(false);
+    expect(us.burnRate5m).toBeCloseTo(2, 9);
+    expect(eu.ok).toBe(true);
+    expect(eu.burnRate5m).toBeCloseTo(0.5, 9);
+    const m = await (await fetch(`${p.urls['us-east']}/metrics`)).text();
+    expect(value(m, 'meridian_slo_ok')).toBe(0);
+    expect(value(await (await fetch(`${p.urls['eu-west']}/metrics`)).text(), 'meridian_slo_ok')).toBe(1);
+    // The edge's aggregate shows each region's own targets and verdict; not every region is ok.
+    const all = (await (await fetch(`${edge.url}/v1/slo`)).json()) as { ok: boolean; regions: Record<string, { targets: { availability: number }; reachable: boolean; slo?: { ok: boolean } }> };
+    expect(all.ok).toBe(false);
+    expect(all.regions['us-east']).toMatchObject({ targets: { availability: 0.95 }, reachable: true, slo: { ok: false } });
+    expect(all.regions['eu-west']).toMatchObject({ targets: { availability: 0.8 }, reachable: true, slo: { ok: true } });
+    expect(all.regions['ap-southeast']).toMatchObject({ targets: { availability: 0.8 }, reachable: true });
   });
 });
