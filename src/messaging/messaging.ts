@@ -118,6 +118,7 @@ export class BusMessaging implements Messaging {
           onError: (err) => opts.metrics?.log.debug({ event: 'failover_error', err: String(err) }, 'failover round failed'),
           onTakeover: (home, owner, role) => {
             opts.metrics?.log.warn({ event: 'failover', home, owner, role }, `conversations homed in ${home} now written by ${owner}`);
+            opts.metrics?.failoverTakeover(home, owner);
             if (role === 'fenced') void this.#reportAside(owner);
           },
         })

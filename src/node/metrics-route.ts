@@ -59,6 +59,7 @@ export async function nodeStats(m: NodeMetrics, view: RegionView): Promise<unkno
   const [rtt, cross] = await Promise.all([m.refreshRtt(), crossRegion(m, view)]);
   const slo = m.slo.report();
   const w5 = slo.windows['5m'];
+  const rep = m.replicationSummary();
   return {
     region: m.region,
     node: m.node,
@@ -71,6 +72,8 @@ export async function nodeStats(m: NodeMetrics, view: RegionView): Promise<unkno
     latencyMs: { p50: round(w5.p50Ms), p95: round(w5.p95Ms), p99: round(w5.p99Ms) },
     bus: { status: m.busStatusName, rttMs: rtt },
     slo: { ok: slo.ok, availability: round(w5.availability, 6), p95Ms: round(w5.p95Ms), p99Ms: round(w5.p99Ms), burnRate5m: round(slo.burnRate5m), burnRate1h: round(slo.burnRate1h) },
+    replication: { lagP99Ms: round(rep.lagP99Ms), copies5m: rep.copies5m, failures1m: rep.failures1m },
+    takeovers: m.takeoverSummary(),
   };
 }
 

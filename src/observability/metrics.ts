@@ -18,9 +18,9 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { Logger } from 'pino';
 import { CLIENT_FRAME_TYPES, SERVER_FRAME_TYPES } from '../protocol/mod.js';
 import { VERSION } from '../version.js';
-import { SloTracker } from './slo.js';
+import { SLO_BOUNDS_MS, SloTracker, WINDOWS_MS, bucketOf, quantileFromBuckets } from './slo.js';
 import type { SloTargets } from './slo.js';
-import { KeyedRates, RateWindow } from './windows.js';
+import { KeyedRates, RateWindow, SlotRing } from './windows.js';
 import type { Clock } from './windows.js';
 import { silentLogger } from './logger.js';
 
@@ -154,7 +154,13 @@ export class NodeMetrics {
   readonly appendLatency: Histogram;
   readonly replicationLag: Histogram;
   readonly #replicationFailures: Counter;
+  /** Replication lags of the last 5 minutes in the SLO latency buckets (10-s slots), for /stats' p99. */
+  readonly #lagRing: SlotRing;
+  readonly #replicationFailureRate: RateWindow;
   readonly #failoverAside: Counter;
+  readonly #takeovers: Counter<'home_region' | 'owner_region'>;
+  /** Takeovers this node knows of (home → owner), each counted once: bounded by the regions' pairs. */
+  readonly #takeoverPairs = new Map<string, { readonly home: string; readonly owner: string }>();
   readonly busReconnects: Counter;
   readonly busDisconnects: Counter;
   readonly slowConsumerGaps: Counter;
@@ -176,6 +182,8 @@ export class NodeMetrics {
     this.sendRate = new RateWindow(this.clock);
     this.deliveryRate = new RateWindow(this.clock);
     this.deliveredFrom = new KeyedRates(this.clock, o.regions.length + 1);
+    this.#lagRing = new SlotRing({ slotMs: 10_000, spanMs: WINDOWS_MS['5m'], width: SLO_BOUNDS_MS.length + 1, clock: this.clock });
+    this.#replicationFailureRate = new RateWindow(this.clock);
     o.regions.forEach((r, i) => this.#regionIndex.set(r, i));
     this.#deliveries = new Float64Array(o.regions.length + 1);
     this.registry.setDefaultLabels({ region: o.region, node: o.node });
@@ -309,6 +317,14 @@ export class NodeMetrics {
       help: 'Entries this region acked as local that may not have reached the replica that took its conversations over (kept aside in its log, reported).',
       registers,
     });
+    this.#takeovers = new Counter({
+      name: 'meridian_failover_takeovers_total',
+      help: 'Takeovers this node knows of, each counted once: the conversations homed in home_region are written by owner_region (won here, fenced here, or learned).',
+      labelNames: ['home_region', 'owner_region'],
+      registers,
+    });
+    // Every ordered pair of regions from the start, at 0: increase() sees the first takeover.
+    for (const home of o.regions) for (const owner of o.regions) if (home !== owner) this.#takeovers.inc({ home_region: home, owner_region: owner }, 0);
     new Gauge({
       name: 'meridian_bus_connected',
       help: '1 while this node\'s bus is connected to its region\'s servers, else 0.',
@@ -557,10 +573,40 @@ export class NodeMetrics {
 
   replicated(lagSeconds: number): void {
     this.replicationLag.observe(lagSeconds);
+    this.#lagRing.add(bucketOf(SLO_BOUNDS_MS, lagSeconds * 1000));
   }
 
   replicationFailed(): void {
     this.#replicationFailures.inc();
+    this.#replicationFailureRate.add();
+  }
+
+  /** /stats' replication figures: lag p99 and copies over 5 min (null lag: no copy), failed copies in the last minute. */
+  replicationSummary(): { lagP99Ms: number | null; copies5m: number; failures1m: number } {
+    const counts = this.#lagRing.sum(WINDOWS_MS['5m']);
+    let copies = 0;
+    for (const c of counts) copies += c;
+    return { lagP99Ms: quantileFromBuckets(SLO_BOUNDS_MS, counts, 0.99), copies5m: copies, failures1m: this.#replicationFailureRate.count() };
+  }
+
+  /**
+   * A takeover became known here (src/failover: this region won it, is the fenced home, or heard
+   * of it): the conversations homed in `home` are written by `owner`. A pair is counted once,
+   * however often it is heard (a fence record is never changed or removed).
+   */
+  failoverTakeover(home: string, owner: string): void {
+    const h = this.regions.includes(home) ? home : 'unknown';
+    const o = this.regions.includes(owner) ? owner : 'unknown';
+    const key = `${h}|${o}`;
+    if (this.#takeoverPairs.has(key)) return;
+    this.#takeoverPairs.set(key, { home: h, owner: o });
+    this.#takeovers.inc({ home_region: h, owner_region: o });
+  }
+
+  /** /stats' takeovers: how many this node knows of, which, and the homes this region writes for. */
+  takeoverSummary(): { count: number; known: { home: string; owner: string }[]; writesFor: string[] } {
+    const known = [...this.#takeoverPairs.values()].map((p) => ({ ...p }));
+    return { count: known.length, known, writesFor: known.filter((p) => p.owner === this.region).map((p) => p.home) };
   }
 
   failoverAside(entries: number): void {

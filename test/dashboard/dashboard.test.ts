@@ -7,7 +7,7 @@
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseNodeStats } from '../../src/edge/dashboard/stats.js';
-import { healthState, sloTargetsOf } from '../../src/edge/dashboard/snapshot.js';
+import { healthState, sloTargetsOf, writersOf } from '../../src/edge/dashboard/snapshot.js';
 import type { Snapshot } from '../../src/edge/dashboard/snapshot.js';
 import { MAX_CLIENTS } from '../../src/edge/dashboard/events.js';
 import { startEdge } from '../../src/edge/server/mod.js';
@@ -283,12 +283,27 @@ describe('reading /stats', () => {
       latencyMs: { p50: 1, p95: 5, p99: 9 },
       bus: { status: 'connected', rttMs: { 'us-east': 70 } },
       slo: { ok: true, availability: 0.9995, p95Ms: 5, p99Ms: 9, burnRate5m: 0.1, burnRate1h: 0.2 },
+      replication: { lagP99Ms: 42.5, copies5m: 12, failures1m: 1 },
+      takeovers: { count: 2, known: [{ home: 'ap-southeast', owner: 'eu-west' }, { home: 'us-east' }, 'x', { home: 'us-east', owner: 'eu-west' }], writesFor: ['ap-southeast', 'us-east', 7] },
     });
     expect(full).toMatchObject({ connections: 4, messagesPerSec: 10.5, crossRegion: { 'us-east': 2 }, latencyMs: { p95: 5 }, bus: { rttMs: { 'us-east': 70 } }, slo: { ok: true } });
     expect(full.crossRegion).not.toHaveProperty('ap-southeast');
+    expect(full.replication).toEqual({ lagP99Ms: 42.5, copies5m: 12, failures1m: 1 });
+    // Malformed entries are dropped, the rest kept.
+    expect(full.takeovers).toEqual({ count: 2, known: [{ home: 'ap-southeast', owner: 'eu-west' }, { home: 'us-east', owner: 'eu-west' }], writesFor: ['ap-southeast', 'us-east'] });
     const empty = parseNodeStats({ connections: 'many', latencyMs: null });
-    expect(empty).toMatchObject({ connections: null, messagesPerSec: null, crossRegion: {}, latencyMs: null, bus: null, slo: null });
+    // A node of an older version has no replication or takeovers: null, shown as "–".
+    expect(empty).toMatchObject({ connections: null, messagesPerSec: null, crossRegion: {}, latencyMs: null, bus: null, slo: null, replication: null, takeovers: null });
+    expect(parseNodeStats({ replication: { lagP99Ms: null } }).replication).toEqual({ lagP99Ms: null, copies5m: null, failures1m: null });
     expect(parseNodeStats('nonsense').sessions).toBeNull();
+  });
+
+  it('marks a home written elsewhere from the takeovers any region reports (the home itself may be down)', () => {
+    const owner = parseNodeStats({ takeovers: { count: 1, known: [{ home: 'eu-west', owner: 'us-east' }], writesFor: ['eu-west'] } });
+    const heard = parseNodeStats({ takeovers: { count: 1, known: [{ home: 'eu-west', owner: 'us-east' }], writesFor: [] } });
+    const quiet = parseNodeStats({ takeovers: { count: 0, known: [], writesFor: [] } });
+    expect([...writersOf([null, owner, heard])]).toEqual([['eu-west', 'us-east']]);
+    expect([...writersOf([quiet, null, parseNodeStats({})])]).toEqual([]);
   });
 
   it('reads SLO targets from the topology: none set is null, any one set is a view with the rest null, per region when given', () => {

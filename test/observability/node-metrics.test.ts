@@ -84,7 +84,7 @@ describe('region node metrics', () => {
       s = await json(`${d.urls['us-east']}/stats`);
       return (s['crossRegion'] as Record<string, number>)['eu-west']! > 0;
     }, 'us-east sees the deliveries in eu-west', 5000, 250);
-    expect(Object.keys(s).sort()).toEqual(['bus', 'connections', 'crossRegion', 'deliveriesPerSec', 'latencyMs', 'messagesPerSec', 'node', 'region', 'sessions', 'slo', 'uptimeS'].sort());
+    expect(Object.keys(s).sort()).toEqual(['bus', 'connections', 'crossRegion', 'deliveriesPerSec', 'latencyMs', 'messagesPerSec', 'node', 'region', 'replication', 'sessions', 'slo', 'takeovers', 'uptimeS'].sort());
     expect(s['region']).toBe('us-east');
     // 11 sends (10 + the duplicate) in the last minute.
     expect(s['messagesPerSec']).toBeCloseTo(11 / 60, 3);
@@ -95,6 +95,12 @@ describe('region node metrics', () => {
     expect(bus.status).toBe('connected');
     expect(Object.keys(bus.rttMs).sort()).toEqual(['ap-southeast', 'eu-west']);
     expect(Object.keys(s['slo'] as object).sort()).toEqual(['availability', 'burnRate1h', 'burnRate5m', 'ok', 'p95Ms', 'p99Ms']);
+    // dm:alice:bob is copied from us-east to its replica behind each local ack; nothing was taken over.
+    const rep = s['replication'] as { lagP99Ms: number | null; copies5m: number; failures1m: number };
+    expect(rep.copies5m).toBeGreaterThanOrEqual(1);
+    expect(rep.lagP99Ms).toBeGreaterThan(0);
+    expect(rep.failures1m).toBe(0);
+    expect(s['takeovers']).toEqual({ count: 0, known: [], writesFor: [] });
     const eu = await json(`${d.urls['eu-west']}/stats`);
     expect(eu['deliveriesPerSec']).toBeCloseTo(10 / 60, 3);
     const lat = eu['latencyMs'] as { p50: number; p95: number; p99: number };

@@ -44,6 +44,11 @@ export interface RegionFrame {
    * so the page says "no targets" instead of "met".
    */
   readonly sloTargets: SloTargetsView | null;
+  /**
+   * The region whose nodes write the conversations homed here after a takeover (src/failover),
+   * as any region's /stats reports it; null: this region writes its own.
+   */
+  readonly writtenBy: string | null;
 }
 
 export interface SloTargetsView {
@@ -89,7 +94,18 @@ export function healthState(h: RegionHealth | null, sloOk: boolean | null): { st
   return { state: 'up', detail: null };
 }
 
+/**
+ * Home → the region writing its conversations, from the takeovers every region reports (a home
+ * that is down reports nothing: its replica, or any region that heard of it, does).
+ */
+export function writersOf(stats: readonly (NodeStats | null)[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const s of stats) for (const t of s?.takeovers?.known ?? []) if (t.home !== t.owner) out.set(t.home, t.owner);
+  return out;
+}
+
 export function buildSnapshot(ctx: EdgeContext, stats: RegionStatsPoller, places: readonly Place[], now: number): Snapshot {
+  const writers = writersOf(ctx.topology.regions.map((r) => stats.get(r.name).stats));
   const regions = ctx.topology.regions.map((r): RegionFrame => {
     const h = ctx.urls.has(r.name) ? ctx.monitor.health(r.name) : null;
     const e = stats.get(r.name);
@@ -109,6 +125,7 @@ export function buildSnapshot(ctx: EdgeContext, stats: RegionStatsPoller, places
       stats: state === 'down' ? null : e.stats,
       statsError: e.error,
       sloTargets: sloTargetsOf(ctx.topology, r.name),
+      writtenBy: writers.get(r.name) ?? null,
     };
   });
   const states = new Map(regions.map((r) => [r.name, r.state]));

@@ -26,6 +26,21 @@ export interface SloView {
   readonly burnRate1h: number | null;
 }
 
+export interface ReplicationView {
+  /** p99 of the copy lag (append → held by the replica) over 5 min; null: no copy. */
+  readonly lagP99Ms: number | null;
+  readonly copies5m: number | null;
+  readonly failures1m: number | null;
+}
+
+export interface TakeoversView {
+  readonly count: number | null;
+  /** Takeovers the node knows of: conversations homed in `home` are written by `owner`. */
+  readonly known: readonly { readonly home: string; readonly owner: string }[];
+  /** Homes whose conversations this node's region writes now. */
+  readonly writesFor: readonly string[];
+}
+
 /** One node's /stats, reduced to the fields the dashboard shows; null where not reported. */
 export interface NodeStats {
   readonly node: string | null;
@@ -39,6 +54,8 @@ export interface NodeStats {
   readonly latencyMs: LatencyMs | null;
   readonly bus: { readonly status: string | null; readonly rttMs: Readonly<Record<string, number>> } | null;
   readonly slo: SloView | null;
+  readonly replication: ReplicationView | null;
+  readonly takeovers: TakeoversView | null;
 }
 
 export interface RegionStatsEntry {
@@ -73,12 +90,28 @@ function numbers(v: unknown): Record<string, number> {
   return out;
 }
 
+const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+
+function pairs(v: unknown): { home: string; owner: string }[] {
+  if (!Array.isArray(v)) return [];
+  const out: { home: string; owner: string }[] = [];
+  for (const x of v) {
+    const p = obj(x);
+    const home = str(p?.home);
+    const owner = str(p?.owner);
+    if (home !== null && owner !== null) out.push({ home, owner });
+  }
+  return out;
+}
+
 /** The agreed node /stats shape (docs/observability.md), read defensively. */
 export function parseNodeStats(body: unknown): NodeStats {
   const b = obj(body) ?? {};
   const lat = obj(b.latencyMs);
   const bus = obj(b.bus);
   const slo = obj(b.slo);
+  const rep = obj(b.replication);
+  const tk = obj(b.takeovers);
   return {
     node: str(b.node),
     uptimeS: num(b.uptimeS),
@@ -93,6 +126,8 @@ export function parseNodeStats(body: unknown): NodeStats {
       slo === null
         ? null
         : { ok: bool(slo.ok), availability: num(slo.availability), p95Ms: num(slo.p95Ms), p99Ms: num(slo.p99Ms), burnRate5m: num(slo.burnRate5m), burnRate1h: num(slo.burnRate1h) },
+    replication: rep === null ? null : { lagP99Ms: num(rep.lagP99Ms), copies5m: num(rep.copies5m), failures1m: num(rep.failures1m) },
+    takeovers: tk === null ? null : { count: num(tk.count), known: pairs(tk.known), writesFor: strings(tk.writesFor) },
   };
 }
 

@@ -160,6 +160,11 @@ function renderRegionsOnMap(regions, share) {
     const line = r.state === 'down' ? 'DOWN' : `${num(s?.messagesPerSec)} msg/s · p95 ${ms(s?.latencyMs?.p95)} ms`;
     el('text', { class: 'metric', 'text-anchor': 'middle', y: 24 }, m).textContent = line;
     el('text', { class: 'metric', 'text-anchor': 'middle', y: 36 }, m).textContent = `steering ${pct(share[r.name] ?? 0)}`;
+    // Its conversations taken over: the home no longer writes them, wherever it is.
+    if (r.writtenBy) {
+      m.setAttribute('data-written-by', r.writtenBy);
+      el('text', { class: 'metric taken-over', 'text-anchor': 'middle', y: 48 }, m).textContent = `written by ${r.writtenBy}`;
+    }
     const title = el('title', {}, m);
     title.textContent = `${r.name} (${r.city ?? ''}): ${r.state}${r.detail ? ` — ${r.detail}` : ''}`;
   }
@@ -231,6 +236,8 @@ function makeCard(r) {
   const pill = html('span', 'pill', r.state);
   head.appendChild(pill);
   const detail = html('p', 'detail');
+  const taken = html('p', 'taken-over');
+  taken.hidden = true;
   const dl = html('dl', 'metrics');
   const f = {
     connections: metric(dl, 'Connections'),
@@ -241,6 +248,8 @@ function makeCard(r) {
     rtt: metric(dl, 'Edge → region'),
     share: metric(dl, 'Steering share'),
     slo: metric(dl, 'SLO', 'wide'),
+    replication: metric(dl, 'Replication (lag p99 · failed/min)'),
+    takeovers: metric(dl, 'Takeovers'),
   };
   const actions = html('div', 'actions');
   const down = html('button', '', 'Take down');
@@ -253,9 +262,9 @@ function makeCard(r) {
   up.addEventListener('click', () => void regionAction(r.name, 'up'));
   actions.append(down, up);
   const err = html('div', 'action-error');
-  card.append(head, detail, dl, actions, err);
+  card.append(head, detail, taken, dl, actions, err);
   $('cards').appendChild(card);
-  return { card, pill, detail, f, down, up, err };
+  return { card, pill, detail, taken, f, down, up, err };
 }
 
 function renderCards(regions, share) {
@@ -293,6 +302,7 @@ function renderCards(regions, share) {
       c.f.slo.textContent = `${slo.ok ? 'met' : 'breached'}${avail}${burn}`;
       c.f.slo.className = slo.ok ? 'slo-ok' : 'slo-bad';
     }
+    renderFailover(c, r);
     const p = pending.get(r.name);
     if (p && (Date.now() > p.until || (p.action === 'down' ? r.state === 'down' : r.state === 'up'))) pending.delete(r.name);
     const now = pending.get(r.name);
@@ -301,6 +311,22 @@ function renderCards(regions, share) {
     c.down.textContent = now?.action === 'down' ? 'Taking down…' : 'Take down';
     c.up.textContent = now?.action === 'up' ? 'Bringing up…' : 'Bring up';
   }
+}
+
+/** Replication and takeovers on a card, and the mark of a region whose conversations another writes. */
+function renderFailover(c, r) {
+  const s = r.stats;
+  const rep = s?.replication;
+  c.f.replication.textContent = rep ? `${rep.lagP99Ms === null ? DASH : `${ms(rep.lagP99Ms)} ms`} · ${num(rep.failures1m)}` : DASH;
+  c.f.replication.title = rep ? `copies to the replica region in the last 5 min: ${num(rep.copies5m)}` : '';
+  c.f.replication.className = rep && rep.failures1m > 0 ? 'slo-bad' : '';
+  const t = s?.takeovers;
+  c.f.takeovers.textContent = !t ? DASH : t.writesFor.length > 0 ? `writes for ${t.writesFor.join(', ')}` : t.count === 0 ? 'none' : `${num(t.count)} elsewhere`;
+  c.f.takeovers.title = t ? t.known.map((k) => `${k.home} → ${k.owner}`).join(', ') : '';
+  if (r.writtenBy) c.card.dataset.writtenBy = r.writtenBy;
+  else delete c.card.dataset.writtenBy;
+  c.taken.hidden = !r.writtenBy;
+  c.taken.textContent = r.writtenBy ? `conversations homed here are written by ${r.writtenBy} (taken over)` : '';
 }
 
 function renderSteeringPanel(regions, steering) {
