@@ -223,6 +223,15 @@ export async function startRegionNode(options: RegionNodeOptions): Promise<Regio
     socket.on('error', () => undefined);
     const path = (req.url ?? '/').split('?')[0];
     if (path !== '/ws') return refuse(socket, 404, { error: { code: 'NOT_FOUND', message: 'the WebSocket endpoint is /ws' } });
+    // An upgrade costs a session, a socket and an auth check: limited like HTTP requests, by
+    // address only (its credential comes later, in the auth frame), in a bucket of its own.
+    if (limiter !== undefined) {
+      const admission = limiter.take(`ws|${req.socket.remoteAddress ?? ''}`);
+      if (!admission.ok) {
+        metrics.rateLimit('http');
+        return refuse(socket, 429, { error: { code: 'RATE_LIMITED', message: `too many WebSocket upgrades: at most ${limiter.ratePerSec} per second per address` } }, { 'retry-after': String(admission.retryAfterS) });
+      }
+    }
     if (draining || closed || down) return refuse(socket, 503, { error: { code: 'UNAVAILABLE', message: 'this node is draining: connect to another region' } });
     if (!bus.up) return refuse(socket, 503, { error: { code: 'UNAVAILABLE', message: 'this node lost its bus: connect to another region' } }, bus.retryAfter);
     try {
