@@ -3,6 +3,7 @@
  * one file per store as one region would have. "Restart" closes every handle on the file and
  * opens it again; peers are separate handles (connections) on the same file.
  */
+import { statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -92,6 +93,43 @@ describe('embedded message log', () => {
         code = (err as { code?: unknown }).code;
       }
       expect(code, JSON.stringify(bad)).toBe(ErrorCode.LogInvalidArgument);
+    }
+  });
+
+  it('group commit: the writes of one turn share one commit, each answered on its own', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'meridian-log-'));
+    try {
+      const path = join(dir, 'group.db');
+      // The WAL grows by one frame per page written per commit (below the auto-checkpoint size),
+      // so its size tells one commit of 200 writes from 200 commits.
+      const walFrames = (): number => statSync(`${path}-wal`).size;
+      const log = openSqliteLog({ path });
+      await log.append('warm', { from: 'a', body: 0 });
+      const before = walFrames();
+      for (let i = 0; i < 20; i++) await log.append('one-by-one', { from: 'a', body: i });
+      const oneByOne = walFrames() - before;
+      // 200 appends over 10 conversations in one turn, with a refused store and a read among them.
+      const writes = Array.from({ length: 200 }, (_, i) => log.append(`c${i % 10}`, { from: 'a', body: i, id: `m${i}` }));
+      const refused = log.store({ conversation: 'c0', seq: 99, id: 'x', from: 'a', timestamp: Date.now(), body: 1, headers: {} });
+      const seen = log.last('c3');
+      const results = await Promise.all(writes);
+      const grouped = walFrames() - before - oneByOne;
+      expect(grouped).toBeLessThan(oneByOne);
+      expect(await seen).toBe(20); // the read was called after the 200 appends: it sees them
+      await expect(refused).rejects.toMatchObject({ code: ErrorCode.LogOutOfOrder });
+      for (let c = 0; c < 10; c++) {
+        const seqs = results.filter((r) => r.conversation === `c${c}`).map((r) => r.seq);
+        expect(seqs).toEqual(Array.from({ length: 20 }, (_, i) => i + 1)); // dense, in call order
+      }
+      // Writes still queued when the log closes are committed, not dropped.
+      const late = log.append('late', { from: 'a', body: 1 });
+      await log.close();
+      expect((await late).seq).toBe(1);
+      const again = openSqliteLog({ path });
+      expect(await again.last('late')).toBe(1);
+      await again.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 
