@@ -130,7 +130,8 @@ export class BusMessaging implements Messaging {
       call: (region, req, timeoutMs) => this.#call(region, req, timeoutMs),
       maxPayload: this.#bus.maxPayload,
       metrics: opts.metrics,
-      onError: (err, conversation, replica) => opts.metrics?.log.warn({ event: 'replication_behind', conversation, replica, err: String(err) }, 'copy to the replica region failed; retrying'),
+      // With the trace ids of the send whose copy failed (a retry's failure has none).
+      onError: (err, conversation, replica, trace) => opts.metrics?.log.warn({ event: 'replication_behind', conversation, replica, err: String(err), ...trace }, 'copy to the replica region failed; retrying'),
     });
     this.#fanout = new Fanout(this.#bus, (c, after, upTo) => this.#fillGap(c, after, upTo), opts.gapWaitMs ?? 100, opts.metrics, (c, seq) => this.#saw(c, seq));
     this.#rpcSub = this.#bus.subscribe(subjects.logRpc(this.region), (m) => void this.#serve(m), { queue: RPC_QUEUE });
@@ -315,7 +316,7 @@ export class BusMessaging implements Messaging {
       } catch (err) {
         throw new MeridianError(ErrorCode.MsgUnavailable, `${conversation} seq ${r.seq} is stored in ${this.region}, but more than ${this.#replication.maxUnreplicated} of its messages are not at the replica yet (retry with the same clientMsgId)`, { cause: err, details: { conversation, seq: r.seq, replicas: own.next } });
       }
-    } else if (!r.duplicate) this.#replicator.replicateLater(conversation, r.seq, entry);
+    } else if (!r.duplicate) this.#replicator.replicateLater(conversation, r.seq, entry, traceFields(parent));
     // A retry publishes again: its first attempt may have stored the message and failed before
     // publishing (a copy that could not be made). Nodes and clients drop a seq they already have.
     const original = r.duplicate ? (await this.#log.read(conversation, { after: r.seq - 1, limit: 1 }).catch(() => []))[0] : undefined;
@@ -474,7 +475,8 @@ export class BusMessaging implements Messaging {
         return this.#localPending(req.user, req.region ?? this.region);
       case 'aside':
         this.#parse(req.conversation);
-        return this.#storeAsideEvent(req.conversation, req.region, req.fromSeq, req.toSeq);
+        // The old home's report span is the parent: its failover_aside line and ours share a trace.
+        return this.#storeAsideEvent(req.conversation, req.region, req.fromSeq, req.toSeq, extractContext(headers));
       case 'replicate': {
         const c = this.#parse(req.conversation);
         // Copies come only from the conversation's owner: a fenced old home is refused.
@@ -658,22 +660,32 @@ export class BusMessaging implements Messaging {
       const last = await this.#log.last(conversation).catch(() => copied);
       if (last <= copied) continue;
       this.#metrics?.failoverAside(last - copied);
-      this.#metrics?.log.warn({ event: 'failover_aside', conversation, owner, fromSeq: copied + 1, toSeq: last }, `${conversation}: seqs ${copied + 1}–${last} were acked here but may not have reached ${owner}; they stay in this region's log`);
-      void this.#tellOwnerAside(owner, conversation, copied + 1, last);
+      // One trace per report, from this line to the event the owner writes (and its lines).
+      const parent = activeContext();
+      const span = startSpan('meridian.failover.aside', SpanKind.CLIENT, parent, { 'meridian.region': this.region, 'meridian.owner': owner, 'meridian.from_seq': copied + 1, 'meridian.to_seq': last });
+      const ctx = withSpan(parent, span);
+      this.#metrics?.log.warn({ event: 'failover_aside', conversation, owner, fromSeq: copied + 1, toSeq: last, ...traceFields(ctx) }, `${conversation}: seqs ${copied + 1}–${last} were acked here but may not have reached ${owner}; they stay in this region's log`);
+      void this.#tellOwnerAside(owner, conversation, copied + 1, last, ctx).then((err) => (err === undefined ? span.end() : failSpan(span, err)));
     }
   }
 
-  /** Ask the new owner to write the `failover_aside` event; retried while it does not answer. */
-  async #tellOwnerAside(owner: string, conversation: string, fromSeq: number, toSeq: number): Promise<void> {
+  /**
+   * Ask the new owner to write the `failover_aside` event (the report's trace in the request);
+   * retried while it does not answer. Resolves to the last error when it never took it.
+   */
+  async #tellOwnerAside(owner: string, conversation: string, fromSeq: number, toSeq: number, trace: Context): Promise<unknown> {
+    let last: unknown;
     for (let attempt = 0; attempt < ASIDE_ATTEMPTS && !this.#closed; attempt++) {
       try {
-        await this.#call(owner, { op: 'aside', conversation, region: this.region, fromSeq, toSeq });
-        return;
+        await this.#call(owner, { op: 'aside', conversation, region: this.region, fromSeq, toSeq }, this.#rpcTimeoutMs, trace);
+        return undefined;
       } catch (err) {
-        if (attempt === ASIDE_ATTEMPTS - 1) this.#metrics?.log.warn({ event: 'failover_aside_unreported', conversation, owner, err: (err as Error).message }, `${conversation}: ${owner} did not take the failover_aside event`);
+        last = err;
+        if (attempt === ASIDE_ATTEMPTS - 1) this.#metrics?.log.warn({ event: 'failover_aside_unreported', conversation, owner, err: (err as Error).message, ...traceFields(trace) }, `${conversation}: ${owner} did not take the failover_aside event`);
         await new Promise((r) => setTimeout(r, Math.min(30_000, 500 * 2 ** attempt)).unref());
       }
     }
+    return last;
   }
 
   /**
@@ -682,16 +694,16 @@ export class BusMessaging implements Messaging {
    * in order and in history, which seqs may hold messages they will not find here. Idempotent:
    * the same report has the same message id.
    */
-  async #storeAsideEvent(conversation: string, region: string, fromSeq: number, toSeq: number): Promise<SendResult> {
+  async #storeAsideEvent(conversation: string, region: string, fromSeq: number, toSeq: number, parent: Context): Promise<SendResult> {
     const id = messageIdOf(conversation, SYSTEM_SENDER, `failover-aside:${region}:${fromSeq}-${toSeq}`);
     const body = { region, fromSeq, toSeq, count: toSeq - fromSeq + 1 };
-    const { r, own, headers } = await this.#appendAsOwner(conversation, { id, from: SYSTEM_SENDER, body, headers: { [REGION_HEADER]: this.region, [EVENT_HEADER]: 'failover_aside' } }, activeContext());
+    const { r, own, headers } = await this.#appendAsOwner(conversation, { id, from: SYSTEM_SENDER, body, headers: { [REGION_HEADER]: this.region, [EVENT_HEADER]: 'failover_aside' } }, parent);
     if (!r.duplicate) {
       const entry = { conversation, seq: r.seq, id: r.id, from: SYSTEM_SENDER, timestamp: r.timestamp, body, headers };
-      if (own.next.length > 0) this.#replicator.replicateLater(conversation, r.seq, entry);
+      if (own.next.length > 0) this.#replicator.replicateLater(conversation, r.seq, entry, traceFields(parent));
       this.#publishToParticipants(conversation, enc.encode(encodeMessage(storedFromEntry(entry))));
     }
-    this.#metrics?.log.info({ event: 'failover_aside_event', conversation, region, fromSeq, toSeq, seq: r.seq }, `${conversation}: recorded that ${region} holds seqs ${fromSeq}–${toSeq} aside`);
+    this.#metrics?.log.info({ event: 'failover_aside_event', conversation, region, fromSeq, toSeq, seq: r.seq, ...traceFields(parent) }, `${conversation}: recorded that ${region} holds seqs ${fromSeq}–${toSeq} aside`);
     return { messageId: r.id, conversation, seq: r.seq, timestamp: r.timestamp, duplicate: r.duplicate, home: this.region, durability: 'local' };
   }
 

@@ -22,6 +22,9 @@ import type { NodeMetrics } from '../observability/metrics.js';
 import type { RpcRequest } from './rpc.js';
 import { fittingPrefix } from './fit.js';
 
+/** Trace ids for log lines (src/observability/tracing.ts `traceFields`). */
+type TraceIds = { readonly traceId?: string; readonly spanId?: string };
+
 const RETRY_MS = 1000;
 const MAX_ROUNDS = 8;
 
@@ -36,8 +39,11 @@ export interface ReplicatorDeps {
   /** Largest bus payload: pages of entries are cut to fit it. */
   readonly maxPayload: number;
   readonly metrics?: NodeMetrics | undefined;
-  /** Background failures (a `local` copy that could not be made yet). */
-  readonly onError?: (err: unknown, conversation: string, replica: string) => void;
+  /**
+   * Background failures (a `local` copy that could not be made yet); `trace`: the ids of the
+   * traced send that asked for the copy (none for the retries, which run on their own).
+   */
+  readonly onError?: (err: unknown, conversation: string, replica: string, trace?: TraceIds) => void;
 }
 
 export class Replicator {
@@ -110,14 +116,14 @@ export class Replicator {
   }
 
   /** A `local` copy: in the background; a failure is retried until the replica catches up. */
-  replicateLater(conversation: string, seq: number, entry?: LogEntry): void {
+  replicateLater(conversation: string, seq: number, entry?: LogEntry, trace?: TraceIds): void {
     const appendedAt = performance.now();
     this.replicate(conversation, seq, entry, appendedAt).catch((err: unknown) => {
       this.#d.metrics?.replicationFailed();
       // The retry pages from the log, not from the entries in hand: by then retention (or
       // erasure) may have removed some at the home, and those must not reach the replica.
       this.#waiting.delete(conversation);
-      this.#d.onError?.(err, conversation, this.#d.replicasOf(conversation)[0] ?? '?');
+      this.#d.onError?.(err, conversation, this.#d.replicasOf(conversation)[0] ?? '?', trace);
       this.#behind.set(conversation, Math.max(seq, this.#behind.get(conversation) ?? 0));
       this.#arm();
     });

@@ -4,12 +4,18 @@
  * `component: "edge"`), an `event` name, and the trace ids when the event happened inside a
  * traced operation. Level: `--log-level`, else env `MERIDIAN_LOG_LEVEL`, else `info`.
  *
+ * Trace ids: a line about a traced operation gets `traceId`/`spanId` from its caller, which
+ * passes its context explicitly (src/observability/tracing.ts: Meridian never reads the active
+ * context across awaits). Any other line logged inside an active span of the application (with a
+ * context manager registered) gets that span's ids from the mixin below; the caller's win.
+ *
  * Lines go to stderr by default (stdout carries `meridian up --json`'s one line), synchronously
  * so they are not lost at exit.
  */
 import { pino } from 'pino';
 import type { DestinationStream, Logger } from 'pino';
 import { ErrorCode, MeridianError } from '../errors/mod.js';
+import { activeContext, traceFields } from './tracing.js';
 
 export type { Logger };
 
@@ -36,16 +42,30 @@ export interface LoggerOptions {
 }
 
 let defaultLevel: LogLevel | undefined;
+let defaultDestination: DestinationStream | undefined;
 
 /** Set the level of loggers created without one (the CLI calls this once from its flag). */
 export function setDefaultLogLevel(level: LogLevel): void {
   defaultLevel = level;
 }
 
+/**
+ * Where loggers created without a destination write (undefined: stderr again). For a process
+ * that wants every component's lines in one stream, e.g. a test reading the nodes' and the edge's.
+ */
+export function setDefaultLogDestination(dest: DestinationStream | undefined): void {
+  defaultDestination = dest;
+}
+
 export function createLogger(opts: LoggerOptions = {}): Logger {
   const level = opts.level ?? defaultLevel ?? resolveLogLevel(undefined);
-  const dest = opts.destination ?? pino.destination({ fd: 2, sync: true });
-  return pino({ level, base: { ...opts.base }, timestamp: pino.stdTimeFunctions.isoTime, messageKey: 'msg' }, dest);
+  const dest = opts.destination ?? defaultDestination ?? pino.destination({ fd: 2, sync: true });
+  return pino({ level, base: { ...opts.base }, timestamp: pino.stdTimeFunctions.isoTime, messageKey: 'msg', mixin: activeTraceFields }, dest);
+}
+
+/** The active span's ids (an application's span, with a context manager), else nothing. */
+function activeTraceFields(): { traceId?: string; spanId?: string } {
+  return traceFields(activeContext());
 }
 
 /** A logger that writes nothing (tests that do not look at logs, benches). */
