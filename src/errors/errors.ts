@@ -73,6 +73,8 @@ export const ErrorCode = {
   PresenceClosed: 'PRESENCE_CLOSED',
   // region node (src/node): configuration and authentication
   NodeInvalidConfig: 'NODE_INVALID_CONFIG',
+  /** A browser `Origin` the node's origins do not list: its WebSocket upgrade is refused 403. */
+  OriginNotAllowed: 'ORIGIN_NOT_ALLOWED',
   AuthFailed: 'AUTH_FAILED',
   AuthExpired: 'AUTH_EXPIRED',
   // services: proxy, functions, DLQ (src/services)

@@ -17,6 +17,7 @@ import type { HttpModule } from '../runtime/http-module.js';
 import type { KeyRing } from '../keys/ring.js';
 import type { NodeMetrics } from '../observability/metrics.js';
 import type { Topology } from '../topology/mod.js';
+import { nodeOrigins } from '../topology/mod.js';
 
 export interface AuthOptions {
   /** Shared secret for HS256 tokens. */
@@ -83,7 +84,10 @@ export interface RegionNodeOptions {
    * endpoints refuse everyone.
    */
   readonly keys?: KeyRing;
-  /** Browser origins allowed to open WebSockets (`https://app.example.com`); absent: any. */
+  /**
+   * Browser origins allowed to open WebSockets (`https://app.example.com`); absent: the
+   * topology's `origins:` (src/topology/origins.ts), and without that any.
+   */
   readonly origins?: readonly string[];
   /**
    * HTTP requests per credential and client address (`/health`, `/ready` and `/metrics` are not
@@ -215,7 +219,7 @@ export function resolveNodeOptions(o: RegionNodeOptions, randomId: string): Reso
     auth,
     adminToken: o.adminToken,
     keys: o.keys,
-    origins: o.origins,
+    origins: o.origins ?? nodeOrigins(o.topology.origins),
     httpRateLimit,
     limits,
     rateLimit,

@@ -8,10 +8,12 @@
  * off (frames are written pre-framed to many sockets, and it costs memory per connection);
  * UTF-8 is checked by the frame parser, so invalid text is a BAD_FRAME error, not a close.
  */
+import { STATUS_CODES } from 'node:http';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
+import { ErrorCode } from '../errors/mod.js';
 import { CloseCode, SUBPROTOCOL } from '../protocol/mod.js';
 import type { NodeContext } from './context.js';
 import { Session } from './session.js';
@@ -41,7 +43,7 @@ export class WsEndpoint {
     const origin = req.headers.origin;
     const allowed = this.ctx.opts.origins;
     if (allowed !== undefined && origin !== undefined && !allowed.includes(origin)) {
-      refuse(socket, 403, { name: 'ORIGIN_NOT_ALLOWED', origin: origin.slice(0, 200) });
+      refuse(socket, 403, { error: { code: ErrorCode.OriginNotAllowed, message: `origin ${JSON.stringify(origin.slice(0, 200))} may not open WebSockets here` } });
       return;
     }
     const offered = req.headers['sec-websocket-protocol'];
@@ -67,7 +69,7 @@ export class WsEndpoint {
 export function refuse(socket: Duplex, status: number, body: unknown, headers: Readonly<Record<string, string>> = {}): void {
   if (socket.destroyed) return;
   const text = JSON.stringify(body);
-  const phrase = ({ 400: 'Bad Request', 404: 'Not Found', 503: 'Service Unavailable' } as Record<number, string>)[status] ?? 'Error';
+  const phrase = STATUS_CODES[status] ?? 'Error';
   const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
   socket.end(`HTTP/1.1 ${status} ${phrase}\r\nConnection: close\r\n${extra}Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
 }

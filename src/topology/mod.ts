@@ -1,6 +1,7 @@
 export { TopologySchema, RegionSchema, DEFAULT_WEIGHTS, REGION_NAME } from './schema.js';
 export type { Topology, Region, RoutingWeights, ResidencyRule, PolicyDecl, ServiceDecl, FunctionDecl, RetentionRule, SloTargetsDecl } from './schema.js';
 export { sloTargetsFor } from './slo.js';
+export { nodeOrigins, edgeCors, originEntryProblem } from './origins.js';
 export { retentionPolicy, policyOf, strictest } from './retention.js';
 export { parseTopology, loadTopology, formatProblem, TopologyError } from './load.js';
 export { topologyWarnings } from './validate.js';

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { DeploySchema } from './deploy/schema.js';
+import { originEntryProblem } from './origins.js';
 
 export const REGION_NAME = /^[a-z][a-z0-9-]{0,62}$/;
 const regionName = z.string().regex(REGION_NAME, 'region names are lower-case letters, digits and dashes, starting with a letter (they become NATS cluster names)');
@@ -140,6 +141,18 @@ export const EgressSchema = z.strictObject({
   only: z.boolean().default(false),
 });
 
+/**
+ * Browser origins allowed to use the deployment (src/topology/origins.ts): the default of the
+ * nodes' WebSocket check and the edge's CORS and WebSocket check. `*` is any origin (without
+ * credentials at the edge) and stands alone; an empty list lets no browser page in.
+ */
+export const OriginsSchema = z
+  .array(z.string().superRefine((s, ctx) => {
+    const problem = originEntryProblem(s);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+  }))
+  .refine((l) => !l.includes('*') || l.length === 1, { message: '"*" (any origin) stands alone: remove the other entries or the "*"' });
+
 export const FunctionDeclSchema = z.strictObject({
   /** Desired replicas per region (GET /v1/functions reports live against it). */
   placement: z.record(z.string(), z.number().int().min(0, 'replicas must be >= 0')).default({}),
@@ -218,6 +231,7 @@ export const TopologySchema = z.strictObject({
   services: z.record(serviceName, ServiceDeclSchema).optional(),
   functions: z.record(serviceName, FunctionDeclSchema).optional(),
   egress: EgressSchema.default({ allow: [], allowLoopback: false, only: false }),
+  origins: OriginsSchema.optional(),
   placement: PlacementSchema.default({ conversations: [] }),
   replication: ReplicationSchema.default({ replicas: 1, durability: 'local', allow: ['local', 'replicated'], failoverAfterMs: 3000, maxUnreplicated: 100, conversations: [] }),
   retention: RetentionSchema.default({ conversations: [] }),

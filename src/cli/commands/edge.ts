@@ -30,7 +30,8 @@ Runs the edge: GET /v1/route, WebSocket /ws and HTTP /v1/* proxied to the steere
   --region LIST        the same as --regions (older name)
   --trust-proxy LIST   proxies whose X-Forwarded-For is believed (CIDRs, loopback, ...)
   --cors LIST          allowed browser origins, comma separated (credentials allowed), or * (any
-                       origin, without credentials)
+                       origin, without credentials); for CORS and WebSocket upgrades. Default: the
+                       topology's origins:, else no CORS headers and WebSockets from any origin
   --keys FILE          API keys made by \`meridian keys create\` (or env MERIDIAN_KEYS_FILE), the same
                        file the region nodes read: the admin endpoints (POST /v1/admin/regions/NAME/down|up|drain,
                        the dashboard feed) need Authorization: Bearer <key> with the admin scope.

@@ -62,7 +62,8 @@ Runs the region node of region NAME: WebSocket /ws, HTTP /v1/*, /health, /ready,
                          least 16 characters (or env MERIDIAN_ADMIN_TOKEN). Without it and without
                          --keys a token is generated and printed
   --origins LIST         browser origins allowed to open WebSockets, comma separated
-                         (https://app.example.com,...); others get 403. Default: any
+                         (https://app.example.com,...); others get 403. Default: the
+                         topology's origins:, else any
   --log-level L          trace|debug|info|warn|error|fatal|silent for the JSON log lines on stderr
                          (default: env MERIDIAN_LOG_LEVEL, else info)
   --otlp URL             send traces to an OpenTelemetry collector (OTLP/HTTP, e.g.

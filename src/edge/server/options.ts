@@ -6,6 +6,7 @@
  */
 import { ErrorCode, MeridianError } from '../../errors/mod.js';
 import type { Topology } from '../../topology/mod.js';
+import { edgeCors } from '../../topology/mod.js';
 import type { GeoIp } from '../geoip.js';
 import type { Clock, OutlierConfig, ProbeConfig } from '../health/types.js';
 import type { KeyRing } from '../../keys/ring.js';
@@ -47,7 +48,10 @@ export interface EdgeOptions {
   readonly trustedProxies?: readonly string[];
   readonly probe?: Partial<ProbeConfig>;
   readonly outlier?: Partial<OutlierConfig>;
-  /** No CORS headers unless set. */
+  /**
+   * Allowed browser origins, for CORS and WebSocket upgrades. Absent: the topology's `origins:`
+   * (src/topology/origins.ts); without either, no CORS headers and WebSockets from any origin.
+   */
   readonly cors?: CorsOptions;
   /** Per-client-IP token bucket; default 100/s with bursts of 200; false disables it. */
   readonly rateLimit?: RateLimitOptions | false;
@@ -113,4 +117,11 @@ export function parseRegionList(text: string): Record<string, string> {
     out[part.slice(0, eq)] = part.slice(eq + 1);
   }
   return out;
+}
+
+/** `options` with `cors` from the topology's `origins:` when none is given (a flag wins). */
+export function withTopologyCors(options: EdgeOptions): EdgeOptions {
+  if (options.cors !== undefined) return options;
+  const cors = edgeCors(options.topology.origins);
+  return cors === undefined ? options : { ...options, cors };
 }

@@ -19,7 +19,7 @@ import type { EdgeContext } from './context.js';
 import { applyCors, originAllowed } from './cors.js';
 import { stopDrains } from './drain.js';
 import { RegionLoad } from './load.js';
-import { checkRegionUrls, DEFAULT_AFFINITY_COOKIE, DEFAULT_EDGE_PORT, DEFAULT_RATE_LIMIT } from './options.js';
+import { checkRegionUrls, DEFAULT_AFFINITY_COOKIE, DEFAULT_EDGE_PORT, DEFAULT_RATE_LIMIT, withTopologyCors } from './options.js';
 import type { EdgeOptions } from './options.js';
 import { createAgents, proxyHttp } from './proxy-http.js';
 import { WsProxy } from './proxy-ws.js';
@@ -49,7 +49,10 @@ function splitUrl(raw: string | undefined): { path: string; query: () => URLSear
   return { path: q < 0 ? s : s.slice(0, q), query: () => new URLSearchParams(q < 0 ? '' : s.slice(q + 1)) };
 }
 
-export async function startEdge(options: EdgeOptions): Promise<Edge> {
+export async function startEdge(given: EdgeOptions): Promise<Edge> {
+  // Every reader of `options.cors` (CORS, the WebSocket check, /v1/candidates, the proxy's
+  // header filter) sees the topology's origins when no list was given.
+  const options = withTopologyCors(given);
   const urls = checkRegionUrls(options.topology, options.regionUrls);
   const trusted = trustedProxies(options.trustedProxies ?? []);
   const geoip = options.geoip === undefined ? await openGeoIp() : options.geoip;
