@@ -42,8 +42,10 @@ export async function handleErasures(c: ErasureRouteContext, req: IncomingMessag
     return true;
   }
   if (path === '/v1/erasures/keys') {
-    if (method !== 'GET' && method !== 'HEAD') sendError(res, 405, 'METHOD_NOT_ALLOWED', `${path} takes GET`, { allow: 'GET' });
-    else sendJson(res, 200, await erasure.jwks());
+    if (method !== 'GET' && method !== 'HEAD') {
+      req.resume();
+      sendError(res, 405, 'METHOD_NOT_ALLOWED', `${path} takes GET`, { allow: 'GET' });
+    } else sendJson(res, 200, await erasure.jwks());
     return true;
   }
   const m = BY_ID.exec(path);
@@ -66,7 +68,13 @@ export async function handleErasures(c: ErasureRouteContext, req: IncomingMessag
   }
   const actor = operatorActor(caller);
   if (m !== null) {
-    const id = decodeURIComponent(m[1]!);
+    // Malformed percent-encoding is a bad id (400), not a URIError (500): found by the fuzz suite.
+    let id = '';
+    try {
+      id = decodeURIComponent(m[1]!);
+    } catch {
+      // stays '': refused below
+    }
     if (!ERASURE_ID.test(id)) sendError(res, 400, 'INVALID_FIELD', 'id: not an erasure id (er_…)');
     else {
       const status = await erasure.status(id);
@@ -89,14 +97,24 @@ export async function handleErasures(c: ErasureRouteContext, req: IncomingMessag
   return true;
 }
 
-/** The body's subject, or undefined after answering 400/413. */
+/**
+ * The body's subject, or undefined after answering 400/413. A declared oversize body is drained
+ * and the connection kept; one found too large while reading is answered with `Connection:
+ * close`, since leaving the loop destroys the request with its socket, and a keep-alive client
+ * that reused that socket would see its next request reset (found by the fuzz suite).
+ */
 async function readSubject(req: IncomingMessage, res: ServerResponse, maxIdLength: number): Promise<ErasureSubject | undefined> {
+  if (Number(req.headers['content-length'] ?? '0') > MAX_BODY) {
+    req.resume();
+    sendError(res, 413, 'FRAME_TOO_LARGE', `the body exceeds ${MAX_BODY} bytes`);
+    return undefined;
+  }
   const chunks: Buffer[] = [];
   let n = 0;
   for await (const chunk of req) {
     n += (chunk as Buffer).length;
     if (n > MAX_BODY) {
-      sendError(res, 413, 'FRAME_TOO_LARGE', `the body exceeds ${MAX_BODY} bytes`);
+      sendError(res, 413, 'FRAME_TOO_LARGE', `the body exceeds ${MAX_BODY} bytes`, { connection: 'close' });
       return undefined;
     }
     chunks.push(chunk as Buffer);

@@ -16,6 +16,8 @@ export interface FuzzTarget {
   readonly url: string;
   readonly adminToken: string;
   readonly workerToken: string;
+  /** An API key with the `erase` scope only (src/keys). */
+  readonly eraseKey: string;
   /** Valid and expired client tokens to mix in. */
   readonly userToken: string;
   readonly expiredToken: string;
@@ -44,12 +46,15 @@ const ROUTES = [
   '/v1/workers', '/v1/workers/{id}', '/v1/workers/{id}/heartbeat',
   '/v1/services', '/v1/services/{id}', '/v1/services/{id}/endpoints', '/v1/services/{id}/{id}',
   '/v1/functions', '/v1/functions/{id}', '/v1/invocations/{id}',
-  '/v1/dlq', '/v1/dlq/{id}', '/v1/dlq/{id}/replay', '/v1/admin/drain', '/v1/nope', '/v2/x',
+  '/v1/dlq', '/v1/dlq/{id}', '/v1/dlq/{id}/replay', '/v1/admin/drain', '/v1/audit',
+  '/v1/erasures', '/v1/erasures/{erasure}', '/v1/erasures/keys', '/v1/nope', '/v2/x',
 ];
+/** Erasure ids: well-formed (unknown: 404), malformed (400), junk. */
+const ERASURE_IDS = ['er_AAAAAAAAAAAAAAAAAAAAAAAA', 'er_short', 'er_' + 'x'.repeat(70), 'keys', 'er_%zz', '%00'];
 const SEGMENTS = ['alice', 'bob', 'echo', 'f', 'x', '', '..', '%2e%2e', '%', '%zz', '%E0%A4%A', 'a'.repeat(300), '~', 'dm:alice:bob', 'room:r', '%00', 'ü', '*', '>', '.', 'a.b'];
 const METHODS = ['GET', 'GET', 'POST', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'HEAD'];
 const TYPES = ['application/json', 'application/cloudevents+json', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', '', 'application/json; charset=latin1'];
-const QUERIES = ['', '?after=0&limit=10', '?limit=-1', '?limit=99999999999', '?after=x', '?from=mars', '?function=f&limit=a', '?a=%zz'];
+const QUERIES = ['', '?after=0&limit=10', '?limit=-1', '?limit=99999999999', '?after=x', '?from=mars', '?function=f&limit=a', '?a=%zz', '?before=x&action=auth.refused', '?limit=0', '?limit=3&action='];
 
 function randomJson(r: Rng, depth: number): unknown {
   switch (r.int(depth > 4 ? 6 : 9)) {
@@ -69,29 +74,39 @@ function randomJson(r: Rng, depth: number): unknown {
   }
 }
 
-function body(r: Rng): Buffer {
-  switch (r.int(8)) {
+const ERASURE_BODIES = ['{"user":"alice"}', '{"conversation":"dm:alice:bob"}', '{"conversation":"room:r"}', '{"user":"a","conversation":"room:r"}', '{"user":""}', '{"conversation":"dm:bob:alice"}', '{"user":"alice","why":1}'];
+
+function body(r: Rng, path: string): Buffer {
+  // Erasure requests mostly get erasure-shaped bodies, so the handler behind the checks runs.
+  if (path.startsWith('/v1/erasures') && r.next() < 0.6) return Buffer.from(r.pick(ERASURE_BODIES));
+  switch (r.int(9)) {
     case 0: return Buffer.alloc(0);
     case 1: return Buffer.from('{"a":'.repeat(2000) + '1' + '}'.repeat(2000));
     case 2: return Buffer.from([0xff, 0xfe, 0xc3, 0x28, 0x7b]);
     case 3: return Buffer.from(`{"id":"w${r.int(5)}","services":[{"name":"echo","url":"${r.pick(['http://127.0.0.1:1', 'http://169.254.169.254', 'http://10.0.0.1', 'ftp://x', 'http://metadata.google.internal'])}"}]}`);
     case 4: return Buffer.from(JSON.stringify({ to: { user: 'bob' }, body: randomJson(r, 0), clientMsgId: `k${r.int(50)}`, from: 'alice' }));
     case 5: return Buffer.from('x'.repeat(r.int(3) === 0 ? 200_000 : 100));
+    case 6: return Buffer.from(r.pick(ERASURE_BODIES));
     default: return Buffer.from(JSON.stringify(randomJson(r, 0)));
   }
 }
 
 export function generate(r: Rng, t: FuzzTarget): FuzzRequest {
   let path = r.pick(ROUTES);
-  while (path.includes('{')) path = path.replace(/\{(id|conv)\}/, (_m, kind: string) => (kind === 'conv' ? r.pick(['dm:alice:bob', 'room:r', 'bad', '%zz']) : encodeURIComponentMaybe(r, r.pick(SEGMENTS))));
+  while (path.includes('{')) {
+    path = path.replace(/\{(id|conv|erasure)\}/, (_m, kind: string) => (kind === 'conv' ? r.pick(['dm:alice:bob', 'room:r', 'bad', '%zz']) : kind === 'erasure' ? r.pick(ERASURE_IDS) : encodeURIComponentMaybe(r, r.pick(SEGMENTS))));
+  }
   path += r.pick(QUERIES);
   const headers: Record<string, string> = {};
-  switch (r.int(8)) {
+  switch (r.int(10)) {
     case 0: headers['authorization'] = `Bearer ${t.adminToken}`; break;
     case 1: headers['authorization'] = `Bearer ${t.workerToken}`; break;
     case 2: headers['authorization'] = `Bearer ${t.userToken}`; break;
     case 3: headers['authorization'] = `Bearer ${t.expiredToken}`; break;
     case 4: headers['authorization'] = r.pick(['Bearer', 'Basic YTpi', 'Bearer a b', `Bearer ${'x'.repeat(9000)}`]); break;
+    case 5: headers['authorization'] = `Bearer ${t.eraseKey}`; break;
+    // Key-shaped but unknown (a revoked key looks like this): 401, never tried as a JWT.
+    case 6: headers['authorization'] = `Bearer ${t.eraseKey.slice(0, -2)}${t.eraseKey.endsWith('AA') ? 'BB' : 'AA'}`; break;
     default: break;
   }
   const type = r.pick(TYPES);
@@ -105,7 +120,7 @@ export function generate(r: Rng, t: FuzzTarget): FuzzRequest {
   // Draining with the real admin token works (and ends the run): only its refusals are fuzzed.
   if (path.startsWith('/v1/admin/') && headers['authorization'] === `Bearer ${t.adminToken}`) delete headers['authorization'];
   const method = r.pick(METHODS);
-  return { method, path, headers, body: method === 'GET' || method === 'HEAD' ? '' : body(r).toString('base64') };
+  return { method, path, headers, body: method === 'GET' || method === 'HEAD' ? '' : body(r, path).toString('base64') };
 }
 
 function encodeURIComponentMaybe(r: Rng, s: string): string {
