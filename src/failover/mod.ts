@@ -23,6 +23,9 @@
  * delays (durations are measured on each side's monotonic clock). `failoverAfterMs` must exceed
  * `leaseMs` so a healthy home is never overtaken by a slow probe.
  *
+ * Silence is counted in this process's running time (`#catchUp`): a stalled event loop could read
+ * no answers, so the time it stalled is no evidence against the regions it did not hear.
+ *
  * Old home: a region that finds itself fenced for a pair forwards those conversations to the new
  * owner and refuses copies and writes for them (`MSG_FENCED`, retryable). Entries it had acked as
  * `local` that never reached the replica stay in its own log only (see docs/architecture.md,
@@ -39,6 +42,9 @@ const enc = new TextEncoder();
 const dec = new TextDecoder();
 const QUEUE = 'failover';
 const STARTUP_GRACE_MS = 30_000;
+/** The stall watch's period, and the lateness below which a timer is on time (see `#catchUp`). */
+const BEAT_MS = 20;
+const STALL_SLACK_MS = 10;
 
 export interface FailoverOptions {
   readonly bus: Bus;
@@ -89,7 +95,10 @@ export class Failover {
   readonly #readyAt = new Map<string, number>();
   /** Last time each other region answered a probe (monotonic ms). */
   readonly #heard = new Map<string, number>();
-  readonly #startedAt = performance.now();
+  #startedAt = performance.now();
+  /** When the stall watch last ran (monotonic ms); see `#catchUp`. */
+  #lastBeat = performance.now();
+  #beat: NodeJS.Timeout | undefined;
   #leaseUntil = 0;
   #kv: Kv | undefined;
   /** Other regions' fence buckets, opened on first read. */
@@ -113,6 +122,9 @@ export class Failover {
   /** Answer probes and claims, open this region's fence bucket (retried in the background), start the rounds. */
   async start(): Promise<void> {
     this.#sub = this.#bus.subscribe(subjects.failover(this.region), (m) => void this.#serve(m), { queue: QUEUE });
+    this.#lastBeat = performance.now();
+    this.#beat = setInterval(() => this.#catchUp(), BEAT_MS);
+    this.#beat.unref();
     await this.#openBucket().catch((err: unknown) => this.#o.onError?.(err));
     // The first lease round runs before start() resolves, so a healthy home can write at once.
     await this.#tick();
@@ -122,6 +134,7 @@ export class Failover {
   close(): void {
     this.#closed = true;
     if (this.#timer) clearTimeout(this.#timer);
+    if (this.#beat) clearInterval(this.#beat);
     this.#sub?.unsubscribe();
     this.#watch?.stop();
   }
@@ -142,29 +155,41 @@ export class Failover {
    * Rejects with `MSG_FENCED` (retryable) otherwise.
    */
   async mayWrite(conversation: string): Promise<Ownership> {
-    const until = performance.now() + this.leaseMs;
+    const start = performance.now();
+    let until = start + this.leaseMs;
+    const poll = Math.min(50, this.probeMs);
     for (;;) {
-      try {
-        return this.checkWrite(conversation);
-      } catch (err) {
-        const o = this.ownerOf(conversation);
-        if (o.owner !== this.region || performance.now() >= until || this.#closed) throw err;
-        if (!this.#ticking) void this.#tick();
-        await new Promise((r) => setTimeout(r, Math.min(50, this.probeMs)));
-      }
+      const w = this.#writable(conversation);
+      if (typeof w !== 'string') return w;
+      // Not the owner: no waiting helps. A home without a lease waits `leaseMs` of this process's
+      // own running time for a round to renew it: time it spent stalled (its timers late) does
+      // not count, as no round could run then. Four leases of wall time at most.
+      const now = performance.now();
+      if (this.ownerOf(conversation).owner !== this.region || now >= until || now >= start + 4 * this.leaseMs || this.#closed) throw fenced(w, conversation);
+      if (!this.#ticking) void this.#tick();
+      await new Promise((r) => setTimeout(r, poll));
+      const late = performance.now() - now - poll;
+      if (late > STALL_SLACK_MS) until += late;
     }
   }
 
   /** Throws `MSG_FENCED` unless this region may append to `conversation` now. */
   checkWrite(conversation: string): Ownership {
+    const w = this.#writable(conversation);
+    if (typeof w === 'string') throw fenced(w, conversation);
+    return w;
+  }
+
+  /** The ownership when this region may append to `conversation` now, else why not (no error built: mayWrite polls). */
+  #writable(conversation: string): Ownership | string {
     const o = this.ownerOf(conversation);
-    if (o.owner !== this.region) throw fenced(`${this.region} does not own ${conversation} (owner ${o.owner}, epoch ${o.epoch})`, conversation);
+    if (o.owner !== this.region) return `${this.region} does not own ${conversation} (owner ${o.owner}, epoch ${o.epoch})`;
     if (o.epoch === 1) {
-      if (o.next.length > 0 && performance.now() > this.#leaseUntil) throw fenced(`${this.region} cannot confirm it still owns ${conversation}: no majority of regions answered lately`, conversation);
+      if (o.next.length > 0 && performance.now() > this.#leaseUntil) return `${this.region} cannot confirm it still owns ${conversation}: no majority of regions answered lately`;
       return o;
     }
     const ready = this.#readyAt.get(`${this.#o.placement.homeOf(conversation)}|${this.region}`);
-    if (ready === undefined || performance.now() < ready) throw fenced(`${this.region} is taking over ${conversation}; it writes once the old home's lease has run out`, conversation);
+    if (ready === undefined || performance.now() < ready) return `${this.region} is taking over ${conversation}; it writes once the old home's lease has run out`;
     return o;
   }
 
@@ -253,8 +278,26 @@ export class Failover {
     }
   }
 
+  /**
+   * This process's own stalls are no evidence against the others: when the event loop ran late
+   * (a long synchronous task, a busy machine, a GC pause), answers could not be read and probes
+   * could not be sent, so the late part is added to every region's last-heard time (and to the
+   * start, for the startup grace). Called by a timer every BEAT_MS and before every silence
+   * judgement, so a round running first after a stall sees it too. It only ever delays a
+   * takeover: safety rests on the lease and the majority records, not on this.
+   */
+  #catchUp(): void {
+    const now = performance.now();
+    const late = now - this.#lastBeat - BEAT_MS;
+    this.#lastBeat = now;
+    if (late <= STALL_SLACK_MS) return;
+    for (const [r, t] of this.#heard) this.#heard.set(r, t + late);
+    this.#startedAt += late;
+  }
+
   /** How long `region` has been silent, as far as a takeover goes: never heard since our start counts from start + startupGraceMs. */
   #silentFor(region: string): number {
+    this.#catchUp();
     const heard = this.#heard.get(region);
     return performance.now() - (heard ?? this.#startedAt + (this.#o.startupGraceMs ?? STARTUP_GRACE_MS));
   }
