@@ -12,7 +12,7 @@ import { openNatsLog, openSqliteLog } from '../log/mod.js';
 import type { LogOptions, MessageLog } from '../log/mod.js';
 import { createMessaging } from '../messaging/mod.js';
 import type { Messaging } from '../messaging/mod.js';
-import { startRegionNode } from '../node/mod.js';
+import { NODE_DEFAULTS, startRegionNode } from '../node/mod.js';
 import type { RegionNode, RegionNodeOptions } from '../node/mod.js';
 import { createPresence } from '../presence/mod.js';
 import type { Presence, PresenceOptions } from '../presence/mod.js';
@@ -26,6 +26,8 @@ import { openAuditLog } from '../audit/mod.js';
 import type { AuditLog } from '../audit/mod.js';
 import { placed } from '../placement/mod.js';
 import { RegionErasure } from '../erasure/mod.js';
+import { listenerOf } from '../services/egress/listeners.js';
+import type { Listener } from '../services/egress/listeners.js';
 
 /** What a module factory gets: the region's parts, built before the node starts. */
 export interface RegionParts {
@@ -42,6 +44,11 @@ export interface RegionParts {
   readonly metrics: NodeMetrics;
   /** The region's audit trail: modules record their admin-worthy actions (src/audit). */
   readonly audit: AuditLog;
+  /**
+   * The region nodes' listeners: this node's once it listens, and every region URL it knows
+   * (the egress policy never lets a worker URL point there).
+   */
+  readonly listeners: () => readonly Listener[];
 }
 
 export interface StartRegionOptions {
@@ -129,7 +136,11 @@ export async function startRegion(o: StartRegionOptions): Promise<RegionRuntime>
     cleanup.push(() => messaging.close());
     const presence = await createPresence(o.bus, { ...o.presence, node: nodeId, regions: o.topology.regions.map((r) => r.name) });
     cleanup.push(() => presence.close());
-    const parts: RegionParts = { topology: o.topology, region: o.region, node: nodeId, bus: o.bus, log, messaging, presence, metrics, audit: auditLog, ...(o.dataDir === undefined ? {} : { dataDir: o.dataDir }) };
+    // The node's own port is known once it listens (port 0 picks one): modules read the list at
+    // every check, so the node is in it from its first request on.
+    const others: readonly Listener[] = Object.values(o.node?.regionUrls ?? {}).flatMap((u) => listenerOf(u) ?? []);
+    let listeners = others;
+    const parts: RegionParts = { topology: o.topology, region: o.region, node: nodeId, bus: o.bus, log, messaging, presence, metrics, audit: auditLog, listeners: () => listeners, ...(o.dataDir === undefined ? {} : { dataDir: o.dataDir }) };
     const modules = o.modules ? await o.modules(parts) : [];
     for (const m of modules) if (m.close) cleanup.push(() => m.close!());
     const targets = (ms: readonly HttpModule[]) => ms.filter((m) => m.eraseSubject !== undefined).map((m) => ({ eraseSubject: m.eraseSubject!.bind(m) }));
@@ -143,6 +154,7 @@ export async function startRegion(o: StartRegionOptions): Promise<RegionRuntime>
     let restartFromAdmin: () => Promise<void> = () => Promise.resolve();
     const nodeOptions = { ...o.node, ...(limits === undefined ? {} : { limits }), metrics, audit: auditLog, erasure, topology: o.topology, region: o.region, bus: o.bus, messaging, presence, onAdminDrain: () => restartFromAdmin() };
     let node = await startRegionNode({ ...nodeOptions, node: nodeId, modules });
+    listeners = [{ host: o.node?.host ?? NODE_DEFAULTS.host, port: node.port }, ...others];
     let closing: Promise<void> | undefined;
     let restarting: Promise<void> | undefined;
     const close = (): Promise<void> =>

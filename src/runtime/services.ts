@@ -33,6 +33,7 @@ export function servicesModules(registrationToken: string, opts: { egress?: Egre
       topology: p.topology,
       registrationToken,
       audit: p.audit,
+      listeners: p.listeners,
       ...(opts.egress === undefined ? {} : { egress: opts.egress }),
       ...(p.dataDir === undefined ? {} : { dataDir: p.dataDir === ':memory:' ? ':memory:' : join(p.dataDir, p.region) }),
     });

@@ -139,6 +139,8 @@ export const EgressSchema = z.strictObject({
   allowLoopback: z.boolean().default(false),
   /** Refuse public addresses that `allow` does not list. */
   only: z.boolean().default(false),
+  /** Per region: entries that region's nodes may reach besides `allow` (its own overlay or VPC); names checked in validate.ts. */
+  regions: z.record(z.string(), z.strictObject({ allow: z.array(z.string().min(1)).default([]) })).optional(),
 });
 
 /**

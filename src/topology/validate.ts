@@ -256,9 +256,15 @@ export function crossCheck(raw: unknown): Finding[] {
     if (between.length === 2 && between[0] === between[1]) out.push({ path: ['wan', 'links', i, 'between'], message: 'a WAN link joins two different regions' });
   });
 
-  arr(obj(doc.egress).allow).forEach((entry, i) => {
-    const problem = typeof entry === 'string' ? egressEntryProblem(entry) : undefined;
-    if (problem !== undefined) out.push({ path: ['egress', 'allow', i], message: problem });
-  });
+  const egressEntries = (list: unknown, at: (string | number)[]): void =>
+    arr(list).forEach((entry, i) => {
+      const problem = typeof entry === 'string' ? egressEntryProblem(entry) : undefined;
+      if (problem !== undefined) out.push({ path: [...at, i], message: problem });
+    });
+  egressEntries(obj(doc.egress).allow, ['egress', 'allow']);
+  for (const [region, own] of Object.entries(obj(obj(doc.egress).regions))) {
+    checkRef(region, ['egress', 'regions', region], 'egress.regions');
+    egressEntries(obj(own).allow, ['egress', 'regions', region, 'allow']);
+  }
   return out;
 }

@@ -11,11 +11,16 @@
  * `allowLoopback` (dev mode: workers on this machine). Private and shared ranges (10/8,
  * 172.16/12, 192.168/16, 100.64/10, fc00::/7) only when `allow` lists them — VPN and overlay
  * workers live there. Public addresses are allowed unless `allow` is given with `only: true`.
+ * A region's own entries (`regions.<name>.allow`) add to `allow` on that region's nodes: each
+ * region reaches its own overlay or VPC. Never a region node's own listener, nor another
+ * region's (listeners.ts), whatever the lists say: matched by address and port.
  */
 import { BlockList, isIP } from 'node:net';
 import type { LookupAddress, LookupOptions } from 'node:dns';
 import { lookup as dnsLookup } from 'node:dns';
 import { egressEntryProblem } from '../../topology/egress.js';
+import { isListener, normalHost } from './listeners.js';
+import type { Listener } from './listeners.js';
 
 export interface EgressOptions {
   /** CIDRs (`10.77.0.0/16`), addresses, host names or `*.suffix` patterns workers may use. */
@@ -24,6 +29,15 @@ export interface EgressOptions {
   readonly allowLoopback?: boolean;
   /** Only what `allow` lists (public addresses too must be listed). Default false. */
   readonly only?: boolean;
+  /** Per region: entries added to `allow` on that region's nodes (the topology's `egress.regions`). */
+  readonly regions?: Readonly<Record<string, { readonly allow?: readonly string[] }>>;
+  /** The region whose `regions` entry applies. */
+  readonly region?: string;
+  /**
+   * The region nodes' listeners (this node's, once it listens, and the region URLs it knows),
+   * read at every check: a worker URL may never point there.
+   */
+  readonly listeners?: () => Iterable<Listener>;
   /** Name resolution (default the system's, `dns.lookup`); injected by tests that play DNS rebinding. */
   readonly resolve?: typeof dnsLookup;
 }
@@ -76,7 +90,9 @@ export class EgressPolicy {
   constructor(readonly options: EgressOptions = {}) {
     this.#loopback = options.allowLoopback === true;
     this.#only = options.only === true;
-    for (const raw of options.allow ?? []) {
+    const regions = options.regions;
+    const own = options.region !== undefined && regions !== undefined && Object.hasOwn(regions, options.region) ? (regions[options.region]!.allow ?? []) : [];
+    for (const raw of [...(options.allow ?? []), ...own]) {
       // Malformed entries are refused by the topology's validation; skipped here, never thrown.
       if (egressEntryProblem(raw) !== undefined) continue;
       const entry = raw.trim().toLowerCase();
@@ -117,17 +133,38 @@ export class EgressPolicy {
     return { ok: true };
   }
 
+  /** `host(hostname)`, and not a region node's listener (the registration-time check of a URL). */
+  endpoint(hostname: string, port: number): EgressVerdict {
+    const named = this.host(hostname);
+    if (!named.ok) return named;
+    return this.#listener(hostname, port) ?? named;
+  }
+
+  #listener(host: string, port: number): EgressVerdict | undefined {
+    const listeners = this.options.listeners?.();
+    if (listeners === undefined || !isListener(listeners, host, port)) return undefined;
+    return { ok: false, reason: `${normalHost(host)}:${port} is a region node's own listener` };
+  }
+
   /**
    * A `lookup` for sockets (node:http agents, undici's connector): resolves as usual, then
-   * refuses the connection when any resolved address is not allowed.
+   * refuses the connection when any resolved address is not allowed. It cannot see the port:
+   * connections use `lookupFor(port)`, which also refuses the nodes' listeners.
    */
-  readonly lookup = (hostname: string, options: LookupOptions, callback: (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void): void => {
-    const named = this.host(hostname);
+  readonly lookup = this.lookupFor(undefined);
+
+  /** `lookup` for connections to `port`: refuses as well an address that is a node's listener on that port. */
+  lookupFor(port: number | undefined): (hostname: string, options: LookupOptions, callback: (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void) => void {
+    return (hostname, options, callback) => this.#lookup(port, hostname, options, callback);
+  }
+
+  #lookup(port: number | undefined, hostname: string, options: LookupOptions, callback: (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void): void {
+    const named = port === undefined ? this.host(hostname) : this.endpoint(hostname, port);
     if (!named.ok) return callback(egressError(hostname, named.reason), '', 0);
     (this.options.resolve ?? dnsLookup)(hostname, { ...options, all: true }, (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => {
       if (err) return callback(err, '', 0);
       for (const a of addresses) {
-        const v = this.address(a.address, hostname.toLowerCase());
+        const v = (port === undefined ? undefined : this.#listener(a.address, port)) ?? this.address(a.address, hostname.toLowerCase());
         if (!v.ok) return callback(egressError(hostname, v.reason), '', 0);
       }
       if (options.all === true) return callback(null, addresses);
@@ -135,7 +172,7 @@ export class EgressPolicy {
       if (!first) return callback(Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' }), '', 0);
       callback(null, first.address, first.family);
     });
-  };
+  }
 }
 
 /** The error a refused connection fails with (mapped to SVC_EGRESS_REFUSED by the proxy). */

@@ -16,6 +16,7 @@ import type { FunctionInstance } from '../registry/mod.js';
 import { toBinary } from './event.js';
 import type { WireEvent } from './event.js';
 import { egressError } from '../egress/policy.js';
+import { urlPort } from '../egress/listeners.js';
 import type { EgressPolicy } from '../egress/policy.js';
 
 export interface FnResponse {
@@ -63,7 +64,7 @@ async function viaBus(t: Transport, inst: FunctionInstance, ev: WireEvent): Prom
 
 function viaHttp(t: Transport, inst: FunctionInstance, raw: string, ev: WireEvent, ctx: AttemptContext): Promise<FnResponse> {
   const url = new URL(raw);
-  const verdict = t.egress?.host(url.hostname) ?? { ok: true };
+  const verdict = t.egress?.endpoint(url.hostname, urlPort(url)) ?? { ok: true };
   if (!verdict.ok) {
     const err = egressError(url.hostname, verdict.reason);
     return Promise.reject(new MeridianError(ErrorCode.SvcUpstreamFailed, `function ${inst.function}: worker ${inst.workerId} (${inst.region}): ${err.message}`, { cause: err, details: { worker: inst.workerId, region: inst.region, delivered: false } }));

@@ -4,10 +4,10 @@
  * policies of services and functions, the function runtime and the DLQ; `attachInProcess` lets
  * the worker SDK run functions inside the node's process.
  */
-import { Agent as HttpAgent } from 'node:http';
+import type { Agent as HttpAgent } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
-import { Agent as UndiciAgent } from 'undici';
+import type { Agent as HttpsAgent } from 'node:https';
+import type { Agent as UndiciAgent } from 'undici';
 import { join } from 'node:path';
 import { actorOf } from '../../audit/mod.js';
 import { ErrorCode, MeridianError } from '../../errors/mod.js';
@@ -36,6 +36,7 @@ import { workersRoute } from './routes-workers.js';
 import type { Caller, HttpModule, RequestInfo } from '../../runtime/http-module.js';
 import { authorize, need } from './access.js';
 import { EgressPolicy } from '../egress/policy.js';
+import { egressAgents } from '../egress/agents.js';
 
 const PREFIXES = ['workers', 'services', 'functions', 'invocations', 'dlq'] as const;
 
@@ -72,10 +73,10 @@ export class ServicesModule implements HttpModule {
     this.registry = parts.registry;
     this.dlq = parts.dlq;
     this.ownsDlq = parts.ownsDlq;
-    // Every connection to a worker resolves its name through the egress policy (rebinding-proof).
-    const egress = new EgressPolicy(opts.egress ?? opts.topology.egress);
-    const lookup = egress.lookup;
-    this.agents = { http: new HttpAgent({ keepAlive: true, lookup }), https: new HttpsAgent({ keepAlive: true, lookup }), undici: new UndiciAgent({ keepAliveTimeout: 4000, connect: { timeout: 5000, lookup } }) };
+    // Every connection to a worker resolves its name through the egress policy (rebinding-proof),
+    // with the port it connects to, so a name that resolves to a node's own listener is refused.
+    const egress = new EgressPolicy({ ...(opts.egress ?? opts.topology.egress), region: parts.region, ...(opts.listeners === undefined ? {} : { listeners: opts.listeners }) });
+    this.agents = egressAgents(egress);
     this.local = new LocalFunctionHost(opts.bus);
     const topo = opts.topology;
     const servicePolicies: Record<string, PolicyConfig> = {};

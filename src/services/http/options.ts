@@ -5,6 +5,7 @@ import type { Topology } from '../../topology/mod.js';
 import type { AuditLog } from '../../audit/mod.js';
 import type { DeadLetterQueue } from '../dlq/mod.js';
 import type { EgressOptions } from '../egress/policy.js';
+import type { Listener } from '../egress/listeners.js';
 import type { PolicyConfig } from '../policy/mod.js';
 import type { RegistryOptions, RttSource } from '../registry/mod.js';
 
@@ -49,6 +50,11 @@ export interface ServicesModuleOptions {
    * and unlisted private addresses refused). Dev mode passes `allowLoopback`.
    */
   readonly egress?: EgressOptions;
+  /**
+   * The region nodes' listeners (this node's, the region URLs it knows): worker URLs may never
+   * point there (src/services/egress/listeners.ts). The region runtime passes them.
+   */
+  readonly listeners?: () => Iterable<Listener>;
   /** Where worker (de)registrations, DLQ replays and deletes, and refused credentials are recorded. */
   readonly audit?: AuditLog;
   /** `Retry-After` seconds on 503 answers. Default 1. */

@@ -21,6 +21,7 @@ import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { Agent as UndiciAgent } from 'undici';
 import { egressError } from '../egress/policy.js';
+import { urlPort } from '../egress/listeners.js';
 import type { EgressPolicy } from '../egress/policy.js';
 import { ErrorCode, MeridianError, isMeridianError } from '../../errors/mod.js';
 import type { ServiceCaller } from '../policy/mod.js';
@@ -186,7 +187,7 @@ function target(ctx: ProxyContext, endpoint: Endpoint, rest: string, search: str
     base = new URL(endpoint.url);
     bases.set(endpoint.url, base);
   }
-  const verdict = ctx.egress.host(base.hostname);
+  const verdict = ctx.egress.endpoint(base.hostname, urlPort(base));
   if (!verdict.ok) {
     throw new MeridianError(ErrorCode.SvcUpstreamFailed, `service ${endpoint.service}: worker ${endpoint.workerId} (${endpoint.region}): ${egressError(base.hostname, verdict.reason).message}`, {
       details: { service: endpoint.service, worker: endpoint.workerId, region: endpoint.region, delivered: false },

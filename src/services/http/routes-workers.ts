@@ -12,10 +12,11 @@ import { checkBearer } from './auth.js';
 import { readJson } from './body.js';
 import type { ModuleContext } from './context.js';
 import { sendJson } from './respond.js';
+import { urlPort } from '../egress/listeners.js';
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** Worker URLs the egress policy refuses (literal addresses, metadata names): a 400 with every one. */
+/** Worker URLs the egress policy refuses (literal addresses, metadata names, node listeners): a 400 with every one. */
 function egressProblems(ctx: ModuleContext, reg: unknown): void {
   if (!isObject(reg)) return;
   const problems: { path: string; message: string }[] = [];
@@ -24,7 +25,8 @@ function egressProblems(ctx: ModuleContext, reg: unknown): void {
     list.forEach((e: unknown, i) => {
       const raw = isObject(e) ? e['url'] : undefined;
       if (typeof raw !== 'string' || !URL.canParse(raw)) return;
-      const v = ctx.egress.host(new URL(raw).hostname);
+      const u = new URL(raw);
+      const v = ctx.egress.endpoint(u.hostname, urlPort(u));
       if (!v.ok) problems.push({ path: `${what}[${i}].url`, message: `refused by the egress policy: ${v.reason}` });
     });
   };
