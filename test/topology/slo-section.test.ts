@@ -79,11 +79,12 @@ describe('topology: slo', () => {
     expect(ps).toEqual(
       expect.arrayContaining([
         { path: 'slo.regions.us-esat', line: 14, message: 'unknown region "us-esat" in slo.regions (known: us-east, eu-west, constructor)' },
-        expect.objectContaining({ path: 'slo.regions.eu-west.availability', line: 15, message: expect.stringContaining('<=1') }),
+        expect.objectContaining({ path: 'slo.regions.eu-west.availability', line: 15 }),
         expect.objectContaining({ path: 'slo.regions.eu-west.p50Ms', line: 15, message: 'unknown key "p50Ms"' }),
       ]),
     );
     expect(ps).toHaveLength(3);
+    expect(ps.find((p) => p.path === 'slo.regions.eu-west.availability')!.message).toContain('<=1');
   });
 
   it('meridian validate prints the unknown region with its line and exits 1', async () => {
