@@ -108,6 +108,9 @@ describe('meridian up --json', () => {
     await expect(fetch(`${url}/ready`)).rejects.toThrow();
     expect((await fetch(`${info.edge}/v1/admin/regions/ap-southeast/up`, { method: 'POST', headers: { authorization: `Bearer ${info.adminToken}` } })).status).toBe(202);
     await eventually(async () => (await fetch(`${url}/ready`).catch(() => undefined))?.status === 200, 'ap-southeast back');
+    // The edge's own audit trail (in the data dir) names the key that took the region down and up.
+    const trail = (await (await fetch(`${info.edge}/v1/audit?action=region.`, { headers: { authorization: `Bearer ${info.adminToken}` } })).json()) as { entries: { action: string; outcome: string; actor: { id?: string } }[] };
+    expect(trail.entries.filter((e) => e.outcome === 'ok').map((e) => [e.action, e.actor.id])).toEqual([['region.up', info.adminKeyId], ['region.down', info.adminKeyId]]);
   });
 
   it('drains and exits 0 on SIGTERM', async () => {

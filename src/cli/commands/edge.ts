@@ -6,8 +6,9 @@
  */
 import { once } from 'node:events';
 import { parseArgs } from 'node:util';
-import { isMeridianError } from '../../errors/mod.js';
-import { parseRegionList, startEdge, DEFAULT_EDGE_PORT } from '../../edge/server/mod.js';
+import { ErrorCode, isMeridianError, MeridianError } from '../../errors/mod.js';
+import { edgeAuditFile, openEdgeAuditLog, parseRegionList, startEdge, DEFAULT_EDGE_PORT } from '../../edge/server/mod.js';
+import type { AuditLog } from '../../audit/mod.js';
 import type { EdgeOptions } from '../../edge/server/mod.js';
 import { defaultTopology, formatProblem, loadTopology, TopologyError } from '../../topology/mod.js';
 import type { OtlpTracing } from '../../observability/otlp.js';
@@ -19,7 +20,7 @@ import { KeyRing } from '../../keys/mod.js';
 
 const HELP = `Usage: meridian edge [--config FILE] [--port N] [--host ADDR] --regions name=url,...
                      [--trust-proxy LIST] [--cors LIST] [--keys FILE] [--admin-token T] [--dev-admin]
-                     [--log-level L] [--otlp URL]
+                     [--data DIR] [--log-level L] [--otlp URL]
 
 Runs the edge: GET /v1/route, WebSocket /ws and HTTP /v1/* proxied to the steered region,
 /health, /ready, GET /v1/regions. See docs/edge.md.
@@ -40,6 +41,9 @@ Runs the edge: GET /v1/route, WebSocket /ws and HTTP /v1/* proxied to the steere
                        least 16 characters (or env MERIDIAN_ADMIN_TOKEN)
   --dev-admin          open the admin endpoints without a credential (local development; loopback
                        only; ignored with --keys or --admin-token)
+  --data DIR           keep the edge's audit trail (admin actions and refused admin requests, served
+                       at GET /v1/audit with the admin scope) in DIR/_edge/audit.db, 90 days; default:
+                       in memory, lost when the edge stops
   --log-level L        trace|debug|info|warn|error|fatal|silent for the JSON log lines on stderr
                        (default: env MERIDIAN_LOG_LEVEL, else info)
   --otlp URL           send traces to an OpenTelemetry collector (OTLP/HTTP, e.g. http://127.0.0.1:4318);
@@ -58,6 +62,7 @@ const options = {
   keys: { type: 'string' },
   'admin-token': { type: 'string' },
   'dev-admin': { type: 'boolean' },
+  data: { type: 'string' },
   'log-level': { type: 'string' },
   otlp: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -101,12 +106,19 @@ export const edgeCommand: Command = {
     let edge;
     let tracing: OtlpTracing | undefined;
     let keys: KeyRing | undefined;
+    let audit: AuditLog | undefined;
     try {
       const topology = values.config !== undefined ? await loadTopology(values.config) : defaultTopology();
       const keysFile = values.keys ?? (process.env['MERIDIAN_KEYS_FILE'] || undefined);
       keys = keysFile === undefined ? undefined : await KeyRing.open(keysFile, { log: createLogger({ base: { component: 'edge', part: 'keys' } }) });
       const token = values['admin-token'] ?? process.env['MERIDIAN_ADMIN_TOKEN'] ?? process.env['MERIDIAN_EDGE_ADMIN_TOKEN'];
       const cors = values.cors === undefined ? undefined : values.cors.trim() === '*' ? '*' : list(values.cors);
+      const auditLog = createLogger({ base: { component: 'edge', part: 'audit' } });
+      try {
+        audit = openEdgeAuditLog(values.data ?? ':memory:', { onError: (err) => auditLog.warn({ event: 'audit_write_failed', err: String(err) }, 'audit entry not written') });
+      } catch (cause) {
+        throw new MeridianError(ErrorCode.EdgeInvalidConfig, `--data ${values.data ?? ''}: cannot open the audit trail: ${(cause as Error).message}`, { cause });
+      }
       const opts: EdgeOptions = {
         topology,
         regionUrls: parseRegionList(regionList),
@@ -118,11 +130,13 @@ export const edgeCommand: Command = {
         ...(token === undefined || token === '' ? {} : { adminToken: token }),
         ...(keys === undefined ? {} : { keys }),
         devAdmin: values['dev-admin'] === true,
+        audit,
       };
       tracing = startTracing('edge', values.otlp);
       edge = await startEdge(opts);
     } catch (err) {
       keys?.close();
+      await audit?.close().catch(() => undefined);
       await tracing?.shutdown();
       if (err instanceof TopologyError) {
         for (const p of err.problems) io.err(formatProblem(p) + '\n');
@@ -144,6 +158,7 @@ export const edgeCommand: Command = {
       const credentials = [keys === undefined ? '' : `API keys with the admin scope from ${keys.file} (${keys.size} keys)`, hasToken ? 'the admin token (deprecated)' : ''].filter(Boolean).join(', ');
       const adminState = credentials !== '' ? `on (${credentials})` : values['dev-admin'] === true ? 'OPEN without a token (--dev-admin)' : 'off';
       io.out(`  admin endpoints ${adminState}\n`);
+      io.out(`  audit trail     ${values.data === undefined ? 'in memory (give --data DIR to keep it)' : edgeAuditFile(values.data)} (GET /v1/audit)\n`);
       for (const h of edge.monitor.all()) io.out(`  ${h.region.padEnd(14)} ${h.healthy ? 'up' : `down (${h.lastError ?? 'no answer'})`}\n`);
       const unsubscribe = edge.monitor.subscribe((h) => io.out(`meridian edge: ${h.region} ${h.healthy ? 'up' : `down (${h.lastError ?? (h.ejectedUntil !== null ? 'ejected' : 'unknown')})`}\n`));
       const keepAlive = setInterval(() => undefined, 1 << 30);
@@ -155,6 +170,7 @@ export const edgeCommand: Command = {
     } finally {
       await edge.close();
       keys?.close();
+      await audit?.close().catch(() => undefined);
       await tracing?.shutdown();
     }
     return 0;

@@ -13,7 +13,8 @@ import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { startEdge, DEFAULT_EDGE_PORT } from '../../edge/server/mod.js';
+import { openEdgeAuditLog, startEdge, DEFAULT_EDGE_PORT } from '../../edge/server/mod.js';
+import type { AuditLog } from '../../audit/mod.js';
 import type { Edge } from '../../edge/server/mod.js';
 import { isMeridianError } from '../../errors/mod.js';
 import type { BusKind, NatsCredentials } from '../../runtime/buses.js';
@@ -243,6 +244,7 @@ async function runUp(topology: Topology, a: UpArgs, io: Io, natsAuth: Record<str
   let d: Deployment | undefined;
   let edge: Edge | undefined;
   let keys: KeyRing | undefined;
+  let edgeAudit: AuditLog | undefined;
   const workerToken = newWorkerToken();
   // Without --data the logs (and the keys file) live in a temp dir of this run, removed at exit.
   const temp = a.data === undefined ? mkdtempSync(join(tmpdir(), 'meridian-data-')) : undefined;
@@ -268,18 +270,22 @@ async function runUp(topology: Topology, a: UpArgs, io: Io, natsAuth: Record<str
       region: { node: { auth: { dev: true }, keys }, modules: servicesModules(workerToken, { egress: { ...topology.egress, allowLoopback: true } }) },
     });
     const dep = d;
+    // The edge's audit trail beside the nodes' (<data>/_edge/audit.db): GET <edge>/v1/audit.
+    edgeAudit = openEdgeAuditLog(dataDir);
     edge = await startEdge({
       topology,
       regionUrls: d.urls,
       port: a.edgePort,
       ...(a.host === undefined ? {} : { host: a.host }),
       keys,
+      audit: edgeAudit,
       onRegionDown: (region) => dep.takeDown(region),
       onRegionUp: (region) => dep.bringUp(region),
       onRegionDrain: (region) => dep.drainRegion(region),
     });
   } catch (err) {
     await edge?.close().catch(() => undefined);
+    await edgeAudit?.close().catch(() => undefined);
     await d?.close().catch(() => undefined);
     keys?.close();
     removeTemp();
@@ -306,7 +312,7 @@ async function runUp(topology: Topology, a: UpArgs, io: Io, natsAuth: Record<str
     const dashboard = `${edge.url}/dashboard#token=${adminToken}`;
     say(`  edge           ${edge.url}  (GET /v1/route, /ws, /v1/*; admin: POST /v1/admin/regions/NAME/down|up|drain)\n`);
     say(`  worker token   ${workerToken}  (Authorization: Bearer … on POST /v1/workers; see docs/services.md)\n`);
-    say(`  admin key      ${adminToken}  (id ${adminKeyId}, every scope, in ${keysFile}; Authorization: Bearer … on the edge's /v1/admin/*, the nodes' /v1/dlq, /v1/audit and listings)\n`);
+    say(`  admin key      ${adminToken}  (id ${adminKeyId}, every scope, in ${keysFile}; Authorization: Bearer … on the edge's /v1/admin/* and /v1/audit, the nodes' /v1/dlq, /v1/audit and listings)\n`);
     say(`  more keys      meridian keys create --file ${keysFile} --scopes send  (list, revoke: no restart needed)\n`);
     say(`  dashboard      ${dashboard}  (live map: health, load, flows, steering; take regions down and up)\n`);
     say('  dev auth: clients connect without a token, and service proxy calls and function invocations need no credential (development only; listings and the DLQ need the admin key)\n');
@@ -320,6 +326,7 @@ async function runUp(topology: Topology, a: UpArgs, io: Io, natsAuth: Record<str
     await Promise.all([...d.regions.values()].map((r) => r.node.drain({ deadlineMs: UP_DRAIN_MS })));
   } finally {
     await edge.close().catch(() => undefined);
+    await edgeAudit?.close().catch(() => undefined);
     await d.close();
     keys.close();
     removeTemp();

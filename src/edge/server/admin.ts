@@ -10,15 +10,18 @@
  * keys or a token every call needs `Authorization: Bearer <API key>` whose scopes include `admin`
  * (403 `EDGE_FORBIDDEN` without it; 401 for an unknown, revoked or expired key) or the
  * deprecated admin token (compared in constant time). Each admin action is logged with the key
- * id that made it (never the key).
+ * id that made it (never the key) and, when the edge has one (`options.audit`, audit.ts),
+ * recorded in its audit trail: `region.down|up|drain` with their outcome, and every refusal.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AuditEntry, NewAuditEntry } from '../../audit/mod.js';
 import { ErrorCode } from '../../errors/mod.js';
 import { bearer, SecretMatcher } from '../../http/bearer.js';
 import { isLoopbackHost } from '../../http/host.js';
 import type { EdgeContext } from './context.js';
 import { drainRegion, regionState } from './drain.js';
 import { sendError, sendJson } from './respond.js';
+import { requestIp } from './steer.js';
 
 export function regionsView(ctx: EdgeContext): unknown {
   return {
@@ -50,10 +53,13 @@ export function adminEnabled(ctx: EdgeContext): boolean {
   return adminCredentialed(ctx) || ctx.options.devAdmin === true;
 }
 
-/** Who an admin request is (`key` id, the admin `token`, or `dev` for devAdmin), or why it is refused. */
+/**
+ * Who an admin request is (`who`: `key:<id>`, `admin-token` or `dev-admin`, for log lines; `actor`
+ * for the audit trail, named as src/audit/actor.ts names a node's callers), or why it is refused.
+ */
 export type AdminCheck =
-  | { readonly ok: true; readonly who: string }
-  | { readonly ok: false; readonly status: 401 | 403; readonly code: ErrorCode; readonly message: string; readonly who?: string };
+  | { readonly ok: true; readonly who: string; readonly actor: AuditEntry['actor'] }
+  | { readonly ok: false; readonly status: 401 | 403; readonly code: ErrorCode; readonly message: string; readonly who?: string; readonly actor: AuditEntry['actor'] };
 
 /**
  * The credential of an admin request: an API key with the `admin` scope, the deprecated admin
@@ -61,18 +67,35 @@ export type AdminCheck =
  */
 export function adminCheck(ctx: EdgeContext, req: IncomingMessage, what = 'admin endpoints'): AdminCheck {
   if (!adminCredentialed(ctx)) {
-    return ctx.options.devAdmin === true ? { ok: true, who: 'dev-admin' } : { ok: false, status: 401, code: ErrorCode.EdgeUnauthorized, message: `${what} are off` };
+    return ctx.options.devAdmin === true ? { ok: true, who: 'dev-admin', actor: { kind: 'dev' } } : { ok: false, status: 401, code: ErrorCode.EdgeUnauthorized, message: `${what} are off`, actor: { kind: 'anonymous' } };
   }
   const presented = bearer(req.headers.authorization);
-  const unauthorized = (why: string, who?: string): AdminCheck => ({ ok: false, status: 401, code: ErrorCode.EdgeUnauthorized, message: `${what} need Authorization: Bearer <API key with the admin scope>${why}`, ...(who === undefined ? {} : { who }) });
+  // A refused key is named by id (not a secret: it says which key someone tried), as anonymous.
+  const unauthorized = (why: string, keyId?: string): AdminCheck => ({
+    ok: false,
+    status: 401,
+    code: ErrorCode.EdgeUnauthorized,
+    message: `${what} need Authorization: Bearer <API key with the admin scope>${why}`,
+    ...(keyId === undefined ? { actor: { kind: 'anonymous' } } : { who: `key:${keyId}`, actor: { kind: 'anonymous', id: `key:${keyId}` } }),
+  });
   if (presented === undefined) return unauthorized('');
   const token = ctx.options.adminToken;
-  if (token !== undefined && token !== '' && new SecretMatcher(token).matches(presented)) return { ok: true, who: 'admin-token' };
+  if (token !== undefined && token !== '' && new SecretMatcher(token).matches(presented)) return { ok: true, who: 'admin-token', actor: { kind: 'admin' } };
   const k = ctx.options.keys?.check(presented);
   if (k === undefined) return unauthorized('');
-  if (!k.ok) return unauthorized(k.reason === 'expired' ? `: API key ${k.id} has expired` : `: API key ${k.id} is not known (revoked, or never issued)`, `key:${k.id}`);
-  if (!k.scopes.has('admin')) return { ok: false, status: 403, code: ErrorCode.EdgeForbidden, message: `API key ${k.id} lacks the admin scope`, who: `key:${k.id}` };
-  return { ok: true, who: `key:${k.id}` };
+  if (!k.ok) return unauthorized(k.reason === 'expired' ? `: API key ${k.id} has expired` : `: API key ${k.id} is not known (revoked, or never issued)`, k.id);
+  if (!k.scopes.has('admin')) return { ok: false, status: 403, code: ErrorCode.EdgeForbidden, message: `API key ${k.id} lacks the admin scope`, who: `key:${k.id}`, actor: { kind: 'admin', id: k.id } };
+  return { ok: true, who: `key:${k.id}`, actor: { kind: 'admin', id: k.id } };
+}
+
+/** The client address an audit entry names (X-Forwarded-For as far as trusted proxies vouch for it). */
+export function auditFrom(ctx: EdgeContext, req: IncomingMessage): string {
+  return requestIp(ctx, req) ?? req.socket.remoteAddress ?? '';
+}
+
+/** Into the edge's audit trail, if it keeps one (`options.audit`). */
+export function recordAdmin(ctx: EdgeContext, from: string, e: Omit<NewAuditEntry, 'from'>): void {
+  ctx.options.audit?.record({ ...e, from });
 }
 
 /** `adminCheck` as yes or no (the dashboard's admin feed). */
@@ -114,34 +137,58 @@ export async function handleAdmin(ctx: EdgeContext, req: IncomingMessage, res: S
   const m = ADMIN_PATH.exec(path);
   if (!adminEnabled(ctx) || m === null) return sendError(res, 404, ErrorCode.EdgeNotFound, 'no such endpoint');
   if (req.method !== 'POST') return sendError(res, 405, ErrorCode.InvalidArgument, 'admin endpoints take POST', { allow: 'POST' });
-  const check = adminCheck(ctx, req);
-  const from = req.socket.remoteAddress ?? '';
-  if (!check.ok) {
-    ctx.metrics.log.warn({ event: 'admin_refused', path: path.slice(0, 200), status: check.status, ...(check.who === undefined ? {} : { who: check.who }), from }, 'admin request refused');
-    return sendError(res, check.status, check.code, check.message, check.status === 401 ? { 'www-authenticate': 'Bearer' } : {});
-  }
-  const forged = forgedAdminRequest(ctx, req, 'admin request', true);
-  if (forged !== undefined) return sendError(res, 403, ErrorCode.EdgeOriginNotAllowed, forged);
-  let region: string;
+  const action = m[2] === 'down' ? 'down' : m[2] === 'drain' ? 'drain' : 'up';
+  let region: string | undefined;
   try {
     region = decodeURIComponent(m[1] ?? '');
   } catch {
-    return sendError(res, 404, ErrorCode.EdgeUnknownRegion, 'malformed region name');
+    region = undefined;
   }
-  const action = m[2] === 'down' ? 'down' : m[2] === 'drain' ? 'drain' : 'up';
-  if (!ctx.topology.regions.some((r) => r.name === region)) return sendError(res, 404, ErrorCode.EdgeUnknownRegion, `no region named ${region.slice(0, 64)}`);
-  // The edge keeps no durable state: its audit trail is this log line (who: the key id, never the key).
+  // What the audit entry names: the region as asked for (cut: refusals come from anyone).
+  const target = (region ?? m[1] ?? '').slice(0, 64);
+  const check = adminCheck(ctx, req);
+  const from = req.socket.remoteAddress ?? '';
+  // Taken now: a drain's failure is recorded after the request's socket is gone.
+  const client = auditFrom(ctx, req);
+  if (!check.ok) {
+    ctx.metrics.log.warn({ event: 'admin_refused', path: path.slice(0, 200), status: check.status, ...(check.who === undefined ? {} : { who: check.who }), from }, 'admin request refused');
+    recordAdmin(ctx, client, { actor: check.actor, action: `region.${action}`, target, outcome: 'refused', status: check.status });
+    return sendError(res, check.status, check.code, check.message, check.status === 401 ? { 'www-authenticate': 'Bearer' } : {});
+  }
+  const forged = forgedAdminRequest(ctx, req, 'admin request', true);
+  if (forged !== undefined) {
+    recordAdmin(ctx, client, { actor: check.actor, action: `region.${action}`, target, outcome: 'refused', status: 403 });
+    return sendError(res, 403, ErrorCode.EdgeOriginNotAllowed, forged);
+  }
+  const failed = (status: number, code: ErrorCode, message: string): void => {
+    recordAdmin(ctx, client, { actor: check.actor, action: `region.${action}`, target, outcome: 'failed', status });
+    sendError(res, status, code, message);
+  };
+  if (region === undefined) return failed(404, ErrorCode.EdgeUnknownRegion, 'malformed region name');
+  if (!ctx.topology.regions.some((r) => r.name === region)) return failed(404, ErrorCode.EdgeUnknownRegion, `no region named ${region.slice(0, 64)}`);
+  // The log line says who (the key id, never the key); the audit trail keeps it (audit.ts).
   ctx.metrics.log.info({ event: 'admin', action: `region.${action}`, region, who: check.who, from }, `admin: region ${action}`);
   if (action === 'drain') {
     // Answered at once; GET /v1/regions shows `draining` until the region is back (drain.ts).
-    if (!ctx.urls.has(region)) return sendError(res, 404, ErrorCode.EdgeUnknownRegion, `region ${region.slice(0, 64)} has no URL on this edge`);
+    if (!ctx.urls.has(region)) return failed(404, ErrorCode.EdgeUnknownRegion, `region ${region.slice(0, 64)} has no URL on this edge`);
     // Without a drain hook the edge asks the node with the credential this request presented.
     const d = drainRegion(ctx, region, req.headers.authorization);
-    d.done.catch((err: unknown) => ctx.metrics.log.warn({ event: 'drain_failed', region, err: err instanceof Error ? err.message : String(err) }, 'region drain failed'));
+    recordAdmin(ctx, client, { actor: check.actor, action: 'region.drain', target: region, outcome: 'ok', status: 202 });
+    d.done.catch((err: unknown) => {
+      ctx.metrics.log.warn({ event: 'drain_failed', region, err: err instanceof Error ? err.message : String(err) }, 'region drain failed');
+      // Accepted above; this says it did not finish (the region was not back in time, or its node refused).
+      if (d.started) recordAdmin(ctx, client, { actor: check.actor, action: 'region.drain', target: region, outcome: 'failed' });
+    });
     return sendJson(res, 202, { region, action, started: d.started, state: regionState(ctx, region) });
   }
   const hook = action === 'down' ? ctx.options.onRegionDown : ctx.options.onRegionUp;
-  if (hook === undefined) return sendError(res, 501, ErrorCode.NotAvailable, `no on-region-${action} hook is configured on this edge`);
-  await hook(region);
+  if (hook === undefined) return failed(501, ErrorCode.NotAvailable, `no on-region-${action} hook is configured on this edge`);
+  try {
+    await hook(region);
+  } catch (err) {
+    recordAdmin(ctx, client, { actor: check.actor, action: `region.${action}`, target: region, outcome: 'failed', status: 500 });
+    throw err;
+  }
+  recordAdmin(ctx, client, { actor: check.actor, action: `region.${action}`, target: region, outcome: 'ok', status: 202 });
   sendJson(res, 202, { region, action, health: ctx.urls.has(region) ? ctx.monitor.health(region) : null });
 }

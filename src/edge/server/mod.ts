@@ -6,3 +6,4 @@ export type { EdgeOptions, CorsOptions, RateLimitOptions, AffinityOptions, Regio
 export { RateLimiter } from '../../http/rate-limit.js';
 export type { Admission } from '../../http/rate-limit.js';
 export { RegionLoad } from './load.js';
+export { openEdgeAuditLog, edgeAuditFile, EDGE_AUDIT_REGION } from './audit.js';

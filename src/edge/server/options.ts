@@ -4,6 +4,7 @@
  * instead of a surprise on the first request. Region URLs are the only proxy targets there will
  * ever be: nothing a client sends can name another address.
  */
+import type { AuditLog } from '../../audit/mod.js';
 import { ErrorCode, MeridianError } from '../../errors/mod.js';
 import type { Topology } from '../../topology/mod.js';
 import { edgeCors } from '../../topology/mod.js';
@@ -65,6 +66,12 @@ export interface EdgeOptions {
   readonly adminToken?: string;
   /** …or, with neither, are open without a credential when devAdmin is true (local development only). */
   readonly devAdmin?: boolean;
+  /**
+   * The edge's audit trail (audit.ts, `openEdgeAuditLog`): admin actions and refusals are recorded
+   * in it and `GET /v1/audit` serves it. The caller opens and closes it. Absent: nothing is
+   * recorded and `GET /v1/audit` answers 501.
+   */
+  readonly audit?: AuditLog;
   readonly onRegionDown?: RegionHook;
   readonly onRegionUp?: RegionHook;
   /**

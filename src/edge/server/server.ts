@@ -1,6 +1,6 @@
 /**
  * The edge server: one node:http server that answers its own endpoints (`/health`, `/ready`,
- * `/v1/route`, `/v1/candidates`, `/v1/regions`, `/v1/admin/…`, `/dashboard`), proxies `/v1/*` and `/ws` to the region
+ * `/v1/route`, `/v1/candidates`, `/v1/regions`, `/v1/admin/…`, `/v1/audit`, `/dashboard`), proxies `/v1/*` and `/ws` to the region
  * steering picks, and runs the health monitor that feeds steering. Request order: CORS (preflights end
  * here), rate limit (except /health and /ready, which load balancers poll), then the endpoint.
  */
@@ -14,6 +14,7 @@ import { Dashboard } from '../dashboard/mod.js';
 import { openGeoIp } from '../geoip.js';
 import { HealthMonitor } from '../health/monitor.js';
 import { handleAdmin, regionsView } from './admin.js';
+import { handleEdgeAudit } from './audit.js';
 import { candidatesCors, handleCandidates } from './candidates.js';
 import type { EdgeContext } from './context.js';
 import { applyCors, originAllowed } from './cors.js';
@@ -104,6 +105,8 @@ export async function startEdge(given: EdgeOptions): Promise<Edge> {
     if (path === '/v1/regions' && (req.method === 'GET' || req.method === 'HEAD')) return sendJson(res, 200, regionsView(ctx));
     if (candidates) return handleCandidates(ctx, req, res);
     if (path.startsWith('/v1/admin/')) return handleAdmin(ctx, req, res, path);
+    // The edge's own trail, not proxied (a region's is at its node).
+    if (path === '/v1/audit') return handleEdgeAudit(ctx, req, res, query());
     if (path === '/v1/slo') return handleEdgeSlo(ctx, req, res);
     if (Dashboard.owns(path)) return dashboard.handle(req, res, path);
     if (path.startsWith('/v1/')) return proxyHttp(ctx, agents, req, res);
