@@ -22,7 +22,10 @@ export interface Offer {
 }
 
 export class ConversationCursor {
-  /** Undefined until the first sighting (then everything before it is history). */
+  /**
+   * Undefined until the first message seen (then everything before it is history); own acks
+   * before it are held, not a baseline.
+   */
   private pos: number | undefined;
   /** seq → frame, or null for a seq present without a frame (own send). */
   private readonly held = new Map<number, MessageFrame | null>();
@@ -52,7 +55,27 @@ export class ConversationCursor {
   }
 
   private put(seq: number, frame: MessageFrame | null): Offer {
-    if (this.pos === undefined) this.pos = seq - 1;
+    if (this.pos === undefined) {
+      if (frame === null && this.held.size < this.maxHeld) {
+        // An own ack first: it says nothing about the seqs before it. Messages of others sent
+        // just before ours may still be on their way (the ack and the live copies travel
+        // different paths): the first message seen sets the baseline, not our ack.
+        if (this.held.has(seq)) return { deliver: [], duplicate: true };
+        this.held.set(seq, null);
+        return { deliver: [], duplicate: false };
+      }
+      // The first sighting: everything before it is history, own acks below it included.
+      let first = seq;
+      if (frame === null) for (const s of this.held.keys()) first = Math.min(first, s);
+      for (const s of this.held.keys()) if (s < first) this.held.delete(s);
+      this.pos = first - 1;
+      if (this.held.has(seq)) {
+        // The echo of an own send: a duplicate for the application, but it sets the position.
+        const deliver: MessageFrame[] = [];
+        this.release(deliver);
+        return { deliver, duplicate: frame !== null };
+      }
+    }
     if (seq <= this.pos || this.held.has(seq)) return { deliver: [], duplicate: true };
     if (seq !== this.pos + 1) {
       if (this.held.size >= this.maxHeld) {

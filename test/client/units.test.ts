@@ -83,6 +83,27 @@ describe('client conversation cursor', () => {
     expect(r.position).toBe(17);
   });
 
+  it('an own ack seen first is not a baseline: a message of the other side sent just before it still arrives', () => {
+    // The ack for our seq 2 overtook the live copy of the partner's seq 1 (the first message of a new DM).
+    const c = new ConversationCursor('dm:a:b');
+    expect(c.markOwn(2)).toEqual({ deliver: [], duplicate: false });
+    expect(c.position).toBeUndefined();
+    expect(seqs(c.offer(msg(1, 'dm:a:b')).deliver)).toEqual([1]);
+    expect(c.position).toBe(2);
+    expect(c.offer(msg(2, 'dm:a:b')).duplicate).toBe(true); // the echo of our own send
+    // With nothing before it in flight, the echo of our send is the first sighting.
+    const d = new ConversationCursor('dm:a:b');
+    d.markOwn(7);
+    expect(d.offer(msg(7, 'dm:a:b'))).toEqual({ deliver: [], duplicate: true });
+    expect(d.position).toBe(7);
+    expect(seqs(d.offer(msg(8, 'dm:a:b')).deliver)).toEqual([8]);
+    // A first sighting above own acks: those acks are history, as everything before it.
+    const e = new ConversationCursor('dm:a:b');
+    e.markOwn(3);
+    expect(seqs(e.offer(msg(5, 'dm:a:b')).deliver)).toEqual([5]);
+    expect(e.position).toBe(5);
+  });
+
   it('counts own acked seqs as present without delivering them', () => {
     const c = new ConversationCursor('room:r', 1);
     expect(c.markOwn(3).deliver).toEqual([]);
