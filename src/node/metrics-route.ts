@@ -17,11 +17,13 @@ import type { RegionView } from './regions.js';
 export interface DeliveryStats {
   /** 1-min rate of deliveries on this node, by the region that accepted the send. */
   readonly deliveredFrom?: Record<string, number>;
+  /** The same over the last 5 s (absent from nodes of older versions). */
+  readonly deliveredFromNow?: Record<string, number>;
 }
 
 /** Fields added to this node's status answer so peers can compute deliveries by destination. */
 export function deliveryStats(m: NodeMetrics): DeliveryStats {
-  return { deliveredFrom: m.deliveredFrom.rates() };
+  return { deliveredFrom: m.deliveredFrom.rates(), deliveredFromNow: m.deliveredFromNow.rates() };
 }
 
 const round = (v: number | null, digits = 3): number | null => (v === null || !Number.isFinite(v) ? null : Math.round(v * 10 ** digits) / 10 ** digits);
@@ -40,18 +42,28 @@ export async function regionRtts(view: RegionView, self: string): Promise<Record
   return out;
 }
 
-/** Deliveries per second of messages accepted in this region, by destination region (1-min rates). */
-async function crossRegion(m: NodeMetrics, view: RegionView): Promise<Record<string, number>> {
-  const out: Record<string, number> = {};
+/**
+ * Deliveries per second of messages accepted in this region, by destination region: 1-min rates
+ * (`minute`) and 5-s rates (`now`). A peer's come from its status answer (cached up to 2 s), so
+ * `now` trails what happens by a few seconds at most.
+ */
+async function crossRegion(m: NodeMetrics, view: RegionView): Promise<{ minute: Record<string, number>; now: Record<string, number> }> {
+  const minute: Record<string, number> = {};
+  const now: Record<string, number> = {};
   await Promise.all(
     m.regions.map(async (dest) => {
-      if (dest === m.region) return void (out[dest] = round(m.deliveredFrom.perSec(m.region)) ?? 0);
+      if (dest === m.region) {
+        minute[dest] = round(m.deliveredFrom.perSec(m.region)) ?? 0;
+        now[dest] = round(m.deliveredFromNow.perSec(m.region)) ?? 0;
+        return;
+      }
       const s = await view.state(dest);
       const peer = s.nodes[0] as DeliveryStats | undefined;
-      out[dest] = round(peer?.deliveredFrom?.[m.region] ?? 0) ?? 0;
+      minute[dest] = round(peer?.deliveredFrom?.[m.region] ?? 0) ?? 0;
+      now[dest] = round(peer?.deliveredFromNow?.[m.region] ?? 0) ?? 0;
     }),
   );
-  return out;
+  return { minute, now };
 }
 
 export async function nodeStats(m: NodeMetrics, view: RegionView): Promise<unknown> {
@@ -68,7 +80,8 @@ export async function nodeStats(m: NodeMetrics, view: RegionView): Promise<unkno
     connections: s?.connections() ?? 0,
     messagesPerSec: round(m.sendRate.perSec()),
     deliveriesPerSec: round(m.deliveryRate.perSec()),
-    crossRegion: cross,
+    crossRegion: cross.minute,
+    crossRegionNow: cross.now,
     latencyMs: { p50: round(w5.p50Ms), p95: round(w5.p95Ms), p99: round(w5.p99Ms) },
     bus: { status: m.busStatusName, rttMs: rtt },
     slo: { ok: slo.ok, availability: round(w5.availability, 6), p95Ms: round(w5.p95Ms), p99Ms: round(w5.p99Ms), burnRate5m: round(slo.burnRate5m), burnRate1h: round(slo.burnRate1h) },

@@ -113,6 +113,8 @@ export interface NodeMetricsOptions {
 }
 
 const MAX_SERVICES = 200;
+/** The short window of /stats' `crossRegionNow` (1-second slots: precise to a fifth). */
+export const NOW_WINDOW_MS = 5000;
 
 export class NodeMetrics {
   readonly region: string;
@@ -138,6 +140,8 @@ export class NodeMetrics {
   readonly sendRate: RateWindow;
   readonly deliveryRate: RateWindow;
   readonly deliveredFrom: KeyedRates;
+  /** The same deliveries over the last few seconds: what the dashboard draws flows from (a change shows at once). */
+  readonly deliveredFromNow: KeyedRates;
 
   // Bus state.
   #busStatus: 'connected' | 'disconnected' | 'reconnecting' | 'closed' = 'connected';
@@ -182,6 +186,7 @@ export class NodeMetrics {
     this.sendRate = new RateWindow(this.clock);
     this.deliveryRate = new RateWindow(this.clock);
     this.deliveredFrom = new KeyedRates(this.clock, o.regions.length + 1);
+    this.deliveredFromNow = new KeyedRates(this.clock, o.regions.length + 1, NOW_WINDOW_MS);
     this.#lagRing = new SlotRing({ slotMs: 10_000, spanMs: WINDOWS_MS['5m'], width: SLO_BOUNDS_MS.length + 1, clock: this.clock });
     this.#replicationFailureRate = new RateWindow(this.clock);
     o.regions.forEach((r, i) => this.#regionIndex.set(r, i));
@@ -547,7 +552,11 @@ export class NodeMetrics {
     const i = source === undefined ? this.regions.length : (this.#regionIndex.get(source) ?? this.regions.length);
     this.#deliveries[i]! += sessions;
     this.deliveryRate.add(sessions);
-    if (source !== undefined) this.deliveredFrom.add(i < this.regions.length ? source : 'unknown', sessions);
+    if (source !== undefined) {
+      const key = i < this.regions.length ? source : 'unknown';
+      this.deliveredFrom.add(key, sessions);
+      this.deliveredFromNow.add(key, sessions);
+    }
     if (timestamp !== undefined) {
       const ms = Math.max(0, this.clock() - timestamp);
       this.#latencyBy[i]!.observe(ms / 1000);

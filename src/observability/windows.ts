@@ -53,7 +53,7 @@ export class SlotRing {
   }
 }
 
-/** Events per second over the last minute (1-second slots). */
+/** Events per second over the last minute, or `windowMs` (1-second slots). */
 export class RateWindow {
   readonly #ring: SlotRing;
   readonly #windowMs: number;
@@ -82,18 +82,20 @@ export class RateWindow {
 export class KeyedRates {
   readonly #clock: Clock;
   readonly #max: number;
+  readonly #windowMs: number;
   readonly #rates = new Map<string, RateWindow>();
 
-  constructor(clock: Clock, max = 64) {
+  constructor(clock: Clock, max = 64, windowMs = 60_000) {
     this.#clock = clock;
     this.#max = max;
+    this.#windowMs = windowMs;
   }
 
   add(key: string, n = 1): void {
     let r = this.#rates.get(key);
     if (r === undefined) {
       if (this.#rates.size >= this.#max) return;
-      r = new RateWindow(this.#clock);
+      r = new RateWindow(this.#clock, this.#windowMs);
       this.#rates.set(key, r);
     }
     r.add(n);

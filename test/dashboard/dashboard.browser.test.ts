@@ -1,10 +1,13 @@
 /**
  * The dashboard in a real browser (headless Chromium driven by playwright-core) against
  * `meridian up` as a child process: the page opened from the URL `up` prints shows the three
- * regions on the map; with clients sending across regions, flows are drawn between them; a click
- * on "Take down" marks the region down on the map and in its card, and moves its flows and its
- * share of steering to the others within 2 s (the edge's /v1/route agrees); "Bring up" brings it
- * back. Screenshots go to .test-results/ (dashboard.png, dashboard-down.png).
+ * regions on the map; with clients sending across regions, flows are drawn between them (5-second
+ * rates). With the senders still sending, a click on "Take down" marks the region down on the map
+ * and in its card, stalls its flows and moves its share of steering to the others within 2 s (the
+ * edge's /v1/route agrees); its user's client moves to a surviving region and goes on sending,
+ * so a flow between the survivors rises on the map within seconds while none of the lost
+ * region's flows is live; "Bring up" brings it back. Screenshots go to .test-results/
+ * (dashboard.png, dashboard-down.png).
  *
  * Needs /usr/bin/chromium (or CHROMIUM_PATH): skipped with the reason when missing, except in CI
  * (CI=true), where a missing browser fails the run.
@@ -16,12 +19,17 @@ import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MeridianClient } from '../../src/client/node.js';
+import { ConversationPlacement } from '../../src/placement/mod.js';
+import { dmConversation } from '../../src/protocol/mod.js';
+import { defaultTopology } from '../../src/topology/mod.js';
 import { waitFor } from '../e2e/helpers.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const HAVE_CHROMIUM = existsSync(CHROMIUM);
 const IN_CI = process.env.CI === 'true';
 const ARTIFACTS = '.test-results';
+/** The region the second test takes down. */
+const VICTIM = 'eu-west';
 
 interface UpInfo {
   regions: Record<string, string>;
@@ -45,6 +53,8 @@ describe.skipIf(!HAVE_CHROMIUM)(`dashboard in a browser${HAVE_CHROMIUM ? '' : ` 
   let browser: Browser;
   let page: Page;
   const clients: MeridianClient[] = [];
+  /** The region each sender's client is connected to now. */
+  const at = new Map<MeridianClient, string>();
   let sending = true;
   let traffic: Promise<void> = Promise.resolve();
 
@@ -72,12 +82,33 @@ describe.skipIf(!HAVE_CHROMIUM)(`dashboard in a browser${HAVE_CHROMIUM ? '' : ` 
     }
   });
 
-  /** One client per region, each sending a message to the two others every 200 ms (at most 60 s). */
+  /**
+   * Users, one per region, whose direct conversations are homed outside VICTIM: their sends go on
+   * while it is down without waiting for a takeover of its conversations (which the failover test
+   * covers), so the flows show only where clients are.
+   */
+  function senderNames(regions: readonly string[]): string[] {
+    const placement = new ConversationPlacement(defaultTopology());
+    for (let k = 0; ; k++) {
+      const users = regions.map((r) => `dash-${r}-${k}`);
+      if (users.every((a, i) => users.every((b, j) => j <= i || placement.homeOf(dmConversation(a, b)) !== VICTIM))) return users;
+    }
+  }
+
+  /**
+   * One client per region, each sending a message to the two others every 200 ms until the tests
+   * end (at most 150 s). Each lists the other regions after its own, so the one in a region taken
+   * down reconnects to a survivor and goes on sending from there.
+   */
   async function startTraffic(): Promise<void> {
     const names = Object.keys(info.regions);
-    const users = names.map((r) => `dash-${r}`);
+    const users = senderNames(names);
+    const ws = (r: string): string => `${info.regions[r]!.replace(/^http/, 'ws')}/ws`;
     for (const [i, r] of names.entries()) {
-      const c = new MeridianClient({ url: `${info.regions[r]!.replace(/^http/, 'ws')}/ws`, user: users[i]! });
+      const c = new MeridianClient({ url: [r, ...names.filter((o) => o !== r)].map(ws), user: users[i]!, backoff: { initialMs: 100, maxMs: 500 } });
+      c.on('status', (st) => {
+        if (st.type === 'connected') at.set(c, st.region);
+      });
       clients.push(c);
       await c.connected();
     }
@@ -88,8 +119,8 @@ describe.skipIf(!HAVE_CHROMIUM)(`dashboard in a browser${HAVE_CHROMIUM ? '' : ` 
       await c.connected();
     }
     traffic = (async () => {
-      const end = Date.now() + 60_000;
-      for (let n = 0; sending && Date.now() < end && n < 300; n++) {
+      const end = Date.now() + 150_000;
+      for (let n = 0; sending && Date.now() < end && n < 750; n++) {
         for (const [i, c] of clients.slice(0, names.length).entries()) {
           for (const to of users.filter((_, j) => j !== i)) c.send({ user: to }, { n }).catch(() => undefined);
         }
@@ -159,18 +190,43 @@ describe.skipIf(!HAVE_CHROMIUM)(`dashboard in a browser${HAVE_CHROMIUM ? '' : ` 
     }
     await page.screenshot({ path: `${ARTIFACTS}/dashboard.png` });
     expect(errors).toEqual([]);
-  });
+  }, 60_000);
 
-  it('takes a region down from its button: marked down, flows and steering moved to the others within 2 s, then brings it back', async () => {
-    const victim = 'eu-west';
+  /** Each live flow on the map: "from>to" → its rate, as the page draws it (data-per-sec). */
+  const liveFlows = (): Promise<Record<string, number>> =>
+    page.evaluate<Record<string, number>>(`Object.fromEntries([...document.querySelectorAll('#flows .flow:not(.stalled)')].map((f) => [f.getAttribute('data-from') + '>' + f.getAttribute('data-to'), Number(f.getAttribute('data-per-sec'))]))`);
+
+  it('takes a region down from its button while clients send: marked down, its flows stalled and steering moved within 2 s, a survivors\' flow rising as its client moves; then brings it back', async () => {
+    const victim = VICTIM;
     const card = page.locator(`.card[data-region="${victim}"]`);
+    const survivors = Object.keys(info.regions).filter((r) => r !== victim);
     expect(await routeNear(53.35, -6.26)).toBe(victim);
     expect(Number(await page.locator(`#share-legend li[data-region="${victim}"]`).getAttribute('data-share'))).toBeGreaterThan(0);
+    // The victim's client moves to the first survivor it lists: the flows between the survivors
+    // then carry its messages too (to the other survivor's user, and to it from there).
+    const mover = clients.find((c) => at.get(c) === victim);
+    expect(mover, `a sender connected to ${victim}`).toBeDefined();
+    const between = [`${survivors[0]}>${survivors[1]}`, `${survivors[1]}>${survivors[0]}`];
+    const both = (f: Record<string, number>): number => between.reduce((a, k) => a + (f[k] ?? 0), 0);
+    // The rate between the survivors before (both directions: one user's sends each way), the
+    // highest of a few readings: a 5-s window read mid-slot is up to a fifth low, and a busy
+    // machine slows the senders now and then.
+    let before: Record<string, number> = {};
+    await waitFor(
+      async () => {
+        before = await liveFlows();
+        return between.every((k) => (before[k] ?? 0) > 0) && Object.keys(before).some((k) => k.includes(victim));
+      },
+      'live flows between the survivors and to the victim',
+      15_000,
+      100,
+    );
+    let baseline = both(before);
+    for (let i = 0; i < 4; i++) {
+      await new Promise((r) => setTimeout(r, 400));
+      baseline = Math.max(baseline, both(await liveFlows()));
+    }
 
-    // The flows are one-minute rates: they stay on the map after the senders stop, and the machine
-    // is quieter for the timing below.
-    sending = false;
-    await traffic;
     // A watcher in the page notes the click and when the page first shows everything moved:
     // reading the page from here takes round trips of its own, which must not count against 2 s.
     await page.evaluate(MOVED_WATCHER.replaceAll('VICTIM', victim));
@@ -188,13 +244,30 @@ describe.skipIf(!HAVE_CHROMIUM)(`dashboard in a browser${HAVE_CHROMIUM ? '' : ` 
     expect(now).not.toBeNull();
     expect(await page.locator('#places-list li', { hasText: 'Dublin →' }).locator('.to').textContent()).toBe(now);
     expect(await card.locator('button[data-action="down"]').isDisabled()).toBe(true);
+
+    // Traffic really moves: the victim's sender reconnects to a survivor and goes on, and the map
+    // shows the flows between the survivors at half again their rate before (it doubles: the
+    // mover's sends and those to it cross there now; 5-s rates, so within seconds of the move),
+    // with no live flow to or from the victim all along.
+    await waitFor(() => at.get(mover!) !== victim, `${victim}'s sender to reconnect to a survivor`, 10_000, 50);
+    let after: Record<string, number> = {};
+    await waitFor(
+      async () => {
+        after = await liveFlows();
+        expect(Object.keys(after).filter((k) => k.includes(victim)), 'no live flow of the victim').toEqual([]);
+        return both(after) >= 1.5 * baseline;
+      },
+      () => `the survivors' flows to rise from ${baseline}/s (${JSON.stringify(before)}; now ${JSON.stringify(after)})`,
+      15_000,
+      200,
+    );
     await page.screenshot({ path: `${ARTIFACTS}/dashboard-down.png` });
 
     await card.locator('button[data-action="up"]').click();
     await page.waitForSelector(`#regions .region[data-region="${victim}"][data-state="up"]`, { timeout: 10_000 });
     await waitFor(async () => (await routeNear(53.35, -6.26)) === victim, `${victim} to take its clients back`, 5000, 50);
     await waitFor(async () => Number(await page.locator(`#share-legend li[data-region="${victim}"]`).getAttribute('data-share')) > 0, `${victim}'s steering share back`, 2000, 50);
-  });
+  }, 60_000);
 
   it('asks for the admin token when the one it has is refused', async () => {
     const other = await browser.newPage();

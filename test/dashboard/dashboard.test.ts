@@ -17,6 +17,7 @@ import { startEmbeddedDeployment } from '../../src/runtime/deployment.js';
 import type { Deployment } from '../../src/runtime/deployment.js';
 import { defaultTopology } from '../../src/topology/mod.js';
 import { waitFor } from '../e2e/helpers.js';
+import { TestClient } from '../node/client.js';
 
 const TOKEN = 'dashboard-test-token';
 let d: Deployment;
@@ -196,6 +197,30 @@ describe('dashboard live feed', () => {
     feed.close();
   });
 
+  it('draws flows at their rate over the last 5 s, with the one-minute average beside it', async () => {
+    const bob = await TestClient.dev(d.wsUrl('eu-west'), 'flow-bob');
+    const feed = await openFeed(`${edge.url}/dashboard/events`);
+    try {
+      for (let i = 0; i < 10; i++) {
+        const r = await fetch(`${d.urls['us-east']}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ from: 'flow-amy', to: { user: 'flow-bob' }, body: i, clientMsgId: `f${i}` }) });
+        expect(r.status).toBe(201);
+      }
+      await waitFor(() => bob.frames.filter((f) => f.type === 'message').length >= 10, 'bob gets 10 messages');
+      const flowOf = (x: Snapshot): Snapshot['flows'][number] | undefined => x.flows.find((f) => f.from === 'us-east' && f.to === 'eu-west');
+      // 10 deliveries just now: up to 10 / 5 s = 2/s over 5 s, 10 / 60 s ≈ 0.2/s over the minute
+      // (eu-west's counts reach us-east's /stats on its status answer, cached up to 2 s: the first
+      // snapshot may hold part of them, in both windows alike).
+      const s = await feed.next((x) => (flowOf(x)?.perSec1m ?? 0) > 0, 8000);
+      const flow = flowOf(s)!;
+      expect(flow.stalled).toBe(false);
+      expect(flow.perSec1m).toBeLessThanOrEqual(0.2);
+      expect(flow.perSec).toBeGreaterThan(3 * flow.perSec1m);
+    } finally {
+      feed.close();
+      bob.ws.close();
+    }
+  });
+
   it('shows a region taken down, its places moved to the others (EU places left unserved by strict residency), and back', async () => {
     const feed = await openFeed(`${edge.url}/dashboard/events`);
     await feed.next((x) => x.regions.every((r) => r.state === 'up'));
@@ -280,6 +305,7 @@ describe('reading /stats', () => {
       messagesPerSec: 10.5,
       deliveriesPerSec: 20,
       crossRegion: { 'us-east': 2, 'ap-southeast': 'x' },
+      crossRegionNow: { 'us-east': 4.2 },
       latencyMs: { p50: 1, p95: 5, p99: 9 },
       bus: { status: 'connected', rttMs: { 'us-east': 70 } },
       slo: { ok: true, availability: 0.9995, p95Ms: 5, p99Ms: 9, burnRate5m: 0.1, burnRate1h: 0.2 },
@@ -288,12 +314,13 @@ describe('reading /stats', () => {
     });
     expect(full).toMatchObject({ connections: 4, messagesPerSec: 10.5, crossRegion: { 'us-east': 2 }, latencyMs: { p95: 5 }, bus: { rttMs: { 'us-east': 70 } }, slo: { ok: true } });
     expect(full.crossRegion).not.toHaveProperty('ap-southeast');
+    expect(full.crossRegionNow).toEqual({ 'us-east': 4.2 });
     expect(full.replication).toEqual({ lagP99Ms: 42.5, copies5m: 12, failures1m: 1 });
     // Malformed entries are dropped, the rest kept.
     expect(full.takeovers).toEqual({ count: 2, known: [{ home: 'ap-southeast', owner: 'eu-west' }, { home: 'us-east', owner: 'eu-west' }], writesFor: ['ap-southeast', 'us-east'] });
     const empty = parseNodeStats({ connections: 'many', latencyMs: null });
     // A node of an older version has no replication or takeovers: null, shown as "–".
-    expect(empty).toMatchObject({ connections: null, messagesPerSec: null, crossRegion: {}, latencyMs: null, bus: null, slo: null, replication: null, takeovers: null });
+    expect(empty).toMatchObject({ connections: null, messagesPerSec: null, crossRegion: {}, crossRegionNow: null, latencyMs: null, bus: null, slo: null, replication: null, takeovers: null });
     expect(parseNodeStats({ replication: { lagP99Ms: null } }).replication).toEqual({ lagP99Ms: null, copies5m: null, failures1m: null });
     expect(parseNodeStats('nonsense').sessions).toBeNull();
   });

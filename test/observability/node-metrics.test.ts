@@ -84,13 +84,15 @@ describe('region node metrics', () => {
       s = await json(`${d.urls['us-east']}/stats`);
       return (s['crossRegion'] as Record<string, number>)['eu-west']! > 0;
     }, 'us-east sees the deliveries in eu-west', 5000, 250);
-    expect(Object.keys(s).sort()).toEqual(['bus', 'connections', 'crossRegion', 'deliveriesPerSec', 'latencyMs', 'messagesPerSec', 'node', 'region', 'replication', 'sessions', 'slo', 'takeovers', 'uptimeS'].sort());
+    expect(Object.keys(s).sort()).toEqual(['bus', 'connections', 'crossRegion', 'crossRegionNow', 'deliveriesPerSec', 'latencyMs', 'messagesPerSec', 'node', 'region', 'replication', 'sessions', 'slo', 'takeovers', 'uptimeS'].sort());
     expect(s['region']).toBe('us-east');
     // 11 sends (10 + the duplicate) in the last minute.
     expect(s['messagesPerSec']).toBeCloseTo(11 / 60, 3);
     const cross = s['crossRegion'] as Record<string, number>;
     expect(Object.keys(cross).sort()).toEqual(['ap-southeast', 'eu-west', 'us-east']);
     expect(cross['eu-west']).toBeCloseTo(10 / 60, 3);
+    // The 5-s rates, by the same regions (the sends may be more than 5 s old by now).
+    expect(Object.keys(s['crossRegionNow'] as object).sort()).toEqual(['ap-southeast', 'eu-west', 'us-east']);
     const bus = s['bus'] as { status: string; rttMs: Record<string, number | null> };
     expect(bus.status).toBe('connected');
     expect(Object.keys(bus.rttMs).sort()).toEqual(['ap-southeast', 'eu-west']);

@@ -71,8 +71,14 @@ export function sloTargetsOf(topology: Topology, region: string): SloTargetsView
 export interface FlowFrame {
   readonly from: string;
   readonly to: string;
-  /** Cross-region deliveries per second, as the sending region reports them. */
+  /**
+   * Cross-region deliveries per second, as the sending region reports them, over the last 5 s
+   * (`crossRegionNow`: a flow grows or stops on the map within seconds), or over the last minute
+   * from a node that reports only that.
+   */
   readonly perSec: number;
+  /** The one-minute rate. */
+  readonly perSec1m: number;
   /** One end is down: what is drawn is the last rate known, not traffic that flows now. */
   readonly stalled: boolean;
 }
@@ -132,9 +138,10 @@ export function buildSnapshot(ctx: EdgeContext, stats: RegionStatsPoller, places
   const flows: FlowFrame[] = [];
   for (const r of regions) {
     // The last rates known, also from a region just gone down: drawn as stalled flows.
-    for (const [to, perSec] of Object.entries(stats.get(r.name).stats?.crossRegion ?? {})) {
+    const s = stats.get(r.name).stats;
+    for (const [to, perSec] of Object.entries(s?.crossRegionNow ?? s?.crossRegion ?? {})) {
       if (to === r.name || !states.has(to) || perSec <= 0) continue;
-      flows.push({ from: r.name, to, perSec: round(perSec), stalled: r.state === 'down' || states.get(to) === 'down' });
+      flows.push({ from: r.name, to, perSec: round(perSec), perSec1m: round(s?.crossRegion[to] ?? 0), stalled: r.state === 'down' || states.get(to) === 'down' });
     }
   }
   return { at: now, regions, flows, steering: steeringView(ctx, places) };

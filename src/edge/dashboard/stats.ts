@@ -49,8 +49,10 @@ export interface NodeStats {
   readonly connections: number | null;
   readonly messagesPerSec: number | null;
   readonly deliveriesPerSec: number | null;
-  /** Deliveries per second from this region to each other region. */
+  /** Deliveries per second from this region to each other region (1-min rates). */
   readonly crossRegion: Readonly<Record<string, number>>;
+  /** The same over the last 5 s; null from a node that does not report it. */
+  readonly crossRegionNow: Readonly<Record<string, number>> | null;
   readonly latencyMs: LatencyMs | null;
   readonly bus: { readonly status: string | null; readonly rttMs: Readonly<Record<string, number>> } | null;
   readonly slo: SloView | null;
@@ -120,6 +122,7 @@ export function parseNodeStats(body: unknown): NodeStats {
     messagesPerSec: num(b.messagesPerSec),
     deliveriesPerSec: num(b.deliveriesPerSec),
     crossRegion: numbers(b.crossRegion),
+    crossRegionNow: obj(b.crossRegionNow) === null ? null : numbers(b.crossRegionNow),
     latencyMs: lat === null ? null : { p50: num(lat.p50), p95: num(lat.p95), p99: num(lat.p99) },
     bus: bus === null ? null : { status: str(bus.status), rttMs: numbers(bus.rttMs) },
     slo:

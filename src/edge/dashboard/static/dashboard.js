@@ -182,7 +182,7 @@ function renderFlows(regions, flows) {
     const w = flowWidth(f.perSec);
     const color = colorOf(f.from);
     el('path', { class: 'flow-track', d, stroke: color, 'stroke-width': w }, g);
-    const p = el('path', { class: `flow${f.stalled ? ' stalled' : ''}`, d, stroke: color, 'stroke-width': Math.max(1.2, w * 0.5), 'data-from': f.from, 'data-to': f.to }, g);
+    const p = el('path', { class: `flow${f.stalled ? ' stalled' : ''}`, d, stroke: color, 'stroke-width': Math.max(1.2, w * 0.5), 'data-from': f.from, 'data-to': f.to, 'data-per-sec': f.perSec }, g);
     // Faster dashes for busier flows: the eye reads speed as volume before width.
     if (!f.stalled) p.style.animationDuration = `${Math.max(0.35, 1.2 - Math.log10(1 + f.perSec) * 0.35).toFixed(2)}s`;
     el('text', { class: 'flow-label', x: mid[0].toFixed(1), y: mid[1].toFixed(1), 'text-anchor': 'middle' }, g).textContent = `${num(f.perSec)}/s`;
@@ -248,8 +248,8 @@ function makeCard(r) {
     rtt: metric(dl, 'Edge → region'),
     share: metric(dl, 'Steering share'),
     slo: metric(dl, 'SLO', 'wide'),
-    replication: metric(dl, 'Replication (lag p99 · failed/min)'),
-    takeovers: metric(dl, 'Takeovers'),
+    replication: metric(dl, 'Replication', 'wide'),
+    takeovers: metric(dl, 'Takeovers', 'wide'),
   };
   const actions = html('div', 'actions');
   const down = html('button', '', 'Take down');
@@ -317,12 +317,14 @@ function renderCards(regions, share) {
 function renderFailover(c, r) {
   const s = r.stats;
   const rep = s?.replication;
-  c.f.replication.textContent = rep ? `${rep.lagP99Ms === null ? DASH : `${ms(rep.lagP99Ms)} ms`} · ${num(rep.failures1m)}` : DASH;
-  c.f.replication.title = rep ? `copies to the replica region in the last 5 min: ${num(rep.copies5m)}` : '';
+  c.f.replication.textContent = rep ? `lag p99 ${rep.lagP99Ms === null ? DASH : `${ms(rep.lagP99Ms)} ms`} · ${num(rep.failures1m)} failed/min` : DASH;
+  c.f.replication.title = rep ? `copies to the replica region: ${num(rep.copies5m)} in the last 5 min, ${num(rep.failures1m)} failed in the last minute (retried)` : '';
   c.f.replication.className = rep && rep.failures1m > 0 ? 'slo-bad' : '';
+  // This region writing for others first; else the takeovers it knows of elsewhere.
   const t = s?.takeovers;
-  c.f.takeovers.textContent = !t ? DASH : t.writesFor.length > 0 ? `writes for ${t.writesFor.join(', ')}` : t.count === 0 ? 'none' : `${num(t.count)} elsewhere`;
-  c.f.takeovers.title = t ? t.known.map((k) => `${k.home} → ${k.owner}`).join(', ') : '';
+  const pairs = t ? t.known.map((k) => `${k.home} → ${k.owner}`).join(', ') : '';
+  c.f.takeovers.textContent = !t ? DASH : t.writesFor.length > 0 ? `writes for ${t.writesFor.join(', ')}` : t.known.length === 0 ? 'none' : pairs;
+  c.f.takeovers.title = t ? (pairs === '' ? 'no takeover known to this region' : `conversations homed in a region written by another: ${pairs}`) : '';
   if (r.writtenBy) c.card.dataset.writtenBy = r.writtenBy;
   else delete c.card.dataset.writtenBy;
   c.taken.hidden = !r.writtenBy;
@@ -407,14 +409,14 @@ function renderFlowTable(regions, flows) {
   if (rows.length === 0) {
     const tr = html('tr');
     const td = html('td', 'empty', regions.some((r) => r.stats) ? 'no cross-region traffic right now' : 'no /stats from the regions yet');
-    td.colSpan = 4;
+    td.colSpan = 5;
     tr.appendChild(td);
     body.appendChild(tr);
     return;
   }
   for (const f of rows) {
     const tr = html('tr', f.stalled ? 'stalled' : '');
-    tr.append(html('td', '', f.from), html('td', '', f.to), html('td', 'num', num(f.perSec)), html('td', 'num', `${ms(rtt.get(f.from)?.[f.to])} ms`));
+    tr.append(html('td', '', f.from), html('td', '', f.to), html('td', 'num', num(f.perSec)), html('td', 'num', num(f.perSec1m)), html('td', 'num', `${ms(rtt.get(f.from)?.[f.to])} ms`));
     body.appendChild(tr);
   }
 }
