@@ -181,13 +181,13 @@ export async function startRegionNode(options: RegionNodeOptions): Promise<Regio
       options.audit?.record({ actor: operatorActor(caller), action: 'admin.drain', target: opts.node, from: req.socket.remoteAddress ?? '', outcome: 'ok' });
       if (options.onAdminDrain !== undefined) {
         // The restart closes this server: answer first, the edge then waits for /ready again.
-        sendJson(res, 202, { draining: true, restarting: true, region: opts.region, node: opts.node, sessions: sessions.size });
+        sendJson(res, 202, { draining: true, restarting: true, region: opts.region, node: opts.node, sessions: sessions.size, deadlineMs: opts.drainDeadlineMs });
         const restart = options.onAdminDrain;
         setImmediate(() => void restart().catch((err: unknown) => ctx.onInternalError(err, 'admin-drain')));
         return;
       }
       await node.drain();
-      return sendJson(res, 200, { drained: true, region: opts.region, node: opts.node, sessions: sessions.size });
+      return sendJson(res, 200, { drained: true, region: opts.region, node: opts.node, sessions: sessions.size, deadlineMs: opts.drainDeadlineMs });
     }
     if (path === '/v1/audit') return handleAudit(req, res, url, access, options.audit);
     if (await handleErasures({ access, audit: options.audit, erasure: options.erasure, maxIdLength: opts.limits.maxIdLength }, req, res, path)) return;

@@ -21,8 +21,10 @@ const TOKEN = 'drain-no-hook-admin-token-000000';
 class FakeNode {
   id = 'node-1';
   ready = true;
-  /** `restart`: 202, then not ready, then another id and ready after `restartMs`. `bare`: drain, 200, stay not ready. */
-  mode: 'restart' | 'bare' = 'restart';
+  /** `restart`: 202, then not ready, then another id and ready after `restartMs`. `bare`: drain, 200, stay not ready. `stuck`: 202 and never back. */
+  mode: 'restart' | 'bare' | 'stuck' = 'restart';
+  /** The drain deadline the node's answer states (none: an older node). */
+  deadlineMs: number | undefined;
   restartMs = 150;
   readonly drainAuth: (string | undefined)[] = [];
   #server: Server | undefined;
@@ -41,8 +43,10 @@ class FakeNode {
       if (path === '/v1/admin/drain' && req.method === 'POST') {
         this.drainAuth.push(req.headers.authorization);
         this.ready = false;
-        if (this.mode === 'bare') return json(200, { drained: true, node: this.id, sessions: 0 });
-        json(202, { draining: true, restarting: true, node: this.id, sessions: 0 });
+        const deadline = this.deadlineMs === undefined ? {} : { deadlineMs: this.deadlineMs };
+        if (this.mode === 'bare') return json(200, { drained: true, node: this.id, sessions: 0, ...deadline });
+        json(202, { draining: true, restarting: true, node: this.id, sessions: 0, ...deadline });
+        if (this.mode === 'stuck') return;
         setTimeout(() => {
           this.id = 'node-2';
           this.ready = true;
@@ -81,11 +85,12 @@ afterEach(async () => {
   await node?.stop();
 });
 
-async function startWith(mode: 'restart' | 'bare', probe: { intervalMs: number; timeoutMs: number }): Promise<Edge> {
+async function startWith(mode: 'restart' | 'bare' | 'stuck', probe: { intervalMs: number; timeoutMs: number }, tune: { deadlineMs?: number; drainSettleMs?: number } = {}): Promise<Edge> {
   node = new FakeNode();
   node.mode = mode;
+  node.deadlineMs = tune.deadlineMs;
   await node.start();
-  edge = await startEdge({ topology: three, regionUrls: { ...urlsOf(others), 'ap-southeast': node.url }, port: 0, geoip: null, rateLimit: false, adminToken: TOKEN, probe });
+  edge = await startEdge({ topology: three, regionUrls: { ...urlsOf(others), 'ap-southeast': node.url }, port: 0, geoip: null, rateLimit: false, adminToken: TOKEN, probe, ...(tune.drainSettleMs === undefined ? {} : { drainSettleMs: tune.drainSettleMs }) });
   await eventually(() => (edge!.monitor.health('ap-southeast').healthy ? true : undefined));
   return edge;
 }
@@ -130,5 +135,14 @@ describe('drain without a hook', () => {
     expect(changes(seen)).toEqual(['draining', 'down']);
     expect(seen.filter((x) => x.state === 'draining' && x.offered)).toEqual([]);
     expect(e.monitor.health('ap-southeast').healthy).toBe(false);
+  });
+
+  it("waits for a node that never comes back only as long as the node's own drain deadline says, then drops the mark", async () => {
+    // The node states a 300 ms deadline (the default is 30 s): the drain fails after 300 ms plus
+    // the 200 ms settle time, and the region goes from draining to down.
+    const e = await startWith('stuck', { intervalMs: 100, timeoutMs: 80 }, { deadlineMs: 300, drainSettleMs: 200 });
+    expect(await drain(e)).toEqual({ status: 202, state: 'draining' });
+    const seen = await record(e, 'down');
+    expect(changes(seen)).toEqual(['draining', 'down']);
   });
 });

@@ -173,6 +173,8 @@ describe('API keys on a region node', () => {
   it('an admin key drains the node, recorded in the audit trail by its id', async () => {
     const res = await fetch(`${url}/v1/admin/drain`, { method: 'POST', headers: bearer(k.admin.key) });
     expect(res.status).toBe(202);
+    // The answer states the node's drain deadline: the edge waits that long, not its default.
+    expect(await res.json()).toMatchObject({ draining: true, restarting: true, deadlineMs: 30_000 });
     await eventually(async () => (await fetch(`${url}/ready`).catch(() => undefined))?.status === 200, 'the node to be back', 15_000);
     const drains = (await audit()).filter((e) => e.action === 'admin.drain');
     expect(drains.find((e) => e.outcome === 'ok')).toMatchObject({ actor: { kind: 'admin', id: k.admin.record.id } });

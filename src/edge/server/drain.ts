@@ -17,15 +17,15 @@
  *   that saw it healthy;
  * - without it, a bare node (200 `{ drained }`: it stays drained): until the monitor sees it
  *   down (`draining` → `down`).
- * Without the hook the whole wait is bounded by the node's default drain deadline (the node does
- * not say its own) plus `DRAIN_SETTLE_MS`; a restarting node not back by then fails the drain
- * (logged as `drain_failed`) and the mark goes.
+ * Without the hook the whole wait is bounded by the node's drain deadline (its answer says it;
+ * the default deadline for a node that does not) plus `DRAIN_SETTLE_MS` from the request; a
+ * restarting node not back by then fails the drain (logged as `drain_failed`) and the mark goes.
  */
 import { bearer } from '../../http/bearer.js';
 import { NODE_DEFAULTS } from '../../node/options.js';
 import type { EdgeContext } from './context.js';
 
-/** After the drain itself, how long the region may take to be seen healthy before the mark goes. */
+/** After the drain itself, how long the region may take to be seen healthy before the mark goes (`drainSettleMs`). */
 const DRAIN_SETTLE_MS = 30_000;
 
 /** Polling the node and the monitor while a drain waits for the region. */
@@ -70,6 +70,8 @@ interface NodeDrainAnswer {
   readonly restarting: boolean;
   /** The node id that is draining (a restarted node answers another one). */
   readonly node: string | undefined;
+  /** The node's drain deadline (older nodes do not say: the default). */
+  readonly deadlineMs: number;
 }
 
 /**
@@ -84,13 +86,14 @@ async function askNode(ctx: EdgeContext, region: string, authorization: string |
   const res = await fetch(new URL('/v1/admin/drain', base), { method: 'POST', headers: auth === undefined ? {} : { authorization: auth }, signal });
   const text = await res.text();
   if (!res.ok) throw new Error(`the node of ${region} answered ${res.status}: ${text.slice(0, 200)}`);
-  let body: { restarting?: unknown; node?: unknown } = {};
+  let body: { restarting?: unknown; node?: unknown; deadlineMs?: unknown } = {};
   try {
     body = JSON.parse(text) as typeof body;
   } catch {
     // No body we understand: a node that drained without saying more (treated as not restarting).
   }
-  return { restarting: res.status === 202 && body.restarting === true, node: typeof body.node === 'string' ? body.node : undefined };
+  const deadlineMs = typeof body.deadlineMs === 'number' && Number.isFinite(body.deadlineMs) && body.deadlineMs >= 0 ? body.deadlineMs : NODE_DEFAULTS.drainDeadlineMs;
+  return { restarting: res.status === 202 && body.restarting === true, node: typeof body.node === 'string' ? body.node : undefined, deadlineMs };
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
@@ -170,21 +173,23 @@ export function drainRegion(ctx: EdgeContext, region: string, authorization?: st
   const hook = ctx.options.onRegionDrain;
   const signal = stopSignal(ctx);
   const clock = ctx.options.clock ?? Date.now;
+  const settleMs = ctx.options.drainSettleMs ?? DRAIN_SETTLE_MS;
   const work = (async () => {
     if (hook) {
       await hook(region);
       // The hook resolves once the region restarted: wait until the monitor agrees.
       const back = clock();
-      await poll(signal, Date.now() + DRAIN_SETTLE_MS, () => freshlyHealthy(ctx, region, back));
+      await poll(signal, Date.now() + settleMs, () => freshlyHealthy(ctx, region, back));
       return;
     }
-    const budgetMs = NODE_DEFAULTS.drainDeadlineMs + DRAIN_SETTLE_MS;
-    const until = Date.now() + budgetMs;
+    const asked = Date.now();
     const answer = await askNode(ctx, region, authorization, signal).catch((err: unknown) => {
       if (signal.aborted) return undefined; // the edge is closing
       throw err;
     });
-    if (answer !== undefined) await untilNodeBack(ctx, region, answer, signal, until, budgetMs);
+    if (answer === undefined) return;
+    const budgetMs = answer.deadlineMs + settleMs;
+    await untilNodeBack(ctx, region, answer, signal, asked + budgetMs, budgetMs);
   })();
   const done = work.finally(() => m.delete(region));
   done.catch(() => undefined);

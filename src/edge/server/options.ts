@@ -80,6 +80,12 @@ export interface EdgeOptions {
    * (`POST <node>/v1/admin/drain` with the credential the request presented, else `adminToken`).
    */
   readonly onRegionDrain?: RegionHook;
+  /**
+   * After a region's drain (the hook resolved, or the node's own drain deadline passed), how long
+   * the region may take to be seen healthy again before the `draining` mark goes (and, without a
+   * hook, the drain is logged as failed). Default 30 s.
+   */
+  readonly drainSettleMs?: number;
   /** Upstream idle time before a proxied request fails with 504; default 60 s. */
   readonly proxyTimeoutMs?: number;
   /** Pause reading one WebSocket side while the other has more than this queued; default 1 MiB. */
