@@ -17,8 +17,27 @@
  *
  *   npx tsx bench/cross-region.ts [--link-ms 50] [--rate 200] [--seconds 3] [--no-nats] [--json out.json]
  *
- * MERIDIAN_BENCH_METRICS=off runs the Meridian sides without messaging metrics and tracing SDK
- * (default on): run once each to see what observability costs (lib/meridian.ts).
+ * MERIDIAN_BENCH_METRICS=off runs the Meridian sides without metrics and tracing SDK (default on,
+ * lib/meridian.ts).
+ *
+ *   npx tsx bench/cross-region.ts --metrics-compare [--rounds 5] [--seconds 3] [--rate 200] [--log file|memory]
+ *
+ * What observability costs (issue 13): only "Meridian, embedded", metrics off and on interleaved
+ * in one invocation (lib/compare.ts), `--rounds` rounds of each (5 by default), a fresh server
+ * process per measurement. Off: inert node metrics, none in messaging, no tracing SDK; on: the
+ * nodes' metrics and a registered SDK that samples nothing (MERIDIAN_BENCH_TRACE_RATIO gives it
+ * another ratio). This bench sends at a fixed rate, so its throughput does not move with a cost;
+ * what does is reported instead:
+ *   - latency: the p50 and p99 above the link, median over the rounds per arm (and all the
+ *     rounds' samples pooled), on minus off in ms and in % of off's latency above the link (not
+ *     of the whole trip, which the link dominates);
+ *   - the throughput proxy: server CPU-seconds per 1,000 deliveries (both region nodes and the
+ *     embedded bus live in the server process; its CPU from the first timed send until the last
+ *     message arrived). Its cost in % is what issue 13's ≤ 5 % throughput goal is checked on: at
+ *     saturation, throughput is the inverse of CPU per delivery. Timers and heartbeats run in both
+ *     arms and dilute it at a low rate; a higher `--rate` (below saturation) makes it sharper.
+ * `--log` is the nodes' message log (default file: an fsync per append, whose jitter is in the
+ * latency; memory leaves it out).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -33,7 +52,10 @@ import { openSqliteLog } from '../src/log/mod.js';
 import type { Bus } from '../src/bus/types.js';
 import { findNatsServer, startSuperCluster } from '../src/testing/mod.js';
 import { WebSocket } from 'ws';
-import { benchMetricsNote, meridianAvailable, startMeridianRegions, startNodeOnBus } from './lib/meridian.js';
+import { benchMetricsNote, compareObservability, meridianAvailable, observabilityArg, observabilityNote, parseObservability, startMeridianRegions, startNodeOnBus } from './lib/meridian.js';
+import type { Observability } from './lib/meridian.js';
+import { costPct, fmtPct, fmtSpread, halfRangePct, interleaved, loadNote, pairedCosts, spread } from './lib/compare.js';
+import type { Spread } from './lib/compare.js';
 import { exitWithParent, forkRole, sleep } from './lib/proc.js';
 import type { Role } from './lib/proc.js';
 import { emit, maxCheck, missing } from './lib/report.js';
@@ -49,6 +71,9 @@ const { values } = parseArgs({
     rate: { type: 'string', default: '200' },
     seconds: { type: 'string', default: '3' },
     'no-nats': { type: 'boolean', default: false },
+    'metrics-compare': { type: 'boolean', default: false },
+    rounds: { type: 'string' },
+    observe: { type: 'string' },
     role: { type: 'string' },
     log: { type: 'string', default: 'file' },
     region: { type: 'string' },
@@ -59,6 +84,8 @@ const { values } = parseArgs({
 const linkMs = Number(values['link-ms']);
 const rate = Number(values.rate);
 const seconds = Number(values.seconds);
+const compare = values['metrics-compare'];
+const rounds = Number(values.rounds ?? 5);
 
 interface LoopDelay {
   readonly p99: number;
@@ -211,7 +238,7 @@ async function main(): Promise<void> {
 }
 
 if (values.role === 'server') {
-  const regions = await startMeridianRegions({ regions: ['us-east', 'eu-west'], linkMs, log: values.log === 'memory' ? 'memory' : 'file' });
+  const regions = await startMeridianRegions({ regions: ['us-east', 'eu-west'], linkMs, log: values.log === 'memory' ? 'memory' : 'file', observability: parseObservability(values.observe) });
   answerLoopDelay();
   process.send?.(Object.fromEntries([...regions.nodes].map(([r, n]) => [r, n.url])));
   exitWithParent(() => regions.close());
@@ -219,7 +246,7 @@ if (values.role === 'server') {
   const region = values.region ?? '';
   const bus = await connectNatsBus({ region, servers: [values.nats ?? ''] });
   const dir = mkdtempSync(join(tmpdir(), 'meridian-bench-node-'));
-  const started = await startNodeOnBus(bus, region, dir);
+  const started = await startNodeOnBus(bus, region, dir, { observability: parseObservability(values.observe) });
   answerLoopDelay();
   process.send?.(started.node.url);
   exitWithParent(async () => {
@@ -227,16 +254,22 @@ if (values.role === 'server') {
     await bus.close();
     rmSync(dir, { recursive: true, force: true });
   });
-} else await main();
+} else if (compare) await compareMain();
+else await main();
 
 /**
  * In a server role: watch the event loop, and answer `{ cmd: 'loop' }` with the worst delay
- * since the last ask (ms), so a report can tell a stalled server from a slow path.
+ * since the last ask (ms), so a report can tell a stalled server from a slow path; answer
+ * `{ cmd: 'cpu' }` with the CPU time the process used so far (µs).
  */
 function answerLoopDelay(): void {
   const h = monitorEventLoopDelay({ resolution: 1 });
   h.enable();
   process.on('message', (m: { cmd?: string }) => {
+    if (m.cmd === 'cpu') {
+      const u = process.cpuUsage();
+      process.send?.({ cpuUs: u.user + u.system });
+    }
     if (m.cmd !== 'loop') return;
     process.send?.({ p99: h.percentile(99) / 1e6, max: h.max / 1e6 });
     h.reset();
@@ -301,6 +334,17 @@ async function overMeridianNats(): Promise<Summary> {
 }
 
 async function meridianTraffic(home: string, remote: string): Promise<Summary> {
+  return summarize(await meridianSamples(home, remote));
+}
+
+/** Around the timed sends: `start` before the first, `end` once the last message arrived. */
+interface Window {
+  start(): Promise<void>;
+  end(): Promise<void>;
+}
+
+/** Latency above the link (ms) of every timed message, in arrival order. */
+async function meridianSamples(home: string, remote: string, window?: Window): Promise<number[]> {
   const socks: WebSocket[] = [];
   try {
     const room = 'bench-xr';
@@ -324,6 +368,7 @@ async function meridianTraffic(home: string, remote: string): Promise<Summary> {
     }
     if (!warm) throw new Error('no Meridian message crossed the link within 15 s');
     await sleep(linkMs * 3);
+    await window?.start();
     over.length = 0;
     const total = Math.round(rate * seconds);
     const interval = 1000 / rate;
@@ -334,10 +379,115 @@ async function meridianTraffic(home: string, remote: string): Promise<Summary> {
       send(performance.now());
     }
     const drainEnd = Date.now() + 5_000;
-    while (over.length < total && Date.now() < drainEnd) await sleep(20);
+    while (over.length < total && Date.now() < drainEnd) await sleep(5);
+    await window?.end();
     if (over.length < total) throw new Error(`${total - over.length} of ${total} Meridian messages did not arrive`);
-    return summarize(over);
+    return over;
   } finally {
     for (const s of socks) s.terminate();
   }
+}
+
+/** The comparison's report: a bench of its own in the runner's summary (run.ts `cross-region-metrics`). */
+const CMP_BENCH = 'cross-region delivery, metrics off vs on';
+/** Issue 13's goal: metrics and a registered SDK cost at most this share of throughput. */
+const COST_GOAL_PCT = 5;
+
+interface ArmRun {
+  /** Latency above the link (ms), every timed message. */
+  readonly over: number[];
+  readonly p50: number;
+  readonly p99: number;
+  /** Server CPU-seconds per 1,000 deliveries. */
+  readonly cpuPer1k: number;
+  readonly loop: LoopDelay;
+}
+
+/** One measurement of "Meridian, embedded" in a fresh server process, with `observe`. */
+async function measureArm(observe: Observability, log: 'file' | 'memory'): Promise<ArmRun> {
+  const server = await forkRole<Record<string, string>>(self, 'server', ['--link-ms', String(linkMs), '--log', log, '--observe', observabilityArg(observe)]);
+  try {
+    await server.ask({ cmd: 'loop' });
+    let cpu0 = 0;
+    let cpu1 = 0;
+    const over = await meridianSamples(server.ready['us-east'] ?? '', server.ready['eu-west'] ?? '', {
+      start: async () => {
+        cpu0 = (await server.ask<{ cpuUs: number }>({ cmd: 'cpu' })).cpuUs;
+      },
+      end: async () => {
+        cpu1 = (await server.ask<{ cpuUs: number }>({ cmd: 'cpu' })).cpuUs;
+      },
+    });
+    const loop = await server.ask<LoopDelay>({ cmd: 'loop' });
+    const s = summarize([...over]);
+    return { over, p50: s.p50, p99: s.p99, cpuPer1k: (cpu1 - cpu0) / 1e6 / (over.length / 1000), loop };
+  } finally {
+    await server.stop();
+  }
+}
+
+/** `--metrics-compare`: "Meridian, embedded" with metrics off and on, interleaved (lib/compare.ts). */
+async function compareMain(): Promise<void> {
+  const meridian = await meridianAvailable();
+  const what = 'metrics cost on cross-region';
+  if (!meridian.ok) {
+    emit({ bench: CMP_BENCH, checks: [missing(CMP_BENCH, `${what} server CPU per delivery (#13)`, `≤ ${COST_GOAL_PCT} %`, meridian.why)], detail: '', notes: [] }, values.json);
+    return;
+  }
+  const log = values.log === 'memory' ? 'memory' : 'file';
+  const runs = await interleaved(rounds, (o) => measureArm(o, log), (m) => {
+    const r = m.value;
+    console.log(`  round ${m.round + 1} metrics ${m.arm.padEnd(3)}: p50 ${signed(r.p50)} ms, p99 ${signed(r.p99)} ms above the link, ${r.cpuPer1k.toFixed(3)} server CPU-s per 1,000 deliveries, loop delay p99 ${fmt(r.loop.p99, 1)} ms, load ${m.load.toFixed(2)}`);
+  });
+  const arm = (a: 'off' | 'on'): ArmRun[] => runs.filter((r) => r.arm === a).map((r) => r.value);
+  const pooled = (a: 'off' | 'on'): Summary => summarize(arm(a).flatMap((r) => r.over));
+  const pOff = pooled('off');
+  const pOn = pooled('on');
+  interface Row {
+    readonly name: string;
+    readonly off: Spread;
+    readonly on: Spread;
+    readonly paired: Spread;
+    readonly digits: number;
+  }
+  const row = (name: string, f: (r: ArmRun) => number, digits: number): Row => ({ name, off: spread(arm('off').map(f)), on: spread(arm('on').map(f)), paired: spread(pairedCosts(runs, f, 'lower')), digits });
+  const p50 = row('p50 above the link (ms)', (r) => r.p50, 3);
+  const p99 = row('p99 above the link (ms)', (r) => r.p99, 3);
+  const cpu = row('server CPU-s per 1,000 deliveries', (r) => r.cpuPer1k, 4);
+  const delta = (r: Row): string => `${signed(r.on.median - r.off.median, r.digits)} (${fmtPct(costPct(r.off.median, r.on.median, 'lower'))})`;
+  const paired = (r: Row): string => `${fmtPct(r.paired.median)} (${fmtPct(r.paired.min)} … ${fmtPct(r.paired.max)})`;
+  const modes = compareObservability();
+  const cpuCost = costPct(cpu.off.median, cpu.on.median, 'lower');
+  const loads = spread(runs.map((m) => m.load));
+  const loadRange = `${loads.min.toFixed(1)}–${loads.max.toFixed(1)}`;
+  const detail = [
+    `Meridian, embedded (two region nodes in one server process, log ${log === 'file' ? 'on a file, fsync per append' : 'in memory'}), one-way link ${linkMs} ms, ${rate} msg/s for ${seconds} s per measurement; ${rounds} interleaved rounds of each arm (off/on, on/off, …), a fresh server process each`,
+    `off: ${observabilityNote(modes.off)}; on: ${observabilityNote(modes.on)}`,
+    table(
+      ['', 'off: median (min–max, ±half range)', 'on: median (min–max, ±half range)', 'on − off (of medians)', 'cost per round: median (min–max)'],
+      [
+        ...[p50, p99, cpu].map((r) => [r.name, fmtSpread(r.off, r.digits), fmtSpread(r.on, r.digits), delta(r), paired(r)]),
+        ['p50 / p99, all rounds pooled (ms)', `${signed(pOff.p50)} / ${signed(pOff.p99)} (n ${fmt(pOff.n)})`, `${signed(pOn.p50)} / ${signed(pOn.p99)} (n ${fmt(pOn.n)})`, `${signed(pOn.p50 - pOff.p50)} / ${signed(pOn.p99 - pOff.p99)}`, ''],
+        ['server loop delay p99 (ms, median)', fmt(spread(arm('off').map((r) => r.loop.p99)).median, 1), fmt(spread(arm('on').map((r) => r.loop.p99)).median, 1), '', ''],
+      ],
+    ),
+    loadNote(runs),
+  ].join('\n');
+  const checks: Check[] = [
+    {
+      bench: CMP_BENCH,
+      what: `${what}, server CPU per delivery (#13 throughput proxy, median of ${rounds} interleaved rounds)`,
+      measured: `${fmtPct(cpuCost)} (on ${cpu.on.median.toFixed(4)} vs off ${cpu.off.median.toFixed(4)} CPU-s per 1,000; rounds ±${halfRangePct(cpu.on).toFixed(1)} / ±${halfRangePct(cpu.off).toFixed(1)} %; load ${loadRange})`,
+      target: `≤ ${COST_GOAL_PCT} %`,
+      met: Number.isFinite(cpuCost) ? cpuCost <= COST_GOAL_PCT : null,
+    },
+    { bench: CMP_BENCH, what: `${what}, latency p50 above the link (#13)`, measured: `${delta(p50)} ms (on ${signed(p50.on.median)} vs off ${signed(p50.off.median)} ms)`, target: 'report', met: null },
+    { bench: CMP_BENCH, what: `${what}, latency p99 above the link (#13)`, measured: `${delta(p99)} ms (on ${signed(p99.on.median)} vs off ${signed(p99.off.median)} ms)`, target: 'report', met: null },
+  ];
+  const notes = [
+    'fixed rate: throughput cannot move, so the ≤ 5 % goal is checked on server CPU per delivery (at saturation throughput is its inverse); the latency cost is in % of the latency above the link',
+    'cost: how much more on takes than off, in % of off (negative: on took less, i.e. no cost measurable)',
+  ];
+  if (Math.max(halfRangePct(cpu.off), halfRangePct(cpu.on)) > COST_GOAL_PCT) notes.push(`noisy: server CPU per delivery scatters by more than the ${COST_GOAL_PCT} % goal between rounds of one arm; a verdict needs a quieter machine, more --rounds or longer --seconds`);
+  emit({ bench: CMP_BENCH, checks, detail, notes }, values.json);
 }

@@ -16,8 +16,18 @@
  *
  *   npx tsx bench/fanout.ts [--subscribers 1000] [--seconds 3] [--window 64] [--rounds 2] [--json out.json]
  *
- * MERIDIAN_BENCH_METRICS=off runs the Meridian side without messaging metrics and tracing SDK
- * (default on): run once each to see what observability costs (lib/meridian.ts).
+ * MERIDIAN_BENCH_METRICS=off runs the Meridian side without metrics and tracing SDK (default on,
+ * lib/meridian.ts).
+ *
+ *   npx tsx bench/fanout.ts --metrics-compare [--rounds 5] [--seconds 3] [--subscribers 1000]
+ *
+ * What observability costs (issue 13, goal ≤ 5 % of throughput): only the Meridian side, metrics
+ * off and on interleaved in one invocation (lib/compare.ts), `--rounds` rounds of each (5 by
+ * default), a fresh server and client process per measurement. Off: inert node metrics, none in
+ * messaging, no tracing SDK; on: the node's metrics in node and messaging and a registered SDK
+ * that samples nothing (MERIDIAN_BENCH_TRACE_RATIO gives it another ratio). Per arm: the median
+ * and spread of deliveries/s and of deliveries per server CPU-second; the cost is that of the
+ * medians, with the per-round cost and the load average beside it.
  */
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -30,7 +40,9 @@ import { openClient, openMany } from './lib/ws-clients.js';
 import type { BenchSocket, ServerKind } from './lib/ws-clients.js';
 import { startRawWs, startSocketIo } from './lib/ws-servers.js';
 import type { StartedServer } from './lib/ws-servers.js';
-import { benchMetricsNote, meridianAvailable, startMeridianNode } from './lib/meridian.js';
+import { benchMetricsNote, compareObservability, meridianAvailable, observabilityArg, observabilityNote, parseObservability, startMeridianNode } from './lib/meridian.js';
+import type { Observability } from './lib/meridian.js';
+import { costPct, fmtPct, fmtSpread, halfRangePct, interleaved, loadNote, pairedCosts, spread } from './lib/compare.js';
 
 const BENCH = 'room fan-out';
 const self = fileURLToPath(import.meta.url);
@@ -39,7 +51,9 @@ const { values } = parseArgs({
     subscribers: { type: 'string', default: '1000' },
     seconds: { type: 'string', default: '3' },
     window: { type: 'string', default: '64' },
-    rounds: { type: 'string', default: '2' },
+    rounds: { type: 'string' },
+    'metrics-compare': { type: 'boolean', default: false },
+    observe: { type: 'string' },
     bytes: { type: 'string', default: '100' },
     role: { type: 'string' },
     kind: { type: 'string' },
@@ -50,7 +64,8 @@ const { values } = parseArgs({
 const subscribers = Number(values.subscribers);
 const seconds = Number(values.seconds);
 const windowSize = Number(values.window);
-const rounds = Number(values.rounds);
+const compare = values['metrics-compare'];
+const rounds = Number(values.rounds ?? (compare ? 5 : 2));
 const body = 'x'.repeat(Number(values.bytes));
 
 type ServerMsg = { cmd: 'cpu' };
@@ -65,7 +80,7 @@ export interface Count {
 
 if (values.role === 'server') {
   const kind = values.kind as ServerKind;
-  const started: StartedServer = kind === 'socket.io' ? await startSocketIo() : kind === 'meridian' ? await startMeridianNode() : await startRawWs({ frameOnce: kind === 'raw-ws', cork: kind === 'raw-ws-corked' });
+  const started: StartedServer = kind === 'socket.io' ? await startSocketIo() : kind === 'meridian' ? await startMeridianNode({ observability: parseObservability(values.observe) }) : await startRawWs({ frameOnce: kind === 'raw-ws', cork: kind === 'raw-ws-corked' });
   process.on('message', (m: ServerMsg) => {
     if (m.cmd === 'cpu') {
       const u = process.cpuUsage();
@@ -76,6 +91,8 @@ if (values.role === 'server') {
   exitWithParent(() => started.close());
 } else if (values.role === 'clients') {
   clientProcess();
+} else if (compare) {
+  await compareMain();
 } else {
   await main();
 }
@@ -137,10 +154,11 @@ interface Side {
   readonly lost: number;
 }
 
-async function measure(kind: ServerKind): Promise<Side> {
+/** One measurement in fresh processes; `observe` sets the Meridian side's metrics and tracing. */
+async function measure(kind: ServerKind, observe?: Observability): Promise<Side> {
   const roles: Role<string>[] = [];
   try {
-    const server = await forkRole<string>(self, 'server', ['--kind', kind], process.env['MRD_BENCH_PROF'] ? { nodeFlags: ['--cpu-prof', '--cpu-prof-dir=' + process.env['MRD_BENCH_PROF']] } : {});
+    const server = await forkRole<string>(self, 'server', ['--kind', kind, ...(observe === undefined ? [] : ['--observe', observabilityArg(observe)])], process.env['MRD_BENCH_PROF'] ? { nodeFlags: ['--cpu-prof', '--cpu-prof-dir=' + process.env['MRD_BENCH_PROF']] } : {});
     roles.push(server);
     const clients = await forkRole<string>(self, 'clients', ['--subscribers', String(subscribers), '--window', String(windowSize), '--bytes', String(body.length)]);
     roles.push(clients);
@@ -206,4 +224,62 @@ async function main(): Promise<void> {
   if (m && corkedRaw) checks.push({ bench: BENCH, what: 'Meridian vs raw ws frame-once + corked writes (context)', measured: `${(m.deliveriesPerSec / corkedRaw.deliveriesPerSec).toFixed(2)}× (${fmt(m.deliveriesPerSec)} vs ${fmt(corkedRaw.deliveriesPerSec)})`, target: 'report', met: null });
   if (raw && sio) checks.push({ bench: BENCH, what: 'raw ws frame-once vs Socket.IO (context)', measured: `${(raw.deliveriesPerSec / sio.deliveriesPerSec).toFixed(1)}×`, target: 'report', met: null });
   emit({ bench: BENCH, checks, detail, notes: ['client process (all sockets) and server share 2 cores; "per server CPU-s" does not depend on the client', `Meridian side: ${benchMetricsNote}`] }, values.json);
+}
+
+/** The comparison's report: a bench of its own in the runner's summary (run.ts `fanout-metrics`). */
+const CMP_BENCH = 'room fan-out, metrics off vs on';
+/** Issue 13's goal: metrics and a registered SDK cost at most this share of throughput. */
+const COST_GOAL_PCT = 5;
+
+/** `--metrics-compare`: the Meridian side with metrics off and on, interleaved (lib/compare.ts). */
+async function compareMain(): Promise<void> {
+  const what = 'metrics cost on fan-out';
+  const meridian = await meridianAvailable();
+  if (!meridian.ok) {
+    emit({ bench: CMP_BENCH, checks: [missing(CMP_BENCH, `${what} deliveries/s (#13)`, `≤ ${COST_GOAL_PCT} %`, meridian.why)], detail: '', notes: [] }, values.json);
+    return;
+  }
+  const runs = await interleaved(rounds, (o) => measure('meridian', o), (m) => {
+    const s = m.value;
+    console.log(`  round ${m.round + 1} metrics ${m.arm.padEnd(3)}: ${fmt(s.deliveriesPerSec)} deliveries/s, ${fmt(s.perServerCpuSec)} per server CPU-s, server CPU ${(s.serverCpu * 100).toFixed(0)} %, load ${m.load.toFixed(2)}`);
+  });
+  const arm = (a: 'off' | 'on'): Side[] => runs.filter((r) => r.arm === a).map((r) => r.value);
+  const rows = [
+    { name: 'deliveries/s', f: (s: Side) => s.deliveriesPerSec },
+    { name: 'deliveries per server CPU-s', f: (s: Side) => s.perServerCpuSec },
+  ].map((r) => {
+    const off = spread(arm('off').map(r.f));
+    const on = spread(arm('on').map(r.f));
+    return { ...r, off, on, cost: costPct(off.median, on.median, 'higher'), paired: spread(pairedCosts(runs, r.f, 'higher')) };
+  });
+  const modes = compareObservability();
+  const lost = (a: 'off' | 'on'): number => arm(a).reduce((n, s) => n + s.lost, 0);
+  const serverCpu = (a: 'off' | 'on'): string => `${(spread(arm(a).map((s) => s.serverCpu)).median * 100).toFixed(0)} %`;
+  const load = loadNote(runs);
+  const loads = spread(runs.map((m) => m.load));
+  const loadRange = `${loads.min.toFixed(1)}–${loads.max.toFixed(1)}`;
+  const detail = [
+    `${subscribers} subscribers in one room, one sender, ${body.length} B bodies, ≤ ${windowSize} messages in flight, ${seconds} s per measurement; ${rounds} interleaved rounds of each arm (off/on, on/off, …), fresh processes each`,
+    `off: ${observabilityNote(modes.off)}; on: ${observabilityNote(modes.on)}`,
+    table(
+      ['', 'off: median (min–max, ±half range)', 'on: median (min–max, ±half range)', 'cost of medians', 'cost per round: median (min–max)'],
+      [
+        ...rows.map((r) => [r.name, fmtSpread(r.off), fmtSpread(r.on), fmtPct(r.cost), `${fmtPct(r.paired.median)} (${fmtPct(r.paired.min)} … ${fmtPct(r.paired.max)})`]),
+        ['server CPU (median)', serverCpu('off'), serverCpu('on'), '', ''],
+        ['not delivered (all rounds)', fmt(lost('off')), fmt(lost('on')), '', ''],
+      ],
+    ),
+    load,
+  ].join('\n');
+  const checks: Check[] = rows.map((r) => ({
+    bench: CMP_BENCH,
+    what: `${what} ${r.name} (#13, median of ${rounds} interleaved rounds)`,
+    measured: `${fmtPct(r.cost)} (on ${fmt(r.on.median)} vs off ${fmt(r.off.median)}; rounds ±${halfRangePct(r.on).toFixed(1)} / ±${halfRangePct(r.off).toFixed(1)} %; load ${loadRange})`,
+    target: `≤ ${COST_GOAL_PCT} %`,
+    met: Number.isFinite(r.cost) ? r.cost <= COST_GOAL_PCT : null,
+  }));
+  const notes = ['cost: how much less on does than off, in % of off (negative: on did more, i.e. no cost measurable)'];
+  const noisy = rows.filter((r) => Math.max(halfRangePct(r.off), halfRangePct(r.on)) > COST_GOAL_PCT);
+  if (noisy.length > 0) notes.push(`noisy: the rounds of one arm scatter by more than the ${COST_GOAL_PCT} % goal (${noisy.map((r) => r.name).join(', ')}); a verdict needs a quieter machine or more --rounds`);
+  emit({ bench: CMP_BENCH, checks, detail, notes }, values.json);
 }

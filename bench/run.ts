@@ -5,6 +5,8 @@
  *
  *   npm run bench [-- --only fanout,edge-proxy] [-- --out results.json]
  * Each bench also runs alone, `npx tsx bench/<name>.ts`; its header comment lists its options.
+ * `fanout-metrics` and `cross-region-metrics` are the fan-out and cross-region benches with
+ * `--metrics-compare` (what metrics and tracing cost, issue 13).
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -18,11 +20,20 @@ import type { BenchReport } from './lib/report.js';
 import { table } from './lib/stats.js';
 
 // services-proxy.ts belongs to the services work; it is run when present.
-const BENCHES = ['edge-proxy', 'services-proxy', 'fanout', 'idle-connections', 'cross-region', 'home-latency', 'rolling-drain', 'region-loss'] as const;
+const BENCHES = ['edge-proxy', 'services-proxy', 'fanout', 'fanout-metrics', 'idle-connections', 'cross-region', 'cross-region-metrics', 'home-latency', 'rolling-drain', 'region-loss'] as const;
+type BenchName = (typeof BENCHES)[number];
+/** Benches that are another bench's file with options (by default a bench is `<name>.ts`, no options). */
+const VARIANTS: Partial<Record<BenchName, { readonly file: string; readonly args: readonly string[] }>> = {
+  'fanout-metrics': { file: 'fanout', args: ['--metrics-compare'] },
+  'cross-region-metrics': { file: 'cross-region', args: ['--metrics-compare'] },
+};
 /** A bench that runs longer than this is stopped and reported as failed. */
 const BENCH_TIMEOUT_MS = 240_000;
-/** Benches that need longer (region-loss: a fresh deployment per lost region, on both buses). */
-const TIMEOUT_MS: Partial<Record<(typeof BENCHES)[number], number>> = { 'region-loss': 1_800_000 };
+/**
+ * Benches that need longer (region-loss: a fresh deployment per lost region, on both buses; the
+ * metrics comparisons: 2 × 5 measurements, fresh processes each).
+ */
+const TIMEOUT_MS: Partial<Record<BenchName, number>> = { 'region-loss': 1_800_000, 'fanout-metrics': 600_000, 'cross-region-metrics': 600_000 };
 
 const { values } = parseArgs({ options: { only: { type: 'string' }, out: { type: 'string' }, markdown: { type: 'string' } } });
 const only = values.only?.split(',').map((s) => s.trim());
@@ -36,10 +47,12 @@ console.log(`machine: ${machine()}`);
 try {
   for (const name of BENCHES) {
     if (only && !only.includes(name)) continue;
-    const file = fileURLToPath(new URL(`./${name}.ts`, import.meta.url));
+    const variant = VARIANTS[name];
+    const file = fileURLToPath(new URL(`./${variant?.file ?? name}.ts`, import.meta.url));
     if (!existsSync(file)) continue;
     const json = join(dir, `${name}.json`);
-    const child = spawn(process.execPath, ['--import', 'tsx', file, '--json', json], { stdio: 'inherit', env });
+    if (variant !== undefined) console.log(`\n== ${name}: bench/${variant.file}.ts ${variant.args.join(' ')}`);
+    const child = spawn(process.execPath, ['--import', 'tsx', file, ...(variant?.args ?? []), '--json', json], { stdio: 'inherit', env });
     // SIGTERM first, so a bench can stop what it started (nats-servers); SIGKILL if it does not exit.
     let killer: NodeJS.Timeout | undefined;
     const timer = setTimeout(() => {

@@ -20,6 +20,7 @@ import type { Presence } from '../../src/presence/mod.js';
 import { defaultTopology, linkLatencyMs, sloTargetsFor } from '../../src/topology/mod.js';
 import { NodeMetrics } from '../../src/observability/metrics.js';
 import { silentLogger } from '../../src/observability/logger.js';
+import { InertNodeMetrics } from './inert-metrics.js';
 import { trace } from '@opentelemetry/api';
 import { AlwaysOffSampler, BasicTracerProvider, ParentBasedSampler, TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace-base';
 import type { StartedServer } from './ws-servers.js';
@@ -29,24 +30,78 @@ export function meridianAvailable(): Promise<{ ok: true } | { ok: false; why: st
   return Promise.resolve(existsSync(node) ? { ok: true } : { ok: false, why: 'the region node (src/node) does not exist yet' });
 }
 
-/**
- * `MERIDIAN_BENCH_METRICS=on|off` (default on, what a node runs in production): on, messaging
- * counts sends, appends, deliveries and latency into the node's metrics, and a tracing SDK is
- * registered (a BasicTracerProvider with no exporter: spans are made, then dropped), so its cost
- * is in the numbers; off, messaging has no metrics and no SDK is registered (the node's plain
- * per-connection counters remain: they are a few integer increments).
- */
-export const benchMetrics = (process.env['MERIDIAN_BENCH_METRICS'] ?? 'on') !== 'off';
-/**
- * `MERIDIAN_BENCH_TRACE_RATIO` (with metrics on): the share of traces the registered SDK records,
- * 0 to 1 (default 1: every span recorded, then dropped). 0 is a registered SDK that samples
- * nothing (spans are non-recording); 0.01 is a typical production ratio.
- */
-const traceRatio = Number(process.env['MERIDIAN_BENCH_TRACE_RATIO'] ?? '1');
-let tracerRegistered = false;
+/** What a bench's Meridian side observes: the switch issue 13's cost is measured with. */
+export interface Observability {
+  /**
+   * On (what a node runs in production): messaging counts sends, appends, deliveries and latency
+   * into the node's metrics, the node counts frames and sessions. Off: messaging has no metrics
+   * and the node's are inert (lib/inert-metrics.ts: every count a no-op), so nothing is collected.
+   */
+  readonly metrics: boolean;
+  /**
+   * With metrics on, a tracing SDK is registered (a BasicTracerProvider with no exporter: spans
+   * are made, then dropped) recording this share of traces, 0 to 1: 0 is an SDK that samples
+   * nothing (spans are non-recording), 0.01 a typical production ratio. Off: no SDK.
+   */
+  readonly traceRatio: number;
+}
 
-/** What the bench's report says about the switch. */
-export const benchMetricsNote = `metrics ${benchMetrics ? `on, tracing SDK registered (no exporter, recording ${traceRatio >= 1 ? 'every trace' : `a ${traceRatio} share of traces`})` : 'off, no tracing SDK'} (MERIDIAN_BENCH_METRICS=${benchMetrics ? 'on' : 'off'})`;
+/**
+ * `MERIDIAN_BENCH_METRICS=on|off` (default on) and `MERIDIAN_BENCH_TRACE_RATIO` (default 1: every
+ * span recorded, then dropped): what a bench's Meridian side runs with when it is not told.
+ */
+export const envObservability: Observability = {
+  metrics: (process.env['MERIDIAN_BENCH_METRICS'] ?? 'on') !== 'off',
+  traceRatio: Number(process.env['MERIDIAN_BENCH_TRACE_RATIO'] ?? '1'),
+};
+
+/**
+ * The two arms of `--metrics-compare`: off, and on with a registered SDK that samples nothing
+ * (issue 13: "metrics on, and traces with a registered no-op SDK"); `MERIDIAN_BENCH_TRACE_RATIO`,
+ * when set, gives the on arm another ratio.
+ */
+export function compareObservability(): { readonly off: Observability; readonly on: Observability } {
+  const ratio = process.env['MERIDIAN_BENCH_TRACE_RATIO'];
+  return { off: { metrics: false, traceRatio: 0 }, on: { metrics: true, traceRatio: ratio === undefined ? 0 : Number(ratio) } };
+}
+
+/** What a report says about a mode. */
+export function observabilityNote(o: Observability): string {
+  return o.metrics ? `metrics on, tracing SDK registered (no exporter, recording ${o.traceRatio >= 1 ? 'every trace' : o.traceRatio <= 0 ? 'nothing' : `a ${o.traceRatio} share of traces`})` : 'metrics off (inert node metrics, none in messaging), no tracing SDK';
+}
+
+/** The mode of the environment, for the benches' notes. */
+export const benchMetricsNote = `${observabilityNote(envObservability)} (MERIDIAN_BENCH_METRICS=${envObservability.metrics ? 'on' : 'off'})`;
+
+/** A mode as one command-line word for a role process (`off`, `on:0`, `on:0.01`), and back. */
+export function observabilityArg(o: Observability): string {
+  return o.metrics ? `on:${o.traceRatio}` : 'off';
+}
+
+export function parseObservability(arg: string | undefined): Observability {
+  if (arg === undefined) return envObservability;
+  if (arg === 'off') return { metrics: false, traceRatio: 0 };
+  const m = /^on:([0-9.]+)$/.exec(arg);
+  if (m === null) throw new Error(`--observe ${arg}: expected off or on:<ratio>`);
+  return { metrics: true, traceRatio: Number(m[1]) };
+}
+
+/** The ratio of the SDK this process registered (undefined: none). The SDK is global: one mode per process. */
+let registeredRatio: number | undefined;
+
+function registerTracing(o: Observability): void {
+  if (!o.metrics) {
+    if (registeredRatio !== undefined) throw new Error('metrics off asked in a process that registered a tracing SDK: run each mode in its own process');
+    return;
+  }
+  if (registeredRatio !== undefined) {
+    if (registeredRatio !== o.traceRatio) throw new Error(`trace ratio ${o.traceRatio} asked in a process that registered ${registeredRatio}: run each mode in its own process`);
+    return;
+  }
+  const sampler = o.traceRatio >= 1 ? undefined : o.traceRatio <= 0 ? new AlwaysOffSampler() : new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(o.traceRatio) });
+  if (!trace.setGlobalTracerProvider(new BasicTracerProvider(sampler === undefined ? {} : { sampler }))) throw new Error('a tracing SDK was already registered in this process');
+  registeredRatio = o.traceRatio;
+}
 
 export interface NodeBenchOptions {
   /** HS256 secret for real tokens; without it the node runs with dev auth. */
@@ -57,6 +112,8 @@ export interface NodeBenchOptions {
   readonly linkMs?: number;
   /** `file` (default: durable, fsync per commit) or `memory` (SQLite :memory:, to see what fsync costs). */
   readonly log?: 'file' | 'memory';
+  /** Metrics and tracing; default from the environment (`envObservability`). */
+  readonly observability?: Observability;
 }
 
 export interface MeridianRegions {
@@ -78,13 +135,13 @@ export async function startNodeOnBus(bus: Bus, region: string, dir: string, opts
     await presence?.close();
     await log.close();
   };
-  const metrics = benchMetrics ? new NodeMetrics({ region, node: name, regions: topology.regions.map((r) => r.name), slo: sloTargetsFor(topology, region), log: silentLogger() }) : undefined;
-  if (benchMetrics && !tracerRegistered) {
-    const sampler = traceRatio >= 1 ? undefined : traceRatio <= 0 ? new AlwaysOffSampler() : new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(traceRatio) });
-    tracerRegistered = trace.setGlobalTracerProvider(new BasicTracerProvider(sampler === undefined ? {} : { sampler }));
-  }
+  const observe = opts.observability ?? envObservability;
+  const metricsOptions = { region, node: name, regions: topology.regions.map((r) => r.name), slo: sloTargetsFor(topology, region), log: silentLogger() };
+  // Off: the node still needs a metrics object (it builds a counting one when given none).
+  const metrics = observe.metrics ? new NodeMetrics(metricsOptions) : new InertNodeMetrics(metricsOptions);
+  registerTracing(observe);
   try {
-    messaging = await createMessaging({ bus, region, topology, log, ...(metrics === undefined ? {} : { metrics }) });
+    messaging = await createMessaging({ bus, region, topology, log, ...(observe.metrics ? { metrics } : {}) });
     presence = await createPresence(bus, { node: name, regions: topology.regions.map((r) => r.name) });
     node = await startRegionNode({
       topology,
@@ -98,7 +155,7 @@ export async function startNodeOnBus(bus: Bus, region: string, dir: string, opts
       // Benches open thousands of connections from one address: the limiter stays on the path
       // (its cost is measured), its per-address upgrade limit out of reach.
       httpRateLimit: { ratePerSec: 1_000_000, burst: 1_000_000 },
-      ...(metrics === undefined ? {} : { metrics }),
+      metrics,
     });
   } catch (err) {
     await close();
