@@ -15,6 +15,7 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { isMeridianError } from '../errors/mod.js';
 import { bearer, SecretMatcher } from '../http/bearer.js';
+import { clientAddress } from '../http/client-address.js';
 import type { KeyRing } from '../keys/ring.js';
 import type { Scope } from '../keys/scopes.js';
 import type { Caller, RequestInfo } from '../runtime/http-module.js';
@@ -76,12 +77,13 @@ export class AccessControl {
 
   /**
    * The key HTTP rate limits count under: the credential presented (hashed: never kept in
-   * clear) and the client address, so one worker fleet sharing a token is not one bucket.
+   * clear) and the client address (behind trusted proxies, X-Forwarded-For's: server.ts
+   * resolves it), so one worker fleet sharing a token is not one bucket.
    */
   rateKey(req: IncomingMessage): string {
     const h = req.headers.authorization;
     const who = h === undefined ? '-' : createHash('sha256').update(h).digest('base64url').slice(0, 16);
-    return `${who}|${req.socket.remoteAddress ?? ''}`;
+    return `${who}|${clientAddress(req)}`;
   }
 
   /** The per-request view modules get: verified once, on first use. */

@@ -5,6 +5,7 @@ import { isMeridianError } from '../errors/mod.js';
 import { hasScope, operatorActor } from './access.js';
 import type { AccessControl } from './access.js';
 import { sendError, sendJson } from './http-api.js';
+import { clientAddress } from '../http/client-address.js';
 
 export async function handleAudit(req: IncomingMessage, res: ServerResponse, url: URL, access: AccessControl, audit: AuditLog | undefined): Promise<void> {
   if (req.method !== 'GET') return sendError(res, 405, 'METHOD_NOT_ALLOWED', 'GET the audit trail', { allow: 'GET' });
@@ -12,7 +13,7 @@ export async function handleAudit(req: IncomingMessage, res: ServerResponse, url
   if (!hasScope(caller, 'admin')) {
     const known = caller.kind === 'user' || caller.kind === 'key';
     const actor = caller.kind === 'key' ? operatorActor(caller) : caller.kind === 'user' ? { kind: 'user' as const, id: caller.user } : { kind: 'anonymous' as const };
-    audit?.record({ actor, action: 'audit.read', from: req.socket.remoteAddress ?? '', outcome: 'refused', status: known ? 403 : 401 });
+    audit?.record({ actor, action: 'audit.read', from: clientAddress(req), outcome: 'refused', status: known ? 403 : 401 });
     if (known) return sendError(res, 403, 'FORBIDDEN', caller.kind === 'key' ? `API key ${caller.id} lacks the admin scope` : 'the audit trail is for operators (an API key with the admin scope)');
     return sendError(res, 401, 'AUTH_FAILED', `the audit trail needs Authorization: Bearer <API key with the admin scope>${caller.kind === 'invalid' ? `: ${caller.reason}` : ''}`, { 'www-authenticate': 'Bearer' });
   }

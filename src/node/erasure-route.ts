@@ -20,6 +20,7 @@ import { checkId, parseConversation, roomConversation } from '../protocol/mod.js
 import { hasScope, operatorActor } from './access.js';
 import type { AccessControl } from './access.js';
 import { sendError, sendJson } from './http-api.js';
+import { clientAddress } from '../http/client-address.js';
 
 const MAX_BODY = 4096;
 const BY_ID = /^\/v1\/erasures\/([^/]+)$/;
@@ -61,7 +62,7 @@ export async function handleErasures(c: ErasureRouteContext, req: IncomingMessag
     req.resume();
     const known = caller.kind === 'key' || caller.kind === 'user' || caller.kind === 'admin';
     const actor = caller.kind === 'key' ? operatorActor(caller) : caller.kind === 'user' ? { kind: 'user' as const, id: caller.user } : { kind: 'anonymous' as const };
-    c.audit?.record({ actor, action, from: req.socket.remoteAddress ?? '', outcome: 'refused', status: known ? 403 : 401 });
+    c.audit?.record({ actor, action, from: clientAddress(req), outcome: 'refused', status: known ? 403 : 401 });
     if (known) sendError(res, 403, 'FORBIDDEN', caller.kind === 'key' ? `API key ${caller.id} lacks the erase scope` : 'erasure is for operators (an API key with the erase scope)');
     else sendError(res, 401, 'AUTH_FAILED', `erasure needs Authorization: Bearer <API key with the erase scope>${caller.kind === 'invalid' ? `: ${caller.reason}` : ''}`, { 'www-authenticate': 'Bearer' });
     return true;
@@ -87,10 +88,10 @@ export async function handleErasures(c: ErasureRouteContext, req: IncomingMessag
   if (subject === undefined) return true;
   try {
     const r = await erasure.request(subject);
-    c.audit?.record({ actor, action, target: `${r.id} ${'user' in subject ? 'user' : 'conversation'}`, from: req.socket.remoteAddress ?? '', outcome: 'ok', status: 202 });
+    c.audit?.record({ actor, action, target: `${r.id} ${'user' in subject ? 'user' : 'conversation'}`, from: clientAddress(req), outcome: 'ok', status: 202 });
     sendJson(res, 202, { id: r.id, subject: r.subject, requestedAt: r.requestedAt, requestedIn: r.requestedIn, status: `/v1/erasures/${r.id}` }, { location: `/v1/erasures/${r.id}` });
   } catch (err) {
-    c.audit?.record({ actor, action, from: req.socket.remoteAddress ?? '', outcome: 'failed', status: 503 });
+    c.audit?.record({ actor, action, from: clientAddress(req), outcome: 'failed', status: 503 });
     if (isMeridianError(err)) sendError(res, 503, 'UNAVAILABLE', err.message, { 'retry-after': '1' });
     else throw err;
   }

@@ -28,6 +28,7 @@ import { hasScope } from './access.js';
 import type { Identity } from './auth.js';
 import type { NodeContext } from './context.js';
 import type { NodeState, RegionView } from './regions.js';
+import { clientAddress } from '../http/client-address.js';
 
 export interface HttpApiContext {
   readonly ctx: NodeContext;
@@ -116,7 +117,7 @@ async function caller(api: HttpApiContext, req: IncomingMessage, res: ServerResp
     if (op !== undefined) {
       if (op.kind === 'invalid') {
         api.ctx.metrics.authFailed(op.expired ? 'expired' : 'invalid', 'http');
-        api.ctx.audit?.record({ actor: { kind: 'anonymous', id: `key:${op.keyId}` }, action: 'auth.refused', target: req.url?.split('?')[0]?.slice(0, 200) ?? '', from: req.socket.remoteAddress ?? '', outcome: 'refused', status: 401 });
+        api.ctx.audit?.record({ actor: { kind: 'anonymous', id: `key:${op.keyId}` }, action: 'auth.refused', target: req.url?.split('?')[0]?.slice(0, 200) ?? '', from: clientAddress(req), outcome: 'refused', status: 401 });
         sendError(res, 401, 'AUTH_FAILED', op.reason, { 'www-authenticate': 'Bearer' });
         return undefined;
       }
@@ -129,14 +130,14 @@ async function caller(api: HttpApiContext, req: IncomingMessage, res: ServerResp
       return await api.ctx.auth.verify(token);
     } catch (err) {
       api.ctx.metrics.authFailed(isMeridianError(err) && err.code === ErrorCode.AuthExpired ? 'expired' : 'invalid', 'http');
-      api.ctx.audit?.record({ actor: { kind: 'anonymous' }, action: 'auth.refused', target: req.url?.split('?')[0]?.slice(0, 200) ?? '', from: req.socket.remoteAddress ?? '', outcome: 'refused', status: 401 });
+      api.ctx.audit?.record({ actor: { kind: 'anonymous' }, action: 'auth.refused', target: req.url?.split('?')[0]?.slice(0, 200) ?? '', from: clientAddress(req), outcome: 'refused', status: 401 });
       sendError(res, 401, 'AUTH_FAILED', isMeridianError(err) ? err.message : 'authentication failed', { 'www-authenticate': 'Bearer' });
       return undefined;
     }
   }
   if (api.ctx.auth.dev) return 'dev';
   api.ctx.metrics.authFailed('missing', 'http');
-  api.ctx.audit?.record({ actor: { kind: 'anonymous' }, action: 'auth.refused', target: req.url?.split('?')[0]?.slice(0, 200) ?? '', from: req.socket.remoteAddress ?? '', outcome: 'refused', status: 401 });
+  api.ctx.audit?.record({ actor: { kind: 'anonymous' }, action: 'auth.refused', target: req.url?.split('?')[0]?.slice(0, 200) ?? '', from: clientAddress(req), outcome: 'refused', status: 401 });
   sendError(res, 401, 'AUTH_FAILED', 'this endpoint needs Authorization: Bearer <token>', { 'www-authenticate': 'Bearer' });
   return undefined;
 }

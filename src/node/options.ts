@@ -12,6 +12,7 @@ import { resolveLimits } from '../protocol/mod.js';
 import type { ProtocolLimits } from '../protocol/mod.js';
 import type { AuditLog } from '../audit/mod.js';
 import type { ErasureService } from '../erasure/mod.js';
+import { DEFAULT_TRUSTED_PROXIES, trustedProxyProblem } from '../http/client-address.js';
 import type { RateLimitOptions } from '../http/rate-limit.js';
 import type { HttpModule } from '../runtime/http-module.js';
 import type { KeyRing } from '../keys/ring.js';
@@ -94,6 +95,18 @@ export interface RegionNodeOptions {
    * counted): 429 with Retry-After past it. Default 500/s with bursts of 1000; false: off.
    */
   readonly httpRateLimit?: RateLimitOptions | false;
+  /**
+   * WebSocket upgrades per client address, in a limiter of their own: 429 with Retry-After past
+   * it. Default 500/s with bursts of 5000 (docs/security.md, Limits, says why more than HTTP's);
+   * false: off.
+   */
+  readonly upgradeRateLimit?: RateLimitOptions | false;
+  /**
+   * Proxies (addresses, CIDRs, `loopback`, `linklocal`, `uniquelocal`) whose X-Forwarded-For is
+   * believed for the client address of rate limits and audit entries (src/http/client-address.ts);
+   * absent: the topology's `trustedProxies:`, else loopback only. Empty: none.
+   */
+  readonly trustedProxies?: readonly string[];
   readonly limits?: Partial<NodeLimits>;
   readonly rateLimit?: Partial<RateLimit>;
   /**
@@ -148,6 +161,8 @@ export interface ResolvedNodeOptions {
   readonly keys: KeyRing | undefined;
   readonly origins: readonly string[] | undefined;
   readonly httpRateLimit: RateLimitOptions | false;
+  readonly upgradeRateLimit: RateLimitOptions | false;
+  readonly trustedProxies: readonly string[];
   readonly limits: NodeLimits;
   readonly rateLimit: RateLimit;
   readonly abuseBurst: number;
@@ -168,6 +183,7 @@ export const NODE_DEFAULTS = {
   dedupeWindowMs: 120_000,
   rateLimit: { ratePerSec: 200, burst: 400 },
   httpRateLimit: { ratePerSec: 500, burst: 1000 },
+  upgradeRateLimit: { ratePerSec: 500, burst: 5000 },
   abuseBurst: 100,
   abuseRatePerSec: 10,
   outbound: { softBytes: 1 << 20, hardBytes: 8 << 20, stuckMs: 15_000, replayBuffer: 1000 },
@@ -208,6 +224,13 @@ export function resolveNodeOptions(o: RegionNodeOptions, randomId: string): Reso
   if (!(outbound.softBytes > 0) || !(outbound.hardBytes > outbound.softBytes)) throw invalid('outbound needs 0 < softBytes < hardBytes');
   const httpRateLimit = o.httpRateLimit === false ? false : { ...NODE_DEFAULTS.httpRateLimit, ...o.httpRateLimit };
   if (httpRateLimit !== false && (!(httpRateLimit.ratePerSec > 0) || !(httpRateLimit.burst >= 1))) throw invalid('httpRateLimit needs ratePerSec > 0 and burst >= 1');
+  const upgradeRateLimit = o.upgradeRateLimit === false ? false : { ...NODE_DEFAULTS.upgradeRateLimit, ...o.upgradeRateLimit };
+  if (upgradeRateLimit !== false && (!(upgradeRateLimit.ratePerSec > 0) || !(upgradeRateLimit.burst >= 1))) throw invalid('upgradeRateLimit needs ratePerSec > 0 and burst >= 1');
+  const trustedProxies = o.trustedProxies ?? o.topology.trustedProxies ?? DEFAULT_TRUSTED_PROXIES;
+  for (const entry of trustedProxies) {
+    const problem = trustedProxyProblem(entry);
+    if (problem !== undefined) throw invalid(`trustedProxies: ${problem}`);
+  }
   const port = o.port ?? NODE_DEFAULTS.port;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalid(`port must be 0..65535, not ${String(port)}`);
   return {
@@ -221,6 +244,8 @@ export function resolveNodeOptions(o: RegionNodeOptions, randomId: string): Reso
     keys: o.keys,
     origins: o.origins ?? nodeOrigins(o.topology.origins),
     httpRateLimit,
+    upgradeRateLimit,
+    trustedProxies,
     limits,
     rateLimit,
     abuseBurst: positiveInt('abuseBurst', o.abuseBurst ?? NODE_DEFAULTS.abuseBurst),

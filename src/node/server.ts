@@ -15,6 +15,7 @@ import type { Duplex } from 'node:stream';
 import { SUBPROTOCOL } from '../protocol/mod.js';
 import type { WelcomeLimits } from '../protocol/mod.js';
 import type { HttpModule } from '../runtime/http-module.js';
+import { admitClientAddress, clientAddress, trustList } from '../http/client-address.js';
 import { RateLimiter } from '../http/rate-limit.js';
 import { AccessControl, hasScope, operatorActor } from './access.js';
 import { handleAudit } from './audit-route.js';
@@ -68,6 +69,10 @@ export async function startRegionNode(options: RegionNodeOptions): Promise<Regio
   await auth.ready();
   const access = new AccessControl(auth, opts.adminToken, opts.keys);
   const limiter = opts.httpRateLimit === false ? undefined : new RateLimiter(opts.httpRateLimit);
+  // Upgrades have a budget of their own, bursty: a drain moves a region's clients at once.
+  const upgrades = opts.upgradeRateLimit === false ? undefined : new RateLimiter(opts.upgradeRateLimit);
+  // Behind these proxies the client is who X-Forwarded-For says (limits and audit `from`).
+  const trusted = trustList(opts.trustedProxies);
   const modules: readonly HttpModule[] = options.modules ?? [];
   const welcomeLimits: WelcomeLimits = { ...opts.limits };
   const sessions = new Set<SessionRef>();
@@ -144,6 +149,7 @@ export async function startRegionNode(options: RegionNodeOptions): Promise<Regio
       return sendError(res, 400, 'BAD_REQUEST', 'malformed request target');
     }
     const path = url.pathname;
+    admitClientAddress(req, trusted);
     if (path === '/health') return sendJson(res, 200, { status: 'ok', region: opts.region, node: opts.node });
     if (path === '/ready') {
       const ok = ready();
@@ -174,11 +180,11 @@ export async function startRegionNode(options: RegionNodeOptions): Promise<Regio
         // A valid credential without the admin scope is 403; none, or one that did not verify, 401.
         const known = caller.kind === 'key' || caller.kind === 'user';
         const actor = caller.kind === 'key' ? operatorActor(caller) : caller.kind === 'user' ? { kind: 'user' as const, id: caller.user } : { kind: 'anonymous' as const };
-        options.audit?.record({ actor, action: 'admin.drain', from: req.socket.remoteAddress ?? '', outcome: 'refused', status: known ? 403 : 401 });
+        options.audit?.record({ actor, action: 'admin.drain', from: clientAddress(req), outcome: 'refused', status: known ? 403 : 401 });
         if (known) return sendError(res, 403, 'FORBIDDEN', caller.kind === 'key' ? `API key ${caller.id} lacks the admin scope` : 'draining is for operators (an API key with the admin scope)');
         return sendError(res, 401, 'AUTH_FAILED', `draining needs Authorization: Bearer <API key with the admin scope>${caller.kind === 'invalid' ? `: ${caller.reason}` : ''}`, { 'www-authenticate': 'Bearer' });
       }
-      options.audit?.record({ actor: operatorActor(caller), action: 'admin.drain', target: opts.node, from: req.socket.remoteAddress ?? '', outcome: 'ok' });
+      options.audit?.record({ actor: operatorActor(caller), action: 'admin.drain', target: opts.node, from: clientAddress(req), outcome: 'ok' });
       if (options.onAdminDrain !== undefined) {
         // The restart closes this server: answer first, the edge then waits for /ready again.
         sendJson(res, 202, { draining: true, restarting: true, region: opts.region, node: opts.node, sessions: sessions.size, deadlineMs: opts.drainDeadlineMs });
@@ -223,13 +229,14 @@ export async function startRegionNode(options: RegionNodeOptions): Promise<Regio
     socket.on('error', () => undefined);
     const path = (req.url ?? '/').split('?')[0];
     if (path !== '/ws') return refuse(socket, 404, { error: { code: 'NOT_FOUND', message: 'the WebSocket endpoint is /ws' } });
-    // An upgrade costs a session, a socket and an auth check: limited like HTTP requests, by
-    // address only (its credential comes later, in the auth frame), in a bucket of its own.
-    if (limiter !== undefined) {
-      const admission = limiter.take(`ws|${req.socket.remoteAddress ?? ''}`);
+    // An upgrade costs a session, a socket and an auth check: limited by client address only
+    // (its credential comes later, in the auth frame), in a limiter of its own.
+    const address = admitClientAddress(req, trusted, socket);
+    if (upgrades !== undefined) {
+      const admission = upgrades.take(address);
       if (!admission.ok) {
         metrics.rateLimit('http');
-        return refuse(socket, 429, { error: { code: 'RATE_LIMITED', message: `too many WebSocket upgrades: at most ${limiter.ratePerSec} per second per address` } }, { 'retry-after': String(admission.retryAfterS) });
+        return refuse(socket, 429, { error: { code: 'RATE_LIMITED', message: `too many WebSocket upgrades: at most ${upgrades.ratePerSec} per second per address` } }, { 'retry-after': String(admission.retryAfterS) });
       }
     }
     if (draining || closed || down) return refuse(socket, 503, { error: { code: 'UNAVAILABLE', message: 'this node is draining: connect to another region' } });

@@ -51,6 +51,7 @@ import type { PresenceKey, PresenceListener } from './presence-hub.js';
 import { TokenBucket } from './rate-limit.js';
 import { ConversationStream, ReplayError } from './stream.js';
 import type { StreamHost } from './stream.js';
+import { clientAddress } from '../http/client-address.js';
 
 /** Most presence subscriptions one connection may hold. */
 export const MAX_PRESENCE_SUBSCRIPTIONS = 256;
@@ -388,7 +389,7 @@ export class Session implements SessionRef, StreamHost, PresenceListener, SlowLi
       if (this.#is('closed')) return;
       this.ctx.metrics.authFailed(isMeridianError(err) && err.code === ErrorCode.AuthExpired ? 'expired' : 'invalid', 'ws');
       if (!isMeridianError(err)) this.ctx.onInternalError(err, 'auth');
-      this.ctx.audit?.record({ actor: { kind: 'anonymous' }, action: 'auth.refused', target: 'websocket', from: this.out.socket.remoteAddress ?? '', outcome: 'refused', status: CloseCode.AUTH_FAILED });
+      this.ctx.audit?.record({ actor: { kind: 'anonymous' }, action: 'auth.refused', target: 'websocket', from: clientAddress(this.out.socket), outcome: 'refused', status: CloseCode.AUTH_FAILED });
       if (isMeridianError(err) && err.code === ErrorCode.AuthResidency) this.close(CloseCode.RESIDENCY_MISMATCH, err.message.replace(/[^\x20-\x7e]/g, '?').slice(0, 120)); // a close reason is at most 123 bytes
       else this.close(CloseCode.AUTH_FAILED, isMeridianError(err) && err.code === ErrorCode.AuthExpired ? 'the token has expired' : 'authentication failed');
       return;

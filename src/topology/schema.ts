@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { DeploySchema } from './deploy/schema.js';
 import { originEntryProblem } from './origins.js';
+import { trustedProxyProblem } from '../http/client-address.js';
 
 export const REGION_NAME = /^[a-z][a-z0-9-]{0,62}$/;
 const regionName = z.string().regex(REGION_NAME, 'region names are lower-case letters, digits and dashes, starting with a letter (they become NATS cluster names)');
@@ -155,6 +156,19 @@ export const OriginsSchema = z
   }))
   .refine((l) => !l.includes('*') || l.length === 1, { message: '"*" (any origin) stands alone: remove the other entries or the "*"' });
 
+/**
+ * Proxies in front of the region nodes (the edge, haproxy, a load balancer) whose
+ * X-Forwarded-For a node believes for the client address its rate limits and audit entries use
+ * (src/http/client-address.ts): addresses, CIDRs and the groups `loopback`, `linklocal`,
+ * `uniquelocal`. Absent: loopback only; `--trusted-proxies` wins; empty: none.
+ */
+export const TrustedProxiesSchema = z.array(
+  z.string().superRefine((s, ctx) => {
+    const problem = trustedProxyProblem(s);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+  }),
+);
+
 export const FunctionDeclSchema = z.strictObject({
   /** Desired replicas per region (GET /v1/functions reports live against it). */
   placement: z.record(z.string(), z.number().int().min(0, 'replicas must be >= 0')).default({}),
@@ -234,6 +248,7 @@ export const TopologySchema = z.strictObject({
   functions: z.record(serviceName, FunctionDeclSchema).optional(),
   egress: EgressSchema.default({ allow: [], allowLoopback: false, only: false }),
   origins: OriginsSchema.optional(),
+  trustedProxies: TrustedProxiesSchema.optional(),
   placement: PlacementSchema.default({ conversations: [] }),
   replication: ReplicationSchema.default({ replicas: 1, durability: 'local', allow: ['local', 'replicated'], failoverAfterMs: 3000, maxUnreplicated: 100, conversations: [] }),
   retention: RetentionSchema.default({ conversations: [] }),

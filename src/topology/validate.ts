@@ -6,6 +6,7 @@
  */
 import { expandCountries } from './countries.js';
 import { egressEntryProblem } from './egress.js';
+import { trustsEveryone } from '../http/client-address.js';
 import { DEFAULT_WEIGHTS } from './schema.js';
 import type { Topology } from './schema.js';
 
@@ -103,10 +104,16 @@ function commonMatch(p: string, q: string): string | undefined {
 /**
  * Warnings: a valid topology that will not do what its author likely wants: residency rules that
  * place data in a single region (no replica, so no failover for their conversations), a region's
- * SLO availability that the global errorRate overrides as its budget.
+ * SLO availability that the global errorRate overrides as its budget, a trusted-proxy entry
+ * that trusts every address.
  */
 export function topologyWarnings(t: Topology): Finding[] {
   const out: Finding[] = [];
+  // Valid, but then any client may write its own address into X-Forwarded-For: its own rate
+  // limits, someone else's bucket, any audit `from`.
+  (t.trustedProxies ?? []).forEach((entry, i) => {
+    if (trustsEveryone(entry)) out.push({ path: ['trustedProxies', i], message: `${entry} trusts every address as a proxy: any client can then choose the address its rate limits and audit entries use; list the proxies' own addresses or CIDRs` });
+  });
   t.residency.forEach((rule, i) => {
     const allowed = t.regions.filter((r) => rule.jurisdictions.includes(r.jurisdiction)).map((r) => r.name);
     const places = rule.users.length > 0 || rule.rooms.length > 0;

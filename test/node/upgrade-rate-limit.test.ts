@@ -1,5 +1,5 @@
-// WebSocket upgrades at a region node take tokens from its HTTP rate limiter, keyed by address
-// alone (the credential only comes later, in the auth frame), in a bucket of their own: past the
+// WebSocket upgrades at a region node take tokens from a limiter of their own (upgradeRateLimit),
+// keyed by client address alone (the credential only comes later, in the auth frame): past the
 // burst an upgrade is refused 429 with Retry-After and the typed error body, counted in
 // meridian_rate_limited_total{scope="http"}; HTTP requests from the same address are unaffected.
 import WebSocket from 'ws';
@@ -32,7 +32,7 @@ describe('WebSocket upgrade rate limit of a region node', () => {
   const open: WebSocket[] = [];
   beforeAll(async () => {
     // One token per 20 s: the five upgrades below cannot be refilled between, however slow the machine.
-    d = await startEmbeddedDeployment(oneRegion(), { dataDir: ':memory:', region: { node: { auth: { hs256Secret: SECRET }, httpRateLimit: { ratePerSec: 0.05, burst: 3 } } } });
+    d = await startEmbeddedDeployment(oneRegion(), { dataDir: ':memory:', region: { node: { auth: { hs256Secret: SECRET }, upgradeRateLimit: { ratePerSec: 0.05, burst: 3 }, httpRateLimit: { ratePerSec: 0.05, burst: 3 } } } });
     url = d.urls['solo']!;
   });
   afterAll(async () => {
@@ -57,7 +57,7 @@ describe('WebSocket upgrade rate limit of a region node', () => {
       expect(body.error.code).toBe('RATE_LIMITED');
       expect(body.error.message).toContain('WebSocket upgrades');
     }
-    // The upgrades' bucket is not the HTTP one: a request from the same address still passes.
+    // The upgrades' limiter is not the HTTP one: a request from the same address still passes.
     expect((await fetch(`${url}/v1/presence/bob`, { headers: { authorization: `Bearer ${await hsToken({ sub: 'alice' })}` } })).status).toBe(200);
     expect(value(await metrics(), 'meridian_rate_limited_total', { scope: 'http' }) - before).toBe(2);
   });

@@ -12,6 +12,7 @@ import { EmbeddedNetwork } from '../../bus/embedded/mod.js';
 import { connectNatsBus } from '../../bus/nats/mod.js';
 import type { Bus } from '../../bus/types.js';
 import { isMeridianError } from '../../errors/mod.js';
+import { trustedProxyProblem } from '../../http/client-address.js';
 import { parseRegionList } from '../../edge/server/mod.js';
 import type { AuthOptions } from '../../node/mod.js';
 import { startRegion } from '../../runtime/region.js';
@@ -30,7 +31,7 @@ const HELP = `Usage: meridian region NAME [--config FILE] [--bus embedded|nats] 
                        [--nats-nkey FILE] [--nats-ca FILE]
                        [--port N] [--host ADDR] [--dev] [--dev-public] [--auth-secret S | --auth-public-key FILE]
                        [--region-urls name=url,...] [--worker-token T] [--keys FILE] [--admin-token T]
-                       [--origins LIST] [--log-level L] [--otlp URL]
+                       [--origins LIST] [--trusted-proxies LIST] [--log-level L] [--otlp URL]
 
 Runs the region node of region NAME: WebSocket /ws, HTTP /v1/*, /health, /ready, a demo page at /.
   --config FILE          topology file (default: built-in)
@@ -64,6 +65,10 @@ Runs the region node of region NAME: WebSocket /ws, HTTP /v1/*, /health, /ready,
   --origins LIST         browser origins allowed to open WebSockets, comma separated
                          (https://app.example.com,...); others get 403. Default: the
                          topology's origins:, else any
+  --trusted-proxies LIST proxies whose X-Forwarded-For names the client for rate limits and the
+                         audit trail: addresses, CIDRs, loopback, linklocal, uniquelocal, comma
+                         separated (10.0.0.0/8,loopback). Default: the topology's
+                         trustedProxies:, else loopback; an empty LIST trusts none
   --log-level L          trace|debug|info|warn|error|fatal|silent for the JSON log lines on stderr
                          (default: env MERIDIAN_LOG_LEVEL, else info)
   --otlp URL             send traces to an OpenTelemetry collector (OTLP/HTTP, e.g.
@@ -89,6 +94,7 @@ const options = {
   keys: { type: 'string' },
   'admin-token': { type: 'string' },
   origins: { type: 'string' },
+  'trusted-proxies': { type: 'string' },
   'log-level': { type: 'string' },
   otlp: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -119,6 +125,12 @@ export const regionCommand: Command = {
       }
       // Allowed, but never silently: the exposure is what --dev-public exists to make explicit.
       if (values.dev === true && !isLoopbackListen(values.host)) io.err(`meridian region: warning: --dev-public: dev auth on --host ${values.host ?? ''}: anyone who can reach this port may connect as any user (development only)\n`);
+      if (values['trusted-proxies'] !== undefined) {
+        for (const entry of trustedProxyList(values['trusted-proxies'])) {
+          const problem = trustedProxyProblem(entry);
+          if (problem !== undefined) throw new UsageError(`meridian region: --trusted-proxies: ${problem}`);
+        }
+      }
       const badLevel = applyLogLevel(values['log-level']);
       if (badLevel !== undefined) throw new UsageError(`meridian region: ${badLevel}`);
     } catch (err) {
@@ -152,6 +164,11 @@ export const regionCommand: Command = {
     }
   },
 };
+
+/** `--trusted-proxies` as entries; an empty value is an empty list (trust no proxy). */
+function trustedProxyList(value: string): string[] {
+  return value.split(',').map((s) => s.trim()).filter(Boolean);
+}
 
 async function authOptions(values: Values): Promise<AuthOptions> {
   const secret = values['auth-secret'] ?? process.env['MERIDIAN_AUTH_SECRET'];
@@ -253,6 +270,7 @@ async function runRegion(name: string, values: Values, io: Io): Promise<number> 
         ...(keys === undefined ? {} : { keys }),
         regionUrls,
         ...(values.origins === undefined ? {} : { origins: values.origins.split(',').map((s) => s.trim()).filter(Boolean) }),
+        ...(values['trusted-proxies'] === undefined ? {} : { trustedProxies: trustedProxyList(values['trusted-proxies']) }),
       },
     });
   } catch (err) {

@@ -37,6 +37,7 @@ import type { Caller, HttpModule, RequestInfo } from '../../runtime/http-module.
 import { authorize, need } from './access.js';
 import { EgressPolicy } from '../egress/policy.js';
 import { egressAgents } from '../egress/agents.js';
+import { clientAddress } from '../../http/client-address.js';
 
 const PREFIXES = ['workers', 'services', 'functions', 'invocations', 'dlq'] as const;
 
@@ -222,7 +223,7 @@ export class ServicesModule implements HttpModule {
       else await dlqRoute(this.ctx, req, res, url, parts.map(decodePart), caller);
     } catch (err) {
       if (err instanceof MeridianError && (err.code === ErrorCode.SvcUnauthorized || err.code === ErrorCode.SvcForbidden)) {
-        this.ctx.audit?.record({ actor: actorOf(caller), action: `${prefix}.access`, target: url.pathname.slice(0, 200), from: req.socket.remoteAddress ?? '', outcome: 'refused', status: err.code === ErrorCode.SvcUnauthorized ? 401 : 403 });
+        this.ctx.audit?.record({ actor: actorOf(caller), action: `${prefix}.access`, target: url.pathname.slice(0, 200), from: clientAddress(req), outcome: 'refused', status: err.code === ErrorCode.SvcUnauthorized ? 401 : 403 });
       }
       if (!res.headersSent && !res.destroyed) {
         // A refused upload: answer, then close, rather than reading the rest of a huge body.

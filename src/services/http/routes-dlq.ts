@@ -6,6 +6,7 @@ import type { Caller } from '../../runtime/http-module.js';
 import { eventOfResponse, toStructuredDoc } from '../functions/event.js';
 import type { ModuleContext } from './context.js';
 import { sendJson } from './respond.js';
+import { clientAddress } from '../../http/client-address.js';
 
 /** `caller` is the operator the module authorized (a key with the dlq scope, or the admin token): the audit names it. */
 export async function dlqRoute(ctx: ModuleContext, req: IncomingMessage, res: ServerResponse, url: URL, parts: readonly string[], caller: Caller): Promise<void> {
@@ -27,14 +28,14 @@ export async function dlqRoute(ctx: ModuleContext, req: IncomingMessage, res: Se
   }
   if (action === undefined && method === 'DELETE') {
     if (!(await ctx.dlq.delete(id))) throw new MeridianError(ErrorCode.SvcNotFound, `no dead letter ${JSON.stringify(id)}`, { details: { id } });
-    ctx.audit?.record({ actor: actorOf(caller), action: 'dlq.delete', target: id.slice(0, 140), from: req.socket.remoteAddress ?? '', outcome: 'ok', status: 204 });
+    ctx.audit?.record({ actor: actorOf(caller), action: 'dlq.delete', target: id.slice(0, 140), from: clientAddress(req), outcome: 'ok', status: 204 });
     res.writeHead(204).end();
     return;
   }
   if (action === 'replay' && method === 'POST') {
     const { letter, result, error } = await ctx.runtime.replay(id);
     const ok = letter.replays[letter.replays.length - 1]?.ok ?? false;
-    ctx.audit?.record({ actor: actorOf(caller), action: 'dlq.replay', target: id.slice(0, 140), from: req.socket.remoteAddress ?? '', outcome: ok ? 'ok' : 'failed', status: ok ? 200 : 502 });
+    ctx.audit?.record({ actor: actorOf(caller), action: 'dlq.replay', target: id.slice(0, 140), from: clientAddress(req), outcome: ok ? 'ok' : 'failed', status: ok ? 200 : 502 });
     const ev = result ? eventOfResponse(result.response) : undefined;
     return sendJson(res, ok ? 200 : 502, {
       ok,

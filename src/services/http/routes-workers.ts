@@ -13,6 +13,7 @@ import { readJson } from './body.js';
 import type { ModuleContext } from './context.js';
 import { sendJson } from './respond.js';
 import { urlPort } from '../egress/listeners.js';
+import { clientAddress } from '../../http/client-address.js';
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -45,7 +46,7 @@ export async function workersRoute(ctx: ModuleContext, req: IncomingMessage, res
     const reg = isObject(body) && body['region'] === undefined ? { ...body, region: ctx.region } : body;
     egressProblems(ctx, reg);
     const lease = await ctx.registry.register(reg as never);
-    ctx.audit?.record({ actor: { kind: 'worker' }, action: 'worker.register', target: lease.id, from: req.socket.remoteAddress ?? '', outcome: 'ok', status: 201 });
+    ctx.audit?.record({ actor: { kind: 'worker' }, action: 'worker.register', target: lease.id, from: clientAddress(req), outcome: 'ok', status: 201 });
     return sendJson(res, 201, { ...lease, region: (reg as { region: string }).region, node: ctx.region }, { location: `/v1/workers/${encodeURIComponent(lease.id)}` });
   }
   if (id === undefined && method === 'GET') {
@@ -57,7 +58,7 @@ export async function workersRoute(ctx: ModuleContext, req: IncomingMessage, res
   }
   if (id !== undefined && action === undefined && method === 'DELETE') {
     await ctx.registry.deregister(id);
-    ctx.audit?.record({ actor: { kind: 'worker' }, action: 'worker.deregister', target: id.slice(0, 140), from: req.socket.remoteAddress ?? '', outcome: 'ok', status: 204 });
+    ctx.audit?.record({ actor: { kind: 'worker' }, action: 'worker.deregister', target: id.slice(0, 140), from: clientAddress(req), outcome: 'ok', status: 204 });
     res.writeHead(204).end();
     return;
   }
