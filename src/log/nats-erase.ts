@@ -8,8 +8,8 @@
  * conversation's last entry must not let its seq be handed out again.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
-import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { JetStreamManager } from '@nats-io/jetstream';
+import { ApiCode, isApiError } from '../nats/mod.js';
 import { subjects, untoken } from '../bus/subjects.js';
 import { PullReader } from './nats-pull.js';
 import { metaOf } from './nats-store.js';
@@ -61,7 +61,7 @@ export async function eraseSender(ctx: EraseContext, from: string): Promise<numb
       if (await ctx.jsm.streams.deleteMessage(ctx.stream, seq, true)) erased++;
     } catch (err) {
       // Retention removed it since the scan: nothing left to erase.
-      if (!(err instanceof JetStreamApiError && err.code === JetStreamApiCodes.NoMessageFound)) throw err;
+      if (!isApiError(err, ApiCode.NoMessageFound)) throw err;
     }
   }
   return erased;

@@ -10,10 +10,11 @@
  * the stream looks.
  */
 import { randomBytes } from 'node:crypto';
-import { createInbox, nanos } from '@nats-io/transport-node';
+import { createInbox } from '@nats-io/transport-node';
 import type { Msg, MsgHdrs, NatsConnection } from '@nats-io/transport-node';
-import { AckPolicy, DeliverPolicy } from '@nats-io/jetstream';
+import { DeliverPolicy } from '@nats-io/jetstream';
 import type { JetStreamManager } from '@nats-io/jetstream';
+import { EPHEMERAL_CONSUMER, deleteConsumerQuietly, parseAckReply } from '../nats/mod.js';
 
 export interface PulledMsg {
   subject: string;
@@ -31,18 +32,6 @@ export interface PullOptions {
   start: number;
   headersOnly?: boolean;
   timeoutMs: number;
-}
-
-/** `$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<dseq>.<ts>.<pending>`, or the 12-token
- * form with domain and account hash after `$JS.ACK`. */
-function ackInfo(reply: string | undefined): { seq: number; storedMs: number } | undefined {
-  if (!reply?.startsWith('$JS.ACK.')) return undefined;
-  const t = reply.split('.');
-  const base = t.length === 9 ? 5 : t.length >= 11 ? 7 : -1;
-  const seq = Number(t[base]);
-  const ts = t[base + 2] ?? '';
-  if (base < 0 || !Number.isSafeInteger(seq)) return undefined;
-  return { seq, storedMs: /^\d+$/.test(ts) ? Number(BigInt(ts) / 1_000_000n) : Date.now() };
 }
 
 /** Silence after a pull that means "the request was lost", well above a cross-region RTT. */
@@ -77,15 +66,12 @@ export class PullReader {
     const name = `mrdlog_${randomBytes(8).toString('hex')}`;
     await this.#jsm.consumers.add(this.#stream, {
       name,
-      ack_policy: AckPolicy.None,
       deliver_policy: DeliverPolicy.StartSequence,
       opt_start_seq: this.#resume,
       filter_subject: this.#o.filter,
       headers_only: this.#o.headersOnly ?? false,
       // Removed by the server soon after we stop using it, even if the delete below is lost.
-      inactive_threshold: nanos(30_000),
-      mem_storage: true,
-      num_replicas: 1,
+      ...EPHEMERAL_CONSUMER,
     });
     this.#name = name;
     // The create answer comes from the meta leader; the consumer itself starts a moment later
@@ -134,14 +120,14 @@ export class PullReader {
       const sub = this.#nc.subscribe(inbox, {
         callback: (err, m: Msg) => {
           if (err) return finish(err);
-          const info = ackInfo(m.reply);
+          const info = parseAckReply(m.reply);
           if (!info) {
             // A status (404 no messages, 408 request expired): the server has nothing more.
             this.exhausted = true;
             return finish();
           }
-          out.push({ subject: m.subject, seq: info.seq, headers: m.headers, data: m.data, storedMs: info.storedMs });
-          this.#resume = info.seq + 1;
+          out.push({ subject: m.subject, seq: info.streamSeq, headers: m.headers, data: m.data, storedMs: info.timestampMs });
+          this.#resume = info.streamSeq + 1;
           if (out.length >= max) finish();
         },
       });
@@ -151,7 +137,6 @@ export class PullReader {
 
   /** Delete the consumer without waiting: the server drops it anyway once inactive. */
   close(): void {
-    if (this.#nc.isClosed()) return;
-    this.#jsm.consumers.delete(this.#stream, this.#name).catch(() => undefined);
+    deleteConsumerQuietly(this.#nc, this.#jsm, this.#stream, this.#name);
   }
 }

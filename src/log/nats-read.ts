@@ -12,7 +12,8 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { JetStreamManager, StoredMsg } from '@nats-io/jetstream';
 import { PullReader } from './nats-pull.js';
-import { getNext, metaOf } from './nats-store.js';
+import { getNext } from '../nats/mod.js';
+import { metaOf } from './nats-store.js';
 import type { EntryMeta } from './nats-store.js';
 
 export interface RawEntry {

@@ -20,7 +20,8 @@ import { untoken } from '../bus/subjects.js';
 import { countFloor, minTimestamp, unlimited } from './retention.js';
 import type { Limits } from './retention.js';
 import { findLast } from './nats-read.js';
-import { getLast, getNext, metaOf } from './nats-store.js';
+import { getLast, getNext } from '../nats/mod.js';
+import { metaOf } from './nats-store.js';
 import type { EntryMeta } from './nats-store.js';
 
 export interface SweepContext {

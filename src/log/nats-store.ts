@@ -1,6 +1,7 @@
 /**
- * Low-level pieces of the NATS message log (nats.ts): stream configs, the entry header, single
- * message lookups, the per-conversation head, and error mapping onto LOG_* codes.
+ * Low-level pieces of the NATS message log (nats.ts): stream configs, the entry header, the
+ * per-conversation head, and error mapping onto LOG_* codes. What is not the log's own (creating
+ * streams, per-subject lookups, the nats.js error mapping) is in the NATS adapter, src/nats.
  *
  * An entry is one JetStream message on `mrd.log.<log>.<conversation>`; its payload is the body
  * and one header, `Mrd-Log`, carries the JSON meta (seq, id, from, timestamp, body kind, user
@@ -9,9 +10,10 @@
  */
 import { headers as natsHeaders, nanos } from '@nats-io/transport-node';
 import type { MsgHdrs } from '@nats-io/transport-node';
-import { DiscardPolicy, JetStreamApiCodes, JetStreamApiError, RetentionPolicy, StorageType } from '@nats-io/jetstream';
-import type { JetStreamManager, StoredMsg, StreamConfig } from '@nats-io/jetstream';
-import { mapNatsError } from '../bus/nats/errors.js';
+import { DiscardPolicy, RetentionPolicy, StorageType } from '@nats-io/jetstream';
+import type { JetStreamManager } from '@nats-io/jetstream';
+import { getLast, mapNatsError } from '../nats/mod.js';
+import type { StreamSpec } from '../nats/mod.js';
 import { subjects } from '../bus/subjects.js';
 import { logStreams } from '../placement/mod.js';
 import { ErrorCode, MeridianError } from '../errors/mod.js';
@@ -47,12 +49,7 @@ export interface StreamNames {
   head: string;
 }
 
-type Config = Partial<StreamConfig> & { name: string };
-
-/** Server error code when a stream of that name exists with another config. */
-const STREAM_NAME_EXISTS = 10058;
-
-export function streamConfigs(name: string, home: string, replicas: number, o: CheckedLogOptions): { log: Config; head: Config } {
+export function streamConfigs(name: string, home: string, replicas: number, o: CheckedLogOptions): { log: StreamSpec; head: StreamSpec } {
   // With a per-conversation policy the stream has no limits of its own: they would apply to
   // every conversation alike. The log's sweep enforces the policy (nats-retention.ts).
   const perConversation = o.retention !== undefined;
@@ -77,48 +74,6 @@ export function streamConfigs(name: string, home: string, replicas: number, o: C
     // One message per conversation: its highest seq. No max_age: it must outlive the entries.
     head: { ...common, name: logStreams(name).headStream, subjects: [subjects.allLogHead(name)], max_msgs_per_subject: 1 },
   };
-}
-
-/** Create the streams, or bring an existing stream's limits in line with the options. */
-export async function ensureStream(jsm: JetStreamManager, cfg: Config): Promise<void> {
-  try {
-    await addWhenAvailable(jsm, cfg);
-  } catch (err) {
-    if (!(err instanceof JetStreamApiError && err.code === STREAM_NAME_EXISTS)) throw err;
-    // Placement and storage cannot change on a live stream; limits can.
-    const { placement: _p, storage: _s, name, ...rest } = cfg;
-    await jsm.streams.update(name, rest);
-  }
-}
-
-/** JetStream's "system temporarily unavailable" (10008): no meta leader yet, e.g. just after the servers started. */
-const JS_TEMPORARILY_UNAVAILABLE = 10008;
-
-/** Create a stream, retrying for a few seconds while the meta group has no leader (a region starting with its servers). */
-async function addWhenAvailable(jsm: JetStreamManager, cfg: Config): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await jsm.streams.add(cfg);
-      return;
-    } catch (err) {
-      if (!(err instanceof JetStreamApiError && err.code === JS_TEMPORARILY_UNAVAILABLE) || attempt >= 20) throw err;
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
-}
-
-export function isWrongLastSequence(err: unknown): boolean {
-  return err instanceof JetStreamApiError && (err.code === JetStreamApiCodes.StreamWrongLastSequence || err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown);
-}
-
-export async function getLast(jsm: JetStreamManager, stream: string, subject: string): Promise<StoredMsg | null> {
-  return jsm.streams.getMessage(stream, { last_by_subj: subject });
-}
-
-/** First message on `subject` with stream sequence >= `from`. */
-export async function getNext(jsm: JetStreamManager, stream: string, subject: string, from: number): Promise<StoredMsg | null> {
-  // nats.js types `getMessage` without the `next_by_subj` form; the server (>= 2.9) has it.
-  return jsm.streams.getMessage(stream, { seq: from, next_by_subj: subject } as unknown as { seq: number });
 }
 
 /** A conversation's head: the highest seq recorded, and the head message's stream sequence. */

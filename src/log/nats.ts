@@ -41,15 +41,16 @@
  * sequence from one publish to the next (no re-reads) and raises each head once at the end.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { JetStreamClient, JetStreamManager, StoredMsg } from '@nats-io/jetstream';
+import { ensureStream, getLast, getNext, isWrongLastSequence, openJetStream } from '../nats/mod.js';
+import type { JetStreamApi } from '../nats/mod.js';
 import { subjects, token } from '../bus/subjects.js';
 import { logStreams } from '../placement/mod.js';
 import { ErrorCode, MeridianError } from '../errors/mod.js';
 import { eraseSender } from './nats-erase.js';
 import { fetchFrom, findLast, findStart } from './nats-read.js';
 import { RetentionSweeper, findFirstWhere } from './nats-retention.js';
-import { ensureStream, getLast, getNext, isWrongLastSequence, metaHeaders, metaOf, readHead, streamConfigs, toLogError } from './nats-store.js';
+import { metaHeaders, metaOf, readHead, streamConfigs, toLogError } from './nats-store.js';
 import type { EntryMeta, Head } from './nats-store.js';
 import { beyond, countFloor, limitsOf, minTimestamp } from './retention.js';
 import type { Limits } from './retention.js';
@@ -106,13 +107,13 @@ export class NatsMessageLog implements MessageLog {
   readonly #maxAttempts: number;
   #closed = false;
 
-  constructor(o: NatsLogOptions, jsm: JetStreamManager, opts: CheckedLogOptions) {
+  constructor(o: NatsLogOptions, { js, jsm }: JetStreamApi, opts: CheckedLogOptions) {
     this.name = o.name;
     this.home = o.home;
     this.#timeoutMs = o.timeoutMs ?? 5000;
     this.#maxAttempts = o.maxAttempts ?? 100;
     this.#nc = o.nc;
-    this.#js = jetstream(o.nc, { timeout: this.#timeoutMs });
+    this.#js = js;
     this.#jsm = jsm;
     this.#opts = opts;
     ({ stream: this.#stream, headStream: this.#headStream } = logStreams(o.name));
@@ -435,12 +436,12 @@ export async function openNatsLog(o: NatsLogOptions): Promise<NatsMessageLog> {
   }
   const opts = checkLogOptions(o);
   try {
-    // checkAPI off: the API answers from the home region, which may be another cluster.
-    const jsm = await jetstreamManager(o.nc, { timeout: o.timeoutMs ?? 5000, checkAPI: false });
+    // Without the account probe: the API answers from the home region, which may be another cluster.
+    const api = await openJetStream(o.nc, o.timeoutMs ?? 5000);
     const cfg = streamConfigs(o.name, o.home, o.replicas ?? 1, opts);
-    await ensureStream(jsm, cfg.log);
-    await ensureStream(jsm, cfg.head);
-    return new NatsMessageLog(o, jsm, opts);
+    await ensureStream(api.jsm, cfg.log);
+    await ensureStream(api.jsm, cfg.head);
+    return new NatsMessageLog(o, api, opts);
   } catch (err) {
     throw toLogError(err, { name: o.name, home: o.home }, false);
   }

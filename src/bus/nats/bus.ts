@@ -24,7 +24,7 @@ import type {
   SubscribeOptions,
   Subscription,
 } from '../types.js';
-import { mapNatsError } from './errors.js';
+import { mapNatsError } from '../../nats/mod.js';
 import { openNatsKv } from './kv.js';
 import type { KvHost } from './kv.js';
 import { toBusMessage, toNatsHeaders } from './message.js';

@@ -12,8 +12,9 @@
  */
 import { createInbox, nanos } from '@nats-io/transport-node';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
-import { AckPolicy, DeliverPolicy } from '@nats-io/jetstream';
+import { DeliverPolicy } from '@nats-io/jetstream';
 import type { ConsumerConfig, ConsumerInfo, JetStreamManager } from '@nats-io/jetstream';
+import { EPHEMERAL_CONSUMER, deleteConsumerQuietly, parseAckReply, unsubscribeQuietly } from '../../nats/mod.js';
 import type { KvEntry } from '../types.js';
 
 export interface FeedOptions {
@@ -39,41 +40,6 @@ const EMPTY = new Uint8Array(0);
 const STALLED_HDR = 'Nats-Consumer-Stalled';
 const LAST_CONSUMER_HDR = 'Nats-Last-Consumer';
 const KV_OP_HDR = 'KV-Operation';
-
-interface AckInfo {
-  consumer: string;
-  streamSeq: number;
-  deliverySeq: number;
-  timestampMs: number;
-}
-
-/** `$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<dseq>.<ts>.<pending>` (9 tokens), or the
- * 12-token form with domain and account hash after `$JS.ACK`. */
-function parseAck(reply: string | undefined): AckInfo | undefined {
-  if (!reply?.startsWith('$JS.ACK.')) return undefined;
-  const t = reply.split('.');
-  const base = t.length === 9 ? 5 : t.length >= 11 ? 7 : -1;
-  if (base < 0) return undefined;
-  const ts = t[base + 2] ?? '';
-  const streamSeq = Number(t[base]);
-  const deliverySeq = Number(t[base + 1]);
-  if (!Number.isSafeInteger(streamSeq) || !Number.isSafeInteger(deliverySeq)) return undefined;
-  return {
-    consumer: t[base - 2] ?? '',
-    streamSeq,
-    deliverySeq,
-    // Nanoseconds since the epoch: beyond 2^53, so divided as a bigint.
-    timestampMs: /^\d+$/.test(ts) ? Number(BigInt(ts) / 1_000_000n) : Date.now(),
-  };
-}
-
-function unsubscribe(sub: Subscription | undefined): void {
-  try {
-    sub?.unsubscribe();
-  } catch {
-    // the connection is closing under us
-  }
-}
 
 export class KvFeed {
   readonly #o: FeedOptions;
@@ -122,7 +88,7 @@ export class KvFeed {
     this.#stopped = true;
     if (this.#timer) clearInterval(this.#timer);
     if (this.#o.nc.isClosed()) return;
-    unsubscribe(this.#sub);
+    unsubscribeQuietly(this.#sub);
     this.#deleteConsumer(this.#consumer);
   }
 
@@ -134,15 +100,12 @@ export class KvFeed {
       deliver_subject: deliver,
       deliver_policy: policy,
       filter_subject: `${this.#prefix}${this.#o.key}`,
-      ack_policy: AckPolicy.None,
       max_deliver: 1,
       flow_control: true,
       idle_heartbeat: nanos(this.#hbMs),
       headers_only: this.#o.headersOnly ?? false,
       // Cleaned up by the server soon after our interest disappears (process gone).
-      inactive_threshold: nanos(30_000),
-      mem_storage: true,
-      num_replicas: 1,
+      ...EPHEMERAL_CONSUMER,
     };
     if (policy === DeliverPolicy.StartSequence) cfg.opt_start_seq = this.#cursor + 1;
     this.#pending = name;
@@ -161,16 +124,16 @@ export class KvFeed {
       ci = await this.#o.jsm.consumers.add(`KV_${this.#o.bucket}`, cfg);
     } catch (err) {
       this.#early = undefined;
-      unsubscribe(sub);
+      unsubscribeQuietly(sub);
       throw err;
     }
-    unsubscribe(this.#sub);
+    unsubscribeQuietly(this.#sub);
     this.#sub = sub;
     const old = this.#consumer;
     this.#consumer = name;
     this.#deleteConsumer(old);
     if (this.#stopped) {
-      unsubscribe(sub);
+      unsubscribeQuietly(sub);
       this.#deleteConsumer(name);
       return;
     }
@@ -184,10 +147,7 @@ export class KvFeed {
   }
 
   #deleteConsumer(name: string | undefined): void {
-    if (name === undefined || this.#o.nc.isClosed()) return;
-    this.#o.jsm.consumers.delete(`KV_${this.#o.bucket}`, name).catch(() => {
-      // best effort: inactive_threshold removes it anyway
-    });
+    deleteConsumerQuietly(this.#o.nc, this.#o.jsm, `KV_${this.#o.bucket}`, name);
   }
 
   #maybeInitialDone(): void {
@@ -201,7 +161,7 @@ export class KvFeed {
 
   #onMsg(m: Msg): void {
     if (this.#stopped) return;
-    const ack = parseAck(m.reply);
+    const ack = parseAckReply(m.reply);
     // Data messages carry the stored subject and name their consumer in the ack reply; control
     // messages come on the deliver subject. Either way, drop what an older consumer sent.
     if (ack ? ack.consumer !== this.#pending : m.subject !== this.#deliver) return;

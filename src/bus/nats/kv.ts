@@ -7,15 +7,14 @@
  * `BUS_UNAVAILABLE` / `BUS_TIMEOUT`; watches and `keys()` use our own consumer feed (feed.ts).
  */
 import type { NatsConnection } from '@nats-io/transport-node';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import type { KV, KvEntry as NatsKvEntry } from '@nats-io/kv';
 import { ErrorCode, MeridianError } from '../../errors/mod.js';
 import { assertBucketName, assertKvKey } from '../subjects.js';
 import type { Kv, KvEntry, KvOptions, KvWatch, KvWatchOptions } from '../types.js';
-import { isNoResponders, mapNatsError } from './errors.js';
-import type { ErrorContext } from './errors.js';
+import { isNoResponders, mapNatsError, openJetStream, retrying } from '../../nats/mod.js';
+import type { ErrorContext } from '../../nats/mod.js';
 import { listKeys, startWatch } from './watch.js';
 
 /** What a bucket needs from the bus that opened it. */
@@ -123,21 +122,14 @@ class NatsKv implements Kv {
   async #call<T>(ctx: ErrorContext, key: string, fn: () => Promise<T>): Promise<T> {
     assertKvKey(key);
     this.#assertOpen();
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await fn();
-      } catch (err) {
-        // Right after a bucket is created (or its region comes back), the stream's interest may
-        // not have crossed the gateways yet and the call finds no responders. Nothing was
-        // stored then, so retrying briefly is safe; a region that is really down still fails
-        // within a second.
-        const delay = NO_RESPONDER_RETRIES_MS[attempt];
-        if (delay !== undefined && isNoResponders(err) && !this.#host.isClosed) {
-          await new Promise((r) => setTimeout(r, delay));
-          continue;
-        }
-        throw mapNatsError(err, ctx, { bucket: this.bucket, key }, this.#host.isClosed);
-      }
+    try {
+      // Right after a bucket is created (or its region comes back), the stream's interest may
+      // not have crossed the gateways yet and the call finds no responders. Nothing was stored
+      // then, so retrying briefly is safe; a region that is really down still fails within a
+      // second.
+      return await retrying(fn, (err) => isNoResponders(err) && !this.#host.isClosed, NO_RESPONDER_RETRIES_MS);
+    } catch (err) {
+      throw mapNatsError(err, ctx, { bucket: this.bucket, key }, this.#host.isClosed);
     }
   }
 }
@@ -159,11 +151,8 @@ function checkOptions(bucket: string, opts: KvOptions): { history: number; ttlMs
 export async function openNatsKv(host: KvHost, bucket: string, opts: KvOptions): Promise<Kv> {
   const { history, ttlMs } = checkOptions(bucket, opts);
   const region = opts.region ?? host.region;
-  // checkAPI: false — no account-info probe, which would fail while any region is unhealthy.
-  const jsOpts = { timeout: host.jsTimeoutMs, checkAPI: false };
   try {
-    const js = jetstream(host.nc, jsOpts);
-    const jsm = await jetstreamManager(host.nc, jsOpts);
+    const { js, jsm } = await openJetStream(host.nc, host.jsTimeoutMs);
     // Kvm.create looks the stream up first and only creates it when missing, so an existing
     // bucket is opened with its own settings (options apply at creation).
     const kv = await new Kvm(js).create(bucket, {

@@ -4,5 +4,7 @@
  */
 export { connectNatsBus, NatsBus } from './bus.js';
 export type { NatsBusOptions } from './bus.js';
-export { mapNatsError } from './errors.js';
-export type { ErrorContext } from './errors.js';
+// The error mapping lives in the NATS adapter (src/nats), shared with the log; kept here too,
+// where the bus's users have always found it.
+export { mapNatsError } from '../../nats/mod.js';
+export type { ErrorContext } from '../../nats/mod.js';
