@@ -152,9 +152,10 @@ export async function startNodeOnBus(bus: Bus, region: string, dir: string, opts
       presence,
       auth: opts.secret === undefined ? { dev: true } : { hs256Secret: opts.secret },
       rateLimit: { ratePerSec: 1_000_000, burst: 1_000_000 },
-      // Benches open thousands of connections from one address: the limiter stays on the path
-      // (its cost is measured), its per-address upgrade limit out of reach.
+      // Benches open thousands of connections from one address: the limiters stay on the path
+      // (their cost is measured), the per-address upgrade limit out of reach.
       httpRateLimit: { ratePerSec: 1_000_000, burst: 1_000_000 },
+      upgradeRateLimit: { ratePerSec: 1_000_000, burst: 1_000_000 },
       metrics,
     });
   } catch (err) {
