@@ -122,6 +122,7 @@ export class MeridianClient {
       connection: () => this.conn,
       nextId: (p) => this.nextId(p),
       acked: (conversation, seq) => this.receiver.ownAck(conversation, seq),
+      ended: (conversation) => this.receiver.ownSendEnded(conversation),
     });
     this.requests = new Requests(this.clock, this.timeoutMs, { write: (f) => this.write(f), nextId: (p) => this.nextId(p) });
     this.receiver = new Receiver({
@@ -137,6 +138,8 @@ export class MeridianClient {
       gapGraceMs: options.gapGraceMs ?? 300,
       refetchAfterMs: this.timeoutMs,
       positions: options.positions,
+      user: () => this.conn?.welcome.user,
+      unsettledSends: (conversation) => this.sender.unsettled(conversation),
     });
     this.ready = new Promise<WelcomeFrame>((res, rej) => {
       this.readyResolve = res;

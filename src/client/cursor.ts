@@ -9,6 +9,11 @@
  *
  * Seqs seen only through the client's own `ack` (its sends) count as present without anything
  * to deliver: the application already has those messages.
+ *
+ * A message offered as `undecided` (from the client's own user while sends of its own are
+ * unacked: it may be the echo of one of them, which can arrive before its `ack`) is present but
+ * not releasable: it and everything above it wait until `markOwn` says it was ours (dropped) or
+ * `decide` says it was not (handed over in its place). Seq order is kept either way.
  */
 import type { MessageFrame } from '../protocol/mod.js';
 
@@ -29,6 +34,8 @@ export class ConversationCursor {
   private pos: number | undefined;
   /** seq → frame, or null for a seq present without a frame (own send). */
   private readonly held = new Map<number, MessageFrame | null>();
+  /** Held seqs whose frame may be the echo of an own send: not released until decided. */
+  private readonly undecided = new Set<number>();
   /** Set when held messages were dropped: the missing range then has no known end. */
   private overflowed = false;
 
@@ -44,17 +51,39 @@ export class ConversationCursor {
     return this.pos;
   }
 
-  /** A message arrived (live or replayed). */
-  offer(frame: MessageFrame): Offer {
-    return this.put(frame.seq, frame);
+  /**
+   * A message arrived (live or replayed). `undecided`: it may be the echo of an own send not
+   * acked yet; it is held (see `isUndecided`) until `markOwn` or `decide`.
+   */
+  offer(frame: MessageFrame, undecided = false): Offer {
+    return this.put(frame.seq, frame, undecided);
   }
 
-  /** The client's own send was acked with `seq`. */
+  /** The client's own send was acked with `seq`. An undecided message there was its echo. */
   markOwn(seq: number): Offer {
-    return this.put(seq, null);
+    if (this.undecided.has(seq)) {
+      this.undecided.delete(seq);
+      this.held.set(seq, null);
+      const deliver: MessageFrame[] = [];
+      this.release(deliver);
+      return { deliver, duplicate: false };
+    }
+    return this.put(seq, null, false);
   }
 
-  private put(seq: number, frame: MessageFrame | null): Offer {
+  /** The undecided message at `seq` was not an own send's echo: release it in order. */
+  decide(seq: number): MessageFrame[] {
+    const deliver: MessageFrame[] = [];
+    if (this.undecided.delete(seq)) this.release(deliver);
+    return deliver;
+  }
+
+  /** True while the message at `seq` is held waiting for `markOwn` or `decide`. */
+  isUndecided(seq: number): boolean {
+    return this.undecided.has(seq);
+  }
+
+  private put(seq: number, frame: MessageFrame | null, undecided: boolean): Offer {
     if (this.pos === undefined) {
       if (frame === null && this.held.size < this.maxHeld) {
         // An own ack first: it says nothing about the seqs before it. Messages of others sent
@@ -77,12 +106,14 @@ export class ConversationCursor {
       }
     }
     if (seq <= this.pos || this.held.has(seq)) return { deliver: [], duplicate: true };
-    if (seq !== this.pos + 1) {
-      if (this.held.size >= this.maxHeld) {
+    if (seq !== this.pos + 1 || (undecided && frame !== null)) {
+      // An undecided message at the position + 1 is kept even when full: it is what unblocks the rest.
+      if (this.held.size >= this.maxHeld && seq !== this.pos + 1) {
         this.overflowed = true;
         return { deliver: [], duplicate: false };
       }
       this.held.set(seq, frame);
+      if (undecided && frame !== null) this.undecided.add(seq);
       return { deliver: [], duplicate: false };
     }
     this.pos = seq;
@@ -98,7 +129,11 @@ export class ConversationCursor {
   skipTo(seq: number): MessageFrame[] {
     const deliver: MessageFrame[] = [];
     if (this.pos === undefined || this.pos < seq - 1) {
-      for (const s of this.held.keys()) if (s < seq) this.held.delete(s);
+      for (const s of this.held.keys()) {
+        if (s >= seq) continue;
+        this.held.delete(s);
+        this.undecided.delete(s);
+      }
       this.pos = seq - 1;
       this.release(deliver);
     }
@@ -107,15 +142,20 @@ export class ConversationCursor {
 
   /** Set the position for a conversation first seen now (e.g. `joined.lastSeq`); no-op once known. */
   baseline(seq: number): void {
-    if (this.pos === undefined) this.pos = seq;
+    if (this.pos !== undefined) return;
+    // Only own acks can be held before a position: those up to `seq` are history, the next count.
+    for (const s of this.held.keys()) if (s <= seq) this.held.delete(s);
+    this.pos = seq;
+    this.release([]);
   }
 
   /**
    * The hole to fetch: from the position + 1 to just below the lowest held seq, or open-ended
-   * (`to` undefined) after held messages were dropped. Undefined when nothing is missing.
+   * (`to` undefined) after held messages were dropped. Undefined when nothing is missing, and
+   * while an undecided message blocks the position: holes above it are fetched once it is decided.
    */
   missing(): { from: number; to: number | undefined } | undefined {
-    if (this.pos === undefined) return undefined;
+    if (this.pos === undefined || this.held.has(this.pos + 1)) return undefined;
     if (this.held.size === 0) return this.overflowed ? { from: this.pos + 1, to: undefined } : undefined;
     let lowest = Infinity;
     for (const s of this.held.keys()) if (s < lowest) lowest = s;
@@ -134,7 +174,7 @@ export class ConversationCursor {
   private release(into: MessageFrame[]): void {
     for (;;) {
       const next = (this.pos ?? 0) + 1;
-      if (!this.held.has(next)) break;
+      if (!this.held.has(next) || this.undecided.has(next)) break;
       const f = this.held.get(next);
       this.held.delete(next);
       this.pos = next;

@@ -14,6 +14,8 @@ export interface OutboxEntry {
   readonly durability?: 'local' | 'replicated';
   /** When an attempt was first written to an open socket (the dedupe window runs from here). */
   firstWrittenAt: number | undefined;
+  /** The conversation it goes to, known once written (a DM's id needs the client's user id). */
+  conversation: string | undefined;
   attempts: number;
   /** Frame id of the attempt awaiting an answer; undefined while waiting to be (re)written. */
   inFlight: string | undefined;
@@ -47,7 +49,7 @@ export class Outbox {
       resolve = res;
       reject = rej;
     });
-    const entry: OutboxEntry = { clientMsgId, to, body, ...(durability === undefined ? {} : { durability }), firstWrittenAt: undefined, attempts: 0, inFlight: undefined, timer: undefined, frameIds: [], promise, resolve, reject };
+    const entry: OutboxEntry = { clientMsgId, to, body, ...(durability === undefined ? {} : { durability }), firstWrittenAt: undefined, conversation: undefined, attempts: 0, inFlight: undefined, timer: undefined, frameIds: [], promise, resolve, reject };
     this.entries.set(clientMsgId, entry);
     return { entry, added: true };
   }

@@ -9,6 +9,15 @@
  * One fetch per conversation at a time; each answer (`resumed`) says how far the replay goes,
  * and the fetch is over when the cursor reaches that seq (or retried when it does not in time).
  * `recovered: false` skips what the server no longer has and reports it as a `lost` range.
+ *
+ * The client's own sends are not handed back. Their echo may arrive before their `ack` (live,
+ * or replayed by a resume after a reconnect), and a message from the client's own user may as
+ * well come from another of its connections; the frame alone does not say which (its
+ * `messageId` is the server's business, and browsers cannot hash synchronously anyway). So a
+ * message from the own user, in a conversation with sends of this client written and not yet
+ * ended, is held undecided: an `ack` with its seq makes it ours (dropped), and once every send
+ * that was in flight when it arrived has ended otherwise (acked with another seq, or failed) it
+ * is someone else's and released in order. Sends made later do not extend the wait.
  */
 import type { ClientFrame, GapFrame, MessageFrame, ResumedFrame } from '../protocol/mod.js';
 import { CursorBatcher } from './batcher.js';
@@ -44,6 +53,13 @@ export interface ReceiverOptions {
   readonly gapGraceMs: number;
   readonly refetchAfterMs: number;
   readonly positions?: Readonly<Record<string, number>> | undefined;
+  /** The client's user id (its `welcome.user`), once known. */
+  readonly user?: () => string | undefined;
+  /**
+   * Sends of this client to `conversation` that were written and have not ended (no ack and no
+   * failure yet), by clientMsgId: a message from the own user there may be one's echo.
+   */
+  readonly unsettledSends?: (conversation: string) => Iterable<string>;
 }
 
 export class Receiver {
@@ -52,6 +68,8 @@ export class Receiver {
   private readonly graceTimers = new Map<string, unknown>();
   /** Fetches in a row that got no replay, per conversation (the retry backoff). */
   private readonly retries = new Map<string, number>();
+  /** conversation → undecided seq → clientMsgIds of the sends it may be the echo of. */
+  private readonly undecided = new Map<string, Map<number, readonly string[]>>();
   readonly acks: CursorBatcher;
   readonly reads: CursorBatcher;
   /** Counters for `client.stats`. */
@@ -76,10 +94,16 @@ export class Receiver {
 
   message(frame: MessageFrame): void {
     const cur = this.cursor(frame.conversation);
-    const r = cur.offer(frame);
+    const candidates = this.echoCandidates(frame);
+    const r = cur.offer(frame, candidates.length > 0);
     if (r.duplicate) {
       this.counts.duplicates += 1;
       return;
+    }
+    if (candidates.length > 0 && cur.isUndecided(frame.seq)) {
+      let waiting = this.undecided.get(frame.conversation);
+      if (!waiting) this.undecided.set(frame.conversation, (waiting = new Map<number, readonly string[]>()));
+      waiting.set(frame.seq, candidates);
     }
     this.release(cur, r.deliver);
     this.progress(frame.conversation, false);
@@ -88,10 +112,19 @@ export class Receiver {
   /** Own send acked: that seq is present (the application has the message). */
   ownAck(conversation: string, seq: number): void {
     const cur = this.cursor(conversation);
+    const echoSeen = cur.isUndecided(seq);
     const r = cur.markOwn(seq);
-    if (r.duplicate) return;
-    this.release(cur, r.deliver);
-    this.progress(conversation, true);
+    if (echoSeen) this.counts.duplicates += 1;
+    if (!r.duplicate) this.release(cur, r.deliver);
+    // This send is no longer a candidate for the other undecided messages.
+    this.settle(conversation);
+    // A hole above an echo claimed now was opened by messages, not by this ack: no grace.
+    if (!r.duplicate) this.progress(conversation, !echoSeen);
+  }
+
+  /** A send to `conversation` ended without an ack (it failed or was given up). */
+  ownSendEnded(conversation: string): void {
+    this.settle(conversation);
   }
 
   /**
@@ -209,6 +242,39 @@ export class Receiver {
     this.reads.stop();
   }
 
+  /** The sends `frame` may be the echo of: none unless it is from the own user. */
+  private echoCandidates(frame: MessageFrame): string[] {
+    if (frame.event !== undefined || this.o.unsettledSends === undefined) return [];
+    const user = this.o.user?.();
+    if (user === undefined || frame.from !== user) return [];
+    return [...this.o.unsettledSends(frame.conversation)];
+  }
+
+  /**
+   * Release the undecided messages of `conversation` whose candidate sends have all ended
+   * without claiming them: they are another connection's (or a failed send's, see the docs).
+   */
+  private settle(conversation: string): void {
+    const waiting = this.undecided.get(conversation);
+    if (!waiting) return;
+    const cur = this.cursor(conversation);
+    const unsettled = new Set(this.o.unsettledSends?.(conversation) ?? []);
+    const deliver: MessageFrame[] = [];
+    for (const [seq, candidates] of waiting) {
+      if (!cur.isUndecided(seq)) {
+        waiting.delete(seq); // claimed by an ack, or skipped as history
+        continue;
+      }
+      if (candidates.some((id) => unsettled.has(id))) continue;
+      waiting.delete(seq);
+      deliver.push(...cur.decide(seq));
+    }
+    if (waiting.size === 0) this.undecided.delete(conversation);
+    if (deliver.length === 0) return;
+    this.release(cur, deliver);
+    this.progress(conversation, false);
+  }
+
   private cursor(conversation: string): ConversationCursor {
     let cur = this.cursors.get(conversation);
     if (!cur) {
@@ -307,6 +373,7 @@ export class Receiver {
       // Our position is beyond the conversation's end: the log we knew is gone (a wiped
       // deployment). Forget the position; the next message starts the conversation afresh.
       this.cursors.delete(conversation);
+      this.undecided.delete(conversation);
       return;
     }
     // The server will not return this range (FORBIDDEN, BAD_SEQUENCE…): holding messages

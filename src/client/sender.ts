@@ -7,7 +7,8 @@
  * the same clientMsgId (the server dedupes), non-retryable ones reject. Attempts are written
  * only to an open connection; after a reconnect `connected()` writes everything still waiting.
  */
-import type { AckFrame, ErrorFrame, JsonValue } from '../protocol/mod.js';
+import { tryDmConversation } from '../protocol/mod.js';
+import type { AckFrame, ErrorFrame, JsonValue, WelcomeFrame } from '../protocol/mod.js';
 import type { Clock } from './clock.js';
 import type { Connection } from './connection.js';
 import { ClientClosedError, RequestFailedError, SendExpiredError } from './errors.js';
@@ -27,6 +28,8 @@ export interface SenderOptions {
   readonly nextId: (prefix: string) => string;
   /** The client's own send was stored with this seq. */
   readonly acked: (conversation: string, seq: number) => void;
+  /** A send that was written to `conversation` ended without an ack (failed or given up). */
+  readonly ended?: (conversation: string) => void;
 }
 
 export class Sender {
@@ -36,6 +39,11 @@ export class Sender {
   private inFlight = 0;
   private pumpTimer: unknown;
   private closed = false;
+  /**
+   * conversation → clientMsgIds of its sends written at least once and not ended: what an echo
+   * arriving before its ack can belong to (see receiver.ts). A send never written cannot echo.
+   */
+  private readonly written = new Map<string, Set<string>>();
   /** Attempts after the first, for `client.stats`. */
   resends = 0;
 
@@ -57,12 +65,17 @@ export class Sender {
     return entry.promise;
   }
 
+  /** clientMsgIds of the sends to `conversation` written and not ended (no ack, no failure). */
+  unsettled(conversation: string): Iterable<string> {
+    return this.written.get(conversation) ?? [];
+  }
+
   /** An `ack`; false when it answers no send of ours. */
   ack(frame: AckFrame): boolean {
     const e = this.outbox.forFrame(frame.ref);
     if (!e) return false;
     this.endAttempt(e);
-    this.outbox.remove(e);
+    this.remove(e);
     this.o.acked(frame.conversation, frame.seq);
     const { messageId, conversation, seq, timestamp, duplicate, durability } = frame;
     e.resolve({ clientMsgId: e.clientMsgId, messageId, conversation, seq, timestamp, duplicate, ...(durability === undefined ? {} : { durability }) });
@@ -161,6 +174,7 @@ export class Sender {
     const id = this.o.nextId('s');
     if (!conn.write({ type: 'send', id, to: e.to, body: e.body, clientMsgId: e.clientMsgId, ...(e.durability === undefined ? {} : { durability: e.durability }) })) return false;
     if (e.attempts > 0) this.resends += 1;
+    if (e.attempts === 0) this.track(e, conn.welcome);
     this.outbox.attempt(e, id, now);
     this.inFlight += 1;
     this.pacer.wrote(now);
@@ -185,9 +199,33 @@ export class Sender {
   private giveUp(e: OutboxEntry, err: Error): void {
     if (this.outbox.get(e.clientMsgId) !== e) return;
     this.endAttempt(e);
-    this.outbox.remove(e);
+    this.remove(e);
     e.reject(err);
+    // Closing: nothing is delivered any more, so no held echo candidate needs releasing.
+    if (e.conversation !== undefined && !this.closed) this.o.ended?.(e.conversation);
     this.pumpIfWaiting();
+  }
+
+  /** Index a send about to be written for the first time under its conversation. */
+  private track(e: OutboxEntry, welcome: WelcomeFrame): void {
+    if ('room' in e.to) e.conversation = `room:${e.to.room}`;
+    else {
+      // An id the server cannot make a conversation of is refused there: such a send has no echo.
+      const dm = tryDmConversation(welcome.user, e.to.user, welcome.limits.maxIdLength);
+      e.conversation = dm.ok ? dm.id : undefined;
+    }
+    if (e.conversation === undefined) return;
+    let ids = this.written.get(e.conversation);
+    if (!ids) this.written.set(e.conversation, (ids = new Set()));
+    ids.add(e.clientMsgId);
+  }
+
+  private remove(e: OutboxEntry): void {
+    this.outbox.remove(e);
+    if (e.conversation === undefined) return;
+    const ids = this.written.get(e.conversation);
+    ids?.delete(e.clientMsgId);
+    if (ids?.size === 0) this.written.delete(e.conversation);
   }
 }
 

@@ -5,17 +5,22 @@
  */
 import { describe, it, expect } from 'vitest';
 import { Receiver } from '../../src/client/receiver.js';
+import type { ReceiverOptions } from '../../src/client/receiver.js';
 import { Requests } from '../../src/client/requests.js';
+import { Sender } from '../../src/client/sender.js';
+import type { Connection } from '../../src/client/connection.js';
 import type { LostRange } from '../../src/client/mod.js';
-import type { ClientFrame, MessageFrame, ResumedFrame, ServerFrame } from '../../src/protocol/mod.js';
+import { dmConversation } from '../../src/protocol/mod.js';
+import type { AckFrame, ClientFrame, MessageFrame, ResumedFrame, ServerFrame } from '../../src/protocol/mod.js';
 import { FakeClock } from './fake-clock.js';
 
 const C = 'room:r';
-function msg(seq: number): MessageFrame {
-  return { type: 'message', conversation: C, seq, messageId: `m${seq}`, from: 'a', to: { room: 'r' }, body: seq, timestamp: seq, region: 'us-east' };
+function msg(seq: number, from = 'a', conversation = C): MessageFrame {
+  const to = conversation === C ? { room: 'r' } : { user: from === 'me' ? 'bob' : 'me' };
+  return { type: 'message', conversation, seq, messageId: `m${seq}`, from, to, body: seq, timestamp: seq, region: 'us-east' };
 }
 
-function setup(positions: Record<string, number> = { [C]: 0 }) {
+function setup(positions: Record<string, number> = { [C]: 0 }, extra: Partial<ReceiverOptions> = {}) {
   const clock = new FakeClock();
   const out: ClientFrame[] = [];
   let up = true;
@@ -38,6 +43,7 @@ function setup(positions: Record<string, number> = { [C]: 0 }) {
     gapGraceMs: 300,
     refetchAfterMs: 5000,
     positions,
+    ...extra,
   });
   const answer = (f: ServerFrame & { ref?: string }): void => {
     if (f.type === 'resumed') rx.resumed(f);
@@ -220,5 +226,145 @@ describe('client receiver', () => {
     expect(t.delivered).toEqual([]);
     t.clock.advance(5000);
     expect(t.retransmits().at(-1)).toEqual({ type: 'retransmit', id: 'r5', conversation: C, fromSeq: 1, toSeq: 2 });
+  });
+});
+
+/**
+ * A receiver wired to a real Sender as the client wires them, the user `me`, over a stand-in
+ * connection that records what is written: sends and acks are played by hand.
+ */
+function withSender(positions: Record<string, number> = { [C]: 0 }) {
+  const late: { sender?: Sender } = {};
+  const t = setup(positions, { user: () => 'me', unsettledSends: (c) => late.sender?.unsettled(c) ?? [] });
+  const sent: ClientFrame[] = [];
+  const conn = { isOpen: true, welcome: { user: 'me', limits: { dedupeWindowMs: 120_000, maxIdLength: 120 } }, write: (f: ClientFrame) => (sent.push(f), true) };
+  let n = 0;
+  const s = new Sender({
+    clock: t.clock,
+    random: () => 0.5,
+    timeoutMs: 5000,
+    maxInFlight: 100,
+    connection: () => (conn.isOpen ? (conn as unknown as Connection) : undefined),
+    nextId: (p) => `${p}${++n}`,
+    acked: (c, seq) => t.rx.ownAck(c, seq),
+    ended: (c) => t.rx.ownSendEnded(c),
+  });
+  late.sender = s;
+  /** The ack of the latest attempt of the send with this clientMsgId. */
+  const ack = (clientMsgId: string, conversation: string, seq: number, duplicate = false): void => {
+    const ref = sent.filter((f) => f.type === 'send' && f.clientMsgId === clientMsgId).at(-1)?.id;
+    if (ref === undefined) throw new Error(`${clientMsgId} was never written`);
+    const frame: AckFrame = { type: 'ack', ref, messageId: `m${seq}`, conversation, seq, timestamp: seq, duplicate };
+    expect(s.ack(frame)).toBe(true);
+  };
+  return { ...t, sender: s, sent, conn, ack };
+}
+
+describe('client receiver: its own sends', () => {
+  it('does not hand back its own send whose echo arrives before the ack, and holds what follows in seq order until then', async () => {
+    const t = withSender();
+    const sent = t.sender.send({ room: 'r' }, 'mine', 'cm1');
+    t.rx.message(msg(1, 'me')); // the echo, ahead of the ack
+    t.rx.message(msg(2)); // another user's next message waits behind it
+    expect(t.delivered).toEqual([]);
+    expect(t.retransmits()).toEqual([]); // nothing is missing: 1 is here, undecided
+    t.ack('cm1', C, 1);
+    expect(t.delivered).toEqual([2]);
+    expect((await sent).seq).toBe(1);
+    expect(t.rx.counts).toMatchObject({ delivered: 1, duplicates: 1 });
+    t.rx.message(msg(1, 'me')); // replayed again later: still a duplicate
+    expect(t.delivered).toEqual([2]);
+    t.clock.advance(1000);
+    expect(t.out.filter((f) => f.type === 'delivery_ack')).toEqual([{ type: 'delivery_ack', conversation: C, seq: 2 }]);
+  });
+
+  it('drops the echo replayed by a resume after a reconnect, ahead of the ack of the resent send', () => {
+    const t = withSender({ [C]: 1 });
+    t.conn.isOpen = false;
+    const queued = t.sender.send({ room: 'r' }, 'while-down', 'cm1');
+    expect(t.sent).toEqual([]);
+    // Reconnected: the outbox is written, then the resume replays what others sent meanwhile and ours.
+    t.conn.isOpen = true;
+    t.sender.connected();
+    void t.rx.resumeAll(() => true, 256);
+    t.answer(resumed('r1', 2, 5, 5));
+    for (const m of [msg(2), msg(3), msg(4), msg(5, 'me')]) t.rx.message(m);
+    expect(t.delivered).toEqual([2, 3, 4]);
+    t.ack('cm1', C, 5);
+    expect(t.delivered).toEqual([2, 3, 4]);
+    expect(t.rx.position(C)).toBe(5);
+    return queued;
+  });
+
+  it('delivers a message from another connection of its user once the sends it had in flight are acked with other seqs', () => {
+    const dm = dmConversation('me', 'bob');
+    const t = withSender({ [dm]: 0 });
+    void t.sender.send({ user: 'bob' }, 'from this device', 'cm1');
+    t.rx.message(msg(1, 'me', dm)); // the user's phone wrote seq 1; ours is still in flight
+    expect(t.delivered).toEqual([]);
+    void t.sender.send({ user: 'bob' }, 'later', 'cm2'); // written after it arrived: cannot be its echo
+    t.ack('cm1', dm, 2);
+    expect(t.delivered).toEqual([1]);
+    t.rx.message(msg(2, 'me', dm)); // our echo, after its ack
+    t.rx.message(msg(3, 'me', dm)); // the phone again, cm2 still in flight: held
+    expect(t.delivered).toEqual([1]);
+    t.ack('cm2', dm, 4);
+    expect(t.delivered).toEqual([1, 3]);
+    expect(t.rx.position(dm)).toBe(4);
+  });
+
+  it('delivers the message of a send that ended without an ack after its echo arrived: the application never had it', async () => {
+    const t = withSender();
+    const abort = new AbortController();
+    const sent = t.sender.send({ room: 'r' }, 'given up', 'cm1', abort.signal);
+    t.rx.message(msg(1, 'me'));
+    expect(t.delivered).toEqual([]);
+    abort.abort(new Error('user cancelled'));
+    await expect(sent).rejects.toThrow('user cancelled');
+    expect(t.delivered).toEqual([1]);
+    // A refused send (non-retryable error) releases it the same way.
+    const refused = t.sender.send({ room: 'r' }, 'refused', 'cm2');
+    t.rx.message(msg(2, 'me'));
+    const ref = t.sent.at(-1)?.type === 'send' ? (t.sent.at(-1) as { id: string }).id : '';
+    expect(t.sender.error({ type: 'error', ref, code: 4012, name: 'FORBIDDEN', message: 'no', retryable: false })).toBe(true);
+    await expect(refused).rejects.toMatchObject({ wireName: 'FORBIDDEN' });
+    expect(t.delivered).toEqual([1, 2]);
+  });
+
+  it('holds nothing of other users, of conversations it is not sending to, or while no send of its own is in flight', () => {
+    const t = withSender({ [C]: 0, 'room:other': 0 });
+    t.rx.message(msg(1, 'me')); // nothing in flight: another device's (or an acked send's echo: dropped by its seq)
+    void t.sender.send({ room: 'other' }, 'elsewhere', 'cm1');
+    t.rx.message(msg(2, 'me'));
+    void t.sender.send({ room: 'r' }, 'here', 'cm2');
+    t.rx.message(msg(3)); // another user
+    expect(t.delivered).toEqual([1, 2, 3]);
+    t.rx.message({ ...msg(4, 'me'), event: 'failover_aside' }); // written by the runtime
+    expect(t.delivered).toEqual([1, 2, 3, 4]);
+  });
+
+  it('a first message that may be its echo sets the baseline of an unknown conversation and waits for the ack', () => {
+    const t = withSender({});
+    void t.sender.send({ room: 'r' }, 'hello', 'cm1');
+    t.rx.message(msg(7, 'me'));
+    expect(t.delivered).toEqual([]);
+    expect(t.rx.position(C)).toBe(6);
+    t.ack('cm1', C, 7);
+    expect(t.rx.position(C)).toBe(7);
+    t.rx.message(msg(8));
+    expect(t.delivered).toEqual([8]);
+  });
+
+  it('fetches a hole above an undecided message once it is decided, without the grace of an own ack', () => {
+    const t = withSender();
+    void t.sender.send({ room: 'r' }, 'x', 'cm1');
+    t.rx.message(msg(1, 'me'));
+    t.rx.message(msg(3));
+    expect(t.retransmits()).toEqual([]);
+    t.ack('cm1', C, 1);
+    expect(t.retransmits()).toEqual([{ type: 'retransmit', id: 'r1', conversation: C, fromSeq: 2, toSeq: 2 }]);
+    t.answer(resumed('r1', 2, 2, 3));
+    t.rx.message(msg(2));
+    expect(t.delivered).toEqual([2, 3]);
   });
 });

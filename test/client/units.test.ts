@@ -104,6 +104,40 @@ describe('client conversation cursor', () => {
     expect(e.position).toBe(5);
   });
 
+  it('holds an undecided message and what follows until an own ack claims it or it is decided', () => {
+    const c = new ConversationCursor('room:r', 0);
+    expect(c.offer(msg(1), true)).toEqual({ deliver: [], duplicate: false });
+    expect(c.isUndecided(1)).toBe(true);
+    expect(seqs(c.offer(msg(2)).deliver)).toEqual([]);
+    expect(c.offer(msg(1))).toEqual({ deliver: [], duplicate: true }); // a replay of it
+    expect(c.offer(msg(4)).deliver).toEqual([]);
+    expect(c.missing()).toBeUndefined(); // the hole at 3 waits for the decision
+    expect(seqs(c.markOwn(1).deliver)).toEqual([2]);
+    expect(c.position).toBe(2);
+    expect(c.missing()).toEqual({ from: 3, to: 3 });
+    // Decided not ours: handed over in its place, in order.
+    expect(c.offer(msg(3), true).deliver).toEqual([]);
+    expect(c.decide(7)).toEqual([]); // nothing undecided there
+    expect(seqs(c.decide(3))).toEqual([3, 4]);
+    expect(c.isUndecided(3)).toBe(false);
+    // Skipped as history, it is no longer waited for.
+    c.offer(msg(6), true);
+    c.offer(msg(7));
+    expect(seqs(c.skipTo(7))).toEqual([7]);
+    expect(c.isUndecided(6)).toBe(false);
+  });
+
+  it('a baseline set after own acks were held drops those at or below it and keeps the rest', () => {
+    const c = new ConversationCursor('room:r');
+    c.markOwn(5);
+    c.markOwn(7);
+    c.baseline(5);
+    expect(c.position).toBe(5);
+    expect(c.missing()).toEqual({ from: 6, to: 6 });
+    expect(seqs(c.offer(msg(6)).deliver)).toEqual([6]);
+    expect(c.position).toBe(7);
+  });
+
   it('counts own acked seqs as present without delivering them', () => {
     const c = new ConversationCursor('room:r', 1);
     expect(c.markOwn(3).deliver).toEqual([]);
