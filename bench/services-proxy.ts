@@ -15,7 +15,7 @@
  *
  *   npx tsx bench/services-proxy.ts [--seconds 3] [--latency-seconds 2] [--concurrency 32] [--rounds 2] [--json out.json]
  */
-import type { RequestInfo } from '../src/runtime/http-module.js';
+import type { RequestInfo } from '../src/module/http-module.js';
 import { Agent, createServer } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';

@@ -22,5 +22,5 @@ export { startRegion } from './runtime/region.js';
 export type { RegionRuntime, StartRegionOptions } from './runtime/region.js';
 export { startDeployment, startEmbeddedDeployment } from './runtime/deployment.js';
 export type { Deployment, DeploymentOptions } from './runtime/deployment.js';
-export type { HttpModule } from './runtime/http-module.js';
+export type { HttpModule } from './module/http-module.js';
 export { startEdge } from './edge/server/mod.js';

@@ -5,7 +5,7 @@
  * (the id is not a secret, and says which key someone tried), anything else by kind alone.
  * Never the credential itself.
  */
-import type { Caller } from '../runtime/http-module.js';
+import type { Caller } from '../keys/caller.js';
 import type { AuditEntry } from './types.js';
 
 export function actorOf(caller: Caller): AuditEntry['actor'] {

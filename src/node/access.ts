@@ -18,7 +18,8 @@ import { bearer, SecretMatcher } from '../http/bearer.js';
 import { clientAddress } from '../http/client-address.js';
 import type { KeyRing } from '../keys/ring.js';
 import type { Scope } from '../keys/scopes.js';
-import type { Caller, RequestInfo } from '../runtime/http-module.js';
+import type { Caller } from '../keys/caller.js';
+import type { RequestInfo } from '../module/http-module.js';
 import type { Authenticator } from './auth.js';
 
 /** An operator credential as established: the admin token, an API key, or a refused key. */

@@ -22,7 +22,7 @@
  * whoever is still here is served again.
  */
 import { CloseCode } from '../protocol/mod.js';
-import type { HttpModule } from '../runtime/http-module.js';
+import type { HttpModule } from '../module/http-module.js';
 import type { NodeContext, SessionRef } from './context.js';
 import type { RegionState, RegionView } from './regions.js';
 import { wsUrl } from './regions.js';

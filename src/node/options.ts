@@ -14,7 +14,7 @@ import type { AuditLog } from '../audit/mod.js';
 import type { ErasureService } from '../erasure/mod.js';
 import { DEFAULT_TRUSTED_PROXIES, trustedProxyProblem } from '../http/client-address.js';
 import type { RateLimitOptions } from '../http/rate-limit.js';
-import type { HttpModule } from '../runtime/http-module.js';
+import type { HttpModule } from '../module/http-module.js';
 import type { KeyRing } from '../keys/ring.js';
 import type { NodeMetrics } from '../observability/metrics.js';
 import type { Topology } from '../topology/mod.js';

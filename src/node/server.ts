@@ -14,7 +14,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { SUBPROTOCOL } from '../protocol/mod.js';
 import type { WelcomeLimits } from '../protocol/mod.js';
-import type { HttpModule } from '../runtime/http-module.js';
+import type { HttpModule } from '../module/http-module.js';
 import { admitClientAddress, clientAddress, trustList } from '../http/client-address.js';
 import { RateLimiter } from '../http/rate-limit.js';
 import { AccessControl, hasScope, operatorActor } from './access.js';

@@ -21,7 +21,7 @@ import { Residency } from '../residency/mod.js';
 import type { Topology } from '../topology/mod.js';
 import { NodeMetrics } from '../observability/metrics.js';
 import { createLogger } from '../observability/logger.js';
-import type { HttpModule } from './http-module.js';
+import type { HttpModule } from '../module/http-module.js';
 import { openAuditLog } from '../audit/mod.js';
 import type { AuditLog } from '../audit/mod.js';
 import { placed } from '../placement/mod.js';

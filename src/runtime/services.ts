@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { createServicesModule } from '../services/mod.js';
 import type { EgressOptions } from '../services/mod.js';
-import type { HttpModule } from './http-module.js';
+import type { HttpModule } from '../module/http-module.js';
 import { observeServices } from '../observability/services.js';
 import type { RegionParts } from './region.js';
 

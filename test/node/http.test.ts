@@ -2,7 +2,7 @@
 // history reads, typed JSON errors, HTTP modules, the demo page.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { HttpModule } from '../../src/runtime/http-module.js';
+import type { HttpModule } from '../../src/module/http-module.js';
 import { startEmbeddedDeployment } from '../../src/runtime/deployment.js';
 import type { Deployment } from '../../src/runtime/deployment.js';
 import { TestClient } from './client.js';

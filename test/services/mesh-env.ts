@@ -3,7 +3,7 @@
  * real NATS super-cluster), the services module of each region mounted in a node:http server on
  * 127.0.0.1 (the way a region node mounts it), and helpers to start HTTP stand-in workers.
  */
-import type { RequestInfo } from '../../src/runtime/http-module.js';
+import type { RequestInfo } from '../../src/module/http-module.js';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';

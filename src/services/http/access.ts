@@ -19,7 +19,7 @@
  */
 import { ErrorCode, MeridianError } from '../../errors/mod.js';
 import type { Scope } from '../../keys/scopes.js';
-import type { Caller, CallKind } from '../../runtime/http-module.js';
+import type { Caller, CallKind } from '../../keys/caller.js';
 
 /** An operator row names the API key scope it needs: `admin` (listings) unless said (`dlq`). */
 export type Need = { readonly kind: 'worker' } | { readonly kind: 'admin'; readonly scope?: 'admin' | 'dlq' } | { readonly kind: 'call'; readonly what: CallKind; readonly name: string } | { readonly kind: 'client' };

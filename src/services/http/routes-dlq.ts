@@ -2,7 +2,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { actorOf } from '../../audit/mod.js';
 import { ErrorCode, MeridianError } from '../../errors/mod.js';
-import type { Caller } from '../../runtime/http-module.js';
+import type { Caller } from '../../keys/caller.js';
 import { eventOfResponse, toStructuredDoc } from '../functions/event.js';
 import type { ModuleContext } from './context.js';
 import { sendJson } from './respond.js';

@@ -8,7 +8,7 @@ import { ErrorCode, MeridianError } from '../../errors/mod.js';
 import { eventOfResponse, parseHttpEvent, toMode, toStructuredDoc, loadEvent } from '../functions/event.js';
 import type { Invocation } from '../functions/invocations.js';
 import { decodePart, readBody } from './body.js';
-import type { Caller } from '../../runtime/http-module.js';
+import type { Caller } from '../../keys/caller.js';
 import { mayCall } from './access.js';
 import type { ModuleContext } from './context.js';
 import { sendJson } from './respond.js';

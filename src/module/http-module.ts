@@ -9,31 +9,14 @@
  * status the capability documents). It MUST NOT throw for bad input. It MUST decide access from
  * `request.caller()` (the node's one reading of the `Authorization` header), never by parsing
  * credentials of its own, except the worker registration token, which only workers hold.
+ *
+ * In a folder of its own, below the node, services and runtime that use it. In runtime/ it made
+ * node/ and runtime/ import each other (runtime assembles the node); src/http/, the HTTP toolkit,
+ * is used by the topology and cannot name erasure's types without a cycle of folders.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Scope } from '../keys/scopes.js';
+import type { Caller } from '../keys/caller.js';
 import type { ErasureCounts, ErasureSubject } from '../erasure/types.js';
-
-/** What a client token allows beyond messaging: service and function name patterns (claims). */
-export type CallKind = 'service' | 'function';
-
-/**
- * Who is calling, as the node established it (docs/services.md, "Credentials"):
- * - `admin`: the deprecated operator token (`--admin-token`): every endpoint, as a key with every scope;
- * - `key`: an API key from the keys file (src/keys): what its scopes allow (`id` names it in logs);
- * - `user`: a valid client JWT: the services and functions its `services` / `functions` claims name;
- * - `dev`: no credential on a dev-mode node: client-facing endpoints only;
- * - `anonymous`: no credential on a production node: nothing;
- * - `invalid`: a credential that did not verify (401, never treated as anonymous); `keyId` when it
- *   was an unknown, revoked or expired API key (for the audit, never the key itself).
- */
-export type Caller =
-  | { readonly kind: 'admin' }
-  | { readonly kind: 'key'; readonly id: string; readonly scopes: ReadonlySet<Scope> }
-  | { readonly kind: 'user'; readonly user: string; readonly mayCall: (kind: CallKind, name: string) => boolean }
-  | { readonly kind: 'dev' }
-  | { readonly kind: 'anonymous' }
-  | { readonly kind: 'invalid'; readonly reason: string; readonly keyId?: string };
 
 export interface RequestInfo {
   /** The caller, verified on first use (a JWT check is not free); the same answer every call. */
