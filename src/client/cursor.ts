@@ -78,6 +78,11 @@ export class ConversationCursor {
     return deliver;
   }
 
+  /** True while an undecided message holds the position back. */
+  get blocked(): boolean {
+    return this.pos !== undefined && this.undecided.has(this.pos + 1);
+  }
+
   /** True while the message at `seq` is held waiting for `markOwn` or `decide`. */
   isUndecided(seq: number): boolean {
     return this.undecided.has(seq);

@@ -391,9 +391,12 @@ export class Receiver {
   /** A fetch answered but the replay did not reach its end in time: ask again from where it stopped. */
   private stalled(conversation: string, f: Fetch): void {
     if (this.fetches.get(conversation) !== f) return;
-    const pos = this.cursor(conversation).position ?? 0;
+    const cur = this.cursor(conversation);
+    const pos = cur.position ?? 0;
     this.fetches.delete(conversation);
-    if (pos < f.until) this.fetch(conversation, pos + 1, f.more ? f.to : f.until);
+    // Stopped at an undecided message (an echo waiting for its ack) is not a stalled replay:
+    // asking again would bring what is held; what is still missing is fetched once it is decided.
+    if (pos < f.until && !cur.blocked) this.fetch(conversation, pos + 1, f.more ? f.to : f.until);
     else this.progress(conversation, false);
   }
 

@@ -355,6 +355,22 @@ describe('client receiver: its own sends', () => {
     expect(t.delivered).toEqual([8]);
   });
 
+  it('does not fetch again a replay that stopped at an undecided message: it is here, waiting for the ack', () => {
+    const t = withSender();
+    void t.sender.send({ room: 'r' }, 'x', 'cm1');
+    t.rx.message(msg(3));
+    expect(t.retransmits()).toEqual([{ type: 'retransmit', id: 'r1', conversation: C, fromSeq: 1, toSeq: 2 }]);
+    t.answer(resumed('r1', 1, 2, 3));
+    t.rx.message(msg(1));
+    t.rx.message(msg(2, 'me')); // the echo, replayed ahead of the ack
+    t.clock.advance(20_000); // the ack is slow: the replay looks stalled at 1
+    expect(t.retransmits()).toHaveLength(1);
+    t.ack('cm1', C, 2);
+    expect(t.delivered).toEqual([1, 3]);
+    t.clock.advance(20_000);
+    expect(t.retransmits()).toHaveLength(1);
+  });
+
   it('fetches a hole above an undecided message once it is decided, without the grace of an own ack', () => {
     const t = withSender();
     void t.sender.send({ room: 'r' }, 'x', 'cm1');
