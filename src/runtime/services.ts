@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { createServicesModule } from '../services/mod.js';
 import type { EgressOptions } from '../services/mod.js';
 import type { HttpModule } from '../module/http-module.js';
-import { observeServices } from '../observability/services.js';
+import { observeServices } from '../services/observe.js';
 import type { RegionParts } from './region.js';
 
 /** A fresh registration token (32 characters of base64url). */

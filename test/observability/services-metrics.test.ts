@@ -6,7 +6,7 @@ import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode, MeridianError } from '../../src/errors/mod.js';
 import { NodeMetrics } from '../../src/observability/metrics.js';
-import { callObserver, callOutcome, observeServices } from '../../src/observability/services.js';
+import { callObserver, callOutcome, observeServices } from '../../src/services/observe.js';
 import { ServiceCaller, seededRandom } from '../../src/services/mod.js';
 import type { PolicyEndpoint } from '../../src/services/mod.js';
 import type { ServicesModule } from '../../src/services/http/module.js';

@@ -4,12 +4,16 @@
  * its duration; the callers' policy state (retries, retry budget, breakers) and the DLQ depth are
  * read at scrape time from the module's own snapshots, so nothing is added to the call path but
  * the span and one counter.
+ *
+ * Here rather than in src/observability: it reads the services module's types, and observability
+ * (metrics, tracing, logs) is used by every layer below services, so from there it made the
+ * folders import each other.
  */
 import { ErrorCode, isMeridianError } from '../errors/mod.js';
-import type { CallObserver } from '../services/policy/caller.js';
-import type { ServicesModule } from '../services/http/module.js';
-import type { CallKind, CallOutcome, NodeMetrics } from './metrics.js';
-import { SpanKind, activeContext, startSpan } from './tracing.js';
+import type { CallObserver } from './policy/caller.js';
+import type { ServicesModule } from './http/module.js';
+import type { CallKind, CallOutcome, NodeMetrics } from '../observability/metrics.js';
+import { SpanKind, activeContext, startSpan } from '../observability/tracing.js';
 import { SpanStatusCode } from '@opentelemetry/api';
 
 /** The outcome label of a finished call. */
