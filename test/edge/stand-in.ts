@@ -18,6 +18,8 @@ export class StandIn {
   ready = true;
   /** When set, /ready never answers (a hung region). */
   hang = false;
+  /** When set, WebSocket upgrades get this answer (a region refusing the client, e.g. 429). */
+  refuseUpgrades: { status: number; headers: Record<string, string>; body: string } | undefined;
   readonly seen: Seen[] = [];
   port = 0;
   #server: Server | undefined;
@@ -42,6 +44,12 @@ export class StandIn {
   async start(): Promise<this> {
     const server = createServer((req, res) => void this.#handle(req, res));
     server.on('upgrade', (req, socket, head) => {
+      const refuse = this.refuseUpgrades;
+      if (refuse) {
+        const head = [`HTTP/1.1 ${refuse.status} Refused`, 'Connection: close', `Content-Length: ${Buffer.byteLength(refuse.body)}`, ...Object.entries(refuse.headers).map(([k, v]) => `${k}: ${v}`)];
+        socket.end(`${head.join('\r\n')}\r\n\r\n${refuse.body}`);
+        return;
+      }
       if (!this.ready || req.url?.split('?')[0] !== '/ws') {
         socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
         return;

@@ -17,8 +17,18 @@ import { WebSocket, WebSocketServer } from 'ws';
 import { ErrorCode } from '../../errors/mod.js';
 import type { EdgeContext } from './context.js';
 import { forwardHeaders } from './headers.js';
-import { refuseUpgrade } from './respond.js';
+import { refuseUpgrade, relayUpgradeRefusal } from './respond.js';
 import { affinityCookie, locateClient, requestedAffinity, steer } from './steer.js';
+
+/** A region's refusal of an upgrade, passed on to the client. */
+interface Refusal {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: Buffer;
+}
+
+/** Most of a region's refusal body passed on. */
+const MAX_REFUSAL_BODY = 8 * 1024;
 
 const HANDSHAKE_HEADERS = ['sec-websocket-key', 'sec-websocket-version', 'sec-websocket-extensions', 'sec-websocket-protocol'];
 const DEFAULT_HIGH_WATER = 1 << 20;
@@ -66,10 +76,17 @@ export class WsProxy {
       }
       tried = s.region;
       ctx.load.request(s.region);
-      const upstream = await this.#dial(req, s.url);
+      const dialed = await this.#dial(req, s.url);
+      const upstream = dialed instanceof WebSocket ? dialed : undefined;
       if (clientGone) {
         upstream?.terminate();
         return;
+      }
+      if (dialed !== undefined && !(dialed instanceof WebSocket)) {
+        // The region refused this client (4xx: rate limited, origin, credential): its answer,
+        // not a failure of the region. Not counted against its health, and not tried elsewhere
+        // (that would get around a limit).
+        return relayUpgradeRefusal(socket, dialed.status, dialed.headers, dialed.body);
       }
       if (upstream === undefined) {
         ctx.monitor.recordOutcome(s.region, false);
@@ -90,7 +107,8 @@ export class WsProxy {
     for (const ws of this.#open) ws.close(1001, 'edge shutting down');
   }
 
-  #dial(req: IncomingMessage, base: URL): Promise<WebSocket | undefined> {
+  /** The region's WebSocket; its refusal of this client (a 4xx, with the answer); or undefined when the region failed. */
+  #dial(req: IncomingMessage, base: URL): Promise<WebSocket | Refusal | undefined> {
     const target = new URL(req.url ?? '/ws', base);
     target.protocol = base.protocol === 'https:' ? 'wss:' : 'ws:';
     const protocols = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim()).filter((p) => p !== '');
@@ -102,9 +120,27 @@ export class WsProxy {
         resolve(ws);
       });
       ws.once('unexpected-response', (r, res) => {
-        res.resume();
-        r.destroy();
-        resolve(undefined);
+        const status = res.statusCode ?? 502;
+        if (status < 400 || status >= 500) {
+          res.resume();
+          r.destroy();
+          return resolve(undefined);
+        }
+        const chunks: Buffer[] = [];
+        let size = 0;
+        const done = (): void => {
+          r.destroy();
+          const headers: Record<string, string> = {};
+          for (const [k, v] of Object.entries(res.headers)) if (typeof v === 'string') headers[k] = v;
+          resolve({ status, headers, body: Buffer.concat(chunks) });
+        };
+        res.on('data', (b: Buffer) => {
+          if (size + b.byteLength <= MAX_REFUSAL_BODY) chunks.push(b);
+          size += b.byteLength;
+        });
+        res.once('end', done);
+        res.once('error', done);
+        setTimeout(done, 1000).unref();
       });
       ws.once('error', () => resolve(undefined));
     });

@@ -51,3 +51,20 @@ export function refuseUpgrade(socket: Duplex, status: number, code: ErrorCode, m
   ];
   socket.end(`${lines.join('\r\n')}\r\n\r\n${text}`);
 }
+
+/**
+ * Pass a region's own refusal of an upgrade (a 4xx: rate limited, origin or credential refused)
+ * on to the client as the region gave it: status, the headers a client acts on, and its JSON body.
+ */
+export function relayUpgradeRefusal(socket: Duplex, status: number, headers: Readonly<Record<string, string>>, body: Buffer): void {
+  if (socket.destroyed) return;
+  const keep = ['content-type', 'retry-after', 'www-authenticate'];
+  const lines = [
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}`,
+    'Connection: close',
+    `Content-Length: ${body.byteLength}`,
+    ...keep.filter((k) => headers[k] !== undefined).map((k) => `${k}: ${headers[k]}`),
+  ];
+  socket.write(`${lines.join('\r\n')}\r\n\r\n`);
+  socket.end(body);
+}
