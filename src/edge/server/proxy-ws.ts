@@ -84,8 +84,9 @@ export class WsProxy {
       }
       if (dialed !== undefined && !(dialed instanceof WebSocket)) {
         // The region refused this client (4xx: rate limited, origin, credential): its answer,
-        // not a failure of the region. Not counted against its health, and not tried elsewhere
-        // (that would get around a limit).
+        // not a failure of the region: counted as a success, and not tried elsewhere (that would
+        // get around a limit).
+        ctx.monitor.recordOutcome(s.region, true);
         return relayUpgradeRefusal(socket, dialed.status, dialed.headers, dialed.body);
       }
       if (upstream === undefined) {
