@@ -9,7 +9,7 @@
 import { createRequire } from 'node:module';
 import { open } from 'maxmind';
 import { ErrorCode, MeridianError } from '../errors/mod.js';
-import { isNonPublic, requireIp } from './ip.js';
+import { isNonPublic, requireIp } from '../http/ip.js';
 
 export interface GeoLocation {
   readonly country?: string;

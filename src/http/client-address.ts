@@ -7,23 +7,23 @@
  * `X-Forwarded-For` is believed only as far as trusted proxies vouch for it: from the peer, each
  * trusted hop's claim about who connected to it is taken, right to left, until a hop is not
  * trusted — the rightmost untrusted address is the client (the edge's steering walks the same
- * way: src/edge/client-ip.ts, reused here). A peer that is not trusted is the client, whatever
+ * way: src/http/client-ip.ts, reused here). A peer that is not trusted is the client, whatever
  * it writes in the header, so a direct client cannot pick another's bucket by forging it.
  *
  * Not proxy-addr (Express): the walk is ten lines the edge already has and tests, and the
  * node wants the IPv4-mapped form folded (`::ffff:1.2.3.4` is `1.2.3.4`: one bucket per client
- * on a dual-stack listener), which src/edge/ip.ts does for both.
+ * on a dual-stack listener), which src/http/ip.ts does for both.
  */
 import { BlockList } from 'node:net';
 import type { Socket } from 'node:net';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { ErrorCode, MeridianError } from '../errors/mod.js';
-import { clientIp } from '../edge/client-ip.js';
-import type { TrustedProxies } from '../edge/client-ip.js';
-import { addRule, parseIp } from '../edge/ip.js';
+import { clientIp } from './client-ip.js';
+import type { TrustedProxies } from './client-ip.js';
+import { addRule, parseIp } from './ip.js';
 
-export type { TrustedProxies } from '../edge/client-ip.js';
+export type { TrustedProxies } from './client-ip.js';
 
 /** Trusted by default: loopback, so `meridian up`'s edge (on the same host) is believed. */
 export const DEFAULT_TRUSTED_PROXIES: readonly string[] = ['loopback'];

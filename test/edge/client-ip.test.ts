@@ -1,6 +1,6 @@
 // Who is the client behind the proxies: X-Forwarded-For counts only as far as trusted hops vouch.
 import { describe, it, expect } from 'vitest';
-import { clientIp, trustedProxies } from '../../src/edge/client-ip.js';
+import { clientIp, trustedProxies } from '../../src/http/client-ip.js';
 import { ErrorCode, isMeridianError } from '../../src/errors/mod.js';
 import { mulberry32 } from './fixtures.js';
 

@@ -3,7 +3,7 @@
  * the load counters, GeoIP and the trusted-proxy list. Built once by the server.
  */
 import type { Topology } from '../../topology/mod.js';
-import type { TrustedProxies } from '../client-ip.js';
+import type { TrustedProxies } from '../../http/client-ip.js';
 import type { GeoIp } from '../geoip.js';
 import type { HealthMonitor } from '../health/monitor.js';
 import type { EdgeMetrics } from '../../observability/metrics.js';

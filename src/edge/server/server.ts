@@ -9,7 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { ErrorCode, isMeridianError } from '../../errors/mod.js';
-import { trustedProxies } from '../client-ip.js';
+import { trustedProxies } from '../../http/client-ip.js';
 import { Dashboard } from '../dashboard/mod.js';
 import { openGeoIp } from '../geoip.js';
 import { HealthMonitor } from '../health/monitor.js';

@@ -11,9 +11,9 @@
  * ignored, not errors, so a stale cookie never breaks a client.
  */
 import type { IncomingMessage } from 'node:http';
-import { clientIp } from '../client-ip.js';
+import { clientIp } from '../../http/client-ip.js';
 import { countryCentroid } from '../countries.js';
-import { requireIp } from '../ip.js';
+import { requireIp } from '../../http/ip.js';
 import { decide, normalizeCountry, validateLocation } from '../policy/mod.js';
 import type { Decision, RegionState, SteeringClient } from '../policy/mod.js';
 import type { EdgeContext } from './context.js';
