@@ -76,7 +76,7 @@
  *   rejects with `LOG_UNAVAILABLE`; heavy contention beyond the retry budget `LOG_CONTENTION`;
  *   a `store` that is not the next seq `LOG_OUT_OF_ORDER`.
  */
-
+import type { RetentionOf } from '../topology/retention.js';
 
 /** What a message body may be: raw bytes, or any JSON value (stored as its UTF-8 text). */
 export type LogBody = Uint8Array | JsonValue;
@@ -152,16 +152,10 @@ export interface ReadOptions {
   limit?: number;
 }
 
-/** A conversation's limits; an absent or 0 field means no limit of that kind. */
-export interface RetentionPolicy {
-  /** Entries whose timestamp is older than this many milliseconds are gone. */
-  readonly maxAgeMs?: number;
-  /** Only the newest N seqs are kept: entries with `seq <= last - maxCount` are gone. */
-  readonly maxCount?: number;
-}
-
-/** Which policy a conversation has; undefined: the log's global options. */
-export type RetentionOf = (conversation: string) => RetentionPolicy | undefined;
+// A conversation's retention policy. Its shape is declared with the topology's retention rules,
+// which the residency rules (below the log) tighten: declared here, the log, topology and
+// residency folders would import each other.
+export type { RetentionOf, RetentionPolicy } from '../topology/retention.js';
 
 /** Options shared by both implementations; each adds its own. */
 export interface LogOptions {

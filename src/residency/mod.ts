@@ -29,7 +29,7 @@ import { parseConversation } from '../protocol/mod.js';
 import { expandCountries } from '../topology/countries.js';
 import type { ResidencyRule } from '../topology/schema.js';
 import { policyOf, strictest } from '../topology/retention.js';
-import type { RetentionPolicy } from '../log/retention.js';
+import type { RetentionPolicy } from '../topology/retention.js';
 
 export type ResidencyMode = 'store' | 'strict';
 

@@ -5,10 +5,24 @@
  * so a conversation's home and its replica apply the same limits to the same entries.
  */
 import { globMatch } from '../protocol/glob.js';
-import type { RetentionPolicy, RetentionOf } from '../log/retention.js';
 import type { Topology } from './schema.js';
 
 const DAY_MS = 86_400_000;
+
+/**
+ * A conversation's limits, as the message log applies them (src/log/retention.ts); an absent or
+ * 0 field means no limit of that kind. Declared here, under the rules that give them, so the
+ * residency rules can tighten them without importing the log; the log's types re-export both.
+ */
+export interface RetentionPolicy {
+  /** Entries whose timestamp is older than this many milliseconds are gone. */
+  readonly maxAgeMs?: number;
+  /** Only the newest N seqs are kept: entries with `seq <= last - maxCount` are gone. */
+  readonly maxCount?: number;
+}
+
+/** Which policy a conversation has; undefined: the log's global options. */
+export type RetentionOf = (conversation: string) => RetentionPolicy | undefined;
 
 /**
  * The log policy of `topology`, or undefined when nothing limits retention (keep forever).
