@@ -36,6 +36,7 @@ import { globMatch } from '../protocol/glob.js';
 import type { CursorKind } from './keys.js';
 import { ConversationPlacement } from '../placement/mod.js';
 import { Failover } from '../failover/mod.js';
+import { PublishOrder } from './publish-order.js';
 import type { Ownership } from '../failover/mod.js';
 import { decodeRpcReply, decodeRpcRequest, encodeRpc, errorReply } from './rpc.js';
 import type { RpcRequest } from './rpc.js';
@@ -78,6 +79,8 @@ export class BusMessaging implements Messaging {
   readonly #placement: ConversationPlacement;
   readonly #state: HomeState;
   readonly #replicator: Replicator;
+  /** Each conversation's appends published in seq order (src/messaging/publish-order.ts). */
+  readonly #order = new PublishOrder();
   /** Who owns each conversation now (home, or its replica after a failover); none without replicas. */
   readonly #failover: Failover | undefined;
   readonly #replication: Topology['replication'];
@@ -296,6 +299,15 @@ export class BusMessaging implements Messaging {
   async #store(input: SendInput, conversation: string, acceptedIn: string, parent: Context): Promise<SendResult> {
     const id = messageIdOf(conversation, input.from, input.clientMsgId);
     const { r, own, headers } = await this.#appendAsOwner(conversation, { id, from: input.from, body: input.body, headers: { [REGION_HEADER]: acceptedIn } }, parent);
+    try {
+      return await this.#storeAppended(input, conversation, acceptedIn, parent, r, own, headers);
+    } finally {
+      if (!r.duplicate) this.#order.done(conversation, r.seq);
+    }
+  }
+
+  /** The rest of a send once appended: index, copy, publish (in seq order), answer. */
+  async #storeAppended(input: SendInput, conversation: string, acceptedIn: string, parent: Context, r: AppendResult, own: Ownership, headers: Record<string, string>): Promise<SendResult> {
     const to = input.to;
     // The inbox index comes before the ack (a retry, even a duplicate, completes it), so an acked
     // direct message is always found by the recipient's next connection.
@@ -325,6 +337,8 @@ export class BusMessaging implements Messaging {
       const region = original?.headers[REGION_HEADER] ?? acceptedIn;
       const frame = encodeMessage({ conversation, seq: r.seq, messageId: r.id, from: original?.from ?? input.from, to, body, timestamp: r.timestamp, region });
       const data = enc.encode(frame);
+      // After every earlier seq appended here: an earlier send may still be indexing or copying.
+      if (!r.duplicate) await this.#order.turn(conversation, r.seq);
       // The publish span's traceparent rides in the bus headers: each delivering node continues the trace.
       const pub = startSpan('meridian.publish', SpanKind.PRODUCER, parent);
       const traceHeaders = injectHeaders(withSpan(parent, pub));
@@ -353,8 +367,15 @@ export class BusMessaging implements Messaging {
       failSpan(appendSpan, err);
       throw err;
     }
+    // Registered as the append resolves, before anything else can run: publishes go in seq order.
+    if (!r.duplicate) this.#order.begin(conversation, r.seq);
     this.#metrics?.appended((performance.now() - started) / 1000);
-    this.#failover?.checkWrite(conversation);
+    try {
+      this.#failover?.checkWrite(conversation);
+    } catch (err) {
+      if (!r.duplicate) this.#order.done(conversation, r.seq);
+      throw err;
+    }
     if (appendSpan.isRecording()) appendSpan.setAttributes({ 'meridian.seq': r.seq, 'meridian.duplicate': r.duplicate });
     appendSpan.end();
     return { r, own, headers };
@@ -699,9 +720,14 @@ export class BusMessaging implements Messaging {
     const body = { region, fromSeq, toSeq, count: toSeq - fromSeq + 1 };
     const { r, own, headers } = await this.#appendAsOwner(conversation, { id, from: SYSTEM_SENDER, body, headers: { [REGION_HEADER]: this.region, [EVENT_HEADER]: 'failover_aside' } }, parent);
     if (!r.duplicate) {
-      const entry = { conversation, seq: r.seq, id: r.id, from: SYSTEM_SENDER, timestamp: r.timestamp, body, headers };
-      if (own.next.length > 0) this.#replicator.replicateLater(conversation, r.seq, entry, traceFields(parent));
-      this.#publishToParticipants(conversation, enc.encode(encodeMessage(storedFromEntry(entry))));
+      try {
+        const entry = { conversation, seq: r.seq, id: r.id, from: SYSTEM_SENDER, timestamp: r.timestamp, body, headers };
+        if (own.next.length > 0) this.#replicator.replicateLater(conversation, r.seq, entry, traceFields(parent));
+        await this.#order.turn(conversation, r.seq);
+        this.#publishToParticipants(conversation, enc.encode(encodeMessage(storedFromEntry(entry))));
+      } finally {
+        this.#order.done(conversation, r.seq);
+      }
     }
     this.#metrics?.log.info({ event: 'failover_aside_event', conversation, region, fromSeq, toSeq, seq: r.seq, ...traceFields(parent) }, `${conversation}: recorded that ${region} holds seqs ${fromSeq}–${toSeq} aside`);
     return { messageId: r.id, conversation, seq: r.seq, timestamp: r.timestamp, duplicate: r.duplicate, home: this.region, durability: 'local' };

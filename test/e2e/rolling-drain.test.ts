@@ -117,7 +117,15 @@ describe('rolling drain of meridian up', () => {
     for (let i = 0; i < N; i++) {
       const conv = dmConversation(`rd-${i}`, `rd-${partner(i)}`);
       const r = recs[partner(i)]!;
-      await waitFor(() => r.in(conv).filter((m) => m.from === `rd-${i}`).length >= acked[i]!.length, () => `client ${partner(i)} to have ${acked[i]!.length} messages from ${i}`, 15_000);
+      const missing = (): number[] => {
+        const have = new Set(r.in(conv).filter((m) => m.from === `rd-${i}`).map((m) => (m.body as { k: number }).k));
+        return acked[i]!.filter((k) => !have.has(k));
+      };
+      await waitFor(
+        () => missing().length === 0,
+        () => `client ${partner(i)} to have ${acked[i]!.length} messages from ${i}: missing k=${missing().join(',')}; its position ${clients[partner(i)]!.positions()[conv]}, seqs ${r.seqs(conv).join(',')}`,
+        15_000,
+      );
       const got = r.in(conv).filter((m) => m.from === `rd-${i}`);
       expect(got.map((m) => (m.body as { k: number }).k)).toEqual(acked[i]);
       const seqs = r.seqs(conv);
