@@ -14,12 +14,19 @@
  * CPU-second: on 2 cores the client process takes about one core, and that number does not
  * depend on it.
  *
- *   npx tsx bench/fanout.ts [--subscribers 1000] [--seconds 3] [--window 64] [--rounds 2] [--json out.json]
+ *   npx tsx bench/fanout.ts [--subscribers 1000] [--seconds 3] [--window 64] [--rounds 2] [--log file|memory] [--json out.json]
+ *
+ * `--log` is the Meridian node's message log: `file` (default: durable, an fsync per group
+ * commit) or `memory`. Every send is appended before it fans out, so with few subscribers the
+ * durable append, not the fan-out, can pace deliveries/s: in a smoke run with 100 subscribers and
+ * the file log, the server used a third of a core and the arm doing less work per message
+ * delivered fewer per second (with the log in memory, more). Deliveries per server CPU-s still
+ * shows the work; `memory` measures the fan-out path without the disk.
  *
  * MERIDIAN_BENCH_METRICS=off runs the Meridian side without metrics and tracing SDK (default on,
  * lib/meridian.ts).
  *
- *   npx tsx bench/fanout.ts --metrics-compare [--rounds 5] [--seconds 3] [--subscribers 1000]
+ *   npx tsx bench/fanout.ts --metrics-compare [--rounds 5] [--seconds 3] [--subscribers 1000] [--log file|memory]
  *
  * What observability costs (issue 13, goal ≤ 5 % of throughput): only the Meridian side, metrics
  * off and on interleaved in one invocation (lib/compare.ts), `--rounds` rounds of each (5 by
@@ -46,6 +53,10 @@ import { costPct, fmtPct, fmtSpread, halfRangePct, interleaved, loadNote, paired
 
 const BENCH = 'room fan-out';
 const self = fileURLToPath(import.meta.url);
+/** The comparison's report: a bench of its own in the runner's summary (run.ts `fanout-metrics`). */
+const CMP_BENCH = 'room fan-out, metrics off vs on';
+/** Issue 13's goal: metrics and a registered SDK cost at most this share of throughput. */
+const COST_GOAL_PCT = 5;
 const { values } = parseArgs({
   options: {
     subscribers: { type: 'string', default: '1000' },
@@ -54,6 +65,7 @@ const { values } = parseArgs({
     rounds: { type: 'string' },
     'metrics-compare': { type: 'boolean', default: false },
     observe: { type: 'string' },
+    log: { type: 'string', default: 'file' },
     bytes: { type: 'string', default: '100' },
     role: { type: 'string' },
     kind: { type: 'string' },
@@ -65,6 +77,7 @@ const subscribers = Number(values.subscribers);
 const seconds = Number(values.seconds);
 const windowSize = Number(values.window);
 const compare = values['metrics-compare'];
+const meridianLog = values.log === 'memory' ? 'memory' : 'file';
 const rounds = Number(values.rounds ?? (compare ? 5 : 2));
 const body = 'x'.repeat(Number(values.bytes));
 
@@ -80,7 +93,7 @@ export interface Count {
 
 if (values.role === 'server') {
   const kind = values.kind as ServerKind;
-  const started: StartedServer = kind === 'socket.io' ? await startSocketIo() : kind === 'meridian' ? await startMeridianNode({ observability: parseObservability(values.observe) }) : await startRawWs({ frameOnce: kind === 'raw-ws', cork: kind === 'raw-ws-corked' });
+  const started: StartedServer = kind === 'socket.io' ? await startSocketIo() : kind === 'meridian' ? await startMeridianNode({ observability: parseObservability(values.observe), log: meridianLog }) : await startRawWs({ frameOnce: kind === 'raw-ws', cork: kind === 'raw-ws-corked' });
   process.on('message', (m: ServerMsg) => {
     if (m.cmd === 'cpu') {
       const u = process.cpuUsage();
@@ -158,7 +171,7 @@ interface Side {
 async function measure(kind: ServerKind, observe?: Observability): Promise<Side> {
   const roles: Role<string>[] = [];
   try {
-    const server = await forkRole<string>(self, 'server', ['--kind', kind, ...(observe === undefined ? [] : ['--observe', observabilityArg(observe)])], process.env['MRD_BENCH_PROF'] ? { nodeFlags: ['--cpu-prof', '--cpu-prof-dir=' + process.env['MRD_BENCH_PROF']] } : {});
+    const server = await forkRole<string>(self, 'server', ['--kind', kind, '--log', meridianLog, ...(observe === undefined ? [] : ['--observe', observabilityArg(observe)])], process.env['MRD_BENCH_PROF'] ? { nodeFlags: ['--cpu-prof', '--cpu-prof-dir=' + process.env['MRD_BENCH_PROF']] } : {});
     roles.push(server);
     const clients = await forkRole<string>(self, 'clients', ['--subscribers', String(subscribers), '--window', String(windowSize), '--bytes', String(body.length)]);
     roles.push(clients);
@@ -226,11 +239,6 @@ async function main(): Promise<void> {
   emit({ bench: BENCH, checks, detail, notes: ['client process (all sockets) and server share 2 cores; "per server CPU-s" does not depend on the client', `Meridian side: ${benchMetricsNote}`] }, values.json);
 }
 
-/** The comparison's report: a bench of its own in the runner's summary (run.ts `fanout-metrics`). */
-const CMP_BENCH = 'room fan-out, metrics off vs on';
-/** Issue 13's goal: metrics and a registered SDK cost at most this share of throughput. */
-const COST_GOAL_PCT = 5;
-
 /** `--metrics-compare`: the Meridian side with metrics off and on, interleaved (lib/compare.ts). */
 async function compareMain(): Promise<void> {
   const what = 'metrics cost on fan-out';
@@ -259,7 +267,7 @@ async function compareMain(): Promise<void> {
   const loads = spread(runs.map((m) => m.load));
   const loadRange = `${loads.min.toFixed(1)}–${loads.max.toFixed(1)}`;
   const detail = [
-    `${subscribers} subscribers in one room, one sender, ${body.length} B bodies, ≤ ${windowSize} messages in flight, ${seconds} s per measurement; ${rounds} interleaved rounds of each arm (off/on, on/off, …), fresh processes each`,
+    `${subscribers} subscribers in one room, one sender, ${body.length} B bodies, ≤ ${windowSize} messages in flight, ${seconds} s per measurement, log ${meridianLog === 'file' ? 'on a file (fsync per group commit)' : 'in memory'}; ${rounds} interleaved rounds of each arm (off/on, on/off, …), fresh processes each`,
     `off: ${observabilityNote(modes.off)}; on: ${observabilityNote(modes.on)}`,
     table(
       ['', 'off: median (min–max, ±half range)', 'on: median (min–max, ±half range)', 'cost of medians', 'cost per round: median (min–max)'],

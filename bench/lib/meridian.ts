@@ -24,6 +24,9 @@ import { InertNodeMetrics } from './inert-metrics.js';
 import { trace } from '@opentelemetry/api';
 import { AlwaysOffSampler, BasicTracerProvider, ParentBasedSampler, TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace-base';
 import type { StartedServer } from './ws-servers.js';
+import type { Topology } from '../../src/topology/mod.js';
+import { ConversationPlacement } from '../../src/placement/mod.js';
+import { roomConversation } from '../../src/protocol/conversation.js';
 
 export function meridianAvailable(): Promise<{ ok: true } | { ok: false; why: string }> {
   const node = new URL('../../src/node/mod.ts', import.meta.url);
@@ -103,10 +106,40 @@ function registerTracing(o: Observability): void {
   registeredRatio = o.traceRatio;
 }
 
+/**
+ * The default topology, with every conversation homed among `started` when the bench starts only
+ * some of its regions: homes are fixed by hashing over every candidate region (src/placement),
+ * so without the rule a room of a one-node bench is homed in a region that is not running (its
+ * sends fail with "region … cannot be reached") and a replica is sought there.
+ */
+export function benchTopology(started: readonly string[]): Topology {
+  const topology = defaultTopology();
+  if (topology.regions.every((r) => started.includes(r.name))) return topology;
+  return { ...topology, placement: { conversations: [{ match: '*', regions: [...started] }] } };
+}
+
+/**
+ * A room name (`prefix`, else `prefix-1`, `prefix-2`, …) whose conversation is homed in `home`
+ * when the regions `started` run (`benchTopology`), for a bench that needs the home at its sender:
+ * a node sends one message per conversation and connection at a time, so a sender whose home is
+ * a link away sends at most one message per round trip.
+ */
+export function roomHomedIn(home: string, started: readonly string[], prefix: string): string {
+  const placement = new ConversationPlacement(benchTopology(started));
+  for (let i = 0; i < 1000; i++) {
+    const room = i === 0 ? prefix : `${prefix}-${i}`;
+    if (placement.homeOf(roomConversation(room)) === home) return room;
+  }
+  throw new Error(`no room ${prefix}-<n> is homed in ${home}`);
+}
+
 export interface NodeBenchOptions {
   /** HS256 secret for real tokens; without it the node runs with dev auth. */
   readonly secret?: string;
-  /** Regions to start a node in (of the default topology); default the first. */
+  /**
+   * Regions to start a node in (of the default topology); default the first (`startNodeOnBus`:
+   * the node's own). Conversations are homed among them only (`benchTopology`).
+   */
   readonly regions?: readonly string[];
   /** One-way latency of every link; default the topology's. */
   readonly linkMs?: number;
@@ -123,7 +156,7 @@ export interface MeridianRegions {
 
 /** A region node on `bus`: its SQLite log in `dir` (or in memory), messaging, presence. */
 export async function startNodeOnBus(bus: Bus, region: string, dir: string, opts: NodeBenchOptions = {}): Promise<{ node: RegionNode; close(): Promise<void> }> {
-  const topology = defaultTopology();
+  const topology = benchTopology(opts.regions ?? [region]);
   const name = `${region}-1`;
   const log = openSqliteLog({ path: opts.log === 'memory' ? ':memory:' : join(dir, `${region}.db`) });
   let messaging: Messaging | undefined;
@@ -187,7 +220,7 @@ export async function startMeridianRegions(opts: NodeBenchOptions = {}): Promise
   try {
     for (const region of names) {
       const bus = network.connect(region);
-      const started = await startNodeOnBus(bus, region, dir, opts);
+      const started = await startNodeOnBus(bus, region, dir, { ...opts, regions: names });
       parts.push({ bus, close: () => started.close() });
       nodes.set(region, started.node);
     }
