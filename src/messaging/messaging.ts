@@ -298,7 +298,9 @@ export class BusMessaging implements Messaging {
 
   async #store(input: SendInput, conversation: string, acceptedIn: string, parent: Context): Promise<SendResult> {
     const id = messageIdOf(conversation, input.from, input.clientMsgId);
-    const { r, own, headers } = await this.#appendAsOwner(conversation, { id, from: input.from, body: input.body, headers: { [REGION_HEADER]: acceptedIn } }, parent);
+    const publishStored = (r: AppendResult): void =>
+      this.#publishToParticipants(conversation, enc.encode(encodeMessage({ conversation, seq: r.seq, messageId: r.id, from: input.from, to: input.to, body: input.body, timestamp: r.timestamp, region: acceptedIn })));
+    const { r, own, headers } = await this.#appendAsOwner(conversation, { id, from: input.from, body: input.body, headers: { [REGION_HEADER]: acceptedIn } }, parent, publishStored);
     try {
       return await this.#storeAppended(input, conversation, acceptedIn, parent, r, own, headers);
     } finally {
@@ -354,7 +356,13 @@ export class BusMessaging implements Messaging {
    * have handed out. A lease that ran out during the append: stored, but the caller gets MSG_FENCED
    * (no ack; the retry finds the owner).
    */
-  async #appendAsOwner(conversation: string, input: { id: string; from: string; body: LogEntry['body']; headers: Record<string, string> }, parent: Context): Promise<{ r: AppendResult; own: Ownership; headers: Record<string, string> }> {
+  async #appendAsOwner(
+    conversation: string,
+    input: { id: string; from: string; body: LogEntry['body']; headers: Record<string, string> },
+    parent: Context,
+    /** Publish an entry stored while the lease ran out, before the refusal (see below). */
+    publishStored?: (r: AppendResult) => void,
+  ): Promise<{ r: AppendResult; own: Ownership; headers: Record<string, string> }> {
     const own = this.#failover ? await this.#failover.mayWrite(conversation) : this.#ownerOf(conversation);
     const headers = own.epoch > 1 ? { ...input.headers, [EPOCH_HEADER]: String(own.epoch) } : input.headers;
     const appendSpan = startSpan('meridian.log.append', SpanKind.INTERNAL, parent);
@@ -373,7 +381,18 @@ export class BusMessaging implements Messaging {
     try {
       this.#failover?.checkWrite(conversation);
     } catch (err) {
-      if (!r.duplicate) this.#order.done(conversation, r.seq);
+      if (!r.duplicate) {
+        // The lease ran out during the append but no other region took the conversation over:
+        // the entry is in the owner's log at its seq, and the sender's retry will be answered
+        // with it (a duplicate). Publish it now, in order: left for the retry, it would reach
+        // nodes and clients after later seqs, and one that saw this conversation first at a
+        // later seq would drop it as history. Taken over: the entry is aside, never published.
+        if (publishStored !== undefined && this.#ownerOf(conversation).owner === this.region) {
+          await this.#order.turn(conversation, r.seq);
+          publishStored(r);
+        }
+        this.#order.done(conversation, r.seq);
+      }
       throw err;
     }
     if (appendSpan.isRecording()) appendSpan.setAttributes({ 'meridian.seq': r.seq, 'meridian.duplicate': r.duplicate });

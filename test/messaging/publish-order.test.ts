@@ -11,6 +11,7 @@ import { subjects } from '../../src/bus/subjects.js';
 import { PublishOrder } from '../../src/messaging/publish-order.js';
 import { ConversationPlacement } from '../../src/placement/mod.js';
 import { dmConversation } from '../../src/protocol/mod.js';
+import type { MessageLog } from '../../src/log/mod.js';
 import { startEmbeddedDeployment } from '../../src/runtime/deployment.js';
 import type { Deployment } from '../../src/runtime/deployment.js';
 import { defaultTopology } from '../../src/topology/mod.js';
@@ -84,4 +85,41 @@ describe('publish order on a deployment', () => {
       sub.unsubscribe();
     }
   });
+
+  it('an entry stored while the lease ran out is published in order at once; the retry gets it as a duplicate', async () => {
+    const topology = { ...defaultTopology(), replication: { ...defaultTopology().replication, failoverAfterMs: 1500 } };
+    const placement = new ConversationPlacement(topology);
+    let peer = '';
+    for (let i = 0; placement.replicasOf(dmConversation('pl-a', (peer = `pl-b${i}`))).length === 0; i++);
+    const conversation = dmConversation('pl-a', peer);
+    const home = placement.homeOf(conversation);
+    const others = topology.regions.map((r) => r.name).filter((r) => r !== home);
+    d = await startEmbeddedDeployment(topology, { dataDir: ':memory:' });
+    const deployment = d;
+    const seen: number[] = [];
+    const sub = deployment.network!.connect(home).subscribe(subjects.user(peer), (m) => seen.push((JSON.parse(new TextDecoder().decode(m.data)) as { seq: number }).seq));
+    const messaging = deployment.region(home).messaging;
+    try {
+      await waitFor(async () => (await messaging.send({ from: 'pl-a', to: { user: peer }, body: 0, clientMsgId: 'pl-0' }).then(() => true, () => false)), 'a first send', 10_000, 100);
+      // The next append outlives the home's lease: its links to the others are cut while it is
+      // under way (shorter than failoverAfterMs: nobody takes the conversation over), then restored.
+      const log = deployment.region(home).log as { append: MessageLog['append'] };
+      const append = log.append.bind(log);
+      log.append = async (c, input) => {
+        log.append = append;
+        for (const r of others) deployment.network!.cut(home, r);
+        await sleep(1000);
+        for (const r of others) deployment.network!.restore(home, r);
+        return append(c, input);
+      };
+      await expect(messaging.send({ from: 'pl-a', to: { user: peer }, body: 1, clientMsgId: 'pl-1' })).rejects.toMatchObject({ code: 'MSG_FENCED' });
+      // Published before any retry, in order.
+      await waitFor(() => seen.length === 2, 'the stored entry published', 5000, 10);
+      expect(seen).toEqual([1, 2]);
+      const retry = await messaging.send({ from: 'pl-a', to: { user: peer }, body: 1, clientMsgId: 'pl-1' });
+      expect(retry).toMatchObject({ seq: 2, duplicate: true });
+    } finally {
+      sub.unsubscribe();
+    }
+  }, 30_000);
 });
