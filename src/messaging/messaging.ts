@@ -80,7 +80,7 @@ export class BusMessaging implements Messaging {
   readonly #state: HomeState;
   readonly #replicator: Replicator;
   /** Each conversation's appends published in seq order (src/messaging/publish-order.ts). */
-  readonly #order = new PublishOrder();
+  readonly #order: PublishOrder;
   /** Who owns each conversation now (home, or its replica after a failover); none without replicas. */
   readonly #failover: Failover | undefined;
   readonly #replication: Topology['replication'];
@@ -126,6 +126,9 @@ export class BusMessaging implements Messaging {
           },
         })
       : undefined;
+    this.#order = new PublishOrder(5000, (conversation, seq, waitingFor) =>
+      opts.metrics?.log.warn({ event: 'publish_order_timeout', conversation, seq, waitingFor }, `${conversation}: seq ${seq} published after 5 s without seqs ${waitingFor.join(', ')} appended before it`),
+    );
     this.#replicator = new Replicator({
       log: this.#log,
       replicasOf: (c) => this.#ownerOf(c).next,

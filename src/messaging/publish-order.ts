@@ -25,7 +25,11 @@ interface State {
 export class PublishOrder {
   readonly #convs = new Map<string, State>();
 
-  constructor(private readonly maxWaitMs = 5000) {}
+  constructor(
+    private readonly maxWaitMs = 5000,
+    /** A publish went without waiting longer for lower seqs (a missed `done`, or a send stuck that long). */
+    private readonly onTimeout?: (conversation: string, seq: number, waitingFor: number[]) => void,
+  ) {}
 
   /** `seq` of `conversation` was appended here (call synchronously as the append resolves). */
   begin(conversation: string, seq: number): void {
@@ -42,7 +46,10 @@ export class PublishOrder {
     const s = this.#convs.get(conversation);
     if (!s || !hasBelow(s.inFlight, seq)) return Promise.resolve();
     return new Promise<void>((resolve) => {
-      const timer = setTimeout(release, this.maxWaitMs);
+      const timer = setTimeout(() => {
+        this.onTimeout?.(conversation, seq, [...s.inFlight].filter((x) => x < seq));
+        release();
+      }, this.maxWaitMs);
       timer.unref();
       function release(): void {
         clearTimeout(timer);

@@ -39,12 +39,14 @@ describe('publish order', () => {
   });
 
   it('a missed done only delays a later publish by the bound', async () => {
-    const o = new PublishOrder(50);
+    const timeouts: unknown[] = [];
+    const o = new PublishOrder(50, (...a) => timeouts.push(a));
     o.begin('c', 1);
     o.begin('c', 2);
     const t0 = performance.now();
     await o.turn('c', 2);
     expect(performance.now() - t0).toBeGreaterThanOrEqual(45);
+    expect(timeouts).toEqual([['c', 2, [1]]]); // reported: the operator sees a send stuck that long
     o.done('c', 2);
     o.done('c', 1);
     expect(o.size).toBe(0);
