@@ -7,6 +7,9 @@
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent, createServer, request as httpRequest } from 'node:http';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -311,4 +314,128 @@ withHaproxy('haproxy: in front of meridian up', () => {
       hap2.kill('SIGTERM');
     }
   }, 40_000);
+});
+
+// The generated frontend computes the GeoIP pool once per connection and skips the per-request
+// rules when a request carries no steering input of its own (src/deploy/haproxy/frontend.ts).
+// These run the real haproxy in front of one HTTP server standing for every region (its answer's
+// X-Meridian-Region, set by the region's backend, names the region chosen) and send each sequence
+// on ONE keep-alive connection, so a request's own inputs must win over what the connection's
+// earlier requests had, and a request without any must go back to the connection's pool.
+withHaproxy('haproxy: steering on one keep-alive connection', () => {
+  let region: Server;
+  let regionUrl: string;
+  const running: ChildProcess[] = [];
+
+  beforeAll(async () => {
+    // What the region received: the forwarded headers haproxy adds.
+    region = createServer((req, res) => {
+      if (req.url === '/ready') return void res.writeHead(200).end();
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ xff: req.headers['x-forwarded-for'], xfp: req.headers['x-forwarded-proto'] }));
+    });
+    await new Promise<void>((r) => region.listen(0, '127.0.0.1', r));
+    regionUrl = `http://127.0.0.1:${(region.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    for (const p of running) p.kill('SIGTERM');
+    await new Promise((r) => region.close(r));
+  });
+
+  /** The generated haproxy for the default topology, every region at `regionUrl`, with these side files. */
+  async function start(files: { geoip?: string; trusted?: string } = {}): Promise<string> {
+    const t = defaultTopology();
+    const port = await freePort();
+    const planned = renderHaproxy(planContext(t), { regionUrls: Object.fromEntries(t.regions.map((r) => [r.name, regionUrl])), bind: `127.0.0.1:${port}`, metricsBind: false, mapDir: '@DIR@' });
+    const d = writeAll(planned);
+    const cfg = join(d, 'haproxy', 'haproxy.cfg');
+    writeFileSync(cfg, String(planned[0]!.content).replaceAll('@DIR@', join(d, 'haproxy')));
+    if (files.geoip !== undefined) writeFileSync(join(d, 'haproxy', 'geoip-country.map'), files.geoip);
+    if (files.trusted !== undefined) writeFileSync(join(d, 'haproxy', 'trusted-proxies.lst'), files.trusted);
+    const p = spawn(HAPROXY!, ['-db', '-f', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });
+    running.push(p);
+    let log = '';
+    p.stdout.on('data', (b: Buffer) => (log += b.toString()));
+    p.stderr.on('data', (b: Buffer) => (log += b.toString()));
+    const base = `http://127.0.0.1:${port}`;
+    // Up after 3 checks 500 ms apart; until then a region is down and the answer a 503.
+    await eventually(async () => (await fetch(`${base}/x`, { headers: { 'X-Country': 'DE' } }).catch(() => undefined))?.status === 200 && (await fetch(`${base}/x`, { headers: { 'X-Country': 'SG' } })).status === 200 && (await fetch(`${base}/x`)).status === 200, `haproxy on ${base} (${log})`, 15_000);
+    return base;
+  }
+
+  interface Answer {
+    readonly region: string | undefined;
+    readonly xff: string | undefined;
+    readonly xfp: string | undefined;
+    /** Whether it went over the connection of the requests before it. */
+    readonly reused: boolean;
+  }
+  /** Sends each header set in turn on one keep-alive connection (names sent with the case given). */
+  async function onOneConnection(base: string, sequence: readonly Record<string, string>[]): Promise<Answer[]> {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const out: Answer[] = [];
+    try {
+      for (const headers of sequence) {
+        out.push(
+          await new Promise<Answer>((resolve, reject) => {
+            const req = httpRequest(`${base}/v1/ping`, { headers, agent }, (res) => {
+              let body = '';
+              res.on('data', (d: Buffer) => (body += d.toString()));
+              res.on('end', () => {
+                const seen = JSON.parse(body) as { xff?: string; xfp?: string };
+                resolve({ region: res.headers['x-meridian-region'] as string | undefined, xff: seen.xff, xfp: seen.xfp, reused: req.reusedSocket });
+              });
+            });
+            req.on('error', reject);
+            req.end();
+          }),
+        );
+      }
+    } finally {
+      agent.destroy();
+    }
+    return out;
+  }
+  const regions = (answers: readonly Answer[]): (string | undefined)[] => answers.map((a) => a.region);
+
+  it('steers each request by its own country header, affinity header and cookie, and one without any by the connection\'s pool', async () => {
+    const base = await start();
+    const answers = await onOneConnection(base, [
+      {},
+      { 'X-Country': 'DE' },
+      {},
+      { 'CF-IPCountry': 'sg', 'X-Country': 'DE' }, // CF-IPCountry wins
+      { 'X-COUNTRY': 'gb' }, // any case of the name
+      { Cookie: 'a=1; meridian_region=ap-southeast' },
+      { 'X-Country': 'DE', Cookie: 'meridian_region=us-east' }, // residency over affinity
+      { Cookie: 'meridian_region=eu-west', 'X-Meridian-Region': 'us-east' }, // the header over the cookie
+      { Cookie: 'xmeridian_region=ap-southeast' }, // another cookie: no affinity
+      {},
+    ]);
+    expect(regions(answers)).toEqual(['us-east', 'eu-west', 'us-east', 'ap-southeast', 'eu-west', 'ap-southeast', 'eu-west', 'us-east', 'us-east', 'us-east']);
+    expect(answers.slice(1).every((a) => a.reused)).toBe(true);
+    // What `option forwardfor` and the scheme header give the region, on the short path and the long one.
+    for (const a of answers) expect([a.xff, a.xfp]).toEqual(['127.0.0.1', 'http']);
+  }, 30_000);
+
+  it('keeps the connection\'s GeoIP country for requests without a header, and ignores country headers from an untrusted source', async () => {
+    // 127.0.0.1 is in SG by this map: pool ap-southeast, eu-west, us-east.
+    const trusted = await start({ geoip: '127.0.0.0/8 SG\n' });
+    expect(regions(await onOneConnection(trusted, [{}, { 'X-Country': 'US' }, {}, { 'CF-IPCountry': 'FR' }, { Cookie: 'meridian_region=us-east' }, {}]))).toEqual([
+      'ap-southeast',
+      'us-east',
+      'ap-southeast',
+      'eu-west',
+      'us-east',
+      'ap-southeast',
+    ]);
+    // Loopback no longer a trusted upstream: its headers are ignored, affinity still counts.
+    const untrusted = await start({ geoip: '127.0.0.0/8 SG\n', trusted: '192.0.2.0/24\n' });
+    expect(regions(await onOneConnection(untrusted, [{ 'X-Country': 'US' }, {}, { 'CF-IPCountry': 'FR', 'X-Country': 'DE' }, { 'X-Meridian-Region': 'eu-west', 'X-Country': 'DE' }, {}]))).toEqual([
+      'ap-southeast',
+      'ap-southeast',
+      'ap-southeast',
+      'eu-west',
+      'ap-southeast',
+    ]);
+  }, 45_000);
 });

@@ -1,8 +1,9 @@
 /**
  * `haproxy/haproxy.cfg`: the edge's steering for production traffic with haproxy alone in the data
- * path (no Node). Per request:
+ * path (no Node). Per request (frontend.ts writes it; what depends only on the connection's source
+ * is computed once per connection, and a request without inputs of its own takes a short path):
  *
- * 1. Country: the `X-Country` or `CF-IPCountry` header, believed only from a trusted upstream
+ * 1. Country: the `CF-IPCountry` or else `X-Country` header, believed only from a trusted upstream
  *    (`trusted-proxies.lst`: a CDN or L4 balancer that sets it); otherwise the client address
  *    looked up in `geoip-country.map` (CIDR → ISO code, built from MaxMind's GeoLite2 Country
  *    CSV by `geoip-from-geolite2.sh`: haproxy cannot read .mmdb files).
@@ -21,14 +22,12 @@
 import { nodePort } from '../inventory.js';
 import { hostPort } from '../nats/layout.js';
 import type { PlanContext } from '../types.js';
+import { frontendSection } from './frontend.js';
+import { AFFINITY_COOKIE, AFFINITY_HEADER, TUNNEL_TIMEOUT } from './names.js';
 import { steeringPools } from './steering.js';
 
 export const HAPROXY_DIR = '/etc/haproxy/meridian';
-export const COUNTRY_HEADERS = ['X-Country', 'CF-IPCountry'] as const;
-export const AFFINITY_COOKIE = 'meridian_region';
-export const AFFINITY_HEADER = 'X-Meridian-Region';
-/** Idle limit of an upgraded (WebSocket) connection; the node's heartbeats are far shorter. */
-export const TUNNEL_TIMEOUT = '1h';
+export { AFFINITY_COOKIE, AFFINITY_HEADER, COUNTRY_HEADERS, TUNNEL_TIMEOUT } from './names.js';
 
 export interface HaproxyOptions {
   /** Region node base URLs (`http://host:port`) by region; default: from the topology. */
@@ -119,7 +118,7 @@ export function haproxyConfig(ctx: Pick<PlanContext, 'topology' | 'inventory' | 
     '  # Log errors and abnormal ends only (a busy edge); remove for a line per request.',
     '  option dontlog-normal',
     '  option http-keep-alive',
-    '  option forwardfor',
+    '  # X-Forwarded-For and X-Forwarded-Proto: set by the frontend below.',
     '  http-reuse safe',
     '  # Retry only what never reached a region (as the edge): a request a region may have acted on is not replayed.',
     '  retries 2',
@@ -144,41 +143,8 @@ export function haproxyConfig(ctx: Pick<PlanContext, 'topology' | 'inventory' | 
     '  # A region whose DNS name does not resolve yet starts down instead of stopping haproxy.',
     '  default-server init-addr last,libc,none',
     '',
-    'frontend meridian',
-    `  bind ${bind}`,
-    '  # TLS: bind :443 ssl crt /etc/haproxy/certs/ alpn h2,http/1.1 (and redirect :80) in production.',
-    `  maxconn ${maxconn}`,
-    '  http-request set-header X-Forwarded-Proto https if { ssl_fc }',
-    '  http-request set-header X-Forwarded-Proto http unless { ssl_fc }',
-    '  # 1. Country: a header only from a trusted upstream, else GeoIP of the client address.',
-    `  acl trusted_upstream src -f ${dir}/trusted-proxies.lst`,
   );
-  for (const h of [...COUNTRY_HEADERS].reverse()) add(`  http-request set-var(txn.country) req.hdr(${h}),upper if trusted_upstream { req.hdr(${h}) -m found } !{ var(txn.country) -m found }`);
-  add(
-    `  http-request set-var(txn.country) src,map_ip(${dir}/geoip-country.map) unless { var(txn.country) -m found }`,
-    '  # 2. Pool: the regions this client may use, in the order to try them.',
-    `  http-request set-var(txn.pool) var(txn.country),map(${dir}/countries.map,${steering.defaultPool})`,
-    '  # (no country at all: the map has no input, so the default pool is set here)',
-    `  http-request set-var(txn.pool) str(${steering.defaultPool}) unless { var(txn.pool) -m found }`,
-    '  # 3. Affinity: the header wins over the cookie; honoured below only where the pool allows it.',
-    `  http-request set-var(txn.affinity) req.hdr(${AFFINITY_HEADER}) if { req.hdr(${AFFINITY_HEADER}) -m found }`,
-    `  http-request set-var(txn.affinity) req.cook(${AFFINITY_COOKIE}) unless { var(txn.affinity) -m found }`,
-  );
-  for (const r of topology.regions) {
-    const allowing = [...steering.pools].filter(([, list]) => list.includes(r.name)).map(([id]) => id);
-    add(
-      `  acl up_${r.name} nbsrv(${backend(r.name)}) gt 0`,
-      `  acl free_${r.name} be_conn_free(${backend(r.name)}) gt 0`,
-      `  acl affinity_${r.name} var(txn.affinity) -m str ${r.name}`,
-      allowing.length > 0 ? `  acl allows_${r.name} var(txn.pool) -m str ${allowing.join(' ')}` : `  acl allows_${r.name} always_false`,
-    );
-  }
-  for (const id of steering.pools.keys()) add(`  acl ${id} var(txn.pool) -m str ${id}`);
-  for (const r of topology.regions) add(`  use_backend ${backend(r.name)} if affinity_${r.name} allows_${r.name} up_${r.name} free_${r.name}`);
-  add('  # 4. The first candidate that is up and below its cap (overflow and fallback are the same list).');
-  for (const [id, list] of steering.pools) for (const r of list) add(`  use_backend ${backend(r)} if ${id} up_${r} free_${r}`);
-  add('  # 5. Nothing can serve this client (down, full, or ruled out by strict residency).', '  default_backend no-region', '');
-
+  add(...frontendSection({ bind, maxconn, dir, regions: topology.regions.map((r) => r.name), steering, backend }));
   for (const r of topology.regions) {
     add(
       `backend ${backend(r.name)}`,

@@ -23,7 +23,8 @@ export const GEOIP_SCRIPT = `#!/bin/sh
 # Builds geoip-country.map for haproxy from MaxMind's GeoLite2 Country CSV
 # (GeoLite2-Country-CSV_*.zip: https://dev.maxmind.com/geoip/geolite2-free-geolocation-data).
 #   ./geoip-from-geolite2.sh GeoLite2-Country-CSV_20260101 > geoip-country.map
-# then reload haproxy (or update it live: echo "add map ..." | socat - /run/haproxy.sock).
+# then reload haproxy (or update it live: echo "add map ..." | socat - /run/haproxy.sock;
+# a live update applies to connections opened after it: each keeps the country it started with).
 # A block's country is its geoname_id, else its registered country's.
 set -eu
 dir=\${1:?usage: $0 GEOLITE2_COUNTRY_CSV_DIR}
@@ -69,6 +70,9 @@ export function haproxyReadme(ctx: Pick<PlanContext, 'topology' | 'inventory' | 
     `- Affinity: the ${AFFINITY_HEADER} header, else the ${AFFINITY_COOKIE} cookie (set on every WebSocket upgrade), kept`,
     '  while that region is in the client\'s pool, up and under its cap.',
     `- WebSockets: no limit on a connection's duration; ${TUNNEL_TIMEOUT} idle limit once upgraded (timeout tunnel).`,
+    '- Cost: the GeoIP pool and the X-Forwarded-For text depend only on the client address, so they are worked out once',
+    `  per connection; a request carrying none of the country headers, ${AFFINITY_HEADER} or the ${AFFINITY_COOKIE} cookie skips`,
+    '  the per-request rules and takes the first candidate of its connection\'s pool that is up and under its cap.',
     '- Metrics: Prometheus at http://127.0.0.1:8405/metrics (haproxy_backend_status per region, sessions against caps),',
     '  the stats page at /stats; bind it elsewhere only behind your own access control.',
     '- Not expressed (the Meridian edge does them): scoring among pool members (the first live member in the order',
