@@ -1,18 +1,10 @@
 /** The topology's `origins:`: entries are `*` or origins exactly as browsers send them. */
 import { describe, expect, it } from 'vitest';
-import { parseTopology, TopologyError, edgeCors, nodeOrigins } from '../../src/topology/mod.js';
+import { parseTopology, edgeCors, nodeOrigins } from '../../src/topology/mod.js';
+import { problems } from './problems.js';
 
 const REGION = 'regions:\n  - name: solo\n    location: { lat: 50, lon: 8 }\n    jurisdiction: EU\n';
 
-function problems(text: string): Array<{ path: string; message: string }> {
-  try {
-    parseTopology(text, 'm.yaml');
-  } catch (err) {
-    expect(err).toBeInstanceOf(TopologyError);
-    return (err as TopologyError).problems.map((p) => ({ path: p.path, message: p.message }));
-  }
-  throw new Error('expected the topology to be rejected');
-}
 
 describe('topology: origins', () => {
   it('accepts origins and "*", and leaves them out when absent', () => {

@@ -1,6 +1,7 @@
 /** The `services:` and `functions:` sections of meridian.yaml (policies, placement, routing). */
 import { describe, expect, it } from 'vitest';
-import { parseTopology, TopologyError } from '../../src/topology/mod.js';
+import { parseTopology } from '../../src/topology/mod.js';
+import { problems } from './problems.js';
 
 const REGIONS = `regions:
   - name: us-east
@@ -11,15 +12,6 @@ const REGIONS = `regions:
     jurisdiction: EU
 `;
 
-function problems(text: string): Array<{ path: string; message: string }> {
-  try {
-    parseTopology(text, 'm.yaml');
-  } catch (err) {
-    expect(err).toBeInstanceOf(TopologyError);
-    return (err as TopologyError).problems.map((p) => ({ path: p.path, message: p.message }));
-  }
-  throw new Error('expected the topology to be rejected');
-}
 
 describe('topology: services and functions', () => {
   it('accepts policies, placement and routing, with defaults filled in', () => {

@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
-import { parseTopology, sloTargetsFor, topologyWarnings, TopologyError } from '../../src/topology/mod.js';
+import { parseTopology, sloTargetsFor, topologyWarnings } from '../../src/topology/mod.js';
+import { problemsWithLines as problems } from './problems.js';
 
 const REGIONS = `regions:
   - name: us-east
@@ -22,15 +23,6 @@ const REGIONS = `regions:
     jurisdiction: SG
 `;
 
-function problems(text: string): Array<{ path: string; line: number; message: string }> {
-  try {
-    parseTopology(text, 'm.yaml');
-  } catch (err) {
-    expect(err).toBeInstanceOf(TopologyError);
-    return (err as TopologyError).problems.map((p) => ({ path: p.path, line: p.line, message: p.message }));
-  }
-  throw new Error('expected the topology to be rejected');
-}
 
 const dir = mkdtempSync(join(tmpdir(), 'meridian-slo-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

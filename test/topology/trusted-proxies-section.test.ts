@@ -9,19 +9,11 @@ import type { Messaging } from '../../src/messaging/types.js';
 import { resolveNodeOptions } from '../../src/node/options.js';
 import type { Presence } from '../../src/presence/types.js';
 import { ErrorCode, isMeridianError } from '../../src/errors/mod.js';
-import { parseTopology, TopologyError, topologyWarnings } from '../../src/topology/mod.js';
+import { parseTopology, topologyWarnings } from '../../src/topology/mod.js';
+import { problems } from './problems.js';
 
 const REGION = 'regions:\n  - name: solo\n    location: { lat: 50, lon: 8 }\n    jurisdiction: EU\n';
 
-function problems(text: string): Array<{ path: string; message: string }> {
-  try {
-    parseTopology(text, 'm.yaml');
-  } catch (err) {
-    expect(err).toBeInstanceOf(TopologyError);
-    return (err as TopologyError).problems.map((p) => ({ path: p.path, message: p.message }));
-  }
-  throw new Error('expected the topology to be rejected');
-}
 
 describe('topology: trustedProxies', () => {
   it('accepts addresses, CIDRs and named groups, and leaves the list out when absent', () => {
