@@ -336,12 +336,23 @@ describe.skipIf(reason !== undefined)(`vpn lab: NATS gateways over the generated
     expect(flag('--nats-monitor')).toBe('us-east=http://10.77.1.10:8222,eu-west=http://10.77.2.10:8222,ap-southeast=http://10.77.3.10:8222');
     expect(flag('--regions')).toBe('us-east=http://10.77.1.100:7701,eu-west=http://10.77.2.100:7702,ap-southeast=http://10.77.3.100:7703');
     writeFileSync(join(dir, 'meridian.yaml'), LAB_YAML);
-    const doctor = start('doctor', nsOf('ops-0'), [
-      process.execPath, '--import', 'tsx', 'src/cli/entry.ts', 'doctor', '--config', join(dir, 'meridian.yaml'), '--ca', join(dir, 'tls', 'ca.pem'),
-      '--nats-monitor', flag('--nats-monitor'), '--nats', flag('--nats'), '--json',
-    ]);
-    await until(() => doctor.child.exitCode !== null, `the doctor (${doctor.log()})`, 60_000);
-    const report = JSON.parse(doctor.log().slice(doctor.log().indexOf('{'))) as { checks: { check: string; subject: string; verdict: string; detail: string }[] };
+    type Report = { checks: { check: string; subject: string; verdict: string; detail: string }[] };
+    const runDoctor = async (n: number): Promise<Report> => {
+      const doctor = start(`doctor-${n}`, nsOf('ops-0'), [
+        process.execPath, '--import', 'tsx', 'src/cli/entry.ts', 'doctor', '--config', join(dir, 'meridian.yaml'), '--ca', join(dir, 'tls', 'ca.pem'),
+        '--nats-monitor', flag('--nats-monitor'), '--nats', flag('--nats'), '--json',
+      ]);
+      await until(() => doctor.child.exitCode !== null, `the doctor (${doctor.log()})`, 60_000);
+      return JSON.parse(doctor.log().slice(doctor.log().indexOf('{'))) as Report;
+    };
+    // A super-cluster started moments ago may not have elected its JetStream meta leader yet (the
+    // doctor rightly says FAIL then): ask again, a few seconds apart, until the group has one.
+    let report = await runDoctor(0);
+    const metaOk = (r: Report): boolean => r.checks.some((c) => c.check === 'meta leader' && c.verdict === 'ok');
+    for (let n = 1; n < 6 && !metaOk(report); n++) {
+      await new Promise((r) => setTimeout(r, 3000));
+      report = await runDoctor(n);
+    }
     const lines = (check: string): string[] => report.checks.filter((c) => c.check === check).map((c) => `${c.subject}: ${c.verdict}`);
     expect(lines('nats server')).toEqual(['us-east-nats-0: ok', 'eu-west-nats-0: ok', 'ap-southeast-nats-0: ok']);
     expect(lines('gateway')).toHaveLength(6);
