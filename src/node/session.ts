@@ -42,6 +42,7 @@ import type {
   SubscribePresenceFrame,
   UnsubscribePresenceFrame,
 } from '../protocol/mod.js';
+import { mayJoin, mayQueryPresence, mayRead, maySend, NOT_A_PARTICIPANT, noRoomCapability } from './access-rules.js';
 import type { Identity } from './auth.js';
 import type { NodeContext, SessionRef } from './context.js';
 import { Outbound, frameText, framedDelivery } from './deliver.js';
@@ -491,11 +492,10 @@ export class Session implements SessionRef, StreamHost, PresenceListener, SlowLi
 
   // --- requests ------------------------------------------------------------------------------
 
-  /** Who may read or acknowledge a conversation: its two users, or holders of the room capability. */
+  /** Who may read or acknowledge a conversation (access-rules.ts); an id that does not parse is nobody's. */
   #mayRead(id: Identity, conversation: string): boolean {
     const c = parseConversation(conversation, this.ctx.opts.limits.maxIdLength);
-    if (!c) return false;
-    return c.kind === 'dm' ? dmPeer(c, id.user) !== undefined : id.canJoin(c.room);
+    return c !== undefined && mayRead(id, c);
   }
 
   async #send(id: Identity, f: SendFrame): Promise<void> {
@@ -505,9 +505,9 @@ export class Session implements SessionRef, StreamHost, PresenceListener, SlowLi
       if (!dm.ok) return this.#error('INVALID_FIELD', `to.user: ${dm.reason}`, f.id, { path: 'to.user' });
       conversation = dm.id;
     } else {
-      const room = f.to.room!;
-      if (!id.canJoin(room)) return this.#error('FORBIDDEN', `to.room: no capability for room ${JSON.stringify(room.slice(0, 64))}`, f.id, { path: 'to.room' });
-      conversation = roomConversation(room);
+      const may = maySend(id, f.to);
+      if (!may.ok) return this.#error('FORBIDDEN', `${may.path}: ${may.reason}`, f.id, { path: may.path });
+      conversation = roomConversation(f.to.room!);
     }
     // One send at a time per conversation and connection: a sender's messages keep their order.
     const chains = (this.#sendChains ??= new Map<string, Promise<unknown>>());
@@ -529,7 +529,7 @@ export class Session implements SessionRef, StreamHost, PresenceListener, SlowLi
   }
 
   async #cursor(id: Identity, f: DeliveryAckFrame | ReadFrame): Promise<void> {
-    if (!this.#mayRead(id, f.conversation)) return this.#error('FORBIDDEN', 'conversation: not a participant of this conversation', f.id, { path: 'conversation' });
+    if (!this.#mayRead(id, f.conversation)) return this.#error('FORBIDDEN', `conversation: ${NOT_A_PARTICIPANT}`, f.id, { path: 'conversation' });
     try {
       const hwm = this.#streams?.get(f.conversation)?.hwm;
       if (hwm === undefined || f.seq > hwm) {
@@ -544,7 +544,7 @@ export class Session implements SessionRef, StreamHost, PresenceListener, SlowLi
   }
 
   #join(id: Identity, f: JoinFrame): void {
-    if (!id.canJoin(f.room)) return this.#error('FORBIDDEN', `room: no capability for room ${JSON.stringify(f.room.slice(0, 64))}`, f.id, { path: 'room' });
+    if (!mayJoin(id, f.room)) return this.#error('FORBIDDEN', `room: ${noRoomCapability(f.room)}`, f.id, { path: 'room' });
     const conversation = roomConversation(f.room);
     const rooms = (this.#rooms ??= new Map<string, () => void>());
     const max = this.ctx.opts.limits.maxRoomsPerConnection;
@@ -602,9 +602,9 @@ export class Session implements SessionRef, StreamHost, PresenceListener, SlowLi
     this.send({ type: 'presence', ref: f.id, of: 'room', room: r.room, truncated: r.truncated, members: r.members.map((m) => ({ ...m, regions: [...m.regions] })) });
   }
 
-  #presenceAllowed(id: Identity, f: { id: string; room?: string | undefined }): boolean {
-    if (f.room === undefined || id.canJoin(f.room)) return true;
-    this.#error('FORBIDDEN', `room: no capability for room ${JSON.stringify(f.room.slice(0, 64))}`, f.id, { path: 'room' });
+  #presenceAllowed(id: Identity, f: PresenceQueryFrame | SubscribePresenceFrame): boolean {
+    if (mayQueryPresence(id, f)) return true;
+    this.#error('FORBIDDEN', `room: ${noRoomCapability(f.room ?? '')}`, f.id, { path: 'room' });
     return false;
   }
 
@@ -645,7 +645,7 @@ export class Session implements SessionRef, StreamHost, PresenceListener, SlowLi
     for (const [conversation, position] of Object.entries(f.positions)) {
       const path = `positions.${conversation}`;
       if (!this.#mayRead(id, conversation)) {
-        this.#error('FORBIDDEN', `${path}: not a participant of this conversation`, f.id, { path });
+        this.#error('FORBIDDEN', `${path}: ${NOT_A_PARTICIPANT}`, f.id, { path });
         continue;
       }
       const s = this.#stream(conversation);
@@ -654,7 +654,7 @@ export class Session implements SessionRef, StreamHost, PresenceListener, SlowLi
   }
 
   #retransmit(id: Identity, f: RetransmitFrame): void {
-    if (!this.#mayRead(id, f.conversation)) return this.#error('FORBIDDEN', 'conversation: not a participant of this conversation', f.id, { path: 'conversation' });
+    if (!this.#mayRead(id, f.conversation)) return this.#error('FORBIDDEN', `conversation: ${NOT_A_PARTICIPANT}`, f.id, { path: 'conversation' });
     const s = this.#stream(f.conversation);
     const req = f.toSeq === undefined ? { from: f.fromSeq, ref: f.id, skipSent: false, path: 'fromSeq' } : { from: f.fromSeq, to: f.toSeq, ref: f.id, skipSent: false, path: 'fromSeq' };
     s.run(() => s.replay(req)).catch((err: unknown) => this.failed(err, f.id));
