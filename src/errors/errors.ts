@@ -122,6 +122,32 @@ export const ErrorCode = {
   ResidencyConflict: 'RESIDENCY_CONFLICT',
   /** A token's jurisdiction or country claim is unknown or disagrees with the rule its user id falls under. */
   AuthResidency: 'AUTH_RESIDENCY',
+  // The region node's wire names (docs/protocol.md "Errors and close codes"): its `error` frames
+  // name these, and its HTTP answers use them as their codes. Every request error name of
+  // src/protocol/codes.ts is here (test/http/respond.test.ts checks), spelled the same.
+  BadFrame: 'BAD_FRAME',
+  UnknownType: 'UNKNOWN_TYPE',
+  InvalidField: 'INVALID_FIELD',
+  FrameTooLarge: 'FRAME_TOO_LARGE',
+  BodyTooLarge: 'BODY_TOO_LARGE',
+  NotAuthenticated: 'NOT_AUTHENTICATED',
+  AlreadyAuthenticated: 'ALREADY_AUTHENTICATED',
+  Forbidden: 'FORBIDDEN',
+  NotFound: 'NOT_FOUND',
+  BadSequence: 'BAD_SEQUENCE',
+  DuplicateGone: 'DUPLICATE_GONE',
+  RateLimited: 'RATE_LIMITED',
+  Unavailable: 'UNAVAILABLE',
+  Timeout: 'TIMEOUT',
+  NotSupported: 'NOT_SUPPORTED',
+  InternalError: 'INTERNAL_ERROR',
+  // (RESIDENCY_FORBIDDEN, the last request error name, is ResidencyForbidden above.)
+  // HTTP-only answers of the region node
+  /** The request target is not a URL the node can parse. */
+  BadRequest: 'BAD_REQUEST',
+  /** A plain HTTP request to the WebSocket endpoint `/ws` (426). */
+  UpgradeRequired: 'UPGRADE_REQUIRED',
+  MethodNotAllowed: 'METHOD_NOT_ALLOWED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

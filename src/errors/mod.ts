@@ -1,2 +1,3 @@
 export { ErrorCode, MeridianError, NotAvailableError, isMeridianError } from './errors.js';
 export type { MeridianErrorOptions } from './errors.js';
+export { HTTP_STATUS, httpStatus } from './http-status.js';
