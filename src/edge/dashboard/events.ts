@@ -16,7 +16,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ErrorCode } from '../../errors/mod.js';
 import { adminAuthorized, adminEnabled, forgedAdminRequest } from '../server/admin.js';
 import type { EdgeContext } from '../server/context.js';
-import { sendError } from '../server/respond.js';
+import { sendError } from '../../http/respond.js';
 import { buildSnapshot } from './snapshot.js';
 import { RegionStatsPoller } from './stats.js';
 import { steeringPlaces } from './steering.js';
@@ -45,11 +45,11 @@ export class DashboardEvents {
 
   handle(req: IncomingMessage, res: ServerResponse): void {
     if (!adminEnabled(this.ctx)) return sendError(res, 404, ErrorCode.EdgeNotFound, 'the dashboard feed needs admin enabled on the edge (an admin token)');
-    if (req.method !== 'GET') return sendError(res, 405, ErrorCode.InvalidArgument, 'the dashboard feed takes GET', { allow: 'GET' });
-    if (!adminAuthorized(this.ctx, req)) return sendError(res, 401, ErrorCode.EdgeUnauthorized, 'the dashboard feed needs Authorization: Bearer <admin token>', { 'www-authenticate': 'Bearer' });
+    if (req.method !== 'GET') return sendError(res, 405, ErrorCode.InvalidArgument, 'the dashboard feed takes GET', undefined, { allow: 'GET' });
+    if (!adminAuthorized(this.ctx, req)) return sendError(res, 401, ErrorCode.EdgeUnauthorized, 'the dashboard feed needs Authorization: Bearer <admin token>', undefined, { 'www-authenticate': 'Bearer' });
     const forged = forgedAdminRequest(this.ctx, req, 'dashboard feed request', false);
     if (forged !== undefined) return sendError(res, 403, ErrorCode.EdgeOriginNotAllowed, forged);
-    if (this.#clients.size >= MAX_CLIENTS) return sendError(res, 429, ErrorCode.EdgeRateLimited, `at most ${MAX_CLIENTS} dashboards at once`, { 'retry-after': '5' });
+    if (this.#clients.size >= MAX_CLIENTS) return sendError(res, 429, ErrorCode.EdgeRateLimited, `at most ${MAX_CLIENTS} dashboards at once`, undefined, { 'retry-after': '5' });
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-store',

@@ -7,7 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ErrorCode } from '../../errors/mod.js';
 import type { EdgeContext } from '../server/context.js';
-import { sendError } from '../server/respond.js';
+import { sendError } from '../../http/respond.js';
 import { serveAsset } from './assets.js';
 import { DashboardEvents } from './events.js';
 
@@ -28,7 +28,7 @@ export class Dashboard {
   async handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
     const sub = path.slice(DASHBOARD_PATH.length);
     if (sub === '/events') return this.#events.handle(req, res);
-    if (req.method !== 'GET' && req.method !== 'HEAD') return sendError(res, 405, ErrorCode.InvalidArgument, 'the dashboard takes GET', { allow: 'GET, HEAD' });
+    if (req.method !== 'GET' && req.method !== 'HEAD') return sendError(res, 405, ErrorCode.InvalidArgument, 'the dashboard takes GET', undefined, { allow: 'GET, HEAD' });
     if (!(await serveAsset(req, res, sub))) sendError(res, 404, ErrorCode.EdgeNotFound, 'no such dashboard file');
   }
 

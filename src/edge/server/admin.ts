@@ -20,7 +20,7 @@ import { bearer, SecretMatcher } from '../../http/bearer.js';
 import { isLoopbackHost } from '../../http/host.js';
 import type { EdgeContext } from './context.js';
 import { drainRegion, regionState } from './drain.js';
-import { sendError, sendJson } from './respond.js';
+import { sendError, sendJson } from '../../http/respond.js';
 import { requestIp } from './steer.js';
 
 export function regionsView(ctx: EdgeContext): unknown {
@@ -136,7 +136,7 @@ export const ADMIN_PATH = /^\/v1\/admin\/regions\/([^/]+)\/(down|up|drain)$/;
 export async function handleAdmin(ctx: EdgeContext, req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
   const m = ADMIN_PATH.exec(path);
   if (!adminEnabled(ctx) || m === null) return sendError(res, 404, ErrorCode.EdgeNotFound, 'no such endpoint');
-  if (req.method !== 'POST') return sendError(res, 405, ErrorCode.InvalidArgument, 'admin endpoints take POST', { allow: 'POST' });
+  if (req.method !== 'POST') return sendError(res, 405, ErrorCode.InvalidArgument, 'admin endpoints take POST', undefined, { allow: 'POST' });
   const action = m[2] === 'down' ? 'down' : m[2] === 'drain' ? 'drain' : 'up';
   let region: string | undefined;
   try {
@@ -153,7 +153,7 @@ export async function handleAdmin(ctx: EdgeContext, req: IncomingMessage, res: S
   if (!check.ok) {
     ctx.metrics.log.warn({ event: 'admin_refused', path: path.slice(0, 200), status: check.status, ...(check.who === undefined ? {} : { who: check.who }), from }, 'admin request refused');
     recordAdmin(ctx, client, { actor: check.actor, action: `region.${action}`, target, outcome: 'refused', status: check.status });
-    return sendError(res, check.status, check.code, check.message, check.status === 401 ? { 'www-authenticate': 'Bearer' } : {});
+    return sendError(res, check.status, check.code, check.message, undefined, check.status === 401 ? { 'www-authenticate': 'Bearer' } : {});
   }
   const forged = forgedAdminRequest(ctx, req, 'admin request', true);
   if (forged !== undefined) {

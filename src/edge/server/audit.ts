@@ -17,7 +17,7 @@ import { SqliteAuditStore } from '../../audit/sqlite.js';
 import { ErrorCode } from '../../errors/mod.js';
 import { adminCheck, adminEnabled, auditFrom, forgedAdminRequest, recordAdmin } from './admin.js';
 import type { EdgeContext } from './context.js';
-import { sendError, sendJson } from './respond.js';
+import { sendError, sendJson } from '../../http/respond.js';
 
 /** What the edge's entries carry as their `region`. */
 export const EDGE_AUDIT_REGION = 'edge';
@@ -41,14 +41,14 @@ export async function handleEdgeAudit(ctx: EdgeContext, req: IncomingMessage, re
   if (!adminEnabled(ctx)) return sendError(res, 404, ErrorCode.EdgeNotFound, 'no such endpoint: the audit trail needs admin enabled on this edge (--keys FILE)');
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     req.resume();
-    return sendError(res, 405, ErrorCode.InvalidArgument, 'GET the audit trail', { allow: 'GET' });
+    return sendError(res, 405, ErrorCode.InvalidArgument, 'GET the audit trail', undefined, { allow: 'GET' });
   }
   const check = adminCheck(ctx, req, 'audit reads');
   const forged = check.ok ? forgedAdminRequest(ctx, req, 'audit read', false) : undefined;
   if (!check.ok || forged !== undefined) {
     const status = check.ok ? 403 : check.status;
     recordAdmin(ctx, auditFrom(ctx, req), { actor: check.actor, action: 'audit.read', outcome: 'refused', status });
-    if (!check.ok) return sendError(res, check.status, check.code, check.message, check.status === 401 ? { 'www-authenticate': 'Bearer' } : {});
+    if (!check.ok) return sendError(res, check.status, check.code, check.message, undefined, check.status === 401 ? { 'www-authenticate': 'Bearer' } : {});
     return sendError(res, 403, ErrorCode.EdgeOriginNotAllowed, forged!);
   }
   const audit = ctx.options.audit;

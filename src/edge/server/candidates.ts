@@ -18,7 +18,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EdgeContext } from './context.js';
 import { drainingRegions } from './drain.js';
-import { sendBadRequest, sendJson } from './respond.js';
+import { sendBadRequest, sendJson } from '../../http/respond.js';
 import { locateClient, regionStates } from './steer.js';
 import { decide } from '../policy/mod.js';
 import type { SteeringClient } from '../policy/mod.js';

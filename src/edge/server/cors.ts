@@ -7,7 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ErrorCode } from '../../errors/mod.js';
 import type { CorsOptions } from './options.js';
-import { sendError } from './respond.js';
+import { sendError } from '../../http/respond.js';
 
 const METHODS = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';
 

@@ -11,7 +11,7 @@ import { ErrorCode } from '../../errors/mod.js';
 import { CONTENT_TYPE, exposition } from '../../observability/metrics.js';
 import type { EdgeMetrics } from '../../observability/metrics.js';
 import type { EdgeContext } from './context.js';
-import { sendError, sendJson } from './respond.js';
+import { sendError, sendJson } from '../../http/respond.js';
 
 const round = (v: number, digits = 3): number => Math.round(v * 10 ** digits) / 10 ** digits;
 
@@ -34,7 +34,7 @@ export function edgeStats(ctx: EdgeContext, m: EdgeMetrics): unknown {
 export async function handleEdgeObservability(ctx: EdgeContext, m: EdgeMetrics, req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean> {
   if (path !== '/metrics' && path !== '/stats') return false;
   if (req.method !== 'GET' && req.method !== 'HEAD') {
-    sendError(res, 405, ErrorCode.InvalidArgument, `${path} takes GET`, { allow: 'GET' });
+    sendError(res, 405, ErrorCode.InvalidArgument, `${path} takes GET`, undefined, { allow: 'GET' });
     return true;
   }
   if (path === '/stats') {

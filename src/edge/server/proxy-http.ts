@@ -15,8 +15,8 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
 import { ErrorCode } from '../../errors/mod.js';
 import type { EdgeContext } from './context.js';
-import { endToEnd, forwardHeaders } from './headers.js';
-import { sendError } from './respond.js';
+import { endToEnd, forwardHeaders } from '../../http/headers.js';
+import { sendError } from '../../http/respond.js';
 import { locateClient, requestedAffinity, steer } from './steer.js';
 import type { Steering } from './steer.js';
 
@@ -140,7 +140,7 @@ function attempt(ctx: EdgeContext, agents: Agents, req: IncomingMessage, res: Se
 }
 
 function noRegion(ctx: EdgeContext, res: ServerResponse, s: Steering): void {
-  sendError(res, 503, ErrorCode.EdgeNoRegion, `no region can serve this request (${s.decision.reason})`, { 'retry-after': String(ctx.retryAfterS) });
+  sendError(res, 503, ErrorCode.EdgeNoRegion, `no region can serve this request (${s.decision.reason})`, undefined, { 'retry-after': String(ctx.retryAfterS) });
 }
 
 export async function proxyHttp(ctx: EdgeContext, agents: Agents, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -159,6 +159,6 @@ export async function proxyHttp(ctx: EdgeContext, agents: Agents, req: IncomingM
     }
   }
   if (result.kind === 'responded' || result.clientGone) return;
-  if (result.timeout) sendError(res, 504, ErrorCode.EdgeUpstreamTimeout, `region ${region} did not answer in time`, { 'x-meridian-region': region });
-  else sendError(res, 502, ErrorCode.EdgeUpstreamFailed, `region ${region} failed: ${result.error}`, { 'x-meridian-region': region });
+  if (result.timeout) sendError(res, 504, ErrorCode.EdgeUpstreamTimeout, `region ${region} did not answer in time`, undefined, { 'x-meridian-region': region });
+  else sendError(res, 502, ErrorCode.EdgeUpstreamFailed, `region ${region} failed: ${result.error}`, undefined, { 'x-meridian-region': region });
 }

@@ -16,8 +16,8 @@ import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import { ErrorCode } from '../../errors/mod.js';
 import type { EdgeContext } from './context.js';
-import { forwardHeaders } from './headers.js';
-import { refuseUpgrade, relayUpgradeRefusal } from './respond.js';
+import { forwardHeaders } from '../../http/headers.js';
+import { refuseUpgrade, relayUpgradeRefusal } from '../../http/respond.js';
 import { affinityCookie, locateClient, requestedAffinity, steer } from './steer.js';
 
 /** A region's refusal of an upgrade, passed on to the client. */
@@ -114,7 +114,7 @@ export class WsProxy {
     target.protocol = base.protocol === 'https:' ? 'wss:' : 'ws:';
     const protocols = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim()).filter((p) => p !== '');
     return new Promise((resolve) => {
-      const ws = new WebSocket(target, protocols, { headers: forwardHeaders(req, HANDSHAKE_HEADERS) as Record<string, string>, perMessageDeflate: false, handshakeTimeout: 5_000 });
+      const ws = new WebSocket(target, protocols, { headers: forwardHeaders(req, { drop: HANDSHAKE_HEADERS }) as Record<string, string>, perMessageDeflate: false, handshakeTimeout: 5_000 });
       ws.once('open', () => {
         // Hold the region's first frames (a greeting, say) until the client side is bridged.
         ws.pause();

@@ -7,7 +7,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EdgeContext } from './context.js';
-import { sendBadRequest, sendJson } from './respond.js';
+import { sendBadRequest, sendJson } from '../../http/respond.js';
 import { locateClient, requestedAffinity, steer } from './steer.js';
 import type { Steering } from './steer.js';
 import type { SteeringClient } from '../policy/mod.js';

@@ -25,7 +25,7 @@ import type { EdgeOptions } from './options.js';
 import { createAgents, proxyHttp } from './proxy-http.js';
 import { WsProxy } from './proxy-ws.js';
 import { RateLimiter } from '../../http/rate-limit.js';
-import { refuseUpgrade, sendError, sendJson } from './respond.js';
+import { refuseUpgrade, sendError, sendJson } from '../../http/respond.js';
 import { handleRoute } from './route.js';
 import { handleEdgeObservability, routeLabel } from './metrics.js';
 import { handleEdgeSlo } from './slo.js';
@@ -100,7 +100,7 @@ export async function startEdge(given: EdgeOptions): Promise<Edge> {
     // Before the rate limit, so a page can read a 429 here too.
     if (candidates) candidatesCors(ctx, res);
     const wait = admit(req);
-    if (wait !== undefined) return sendError(res, 429, ErrorCode.EdgeRateLimited, 'too many requests from this address', { 'retry-after': String(wait) });
+    if (wait !== undefined) return sendError(res, 429, ErrorCode.EdgeRateLimited, 'too many requests from this address', undefined, { 'retry-after': String(wait) });
     if (path === '/v1/route' && (req.method === 'GET' || req.method === 'HEAD')) return handleRoute(ctx, req, res, query());
     if (path === '/v1/regions' && (req.method === 'GET' || req.method === 'HEAD')) return sendJson(res, 200, regionsView(ctx));
     if (candidates) return handleCandidates(ctx, req, res);

@@ -11,7 +11,7 @@ import { targetsReport } from '../../observability/slo.js';
 import type { SloTargetsReport } from '../../observability/slo.js';
 import { sloTargetsFor } from '../../topology/mod.js';
 import type { EdgeContext } from './context.js';
-import { sendError, sendJson } from './respond.js';
+import { sendError, sendJson } from '../../http/respond.js';
 
 export const SLO_FETCH_TIMEOUT_MS = 1000;
 
@@ -42,6 +42,6 @@ export async function aggregateSlo(ctx: EdgeContext, timeoutMs = SLO_FETCH_TIMEO
 }
 
 export async function handleEdgeSlo(ctx: EdgeContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  if (req.method !== 'GET' && req.method !== 'HEAD') return sendError(res, 405, ErrorCode.InvalidArgument, '/v1/slo takes GET', { allow: 'GET' });
+  if (req.method !== 'GET' && req.method !== 'HEAD') return sendError(res, 405, ErrorCode.InvalidArgument, '/v1/slo takes GET', undefined, { allow: 'GET' });
   sendJson(res, 200, await aggregateSlo(ctx));
 }
