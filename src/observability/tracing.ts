@@ -70,9 +70,11 @@ export function failSpan(span: Span, err: unknown): void {
   span.end();
 }
 
-const HEX32 = /^[0-9a-f]{32}$/;
-const HEX16 = /^[0-9a-f]{16}$/;
+// One pattern checks the whole header (lower-case hex of the right lengths): it is parsed on
+// every bus message that carries a trace, sampled or not.
 const TP = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
+const ZERO_TRACE = '0'.repeat(32);
+const ZERO_SPAN = '0'.repeat(16);
 
 /** The traceparent of the span in `ctx`, or undefined when there is none (no SDK: none). */
 export function traceparentOf(ctx: Context): string | undefined {
@@ -84,11 +86,11 @@ export function traceparentOf(ctx: Context): string | undefined {
 /** Parse a traceparent header; undefined when malformed (W3C: then start a new trace). */
 export function parseTraceparent(value: string | undefined): SpanContext | undefined {
   if (value === undefined) return undefined;
-  const m = TP.exec(value.trim());
+  const m = TP.exec(value.length === 55 ? value : value.trim());
   if (!m) return undefined;
   const [, version, traceId, spanId, flags, rest] = m;
   if (version === 'ff' || (version === '00' && rest !== undefined)) return undefined;
-  if (!HEX32.test(traceId!) || !HEX16.test(spanId!) || /^0+$/.test(traceId!) || /^0+$/.test(spanId!)) return undefined;
+  if (traceId === ZERO_TRACE || spanId === ZERO_SPAN) return undefined;
   return { traceId: traceId!, spanId: spanId!, traceFlags: parseInt(flags!, 16) & 0xff, isRemote: true };
 }
 
