@@ -27,9 +27,16 @@ export interface ForkOptions {
   readonly timeoutMs?: number;
 }
 
+/**
+ * Node flags for every role, from `MERIDIAN_BENCH_NODE_FLAGS` (space-separated), e.g.
+ * `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile the servers (node refuses `--cpu-prof` in
+ * NODE_OPTIONS).
+ */
+const envFlags = (process.env['MERIDIAN_BENCH_NODE_FLAGS'] ?? '').split(' ').filter((f) => f !== '');
+
 /** Start `file --role <role> ...args` with the tsx loader and wait for its first IPC message. */
 export async function forkRole<T>(file: string, role: string, args: readonly string[] = [], opts: ForkOptions = {}): Promise<Role<T>> {
-  const child = fork(file, ['--role', role, ...args], { execArgv: ['--import', 'tsx', ...(opts.nodeFlags ?? [])], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(file, ['--role', role, ...args], { execArgv: ['--import', 'tsx', ...envFlags, ...(opts.nodeFlags ?? [])], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const ready = await withTimeout(once(child, 'message') as Promise<[T]>, opts.timeoutMs ?? 30_000, `role ${role} did not start`, () => child.kill('SIGKILL'));
   const exited = once(child, 'exit');
   return {
