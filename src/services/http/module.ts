@@ -23,10 +23,10 @@ import { ServiceCaller } from '../policy/mod.js';
 import { Registry } from '../registry/mod.js';
 import type { Endpoint, ServiceSpec, WorkerLease } from '../registry/mod.js';
 import type { ModuleContext } from './context.js';
-import { decodePart } from './body.js';
+import { decodePart } from '../../http/body.js';
 import { checkModuleOptions } from './options.js';
 import type { ServicesModuleOptions } from './options.js';
-import { sendFailure } from './respond.js';
+import { sendServiceFailure } from './failure.js';
 import { dlqRoute } from './routes-dlq.js';
 import { eraseUserFromServices } from '../erase.js';
 import type { ErasureCounts, ErasureSubject } from '../../erasure/types.js';
@@ -229,7 +229,7 @@ export class ServicesModule implements HttpModule {
       if (!res.headersSent && !res.destroyed) {
         // A refused upload: answer, then close, rather than reading the rest of a huge body.
         if (isTooLarge(err)) res.setHeader('connection', 'close');
-        sendFailure(res, err, this.ctx.retryAfterS, { 'x-meridian-via': this.region });
+        sendServiceFailure(res, err, this.ctx.retryAfterS, { 'x-meridian-via': this.region });
       } else if (!res.writableEnded) res.destroy();
     } finally {
       this.inFlight--;

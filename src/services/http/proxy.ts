@@ -26,9 +26,9 @@ import type { EgressPolicy } from '../egress/policy.js';
 import { ErrorCode, MeridianError, isMeridianError } from '../../errors/mod.js';
 import type { ServiceCaller } from '../policy/mod.js';
 import type { Endpoint, Registry } from '../registry/mod.js';
-import { declaredLength, hasBody, readBody, tooLarge } from './body.js';
-import { endToEnd, forwardHeaders, viaToken } from './headers.js';
-import { sendFailure } from './respond.js';
+import { declaredLength, hasBody, readBody, tooLarge } from '../../http/body.js';
+import { endToEnd, forwardHeaders, viaToken } from '../../http/headers.js';
+import { sendServiceFailure, svcBodyLimit } from './failure.js';
 
 export interface ProxyContext {
   readonly region: string;
@@ -64,27 +64,27 @@ function looped(req: IncomingMessage, region: string): boolean {
 /** `rest` is the raw path after `/v1/services/{name}` (starting with `/` or empty), `search` the query. */
 export async function proxyService(ctx: ProxyContext, req: IncomingMessage, res: ServerResponse, name: string, rest: string, search: string): Promise<void> {
   // Policies are created per service on first use: never for names nobody registered.
-  if (!ctx.caller.has(name) && !known(ctx, name)) return sendFailure(res, unknownService(name), ctx.retryAfterS);
+  if (!ctx.caller.has(name) && !known(ctx, name)) return sendServiceFailure(res, unknownService(name), ctx.retryAfterS);
   if (looped(req, ctx.region)) {
     // A worker registered at a node's own /v1/services/… turned one request into a thousand.
     req.resume();
-    return sendFailure(res, new MeridianError(ErrorCode.SvcLoopDetected, `service ${name}: the request already passed through region ${ctx.region} (Via): refused to loop`, { details: { service: name, region: ctx.region } }), ctx.retryAfterS);
+    return sendServiceFailure(res, new MeridianError(ErrorCode.SvcLoopDetected, `service ${name}: the request already passed through region ${ctx.region} (Via): refused to loop`, { details: { service: name, region: ctx.region } }), ctx.retryAfterS);
   }
   if (rest.split('/').some((seg) => seg === '..' || decodeSafe(seg) === '..')) {
-    return sendFailure(res, new MeridianError(ErrorCode.InvalidArgument, 'the path must not contain ".." segments'), ctx.retryAfterS);
+    return sendServiceFailure(res, new MeridianError(ErrorCode.InvalidArgument, 'the path must not contain ".." segments'), ctx.retryAfterS);
   }
   const declared = declaredLength(req);
   if (declared !== undefined && declared > ctx.maxBodyBytes) {
     res.setHeader('connection', 'close');
-    return sendFailure(res, tooLarge(ctx.maxBodyBytes), ctx.retryAfterS);
+    return sendServiceFailure(res, tooLarge(svcBodyLimit(ctx.maxBodyBytes)), ctx.retryAfterS);
   }
   let buffered: Buffer | null = null;
   const streamed = hasBody(req) && !(declared !== undefined && declared <= ctx.retryBufferBytes);
   if (hasBody(req) && !streamed) {
     try {
-      buffered = await readBody(req, ctx.maxBodyBytes);
+      buffered = await readBody(req, svcBodyLimit(ctx.maxBodyBytes));
     } catch (err) {
-      return sendFailure(res, err, ctx.retryAfterS);
+      return sendServiceFailure(res, err, ctx.retryAfterS);
     }
   }
 
@@ -132,13 +132,13 @@ export async function proxyService(ctx: ProxyContext, req: IncomingMessage, res:
     if (client.signal.aborted) return;
     // Checked only when nothing could be called: the common path never scans the registry.
     if (isMeridianError(err, ErrorCode.SvcNoEndpoints) && !known(ctx, name)) {
-      return sendFailure(res, unknownService(name), ctx.retryAfterS);
+      return sendServiceFailure(res, unknownService(name), ctx.retryAfterS);
     }
     if (overLimit) {
       res.setHeader('connection', 'close');
-      return sendFailure(res, tooLarge(ctx.maxBodyBytes), ctx.retryAfterS);
+      return sendServiceFailure(res, tooLarge(svcBodyLimit(ctx.maxBodyBytes)), ctx.retryAfterS);
     }
-    sendFailure(res, err, ctx.retryAfterS, { 'x-meridian-via': ctx.region });
+    sendServiceFailure(res, err, ctx.retryAfterS, { 'x-meridian-via': ctx.region });
   } finally {
     res.off('close', onClose);
   }
@@ -202,7 +202,7 @@ function target(ctx: ProxyContext, endpoint: Endpoint, rest: string, search: str
  */
 async function attemptInMemory(ctx: ProxyContext, req: IncomingMessage, endpoint: Endpoint, rest: string, search: string, signal: AbortSignal, buffered: Buffer | null): Promise<Upstream> {
   const { base, path } = target(ctx, endpoint, rest, search);
-  const headers = forwardHeaders(req, ctx.region);
+  const headers = forwardHeaders(req, { via: ctx.region });
   delete headers['authorization'];
   // undici refuses these (it manages framing itself); the body is in memory.
   delete headers['content-length'];
@@ -242,7 +242,7 @@ function attempt(
     let connected = false;
     let settled = false;
     const https = url.protocol === 'https:';
-    const headers = forwardHeaders(req, ctx.region);
+    const headers = forwardHeaders(req, { via: ctx.region });
     delete headers['authorization'];
     const up = (https ? httpsRequest : httpRequest)({
       protocol: url.protocol,
@@ -271,7 +271,7 @@ function attempt(
           if (size > ctx.maxBodyBytes) {
             onOverLimit();
             req.unpipe(up);
-            up.destroy(tooLarge(ctx.maxBodyBytes));
+            up.destroy(tooLarge(svcBodyLimit(ctx.maxBodyBytes)));
           }
         });
         req.pipe(up);

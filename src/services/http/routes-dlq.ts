@@ -5,7 +5,7 @@ import { ErrorCode, MeridianError } from '../../errors/mod.js';
 import type { Caller } from '../../keys/caller.js';
 import { eventOfResponse, toStructuredDoc } from '../functions/event.js';
 import type { ModuleContext } from './context.js';
-import { sendJson } from './respond.js';
+import { sendJson } from '../../http/respond.js';
 import { clientAddress } from '../../http/client-address.js';
 
 /** `caller` is the operator the module authorized (a key with the dlq scope, or the admin token): the audit names it. */

@@ -7,11 +7,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ErrorCode, MeridianError } from '../../errors/mod.js';
 import { eventOfResponse, parseHttpEvent, toMode, toStructuredDoc, loadEvent } from '../functions/event.js';
 import type { Invocation } from '../functions/invocations.js';
-import { decodePart, readBody } from './body.js';
+import { decodePart, readBody } from '../../http/body.js';
 import type { Caller } from '../../keys/caller.js';
 import { mayCall } from './access.js';
 import type { ModuleContext } from './context.js';
-import { sendJson } from './respond.js';
+import { sendJson } from '../../http/respond.js';
+import { svcBodyLimit } from './failure.js';
 import { usersOfEvent } from '../erase.js';
 import { Residency } from '../../residency/mod.js';
 
@@ -43,7 +44,7 @@ export async function functionsRoute(ctx: ModuleContext, req: IncomingMessage, r
   }
   if (method !== 'POST') throw new MeridianError(ErrorCode.SvcNotFound, `no route ${method} /v1/functions/${name}: POST a CloudEvent`);
   if (!ctx.runtime.known(name)) throw new MeridianError(ErrorCode.SvcUnknownFunction, `unknown function ${JSON.stringify(name)}`, { details: { function: name } });
-  const body = await readBody(req, ctx.limits.maxEventBytes);
+  const body = await readBody(req, svcBodyLimit(ctx.limits.maxEventBytes));
   const { event, mode } = parseHttpEvent(req.headers, body);
   if (/\brespond-async\b/i.test(String(req.headers['prefer'] ?? ''))) {
     // Accepted here, the event is kept here (the invocation record, and the DLQ if it fails for

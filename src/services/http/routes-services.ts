@@ -5,10 +5,10 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ErrorCode, MeridianError } from '../../errors/mod.js';
-import { decodePart } from './body.js';
+import { decodePart } from '../../http/body.js';
 import type { ModuleContext } from './context.js';
 import { proxyService } from './proxy.js';
-import { sendJson } from './respond.js';
+import { sendJson } from '../../http/respond.js';
 
 export async function servicesRoute(ctx: ModuleContext, req: IncomingMessage, res: ServerResponse, url: URL, rawParts: readonly string[]): Promise<void> {
   const method = req.method ?? 'GET';

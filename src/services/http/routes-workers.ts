@@ -9,9 +9,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ErrorCode, MeridianError } from '../../errors/mod.js';
 import { invalid } from '../registry/validate.js';
 import { checkBearer } from './auth.js';
-import { readJson } from './body.js';
+import { readJson } from '../../http/body.js';
 import type { ModuleContext } from './context.js';
-import { sendJson } from './respond.js';
+import { sendJson } from '../../http/respond.js';
+import { svcBodyLimit } from './failure.js';
 import { urlPort } from '../egress/listeners.js';
 import { clientAddress } from '../../http/client-address.js';
 
@@ -41,7 +42,7 @@ export async function workersRoute(ctx: ModuleContext, req: IncomingMessage, res
   const method = req.method ?? 'GET';
   const [id, action, ...more] = parts;
   if (id === undefined && method === 'POST') {
-    const body = await readJson(req, ctx.limits.maxRegistrationBytes);
+    const body = await readJson(req, svcBodyLimit(ctx.limits.maxRegistrationBytes));
     // The node's own region unless the worker names one (a worker may register through any node).
     const reg = isObject(body) && body['region'] === undefined ? { ...body, region: ctx.region } : body;
     egressProblems(ctx, reg);
@@ -53,7 +54,7 @@ export async function workersRoute(ctx: ModuleContext, req: IncomingMessage, res
     return sendJson(res, 200, { region: ctx.region, workers: ctx.registry.workers().map((w) => ({ ...w.record, health: w.health, ageMs: Math.round(w.ageMs), revision: w.revision, heldIn: w.heldIn })), stats: ctx.registry.stats() });
   }
   if (id !== undefined && action === 'heartbeat' && more.length === 0 && (method === 'PUT' || method === 'POST')) {
-    const load = (await readJson(req, ctx.limits.maxRegistrationBytes)) ?? { inFlight: 0 };
+    const load = (await readJson(req, svcBodyLimit(ctx.limits.maxRegistrationBytes))) ?? { inFlight: 0 };
     return sendJson(res, 200, await ctx.registry.heartbeat(id, load as never));
   }
   if (id !== undefined && action === undefined && method === 'DELETE') {
