@@ -13,7 +13,7 @@
  *   server-side sender, it sends as the user `from` names, to any user or room. A key carries no
  *   user, so it reads nothing, joins nothing and sees no presence.
  */
-import { dmPeer } from '../protocol/mod.js';
+import { dmPeer, parseConversation } from '../protocol/mod.js';
 import type { Conversation } from '../protocol/mod.js';
 import type { Identity } from './auth.js';
 
@@ -49,6 +49,12 @@ export function mayRead(who: Principal, conversation: Conversation): boolean {
   if (who === 'dev') return true;
   if (who === 'operator') return false;
   return conversation.kind === 'dm' ? dmPeer(conversation, who.user) !== undefined : who.canJoin(conversation.room);
+}
+
+/** `mayRead` of a conversation id as a client sent it: an id that is not canonical is nobody's. */
+export function mayReadId(who: Principal, conversation: string, maxIdLength: number): boolean {
+  const c = parseConversation(conversation, maxIdLength);
+  return c !== undefined && mayRead(who, c);
 }
 
 /**

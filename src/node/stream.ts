@@ -23,22 +23,24 @@ import { framedDelivery } from './deliver.js';
 import type { Outbound } from './deliver.js';
 import type { NodeMetrics } from '../observability/metrics.js';
 
-/** What a stream needs from its session. */
+/**
+ * What a stream needs from its connection (src/node/session/streams.ts): the socket to write
+ * live messages to, the log to read, two limits, counters. Replay failures are not reported
+ * here: `replay()` rejects, and whoever asked answers the client.
+ */
 export interface StreamHost {
-  readonly out: Outbound;
-  readonly messaging: Messaging;
+  readonly out: Pick<Outbound, 'open' | 'live'>;
+  readonly messaging: Pick<Messaging, 'history'>;
   readonly maxReplay: number;
   readonly replayBuffer: number;
   /** Frames out and slow-consumer gaps are counted here. */
-  readonly metrics: NodeMetrics;
+  readonly metrics: Pick<NodeMetrics, 'framesOut' | 'slowConsumerGap'>;
   /** Write a control frame. */
   send(frame: ServerFrame): void;
   /** Write one replayed message (waits for room in the outgoing buffer); false when closed. */
   replayMessage(m: StoredMessage): Promise<boolean>;
   /** Serialize history reads of this connection (bounds memory held by replays). */
   exclusive<T>(job: () => Promise<T>): Promise<T>;
-  /** A replay failed: report it (with `ref` when the client asked for it). */
-  failed(err: unknown, ref: string | undefined): void;
 }
 
 export interface ReplayRequest {

@@ -3,7 +3,7 @@
 // `rooms` claim (src/node/auth.ts), conversations with the real parser, so a change in either
 // that loosens a rule fails here.
 import { describe, expect, it } from 'vitest';
-import { mayJoin, mayQueryPresence, mayRead, maySend, NOT_A_PARTICIPANT, noRoomCapability } from '../../src/node/access-rules.js';
+import { mayJoin, mayQueryPresence, mayRead, mayReadId, maySend, NOT_A_PARTICIPANT, noRoomCapability } from '../../src/node/access-rules.js';
 import type { Principal } from '../../src/node/access-rules.js';
 import { roomMatcher } from '../../src/node/auth.js';
 import { dmConversation, parseConversation } from '../../src/protocol/mod.js';
@@ -105,5 +105,15 @@ describe('refusal texts', () => {
   it('quote the room, cut to 64 characters', () => {
     expect(noRoomCapability('r'.repeat(100))).toBe(`no capability for room "${'r'.repeat(64)}"`);
     expect(NOT_A_PARTICIPANT).toBe('not a participant of this conversation');
+  });
+});
+
+describe('mayReadId', () => {
+  it('parses the id as sent: only the canonical spelling within the id length is readable', () => {
+    expect(mayReadId(ann, dmConversation('ann', 'bob'), 64)).toBe(true);
+    expect(mayReadId(ann, 'dm:bob:ann', 64)).toBe(false); // unsorted pair: not canonical
+    expect(mayReadId(ann, 'room:lobby', 64)).toBe(true);
+    expect(mayReadId(ann, 'room:team-abc', 5)).toBe(false); // room id longer than the limit
+    expect(mayReadId('dev', 'nonsense', 64)).toBe(false);
   });
 });

@@ -12,7 +12,6 @@ import { openSqliteLog } from '../../src/log/mod.js';
 import type { MessageLog } from '../../src/log/mod.js';
 import { createMessaging, encodeMessage } from '../../src/messaging/mod.js';
 import type { Delivery, Messaging, StoredMessage } from '../../src/messaging/mod.js';
-import type { Outbound } from '../../src/node/deliver.js';
 import { ConversationStream } from '../../src/node/stream.js';
 import type { StreamHost } from '../../src/node/stream.js';
 import { NodeMetrics } from '../../src/observability/metrics.js';
@@ -55,7 +54,7 @@ async function setup() {
         events.push(`live ${seqOf(framed)}`);
         return true;
       },
-    } as unknown as Outbound,
+    },
     messaging,
     maxReplay: 100,
     replayBuffer: 16,
@@ -68,7 +67,6 @@ async function setup() {
       return Promise.resolve(true);
     },
     exclusive: (job) => job(),
-    failed: () => undefined,
   };
   const stream = new ConversationStream(C, host);
   const live = (m: StoredMessage): void => {
