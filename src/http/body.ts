@@ -10,9 +10,10 @@
  * so the 413 is answered and the connection serves the next request; a caller that would rather
  * not wait for a huge body adds `Connection: close` to its 413.
  */
-import type { IncomingMessage } from 'node:http';
-import { ErrorCode, MeridianError } from '../errors/mod.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ErrorCode, MeridianError, httpStatus, isMeridianError } from '../errors/mod.js';
 import { parseJsonBounded } from './json.js';
+import { sendError } from './respond.js';
 
 export interface BodyLimit {
   /** Most bytes kept. */
@@ -68,6 +69,23 @@ export function readBody(req: IncomingMessage, limit: BodyLimit): Promise<Buffer
     req.on('end', () => failed || resolve(Buffer.concat(chunks)));
     req.on('error', (err) => failed || ((failed = true), reject(err)));
   });
+}
+
+/**
+ * readBody for a handler that answers the refusal itself: the body, or undefined after answering
+ * `{ error: { code, message } }` (413). A body found too large while reading is answered with
+ * `Connection: close`, so a huge upload is not read to its end; a declared one, already being
+ * dropped, keeps the connection for the next request.
+ */
+export async function readBodyOrRefuse(req: IncomingMessage, res: ServerResponse, limit: BodyLimit): Promise<Buffer | undefined> {
+  try {
+    return await readBody(req, limit);
+  } catch (err) {
+    if (!isMeridianError(err, limit.code)) throw err;
+    const declared = declaredLength(req);
+    sendError(res, httpStatus(err.code), err.code, err.message, undefined, declared !== undefined && declared > limit.bytes ? {} : { connection: 'close' });
+    return undefined;
+  }
 }
 
 /** Deepest JSON a request body (registration, heartbeat) may nest by default. */

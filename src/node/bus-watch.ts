@@ -10,7 +10,8 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { Bus, BusStatus } from '../bus/types.js';
-import { sendError } from './http-api.js';
+import { ErrorCode } from '../errors/mod.js';
+import { sendError } from '../http/respond.js';
 
 export interface BusWatchOptions {
   readonly graceMs: number;
@@ -82,7 +83,7 @@ export class BusWatch {
 
   /** Answer 503 UNAVAILABLE with Retry-After (unless something was answered already). */
   unavailable(res: ServerResponse): void {
-    if (!res.headersSent) sendError(res, 503, 'UNAVAILABLE', 'this node lost its bus: retry later or use another region', this.retryAfter);
+    if (!res.headersSent) sendError(res, 503, ErrorCode.Unavailable, 'this node lost its bus: retry later or use another region', undefined, this.retryAfter);
   }
 
   /** Run a handler that needs the bus; should the bus go down meanwhile, answer 503 now instead of hanging. */

@@ -14,12 +14,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AuditLog } from '../audit/mod.js';
 import { ERASURE_ID } from '../erasure/mod.js';
 import type { ErasureService, ErasureSubject } from '../erasure/mod.js';
-import { isMeridianError } from '../errors/mod.js';
+import { ErrorCode, isMeridianError } from '../errors/mod.js';
+import { readBodyOrRefuse } from '../http/body.js';
 import { parseJsonBounded } from '../http/json.js';
 import { checkId, parseConversation, roomConversation } from '../protocol/mod.js';
 import { hasScope, operatorActor } from './access.js';
 import type { AccessControl } from './access.js';
-import { sendError, sendJson } from './http-api.js';
+import { sendError, sendJson } from '../http/respond.js';
 import { clientAddress } from '../http/client-address.js';
 
 const MAX_BODY = 4096;
@@ -39,21 +40,21 @@ export async function handleErasures(c: ErasureRouteContext, req: IncomingMessag
   const erasure = c.erasure;
   if (erasure === undefined) {
     req.resume();
-    sendError(res, 501, 'NOT_SUPPORTED', 'this node runs no erasure service');
+    sendError(res, 501, ErrorCode.NotSupported, 'this node runs no erasure service');
     return true;
   }
   if (path === '/v1/erasures/keys') {
     if (method !== 'GET' && method !== 'HEAD') {
       req.resume();
-      sendError(res, 405, 'METHOD_NOT_ALLOWED', `${path} takes GET`, { allow: 'GET' });
+      sendError(res, 405, ErrorCode.MethodNotAllowed, `${path} takes GET`, undefined, { allow: 'GET' });
     } else sendJson(res, 200, await erasure.jwks());
     return true;
   }
   const m = BY_ID.exec(path);
   if (path === '/v1/erasures' ? method !== 'POST' : m === null || (method !== 'GET' && method !== 'HEAD')) {
     req.resume();
-    if (path !== '/v1/erasures' && m === null) sendError(res, 404, 'NOT_FOUND', 'no such endpoint');
-    else sendError(res, 405, 'METHOD_NOT_ALLOWED', `${path} takes ${path === '/v1/erasures' ? 'POST' : 'GET'}`, { allow: path === '/v1/erasures' ? 'POST' : 'GET' });
+    if (path !== '/v1/erasures' && m === null) sendError(res, 404, ErrorCode.NotFound, 'no such endpoint');
+    else sendError(res, 405, ErrorCode.MethodNotAllowed, `${path} takes ${path === '/v1/erasures' ? 'POST' : 'GET'}`, undefined, { allow: path === '/v1/erasures' ? 'POST' : 'GET' });
     return true;
   }
   const action = path === '/v1/erasures' ? 'erasure.request' : 'erasure.read';
@@ -63,8 +64,8 @@ export async function handleErasures(c: ErasureRouteContext, req: IncomingMessag
     const known = caller.kind === 'key' || caller.kind === 'user' || caller.kind === 'admin';
     const actor = caller.kind === 'key' ? operatorActor(caller) : caller.kind === 'user' ? { kind: 'user' as const, id: caller.user } : { kind: 'anonymous' as const };
     c.audit?.record({ actor, action, from: clientAddress(req), outcome: 'refused', status: known ? 403 : 401 });
-    if (known) sendError(res, 403, 'FORBIDDEN', caller.kind === 'key' ? `API key ${caller.id} lacks the erase scope` : 'erasure is for operators (an API key with the erase scope)');
-    else sendError(res, 401, 'AUTH_FAILED', `erasure needs Authorization: Bearer <API key with the erase scope>${caller.kind === 'invalid' ? `: ${caller.reason}` : ''}`, { 'www-authenticate': 'Bearer' });
+    if (known) sendError(res, 403, ErrorCode.Forbidden, caller.kind === 'key' ? `API key ${caller.id} lacks the erase scope` : 'erasure is for operators (an API key with the erase scope)');
+    else sendError(res, 401, ErrorCode.AuthFailed, `erasure needs Authorization: Bearer <API key with the erase scope>${caller.kind === 'invalid' ? `: ${caller.reason}` : ''}`, undefined, { 'www-authenticate': 'Bearer' });
     return true;
   }
   const actor = operatorActor(caller);
@@ -76,10 +77,10 @@ export async function handleErasures(c: ErasureRouteContext, req: IncomingMessag
     } catch {
       // stays '': refused below
     }
-    if (!ERASURE_ID.test(id)) sendError(res, 400, 'INVALID_FIELD', 'id: not an erasure id (er_…)');
+    if (!ERASURE_ID.test(id)) sendError(res, 400, ErrorCode.InvalidField, 'id: not an erasure id (er_…)');
     else {
       const status = await erasure.status(id);
-      if (status === null) sendError(res, 404, 'NOT_FOUND', `no erasure ${id}`);
+      if (status === null) sendError(res, 404, ErrorCode.NotFound, `no erasure ${id}`);
       else sendJson(res, 200, status);
     }
     return true;
@@ -92,57 +93,43 @@ export async function handleErasures(c: ErasureRouteContext, req: IncomingMessag
     sendJson(res, 202, { id: r.id, subject: r.subject, requestedAt: r.requestedAt, requestedIn: r.requestedIn, status: `/v1/erasures/${r.id}` }, { location: `/v1/erasures/${r.id}` });
   } catch (err) {
     c.audit?.record({ actor, action, from: clientAddress(req), outcome: 'failed', status: 503 });
-    if (isMeridianError(err)) sendError(res, 503, 'UNAVAILABLE', err.message, { 'retry-after': '1' });
+    if (isMeridianError(err)) sendError(res, 503, ErrorCode.Unavailable, err.message, undefined, { 'retry-after': '1' });
     else throw err;
   }
   return true;
 }
 
 /**
- * The body's subject, or undefined after answering 400/413. A declared oversize body is drained
- * and the connection kept; one found too large while reading is answered with `Connection:
- * close`, since leaving the loop destroys the request with its socket, and a keep-alive client
- * that reused that socket would see its next request reset (found by the fuzz suite).
+ * The body's subject, or undefined after answering 400/413. An oversize body is drained, never
+ * destroyed with its socket (a keep-alive client's next request was reset: found by the fuzz
+ * suite); src/http/body.ts says how.
  */
 async function readSubject(req: IncomingMessage, res: ServerResponse, maxIdLength: number): Promise<ErasureSubject | undefined> {
-  if (Number(req.headers['content-length'] ?? '0') > MAX_BODY) {
-    req.resume();
-    sendError(res, 413, 'FRAME_TOO_LARGE', `the body exceeds ${MAX_BODY} bytes`);
-    return undefined;
-  }
-  const chunks: Buffer[] = [];
-  let n = 0;
-  for await (const chunk of req) {
-    n += (chunk as Buffer).length;
-    if (n > MAX_BODY) {
-      sendError(res, 413, 'FRAME_TOO_LARGE', `the body exceeds ${MAX_BODY} bytes`, { connection: 'close' });
-      return undefined;
-    }
-    chunks.push(chunk as Buffer);
-  }
-  const json = parseJsonBounded(Buffer.concat(chunks).toString('utf8'), 2);
+  const raw = await readBodyOrRefuse(req, res, { bytes: MAX_BODY, code: ErrorCode.FrameTooLarge, message: `the body exceeds ${MAX_BODY} bytes` });
+  if (raw === undefined) return undefined;
+  const json = parseJsonBounded(raw.toString('utf8'), 2);
   const v = json.ok ? json.value : undefined;
   if (!json.ok || typeof v !== 'object' || v === null || Array.isArray(v)) {
-    sendError(res, 400, 'BAD_FRAME', 'the body must be a JSON object: {"user": "<id>"} or {"conversation": "<id>"}');
+    sendError(res, 400, ErrorCode.BadFrame, 'the body must be a JSON object: {"user": "<id>"} or {"conversation": "<id>"}');
     return undefined;
   }
   const body = v as Record<string, unknown>;
   const extra = Object.keys(body).filter((k) => k !== 'user' && k !== 'conversation');
   if (extra.length > 0 || ('user' in body) === ('conversation' in body)) {
-    sendError(res, 400, 'INVALID_FIELD', extra.length > 0 ? `${extra[0]!.slice(0, 40)}: unknown field` : 'name exactly one of user or conversation');
+    sendError(res, 400, ErrorCode.InvalidField, extra.length > 0 ? `${extra[0]!.slice(0, 40)}: unknown field` : 'name exactly one of user or conversation');
     return undefined;
   }
   if ('user' in body) {
     const ok = checkId(body['user'], maxIdLength);
     if (!ok.ok) {
-      sendError(res, 400, 'INVALID_FIELD', `user: ${ok.reason}`);
+      sendError(res, 400, ErrorCode.InvalidField, `user: ${ok.reason}`);
       return undefined;
     }
     return { user: body['user'] as string };
   }
   const conv = parseConversation(body['conversation'], maxIdLength);
   if (conv === undefined) {
-    sendError(res, 400, 'INVALID_FIELD', 'conversation: must be a canonical conversation id (dm:<a>:<b> or room:<id>)');
+    sendError(res, 400, ErrorCode.InvalidField, 'conversation: must be a canonical conversation id (dm:<a>:<b> or room:<id>)');
     return undefined;
   }
   return { conversation: conv.kind === 'room' ? roomConversation(conv.room) : (body['conversation'] as string) };

@@ -17,8 +17,10 @@
  * `AUTH_FAILED`), status 400/401/403/404/405/413/503.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ErrorCode, isMeridianError } from '../errors/mod.js';
+import { ErrorCode, httpStatus, isMeridianError } from '../errors/mod.js';
+import { readBodyOrRefuse } from '../http/body.js';
 import { parseJsonBounded } from '../http/json.js';
+import { sendError, sendJson } from '../http/respond.js';
 import { checkId, parseClientFrame, parseConversation, dmPeer, tryDmConversation, roomConversation, wireErrorName } from '../protocol/mod.js';
 import type { RequestErrorName } from '../protocol/mod.js';
 import { bearer } from '../http/bearer.js';
@@ -38,70 +40,20 @@ export interface HttpApiContext {
   readonly access: AccessControl;
 }
 
-const STATUS: Partial<Record<RequestErrorName, number>> = {
-  BAD_FRAME: 400,
-  UNKNOWN_TYPE: 400,
-  INVALID_FIELD: 400,
-  FRAME_TOO_LARGE: 413,
-  BODY_TOO_LARGE: 413,
-  FORBIDDEN: 403,
-  RESIDENCY_FORBIDDEN: 403,
-  NOT_FOUND: 404,
-  BAD_SEQUENCE: 400,
-  DUPLICATE_GONE: 409,
-  RATE_LIMITED: 429,
-  UNAVAILABLE: 503,
-  TIMEOUT: 504,
-  NOT_SUPPORTED: 501,
-  INTERNAL_ERROR: 500,
-};
-
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  // Answered already (503: the bus went down while this request was in flight): nothing to add.
-  if (res.writableEnded) return;
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  const text = JSON.stringify(body);
-  res.writeHead(status, { ...headers, 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
-  res.end(text);
-}
-
-export function sendError(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
-  sendJson(res, status, { error: { code, message } }, headers);
-}
-
-function sendWireError(res: ServerResponse, name: RequestErrorName, message: string): void {
-  sendError(res, STATUS[name] ?? 400, name, message);
+/** A wire error name (an ErrorCode too) with the status the one table gives it. */
+function sendWireError(res: ServerResponse, code: ErrorCode, message: string): void {
+  sendError(res, httpStatus(code), code, message);
 }
 
 function sendFailure(api: HttpApiContext, res: ServerResponse, err: unknown): void {
   if (isMeridianError(err)) return sendWireError(res, wireErrorName(err.code), err.message);
   api.ctx.onInternalError(err, 'http');
-  sendWireError(res, 'INTERNAL_ERROR', 'the server failed to handle this request');
+  sendWireError(res, ErrorCode.InternalError, 'the server failed to handle this request');
 }
 
 /** The request body, at most `max` bytes; undefined (after answering 413) when larger. */
-async function readBody(req: IncomingMessage, res: ServerResponse, max: number): Promise<Buffer | undefined> {
-  const declared = Number(req.headers['content-length'] ?? '0');
-  if (declared > max) {
-    sendWireError(res, 'FRAME_TOO_LARGE', `the body exceeds ${max} bytes`);
-    req.resume();
-    return undefined;
-  }
-  const chunks: Buffer[] = [];
-  let n = 0;
-  for await (const chunk of req) {
-    n += (chunk as Buffer).length;
-    if (n > max) {
-      sendWireError(res, 'FRAME_TOO_LARGE', `the body exceeds ${max} bytes`);
-      req.resume();
-      return undefined;
-    }
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+function readBody(req: IncomingMessage, res: ServerResponse, max: number): Promise<Buffer | undefined> {
+  return readBodyOrRefuse(req, res, { bytes: max, code: ErrorCode.FrameTooLarge, message: `the body exceeds ${max} bytes` });
 }
 
 /**
@@ -118,12 +70,12 @@ async function caller(api: HttpApiContext, req: IncomingMessage, res: ServerResp
       if (op.kind === 'invalid') {
         api.ctx.metrics.authFailed(op.expired ? 'expired' : 'invalid', 'http');
         api.ctx.audit?.record({ actor: { kind: 'anonymous', id: `key:${op.keyId}` }, action: 'auth.refused', target: req.url?.split('?')[0]?.slice(0, 200) ?? '', from: clientAddress(req), outcome: 'refused', status: 401 });
-        sendError(res, 401, 'AUTH_FAILED', op.reason, { 'www-authenticate': 'Bearer' });
+        sendError(res, 401, ErrorCode.AuthFailed, op.reason, undefined, { 'www-authenticate': 'Bearer' });
         return undefined;
       }
       if (scope !== undefined && hasScope(op, scope)) return 'operator';
       const who = op.kind === 'key' ? `API key ${op.id}` : 'the admin token';
-      sendError(res, 403, 'FORBIDDEN', scope === undefined ? `${who} carries no user: this endpoint takes a client token` : `${who} lacks the ${scope} scope`);
+      sendError(res, 403, ErrorCode.Forbidden, scope === undefined ? `${who} carries no user: this endpoint takes a client token` : `${who} lacks the ${scope} scope`);
       return undefined;
     }
     try {
@@ -131,14 +83,14 @@ async function caller(api: HttpApiContext, req: IncomingMessage, res: ServerResp
     } catch (err) {
       api.ctx.metrics.authFailed(isMeridianError(err) && err.code === ErrorCode.AuthExpired ? 'expired' : 'invalid', 'http');
       api.ctx.audit?.record({ actor: { kind: 'anonymous' }, action: 'auth.refused', target: req.url?.split('?')[0]?.slice(0, 200) ?? '', from: clientAddress(req), outcome: 'refused', status: 401 });
-      sendError(res, 401, 'AUTH_FAILED', isMeridianError(err) ? err.message : 'authentication failed', { 'www-authenticate': 'Bearer' });
+      sendError(res, 401, ErrorCode.AuthFailed, isMeridianError(err) ? err.message : 'authentication failed', undefined, { 'www-authenticate': 'Bearer' });
       return undefined;
     }
   }
   if (api.ctx.auth.dev) return 'dev';
   api.ctx.metrics.authFailed('missing', 'http');
   api.ctx.audit?.record({ actor: { kind: 'anonymous' }, action: 'auth.refused', target: req.url?.split('?')[0]?.slice(0, 200) ?? '', from: clientAddress(req), outcome: 'refused', status: 401 });
-  sendError(res, 401, 'AUTH_FAILED', 'this endpoint needs Authorization: Bearer <token>', { 'www-authenticate': 'Bearer' });
+  sendError(res, 401, ErrorCode.AuthFailed, 'this endpoint needs Authorization: Bearer <token>', undefined, { 'www-authenticate': 'Bearer' });
   return undefined;
 }
 
@@ -160,7 +112,7 @@ export async function handleApi(api: HttpApiContext, req: IncomingMessage, res: 
   const method = req.method ?? 'GET';
   const only = (m: string): boolean => {
     if (method === m || (m === 'GET' && method === 'HEAD')) return true;
-    sendError(res, 405, 'METHOD_NOT_ALLOWED', `${path} takes ${m}`, { allow: m });
+    sendError(res, 405, ErrorCode.MethodNotAllowed, `${path} takes ${m}`, undefined, { allow: m });
     return false;
   };
   if (path === '/v1/regions') {
@@ -218,29 +170,29 @@ async function postMessage(api: HttpApiContext, req: IncomingMessage, res: Serve
   if (raw === undefined) return;
   // The envelope adds one level around the body (`{ "body": … }`).
   const json = parseJsonBounded(raw.toString('utf8'), limits.maxBodyDepth + 1);
-  if (!json.ok) return json.reason === 'depth' ? sendError(res, 400, 'INVALID_FIELD', `body: nested deeper than ${limits.maxBodyDepth} levels`) : sendWireError(res, 'BAD_FRAME', 'the body is not valid JSON');
+  if (!json.ok) return json.reason === 'depth' ? sendError(res, 400, ErrorCode.InvalidField, `body: nested deeper than ${limits.maxBodyDepth} levels`) : sendWireError(res, ErrorCode.BadFrame, 'the body is not valid JSON');
   const value = json.value;
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return sendWireError(res, 'BAD_FRAME', 'the body must be a JSON object');
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return sendWireError(res, ErrorCode.BadFrame, 'the body must be a JSON object');
   const { from, ...rest } = value as Record<string, unknown>;
   let sender: string;
   if (who === 'dev' || who === 'operator') {
     // Dev mode, or a server-side sender's API key (`send` scope): it sends as the user it names.
     const c = checkId(from, limits.maxIdLength);
-    if (!c.ok) return sendError(res, 400, 'INVALID_FIELD', `from: ${c.reason} (${who === 'dev' ? 'dev mode' : 'an API key'}: name the sender)`);
+    if (!c.ok) return sendError(res, 400, ErrorCode.InvalidField, `from: ${c.reason} (${who === 'dev' ? 'dev mode' : 'an API key'}: name the sender)`);
     sender = from as string;
   } else {
-    if (from !== undefined && from !== who.user) return sendError(res, 403, 'FORBIDDEN', 'from: must be the token\'s user (or be left out)');
+    if (from !== undefined && from !== who.user) return sendError(res, 403, ErrorCode.Forbidden, 'from: must be the token\'s user (or be left out)');
     sender = who.user;
   }
   // The same checks as a client's `send` frame, by the same parser.
   const parsed = parseClientFrame(JSON.stringify({ ...rest, type: 'send', id: 'http' }), limits);
   if (!parsed.ok) return sendWireError(res, parsed.error.name as RequestErrorName, parsed.error.message);
   const f = parsed.frame;
-  if (f.type !== 'send') return sendWireError(res, 'INTERNAL_ERROR', 'unexpected frame');
-  if (f.to.room !== undefined && who !== 'dev' && who !== 'operator' && !who.canJoin(f.to.room)) return sendWireError(res, 'FORBIDDEN', `to.room: no capability for room ${JSON.stringify(f.to.room.slice(0, 64))}`);
+  if (f.type !== 'send') return sendWireError(res, ErrorCode.InternalError, 'unexpected frame');
+  if (f.to.room !== undefined && who !== 'dev' && who !== 'operator' && !who.canJoin(f.to.room)) return sendWireError(res, ErrorCode.Forbidden, `to.room: no capability for room ${JSON.stringify(f.to.room.slice(0, 64))}`);
   if (f.to.user !== undefined) {
     const dm = tryDmConversation(sender, f.to.user, limits.maxIdLength);
-    if (!dm.ok) return sendWireError(res, 'INVALID_FIELD', `to.user: ${dm.reason}`);
+    if (!dm.ok) return sendWireError(res, ErrorCode.InvalidField, `to.user: ${dm.reason}`);
   }
   try {
     const to = f.to.user !== undefined ? { user: f.to.user } : { room: f.to.room! };
@@ -254,7 +206,7 @@ async function postMessage(api: HttpApiContext, req: IncomingMessage, res: Serve
 async function userPresence(api: HttpApiContext, req: IncomingMessage, res: ServerResponse, segment: string): Promise<void> {
   const user = decodeSegment(segment);
   const c = checkId(user, api.ctx.opts.limits.maxIdLength);
-  if (user === undefined || !c.ok) return sendWireError(res, 'INVALID_FIELD', `user: ${c.ok ? 'malformed' : c.reason}`);
+  if (user === undefined || !c.ok) return sendWireError(res, ErrorCode.InvalidField, `user: ${c.ok ? 'malformed' : c.reason}`);
   if ((await caller(api, req, res)) === undefined) return;
   try {
     sendJson(res, 200, await api.ctx.presence.user(user));
@@ -266,10 +218,10 @@ async function userPresence(api: HttpApiContext, req: IncomingMessage, res: Serv
 async function roomPresence(api: HttpApiContext, req: IncomingMessage, res: ServerResponse, segment: string): Promise<void> {
   const room = decodeSegment(segment);
   const c = checkId(room, api.ctx.opts.limits.maxIdLength);
-  if (room === undefined || !c.ok) return sendWireError(res, 'INVALID_FIELD', `room: ${c.ok ? 'malformed' : c.reason}`);
+  if (room === undefined || !c.ok) return sendWireError(res, ErrorCode.InvalidField, `room: ${c.ok ? 'malformed' : c.reason}`);
   const who = await caller(api, req, res);
   if (who === undefined) return;
-  if (who !== 'dev' && !who.canJoin(room)) return sendWireError(res, 'FORBIDDEN', `no capability for room ${JSON.stringify(room.slice(0, 64))}`);
+  if (who !== 'dev' && !who.canJoin(room)) return sendWireError(res, ErrorCode.Forbidden, `no capability for room ${JSON.stringify(room.slice(0, 64))}`);
   try {
     sendJson(res, 200, await api.ctx.presence.room(room, { limit: api.ctx.opts.maxPresenceMembers }));
   } catch (err) {
@@ -289,16 +241,16 @@ function intParam(q: URLSearchParams, name: string, dflt: number, min: number, m
 async function history(api: HttpApiContext, req: IncomingMessage, res: ServerResponse, segment: string, q: URLSearchParams): Promise<void> {
   const id = decodeSegment(segment);
   const conv = parseConversation(id, api.ctx.opts.limits.maxIdLength);
-  if (id === undefined || conv === undefined) return sendWireError(res, 'INVALID_FIELD', 'conversation: must be a canonical conversation id (dm:<a>:<b> or room:<id>)');
+  if (id === undefined || conv === undefined) return sendWireError(res, ErrorCode.InvalidField, 'conversation: must be a canonical conversation id (dm:<a>:<b> or room:<id>)');
   const after = intParam(q, 'after', 0, 0, Number.MAX_SAFE_INTEGER);
   const limit = intParam(q, 'limit', 100, 1, 1000);
-  if (typeof after === 'string') return sendWireError(res, 'INVALID_FIELD', after);
-  if (typeof limit === 'string') return sendWireError(res, 'INVALID_FIELD', limit);
+  if (typeof after === 'string') return sendWireError(res, ErrorCode.InvalidField, after);
+  if (typeof limit === 'string') return sendWireError(res, ErrorCode.InvalidField, limit);
   const who = await caller(api, req, res);
   if (who === undefined) return;
   if (who !== 'dev') {
     const allowed = conv.kind === 'dm' ? dmPeer(conv, who.user) !== undefined : who.canJoin(conv.room);
-    if (!allowed) return sendWireError(res, 'FORBIDDEN', 'not a participant of this conversation');
+    if (!allowed) return sendWireError(res, ErrorCode.Forbidden, 'not a participant of this conversation');
   }
   try {
     const page = await api.ctx.messaging.history(conv.kind === 'room' ? roomConversation(conv.room) : id, { after, limit });

@@ -10,7 +10,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CONTENT_TYPE, exposition } from '../observability/metrics.js';
 import type { NodeMetrics } from '../observability/metrics.js';
-import { sendError, sendJson } from './http-api.js';
+import { ErrorCode } from '../errors/mod.js';
+import { sendError, sendJson } from '../http/respond.js';
 import type { RegionView } from './regions.js';
 
 /** What a node tells other nodes about its deliveries (rides on its status answer). */
@@ -98,7 +99,7 @@ export function nodeSlo(m: NodeMetrics): unknown {
 export async function handleObservability(m: NodeMetrics, view: RegionView, req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean> {
   if (path !== '/metrics' && path !== '/stats' && path !== '/v1/slo') return false;
   if (req.method !== 'GET' && req.method !== 'HEAD') {
-    sendError(res, 405, 'METHOD_NOT_ALLOWED', `${path} takes GET`, { allow: 'GET' });
+    sendError(res, 405, ErrorCode.MethodNotAllowed, `${path} takes GET`, undefined, { allow: 'GET' });
     return true;
   }
   if (path === '/metrics') {

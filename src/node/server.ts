@@ -12,7 +12,8 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { SUBPROTOCOL } from '../protocol/mod.js';
+import { ErrorCode } from '../errors/mod.js';
+import { CloseCode, SUBPROTOCOL } from '../protocol/mod.js';
 import type { WelcomeLimits } from '../protocol/mod.js';
 import type { HttpModule } from '../module/http-module.js';
 import { admitClientAddress, clientAddress, trustList } from '../http/client-address.js';
@@ -25,7 +26,8 @@ import type { NodeContext, SessionRef } from './context.js';
 import { demoPage } from './demo.js';
 import { BusWatch } from './bus-watch.js';
 import { drainSessions, evacuate, migrationTarget } from './drain.js';
-import { handleApi, sendError, sendJson } from './http-api.js';
+import { handleApi } from './http-api.js';
+import { sendError, sendJson } from '../http/respond.js';
 import { deliveryStats, handleObservability, regionRtts } from './metrics-route.js';
 import { NodeMetrics } from '../observability/metrics.js';
 import { createLogger } from '../observability/logger.js';
@@ -146,7 +148,7 @@ export async function startRegionNode(options: RegionNodeOptions): Promise<Regio
     try {
       url = new URL(req.url ?? '/', 'http://node');
     } catch {
-      return sendError(res, 400, 'BAD_REQUEST', 'malformed request target');
+      return sendError(res, 400, ErrorCode.BadRequest, 'malformed request target');
     }
     const path = url.pathname;
     admitClientAddress(req, trusted);
@@ -168,21 +170,21 @@ export async function startRegionNode(options: RegionNodeOptions): Promise<Regio
       if (!admission.ok) {
         req.resume();
         metrics.rateLimit('http');
-        return sendError(res, 429, 'RATE_LIMITED', `too many requests: at most ${limiter.ratePerSec} per second per credential`, { 'retry-after': String(admission.retryAfterS) });
+        return sendError(res, 429, ErrorCode.RateLimited, `too many requests: at most ${limiter.ratePerSec} per second per credential`, undefined, { 'retry-after': String(admission.retryAfterS) });
       }
     }
-    if (path === '/ws') return sendError(res, 426, 'UPGRADE_REQUIRED', `connect with a WebSocket offering the ${SUBPROTOCOL} subprotocol`, { upgrade: 'websocket' });
+    if (path === '/ws') return sendError(res, 426, ErrorCode.UpgradeRequired, `connect with a WebSocket offering the ${SUBPROTOCOL} subprotocol`, undefined, { upgrade: 'websocket' });
     if (path === '/v1/admin/drain') {
       // The edge's per-region drain asks here (src/edge/server/drain.ts); answered once drained.
-      if (req.method !== 'POST') return sendError(res, 405, 'METHOD_NOT_ALLOWED', 'POST to drain this node', { allow: 'POST' });
+      if (req.method !== 'POST') return sendError(res, 405, ErrorCode.MethodNotAllowed, 'POST to drain this node', undefined, { allow: 'POST' });
       const caller = await access.caller(req);
       if (!hasScope(caller, 'admin')) {
         // A valid credential without the admin scope is 403; none, or one that did not verify, 401.
         const known = caller.kind === 'key' || caller.kind === 'user';
         const actor = caller.kind === 'key' ? operatorActor(caller) : caller.kind === 'user' ? { kind: 'user' as const, id: caller.user } : { kind: 'anonymous' as const };
         options.audit?.record({ actor, action: 'admin.drain', from: clientAddress(req), outcome: 'refused', status: known ? 403 : 401 });
-        if (known) return sendError(res, 403, 'FORBIDDEN', caller.kind === 'key' ? `API key ${caller.id} lacks the admin scope` : 'draining is for operators (an API key with the admin scope)');
-        return sendError(res, 401, 'AUTH_FAILED', `draining needs Authorization: Bearer <API key with the admin scope>${caller.kind === 'invalid' ? `: ${caller.reason}` : ''}`, { 'www-authenticate': 'Bearer' });
+        if (known) return sendError(res, 403, ErrorCode.Forbidden, caller.kind === 'key' ? `API key ${caller.id} lacks the admin scope` : 'draining is for operators (an API key with the admin scope)');
+        return sendError(res, 401, ErrorCode.AuthFailed, `draining needs Authorization: Bearer <API key with the admin scope>${caller.kind === 'invalid' ? `: ${caller.reason}` : ''}`, undefined, { 'www-authenticate': 'Bearer' });
       }
       options.audit?.record({ actor: operatorActor(caller), action: 'admin.drain', target: opts.node, from: clientAddress(req), outcome: 'ok' });
       if (options.onAdminDrain !== undefined) {
@@ -208,13 +210,13 @@ export async function startRegionNode(options: RegionNodeOptions): Promise<Regio
     for (const m of modules) {
       if (await m.handle(req, res, url, request)) return;
     }
-    sendError(res, 404, 'NOT_FOUND', 'no such endpoint');
+    sendError(res, 404, ErrorCode.NotFound, 'no such endpoint');
   }
 
   const server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
       ctx.onInternalError(err, 'http');
-      if (!res.headersSent) sendError(res, 500, 'INTERNAL_ERROR', 'the server failed to handle this request');
+      if (!res.headersSent) sendError(res, 500, ErrorCode.InternalError, 'the server failed to handle this request');
       else if (!res.writableEnded) res.destroy();
     });
   });
@@ -228,7 +230,7 @@ export async function startRegionNode(options: RegionNodeOptions): Promise<Regio
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => undefined);
     const path = (req.url ?? '/').split('?')[0];
-    if (path !== '/ws') return refuse(socket, 404, { error: { code: 'NOT_FOUND', message: 'the WebSocket endpoint is /ws' } });
+    if (path !== '/ws') return refuse(socket, 404, { error: { code: ErrorCode.NotFound, message: 'the WebSocket endpoint is /ws' } });
     // An upgrade costs a session, a socket and an auth check: limited by client address only
     // (its credential comes later, in the auth frame), in a limiter of its own.
     const address = admitClientAddress(req, trusted, socket);
@@ -236,11 +238,11 @@ export async function startRegionNode(options: RegionNodeOptions): Promise<Regio
       const admission = upgrades.take(address);
       if (!admission.ok) {
         metrics.rateLimit('http');
-        return refuse(socket, 429, { error: { code: 'RATE_LIMITED', message: `too many WebSocket upgrades: at most ${upgrades.ratePerSec} per second per address` } }, { 'retry-after': String(admission.retryAfterS) });
+        return refuse(socket, 429, { error: { code: ErrorCode.RateLimited, message: `too many WebSocket upgrades: at most ${upgrades.ratePerSec} per second per address` } }, { 'retry-after': String(admission.retryAfterS) });
       }
     }
-    if (draining || closed || down) return refuse(socket, 503, { error: { code: 'UNAVAILABLE', message: 'this node is draining: connect to another region' } });
-    if (!bus.up) return refuse(socket, 503, { error: { code: 'UNAVAILABLE', message: 'this node lost its bus: connect to another region' } }, bus.retryAfter);
+    if (draining || closed || down) return refuse(socket, 503, { error: { code: ErrorCode.Unavailable, message: 'this node is draining: connect to another region' } });
+    if (!bus.up) return refuse(socket, 503, { error: { code: ErrorCode.Unavailable, message: 'this node lost its bus: connect to another region' } }, bus.retryAfter);
     try {
       ws.upgrade(req, socket, head);
       metrics.connectionOpened();
@@ -330,7 +332,7 @@ export async function startRegionNode(options: RegionNodeOptions): Promise<Regio
         clearInterval(sweep);
         clearInterval(refresh);
         bus.close();
-        for (const s of [...sessions]) s.close(4500, 'the node is shutting down');
+        for (const s of [...sessions]) s.close(CloseCode.SERVER_DRAINING, 'the node is shutting down');
         // Give close frames a moment to leave, then cut whatever is left.
         const until = performance.now() + 500;
         while (sessions.size > 0 && performance.now() < until) await new Promise((r) => setTimeout(r, 10));
