@@ -57,6 +57,7 @@ export type SendOutcome = 'accepted' | 'duplicate' | 'rejected' | 'failed';
 /** What an ack means (messaging's `Durability`): stored at the home, or at the home and its replica. */
 export type SendDurability = 'local' | 'replicated';
 const SEND_OUTCOMES: readonly SendOutcome[] = ['accepted', 'duplicate', 'rejected', 'failed'];
+const SEND_DURABILITIES: readonly SendDurability[] = ['local', 'replicated'];
 export type AuthFailureReason = 'expired' | 'invalid' | 'missing' | 'timeout';
 export type CallKind = 'service' | 'function';
 export type CallOutcome = 'ok' | 'client_error' | 'server_error' | 'timeout' | 'no_endpoints' | 'overloaded' | 'error';
@@ -154,7 +155,7 @@ export class NodeMetrics {
   #dlqDepth: (() => Promise<number>) | undefined;
 
   readonly sent: Counter<'durability' | 'outcome'>;
-  readonly #sentBy: Record<SendDurability, Record<SendOutcome, { inc(): void }>>;
+  readonly #sentCounts = new Float64Array(SEND_DURABILITIES.length * SEND_OUTCOMES.length);
   readonly deliveryLatency: FastHistogram<'source_region'>;
   readonly #latencyBy: HistogramSeries[];
   readonly appendLatency: FastHistogram;
@@ -266,23 +267,18 @@ export class NodeMetrics {
         self.framesOut.names.forEach((type, i) => this.inc({ type }, self.framesOut.counts[i]));
       },
     });
+    // Counted in plain numbers (one per durability × outcome: 8 series, all shown from the start
+    // at 0) and pushed at scrape time: a labelled child's inc() hashes its labels on every call.
     this.sent = new Counter({
       name: 'meridian_messages_sent_total',
       help: 'Sends through this node (WebSocket and HTTP), by durability (local, replicated: what the ack means) and outcome (accepted, duplicate, rejected: the client\'s fault, failed: ours).',
       labelNames: ['durability', 'outcome'],
       registers,
+      collect() {
+        this.reset();
+        SEND_DURABILITIES.forEach((durability, d) => SEND_OUTCOMES.forEach((outcome, o) => this.inc({ durability, outcome }, self.#sentCounts[d * SEND_OUTCOMES.length + o])));
+      },
     });
-    // The 8 series from the start, at 0 (a bounded set: rate() and alerts see them before the first send).
-    const sentChildren = (durability: SendDurability): Record<SendOutcome, { inc(): void }> => {
-      const out = {} as Record<SendOutcome, { inc(): void }>;
-      for (const outcome of SEND_OUTCOMES) {
-        const child = this.sent.labels(durability, outcome);
-        child.inc(0);
-        out[outcome] = child;
-      }
-      return out;
-    };
-    this.#sentBy = { local: sentChildren('local'), replicated: sentChildren('replicated') };
     new Counter({
       name: 'meridian_deliveries_total',
       help: 'Live messages handed to sessions on this node, by the region that accepted the send (source) and this region (destination).',
@@ -573,7 +569,8 @@ export class NodeMetrics {
    * else what the send asked for or would have had (rejected, failed).
    */
   sendDone(outcome: SendOutcome, durability: SendDurability): void {
-    (this.#sentBy[durability] ?? this.#sentBy.local)[outcome].inc();
+    const d = durability === 'replicated' ? 1 : 0;
+    this.#sentCounts[d * SEND_OUTCOMES.length + SEND_OUTCOMES.indexOf(outcome)]! += 1;
     if (outcome !== 'rejected') {
       this.slo.outcome(outcome !== 'failed');
       this.sendRate.add();
