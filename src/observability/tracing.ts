@@ -52,14 +52,16 @@ export function startSpan(name: string, kind: SpanKind, parent: Context = contex
   const p = trace.getSpan(parent);
   if (p !== undefined && !p.isRecording()) {
     const sc = p.spanContext();
-    if ((sc.traceFlags & TraceFlags.SAMPLED) === 0 && isSpanContextValid(sc)) return trace.wrapSpanContext(sc);
+    // The parent span itself: non-recording, so ending it again is a no-op, and withSpan below
+    // then hands back `parent` without a new context (no objects per child on this path).
+    if ((sc.traceFlags & TraceFlags.SAMPLED) === 0 && isSpanContextValid(sc)) return p;
   }
   return tracer().startSpan(name, { kind, ...(attributes ? { attributes } : {}) }, parent);
 }
 
-/** The context carrying `span` under `parent`. */
+/** The context carrying `span` under `parent` (`parent` itself when it already carries it). */
 export function withSpan(parent: Context, span: Span): Context {
-  return trace.setSpan(parent, span);
+  return trace.getSpan(parent) === span ? parent : trace.setSpan(parent, span);
 }
 
 /** End `span` with an error status (the exception recorded). */
