@@ -76,9 +76,10 @@ export async function startGeneratedHaproxy(backendUrl: string): Promise<Haproxy
  * region at `backendUrl`: the country of a trusted upstream's CF-IPCountry / X-Country header or
  * of the GeoIP map, its pool from countries.map (the topology's table, the one data file taken
  * from the plan), affinity by header or cookie where the pool allows it, the first candidate up
- * and below its cap, X-Forwarded-For and -Proto to the region, X-Meridian-Region (and the cookie
- * on an upgrade) back, /ready checks, errors logged. The bare `startHaproxy` config does none of
- * this; the gap between the two rows is what the edge's job costs haproxy.
+ * and below its cap, X-Forwarded-For to the region, the affinity cookie on an upgrade, /ready
+ * checks, errors logged (X-Meridian-Region on answers is the region node's own, as in
+ * production). The bare `startHaproxy` config does none of this; the gap between the two rows
+ * is what the edge's job costs haproxy.
  */
 export async function startHandSteeringHaproxy(backendUrl: string): Promise<Haproxy> {
   const { countriesMap } = await import('../../src/deploy/haproxy/mod.js');
@@ -99,7 +100,6 @@ export async function startHandSteeringHaproxy(backendUrl: string): Promise<Hapr
   const region = (name: string, cap: number): string[] => [
     `backend ${name}`,
     '  option httpchk GET /ready',
-    `  http-response set-header X-Meridian-Region ${name}`,
     `  http-response add-header Set-Cookie "meridian_region=${name}; Path=/; Max-Age=82800; HttpOnly; SameSite=Lax" if { status 101 }`,
     `  server ${name} ${up.hostname}:${up.port} check inter 500ms fall 2 rise 3 maxconn ${cap}`,
   ];
@@ -124,8 +124,7 @@ export async function startHandSteeringHaproxy(backendUrl: string): Promise<Hapr
       '  timeout server 30s',
       'frontend fe',
       `  bind 127.0.0.1:${port}`,
-      '  http-request set-header X-Forwarded-Proto http',
-      `  acl trusted src -f ${dir}/trusted.lst`,
+        `  acl trusted src -f ${dir}/trusted.lst`,
       `  http-request set-var(txn.pool) src,map_ip(${dir}/geoip.map),map(${dir}/countries.map,${all})`,
       `  http-request set-var(txn.pool) str(${all}) unless { var(txn.pool) -m found }`,
       `  http-request set-var(txn.pool) req.hdr(X-Country),upper,map(${dir}/countries.map,${all}) if trusted { req.hdr(X-Country) -m found }`,

@@ -8,6 +8,12 @@ import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from '
 
 export const HOP_BY_HOP: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 
+/**
+ * The region that served an answer: every region node writes it on its own answers (HTTP and the
+ * WebSocket 101); the edge's proxies and the services proxy set it where they answer for one.
+ */
+export const REGION_HEADER = 'x-meridian-region';
+
 const HOST: readonly string[] = ['host'];
 const CLOSE: ReadonlySet<string> = new Set(['close']);
 

@@ -7,6 +7,7 @@
  * (on the log and the bus), presence in presence. So a node can be drained, taken down and
  * replaced, and its clients resume elsewhere.
  */
+import { REGION_HEADER } from '../http/headers.js';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -214,6 +215,9 @@ export async function startRegionNode(options: RegionNodeOptions): Promise<Regio
   }
 
   const server = createServer((req, res) => {
+    // Every answer names the region that wrote it, whatever is in front (edge, haproxy, a cloud
+    // load balancer): clients and operators see where they landed, and no proxy has to add it.
+    res.setHeader(REGION_HEADER, opts.region);
     handle(req, res).catch((err: unknown) => {
       ctx.onInternalError(err, 'http');
       if (!res.headersSent) sendError(res, 500, ErrorCode.InternalError, 'the server failed to handle this request');

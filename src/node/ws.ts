@@ -13,6 +13,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
+import { REGION_HEADER } from '../http/headers.js';
 import { ErrorCode } from '../errors/mod.js';
 import { CloseCode, SUBPROTOCOL } from '../protocol/mod.js';
 import type { NodeContext } from './context.js';
@@ -34,6 +35,9 @@ export class WsEndpoint {
       maxPayload: ctx.opts.limits.maxFrameBytes * 4,
       handleProtocols: (offered) => (offered.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
     });
+    // The 101 names the region too (as every HTTP answer of the node does: server.ts).
+    const named = `${REGION_HEADER}: ${ctx.opts.region}`;
+    this.#wss.on('headers', (headers) => headers.push(named));
   }
 
   /** Upgrade `req` (already routed to /ws and admitted by the server). */

@@ -318,34 +318,37 @@ withHaproxy('haproxy: in front of meridian up', () => {
 
 // The generated frontend computes the GeoIP pool once per connection and skips the per-request
 // rules when a request carries no steering input of its own (src/deploy/haproxy/frontend.ts).
-// These run the real haproxy in front of one HTTP server standing for every region (its answer's
-// X-Meridian-Region, set by the region's backend, names the region chosen) and send each sequence
+// These run the real haproxy in front of one HTTP server per region, each naming itself in
+// X-Meridian-Region as a region node does, and send each sequence
 // on ONE keep-alive connection, so a request's own inputs must win over what the connection's
 // earlier requests had, and a request without any must go back to the connection's pool.
 withHaproxy('haproxy: steering on one keep-alive connection', () => {
-  let region: Server;
-  let regionUrl: string;
+  const regionServers: Server[] = [];
+  const regionUrls: Record<string, string> = {};
   const running: ChildProcess[] = [];
 
   beforeAll(async () => {
     // What the region received: the forwarded headers haproxy adds.
-    region = createServer((req, res) => {
-      if (req.url === '/ready') return void res.writeHead(200).end();
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ xff: req.headers['x-forwarded-for'], xfp: req.headers['x-forwarded-proto'] }));
-    });
-    await new Promise<void>((r) => region.listen(0, '127.0.0.1', r));
-    regionUrl = `http://127.0.0.1:${(region.address() as AddressInfo).port}`;
+    for (const r of defaultTopology().regions) {
+      const server = createServer((req, res) => {
+        if (req.url === '/ready') return void res.writeHead(200).end();
+        res.writeHead(200, { 'content-type': 'application/json', 'x-meridian-region': r.name }).end(JSON.stringify({ xff: req.headers['x-forwarded-for'], xfp: req.headers['x-forwarded-proto'] }));
+      });
+      await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+      regionServers.push(server);
+      regionUrls[r.name] = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    }
   });
   afterAll(async () => {
     for (const p of running) p.kill('SIGTERM');
-    await new Promise((r) => region.close(r));
+    await Promise.all(regionServers.map((server) => new Promise((r) => server.close(r))));
   });
 
-  /** The generated haproxy for the default topology, every region at `regionUrl`, with these side files. */
+  /** The generated haproxy for the default topology, each region at its stand-in, with these side files. */
   async function start(files: { geoip?: string; trusted?: string } = {}): Promise<string> {
     const t = defaultTopology();
     const port = await freePort();
-    const planned = renderHaproxy(planContext(t), { regionUrls: Object.fromEntries(t.regions.map((r) => [r.name, regionUrl])), bind: `127.0.0.1:${port}`, metricsBind: false, mapDir: '@DIR@' });
+    const planned = renderHaproxy(planContext(t), { regionUrls, bind: `127.0.0.1:${port}`, metricsBind: false, mapDir: '@DIR@' });
     const d = writeAll(planned);
     const cfg = join(d, 'haproxy', 'haproxy.cfg');
     writeFileSync(cfg, String(planned[0]!.content).replaceAll('@DIR@', join(d, 'haproxy')));
@@ -413,8 +416,9 @@ withHaproxy('haproxy: steering on one keep-alive connection', () => {
     ]);
     expect(regions(answers)).toEqual(['us-east', 'eu-west', 'us-east', 'ap-southeast', 'eu-west', 'ap-southeast', 'eu-west', 'us-east', 'us-east', 'us-east']);
     expect(answers.slice(1).every((a) => a.reused)).toBe(true);
-    // What `option forwardfor` and the scheme header give the region, on the short path and the long one.
-    for (const a of answers) expect([a.xff, a.xfp]).toEqual(['127.0.0.1', 'http']);
+    // X-Forwarded-For reaches the region on the short path and the long one; no X-Forwarded-Proto
+    // (the bind is plain HTTP and no node reads it: frontend.ts).
+    for (const a of answers) expect([a.xff, a.xfp]).toEqual(['127.0.0.1', undefined]);
   }, 30_000);
 
   it('keeps the connection\'s GeoIP country for requests without a header, and ignores country headers from an untrusted source', async () => {

@@ -2,6 +2,8 @@
 // history reads, typed JSON errors, HTTP modules, the demo page.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { SUBPROTOCOL } from '../../src/protocol/mod.js';
 import type { HttpModule } from '../../src/module/http-module.js';
 import { startEmbeddedDeployment } from '../../src/runtime/deployment.js';
 import type { Deployment } from '../../src/runtime/deployment.js';
@@ -28,6 +30,17 @@ describe('a dev-mode deployment', () => {
     const r = await fetch(`${d.urls['us-east']}/ready`);
     expect(r.status).toBe(200);
     expect(await json(r)).toMatchObject({ ready: true });
+  });
+
+  it('names its region on every answer it writes: JSON, errors, the demo page and the WebSocket 101', async () => {
+    for (const path of ['/health', '/ready', '/nope', '/ws', '/']) expect((await fetch(`${d.urls['eu-west']}${path}`)).headers.get('x-meridian-region'), path).toBe('eu-west');
+    const ws = new WebSocket(d.wsUrl('ap-southeast'), SUBPROTOCOL);
+    const upgrade = await new Promise<IncomingMessage>((resolve, reject) => {
+      ws.once('upgrade', resolve);
+      ws.once('error', reject);
+    });
+    expect(upgrade.headers['x-meridian-region']).toBe('ap-southeast');
+    ws.close();
   });
 
   it('shows every region of the topology with its live state in /v1/regions', async () => {

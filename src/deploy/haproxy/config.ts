@@ -23,7 +23,7 @@ import { nodePort } from '../inventory.js';
 import { hostPort } from '../nats/layout.js';
 import type { PlanContext } from '../types.js';
 import { frontendSection } from './frontend.js';
-import { AFFINITY_COOKIE, AFFINITY_HEADER, TUNNEL_TIMEOUT } from './names.js';
+import { AFFINITY_COOKIE, TUNNEL_TIMEOUT } from './names.js';
 import { steeringPools } from './steering.js';
 
 export const HAPROXY_DIR = '/etc/haproxy/meridian';
@@ -118,7 +118,7 @@ export function haproxyConfig(ctx: Pick<PlanContext, 'topology' | 'inventory' | 
     '  # Log errors and abnormal ends only (a busy edge); remove for a line per request.',
     '  option dontlog-normal',
     '  option http-keep-alive',
-    '  # X-Forwarded-For and X-Forwarded-Proto: set by the frontend below.',
+    '  # X-Forwarded-For: set by the frontend below. X-Meridian-Region on answers: written by the region node itself.',
     '  http-reuse safe',
     '  # Retry only what never reached a region (as the edge): a request a region may have acted on is not replayed.',
     '  retries 2',
@@ -153,7 +153,6 @@ export function haproxyConfig(ctx: Pick<PlanContext, 'topology' | 'inventory' | 
       '  http-check send meth GET uri /ready',
       '  http-check expect status 200',
       '  timeout check 400ms',
-      `  http-response set-header ${AFFINITY_HEADER} ${r.name}`,
       `  http-response add-header Set-Cookie "${AFFINITY_COOKIE}=${r.name}; Path=/; Max-Age=82800; HttpOnly; SameSite=Lax" if { status 101 }`,
       `  server ${r.name}-node-0 ${servers.get(r.name)!.address} check inter 500ms fall 2 rise 3 maxconn ${r.capacity.connections}${tlsOptions(servers.get(r.name)!)}`,
       '',

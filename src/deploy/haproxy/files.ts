@@ -73,6 +73,8 @@ export function haproxyReadme(ctx: Pick<PlanContext, 'topology' | 'inventory' | 
     '- Cost: the GeoIP pool and the X-Forwarded-For text depend only on the client address, so they are worked out once',
     `  per connection; a request carrying none of the country headers, ${AFFINITY_HEADER} or the ${AFFINITY_COOKIE} cookie skips`,
     '  the per-request rules and takes the first candidate of its connection\'s pool that is up and under its cap.',
+    `- Headers: X-Forwarded-For to the region (nodes list this host in trustedProxies to key limits and audit on it).`,
+    `  ${AFFINITY_HEADER} on answers is written by the region node itself; X-Forwarded-Proto is not set (no node reads it).`,
     '- Metrics: Prometheus at http://127.0.0.1:8405/metrics (haproxy_backend_status per region, sessions against caps),',
     '  the stats page at /stats; bind it elsewhere only behind your own access control.',
     '- Not expressed (the Meridian edge does them): scoring among pool members (the first live member in the order',

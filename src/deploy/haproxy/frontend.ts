@@ -8,8 +8,12 @@
  * forwardfor` ~3,000 (it formats the address with sprintf). Written one step per rule, the
  * steering cost ~6,000 on every request and the whole config 41,400 (the bare pass-through
  * haproxy of the bench: 28,700); this shape costs ~2,000 for the steering of a request without
- * inputs of its own, and 35,700 in all (most of the rest: X-Forwarded-For, X-Forwarded-Proto and
- * X-Meridian-Region, ~1,400 each):
+ * inputs of its own, and ~33,500 in all (the bare pass-through: ~29,200; most of the rest is
+ * X-Forwarded-For, ~1,400, which the nodes need for their limits and audit). Two headers are left
+ * out because nobody downstream needs haproxy to write them: `X-Meridian-Region` on the answer
+ * (the region node names itself on every answer it writes) and `X-Forwarded-Proto` (the bind is
+ * plain HTTP and no node reads it; with TLS terminated here, add it where your own backends need
+ * it). Each cost ~1,400 per request:
  *
  * - What depends only on the connection's source, its GeoIP pool and its address as text for
  *   X-Forwarded-For, is computed once per connection (`tcp-request session` into `sess.*`): it
@@ -46,14 +50,14 @@ export function frontendSection(f: FrontendInput): string[] {
   const L: string[] = [
     'frontend meridian',
     `  bind ${f.bind}`,
-    '  # TLS: bind :443 ssl crt /etc/haproxy/certs/ alpn h2,http/1.1 (and redirect :80) in production.',
+    '  # TLS: bind :443 ssl crt /etc/haproxy/certs/ alpn h2,http/1.1 (and redirect :80) in production. Meridian',
+    '  # nodes do not read X-Forwarded-Proto; add `http-request set-header X-Forwarded-Proto https` if other backends do.',
     `  maxconn ${f.maxconn}`,
     '  # Once per connection (its source never changes): the pool of its address\'s GeoIP country (the default pool',
     '  # without one), and the address as text for X-Forwarded-For.',
     `  tcp-request session set-var(sess.geo_pool) src,map_ip(${dir}/geoip-country.map),${countries}`,
     `  tcp-request session set-var(sess.geo_pool) str(${steering.defaultPool}) unless { var(sess.geo_pool) -m found }`,
     '  tcp-request session set-var-fmt(sess.client) %ci',
-    '  http-request set-header X-Forwarded-Proto %[ssl_fc,iif(https,http)]',
     '  # What `option forwardfor` adds, without formatting the address again on every request.',
     '  http-request add-header X-Forwarded-For %[var(sess.client)]',
     '  # Most requests carry no steering input of their own: the connection\'s pool decides (first use_backend lines).',
