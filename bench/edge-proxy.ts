@@ -70,11 +70,12 @@ for (const s of selected) if (!(SIDES as readonly string[]).includes(s)) throw n
 
 
 if (values.role === 'region') {
-  // The stand-in region: /ready for the edge's probes, a tiny JSON answer, and a /ws echo.
+  // The stand-in region: /ready for the edge's probes, a tiny JSON answer naming its region as a
+  // region node does (the proxies in front need not add it), and a /ws echo.
   const body = '{"ok":true}';
   const region = createServer((req, res) => {
     if (req.url === '/ready') return void res.writeHead(200).end();
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length }).end(body);
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length, 'x-meridian-region': 'us-east' }).end(body);
   });
   const wss = new WebSocketServer({ server: region, path: '/ws', perMessageDeflate: false, handleProtocols: (p) => [...p][0] ?? false });
   wss.on('connection', (ws) => ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary })));
