@@ -30,12 +30,13 @@ export interface WrkResult {
   readonly max: number;
 }
 
-export async function wrk(url: string, opts: { connections: number; seconds: number; threads?: number }): Promise<WrkResult> {
+export async function wrk(url: string, opts: { connections: number; seconds: number; threads?: number; headers?: Readonly<Record<string, string>> }): Promise<WrkResult> {
   const dir = mkdtempSync(join(tmpdir(), 'meridian-wrk-'));
   try {
     const script = join(dir, 'report.lua');
     writeFileSync(script, SCRIPT);
-    const out = await runProgram(WRK, ['-t', String(opts.threads ?? 1), '-c', String(opts.connections), '-d', `${Math.max(1, Math.round(opts.seconds))}s`, '--timeout', '5s', '-s', script, url], (opts.seconds + 15) * 1000);
+    const headers = Object.entries(opts.headers ?? {}).flatMap(([k, v]) => ['-H', `${k}: ${v}`]);
+    const out = await runProgram(WRK, ['-t', String(opts.threads ?? 1), '-c', String(opts.connections), '-d', `${Math.max(1, Math.round(opts.seconds))}s`, '--timeout', '5s', ...headers, '-s', script, url], (opts.seconds + 15) * 1000);
     const line = out.split('\n').find((l) => l.startsWith('{"requests"'));
     if (line === undefined) throw new Error(`wrk printed no report: ${out}`);
     const r = JSON.parse(line) as { requests: number; durationUs: number; socketErrors: number; non2xx: number; p50: number; p90: number; p99: number; max: number };
