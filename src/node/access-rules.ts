@@ -63,10 +63,19 @@ export function mayReadId(who: Principal, conversation: string, maxIdLength: num
  * the user they name, anywhere. Whether the ids are valid is checked where the request is parsed.
  */
 export function maySend(who: Principal, to: Target, from?: string): Decision {
-  if (who === 'dev' || who === 'operator') return ALLOWED;
-  if (from !== undefined && from !== who.user) return { ok: false, path: 'from', reason: 'must be the token\'s user (or be left out)' };
+  const as = maySendAs(who, from);
+  if (!as.ok || who === 'dev' || who === 'operator') return as;
   if (to.room !== undefined && !who.canJoin(to.room)) return { ok: false, path: 'to.room', reason: noRoomCapability(to.room) };
   return ALLOWED;
+}
+
+/**
+ * The sender part of `maySend` alone, for a request that names `from` before its target is
+ * parsed (`from` as the request has it: anything but the user's own id, or nothing, is refused).
+ */
+export function maySendAs(who: Principal, from: unknown): Decision {
+  if (who === 'dev' || who === 'operator' || from === undefined || from === who.user) return ALLOWED;
+  return { ok: false, path: 'from', reason: 'must be the token\'s user (or be left out)' };
 }
 
 /** Join a room (its messages, receipts and presence): holders of the room capability. */

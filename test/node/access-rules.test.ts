@@ -3,7 +3,7 @@
 // `rooms` claim (src/node/auth.ts), conversations with the real parser, so a change in either
 // that loosens a rule fails here.
 import { describe, expect, it } from 'vitest';
-import { mayJoin, mayQueryPresence, mayRead, mayReadId, maySend, NOT_A_PARTICIPANT, noRoomCapability } from '../../src/node/access-rules.js';
+import { mayJoin, mayQueryPresence, mayRead, mayReadId, maySend, maySendAs, NOT_A_PARTICIPANT, noRoomCapability } from '../../src/node/access-rules.js';
 import type { Principal } from '../../src/node/access-rules.js';
 import { roomMatcher } from '../../src/node/auth.js';
 import { dmConversation, parseConversation } from '../../src/protocol/mod.js';
@@ -64,12 +64,18 @@ describe('maySend', () => {
     expect(maySend(ann, { user: 'bob' }, 'bob')).toEqual({ ok: false, path: 'from', reason: 'must be the token\'s user (or be left out)' });
     // The sender is checked before the room: the answer names `from`.
     expect(maySend(ann, { room: 'other' }, 'bob')).toMatchObject({ ok: false, path: 'from' });
+    // The same check alone, for a request whose target is parsed later.
+    expect(maySendAs(ann, undefined)).toEqual({ ok: true });
+    expect(maySendAs(ann, 'ann')).toEqual({ ok: true });
+    expect(maySendAs(ann, 'bob')).toMatchObject({ ok: false, path: 'from' });
+    expect(maySendAs(ann, 7)).toMatchObject({ ok: false, path: 'from' });
   });
 
   it('dev and operator send as the user they name, to any user or room', () => {
     for (const who of ['dev', 'operator'] as const) {
       expect(maySend(who, { room: 'anything' }, 'zed')).toEqual({ ok: true });
       expect(maySend(who, { user: 'bob' }, 'ann')).toEqual({ ok: true });
+      expect(maySendAs(who, 'anyone')).toEqual({ ok: true });
     }
   });
 });
