@@ -272,7 +272,7 @@ function answerLoopDelay(): void {
   process.on('message', (m: { cmd?: string }) => {
     if (m.cmd === 'cpu') {
       const u = process.cpuUsage();
-      process.send?.({ cpuUs: u.user + u.system });
+      process.send?.({ cpuUs: u.user + u.system, userUs: u.user });
     }
     if (m.cmd !== 'loop') return;
     process.send?.({ p99: h.percentile(99) / 1e6, max: h.max / 1e6 });
@@ -411,6 +411,12 @@ interface ArmRun {
   readonly p99: number;
   /** Server CPU-seconds per 1,000 deliveries. */
   readonly cpuPer1k: number;
+  /**
+   * The user-space part of it: what metrics and tracing add is user time, while the socket
+   * writes' system time swings with the rest of the machine (a profile showed ±20 % in them
+   * between identical runs on a loaded box).
+   */
+  readonly userPer1k: number;
   readonly loop: LoopDelay;
 }
 
@@ -419,19 +425,20 @@ async function measureArm(observe: Observability, log: 'file' | 'memory'): Promi
   const server = await forkRole<Record<string, string>>(self, 'server', ['--link-ms', String(linkMs), '--log', log, '--observe', observabilityArg(observe)]);
   try {
     await server.ask({ cmd: 'loop' });
-    let cpu0 = 0;
-    let cpu1 = 0;
+    let cpu0 = { cpuUs: 0, userUs: 0 };
+    let cpu1 = { cpuUs: 0, userUs: 0 };
     const over = await meridianSamples(server.ready['us-east'] ?? '', server.ready['eu-west'] ?? '', {
       start: async () => {
-        cpu0 = (await server.ask<{ cpuUs: number }>({ cmd: 'cpu' })).cpuUs;
+        cpu0 = await server.ask<{ cpuUs: number; userUs: number }>({ cmd: 'cpu' });
       },
       end: async () => {
-        cpu1 = (await server.ask<{ cpuUs: number }>({ cmd: 'cpu' })).cpuUs;
+        cpu1 = await server.ask<{ cpuUs: number; userUs: number }>({ cmd: 'cpu' });
       },
     });
     const loop = await server.ask<LoopDelay>({ cmd: 'loop' });
     const s = summarize([...over]);
-    return { over, p50: s.p50, p99: s.p99, cpuPer1k: (cpu1 - cpu0) / 1e6 / (over.length / 1000), loop };
+    const per1k = (us: number): number => us / 1e6 / (over.length / 1000);
+    return { over, p50: s.p50, p99: s.p99, cpuPer1k: per1k(cpu1.cpuUs - cpu0.cpuUs), userPer1k: per1k(cpu1.userUs - cpu0.userUs), loop };
   } finally {
     await server.stop();
   }
@@ -448,7 +455,7 @@ async function compareMain(): Promise<void> {
   const log = values.log === 'memory' ? 'memory' : 'file';
   const runs = await interleaved(rounds, (o) => measureArm(o, log), (m) => {
     const r = m.value;
-    console.log(`  round ${m.round + 1} metrics ${m.arm.padEnd(3)}: p50 ${signed(r.p50)} ms, p99 ${signed(r.p99)} ms above the link, ${r.cpuPer1k.toFixed(3)} server CPU-s per 1,000 deliveries, loop delay p99 ${fmt(r.loop.p99, 1)} ms, load ${m.load.toFixed(2)}`);
+    console.log(`  round ${m.round + 1} metrics ${m.arm.padEnd(3)}: p50 ${signed(r.p50)} ms, p99 ${signed(r.p99)} ms above the link, ${r.cpuPer1k.toFixed(3)} server CPU-s per 1,000 deliveries (user ${r.userPer1k.toFixed(3)}), loop delay p99 ${fmt(r.loop.p99, 1)} ms, load ${m.load.toFixed(2)}`);
   });
   const arm = (a: 'off' | 'on'): ArmRun[] => runs.filter((r) => r.arm === a).map((r) => r.value);
   const pooled = (a: 'off' | 'on'): Summary => summarize(arm(a).flatMap((r) => r.over));
@@ -465,6 +472,7 @@ async function compareMain(): Promise<void> {
   const p50 = row('p50 above the link (ms)', (r) => r.p50, 3);
   const p99 = row('p99 above the link (ms)', (r) => r.p99, 3);
   const cpu = row('server CPU-s per 1,000 deliveries', (r) => r.cpuPer1k, 4);
+  const user = row('  of which user space', (r) => r.userPer1k, 4);
   const delta = (r: Row, unit = ''): string => `${signed(r.on.median - r.off.median, r.digits)}${unit} (${fmtPct(costPct(r.off.median, r.on.median, 'lower'))})`;
   const paired = (r: Row): string => `${fmtPct(r.paired.median)} (${fmtPct(r.paired.min)} … ${fmtPct(r.paired.max)})`;
   const modes = compareObservability();
@@ -477,7 +485,7 @@ async function compareMain(): Promise<void> {
     table(
       ['', 'off: median (min–max, ±half range)', 'on: median (min–max, ±half range)', 'on − off (of medians)', 'cost per round: median (min–max)'],
       [
-        ...[p50, p99, cpu].map((r) => [r.name, fmtSpread(r.off, r.digits), fmtSpread(r.on, r.digits), delta(r), paired(r)]),
+        ...[p50, p99, cpu, user].map((r) => [r.name, fmtSpread(r.off, r.digits), fmtSpread(r.on, r.digits), delta(r), paired(r)]),
         ['p50 / p99, all rounds pooled (ms)', `${signed(pOff.p50)} / ${signed(pOff.p99)} (n ${fmt(pOff.n)})`, `${signed(pOn.p50)} / ${signed(pOn.p99)} (n ${fmt(pOn.n)})`, `${signed(pOn.p50 - pOff.p50)} / ${signed(pOn.p99 - pOff.p99)}`, ''],
         ['server loop delay p99 (ms, median)', fmt(spread(arm('off').map((r) => r.loop.p99)).median, 1), fmt(spread(arm('on').map((r) => r.loop.p99)).median, 1), '', ''],
       ],
@@ -492,6 +500,7 @@ async function compareMain(): Promise<void> {
       target: `≤ ${COST_GOAL_PCT} %`,
       met: Number.isFinite(cpuCost) ? cpuCost <= COST_GOAL_PCT : null,
     },
+    { bench: CMP_BENCH, what: `${what}, user-space CPU per delivery (#13; metrics and tracing are user time)`, measured: `${delta(user, ' CPU-s per 1,000')} (on ${user.on.median.toFixed(4)} vs off ${user.off.median.toFixed(4)}; per round ${paired(user)})`, target: 'report', met: null },
     { bench: CMP_BENCH, what: `${what}, latency p50 above the link (#13)`, measured: `${delta(p50, ' ms')} (on ${signed(p50.on.median)} vs off ${signed(p50.off.median)} ms)`, target: 'report', met: null },
     { bench: CMP_BENCH, what: `${what}, latency p99 above the link (#13)`, measured: `${delta(p99, ' ms')} (on ${signed(p99.on.median)} vs off ${signed(p99.off.median)} ms)`, target: 'report', met: null },
   ];
