@@ -1,17 +1,9 @@
 /**
- * The region node's observability endpoints (docs/observability.md has the shapes):
- *
- *   GET /metrics   Prometheus text exposition (this node's registry + the process metrics)
- *   GET /stats     small JSON summary for humans and the dashboard
- *   GET /v1/slo    the SLO evaluation over 5 min and 1 h
- *
- * All public, like /health: they carry counts, never user data.
+ * What the node's observability endpoints answer (routes/observability.ts serves them;
+ * docs/observability.md has the shapes): the `/stats` summary, the `/v1/slo` report, and the
+ * delivery rates and region round trips the node also reports to its peers and its metrics.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { CONTENT_TYPE, exposition } from '../observability/metrics.js';
 import type { NodeMetrics } from '../observability/metrics.js';
-import { ErrorCode } from '../errors/mod.js';
-import { sendError, sendJson } from '../http/respond.js';
 import type { RegionView } from './regions.js';
 
 /** What a node tells other nodes about its deliveries (rides on its status answer). */
@@ -93,21 +85,4 @@ export async function nodeStats(m: NodeMetrics, view: RegionView): Promise<unkno
 
 export function nodeSlo(m: NodeMetrics): unknown {
   return { region: m.region, node: m.node, ...m.slo.report() };
-}
-
-/** Serve /metrics, /stats and /v1/slo; false when the path is none of them. */
-export async function handleObservability(m: NodeMetrics, view: RegionView, req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean> {
-  if (path !== '/metrics' && path !== '/stats' && path !== '/v1/slo') return false;
-  if (req.method !== 'GET' && req.method !== 'HEAD') {
-    sendError(res, 405, ErrorCode.MethodNotAllowed, `${path} takes GET`, undefined, { allow: 'GET' });
-    return true;
-  }
-  if (path === '/metrics') {
-    const text = await exposition(m.registry);
-    res.writeHead(200, { 'content-type': CONTENT_TYPE, 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
-    res.end(req.method === 'HEAD' ? undefined : text);
-    return true;
-  }
-  sendJson(res, 200, path === '/stats' ? await nodeStats(m, view) : nodeSlo(m));
-  return true;
 }

@@ -2,8 +2,22 @@
  * The demo page at `/`: a self-contained HTML page (no build step, no dependencies) that speaks
  * the protocol directly, so a newcomer running `meridian up` can open two tabs on two regions and
  * watch messages and presence cross them. It uses dev auth (`auth { user }`), which only a node
- * started with the dev flag accepts; elsewhere the page says so.
+ * started with the dev flag accepts; elsewhere the page says so. GET and HEAD only, public (no
+ * rate limit); another method on `/` is no request of this route's (and ends 404).
  */
+import type { Route } from './route.js';
+
+export const demo: Route = {
+  path: '/',
+  methods: ['GET', 'HEAD'],
+  otherMethods: 'pass',
+  public: true,
+  handle(c, { req, res }) {
+    const html = demoPage(c.node.opts.region, c.node.opts.node, c.node.auth.dev);
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(html), 'cache-control': 'no-store' });
+    res.end(req.method === 'HEAD' ? undefined : html);
+  },
+};
 
 function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
