@@ -25,6 +25,8 @@ import { urlPort } from '../egress/listeners.js';
 import type { EgressPolicy } from '../egress/policy.js';
 import { ErrorCode, MeridianError, isMeridianError } from '../../errors/mod.js';
 import type { ServiceCaller } from '../policy/mod.js';
+import { Cancel } from '../policy/abort.js';
+import type { AbortLike } from '../policy/abort.js';
 import type { Endpoint, Registry } from '../registry/mod.js';
 import { declaredLength, hasBody, readBody, tooLarge } from '../../http/body.js';
 import { endToEnd, forwardHeaders, viaToken } from '../../http/headers.js';
@@ -88,7 +90,8 @@ export async function proxyService(ctx: ProxyContext, req: IncomingMessage, res:
     }
   }
 
-  const client = new AbortController();
+  // The caller going away (its connection closed before the answer was written) cancels the call.
+  const client = new Cancel();
   const onClose = (): void => {
     if (!res.writableFinished) client.abort();
   };
@@ -106,17 +109,17 @@ export async function proxyService(ctx: ProxyContext, req: IncomingMessage, res:
         // A streamed body can be sent once; only undelivered attempts may go again.
         ...(streamed ? { idempotent: false } : {}),
       },
-      (endpoint, { signal }) => {
+      (endpoint, { cancel }) => {
         // The previous attempt's answer was not good enough for the policy: drop it.
         if (pending) drop(pending.body);
         pending = undefined;
         if (streamed && bodySent) throw new MeridianError(ErrorCode.SvcUpstreamFailed, 'a streamed body cannot be sent twice', { details: { delivered: true } });
         const sent = streamed
-          ? attempt(ctx, req, endpoint, rest, search, signal, () => (bodySent = true), () => (overLimit = true))
-          : attemptInMemory(ctx, req, endpoint, rest, search, signal, buffered);
+          ? attempt(ctx, req, endpoint, rest, search, cancel, () => (bodySent = true), () => (overLimit = true))
+          : attemptInMemory(ctx, req, endpoint, rest, search, cancel, buffered);
         return sent.then((u) => (pending = u));
       },
-      client.signal,
+      client,
     );
     pending = undefined;
     const headers = endToEnd(up.headers);
@@ -129,7 +132,7 @@ export async function proxyService(ctx: ProxyContext, req: IncomingMessage, res:
     release();
   } catch (err) {
     if (pending) drop(pending.body);
-    if (client.signal.aborted) return;
+    if (client.aborted) return;
     // Checked only when nothing could be called: the common path never scans the registry.
     if (isMeridianError(err, ErrorCode.SvcNoEndpoints) && !known(ctx, name)) {
       return sendServiceFailure(res, unknownService(name), ctx.retryAfterS);
@@ -200,7 +203,7 @@ function target(ctx: ProxyContext, endpoint: Endpoint, rest: string, search: str
  * An attempt whose request body is in memory (or absent), over undici: its client costs a
  * fraction of node:http's per request, and it is the path nearly every call takes.
  */
-async function attemptInMemory(ctx: ProxyContext, req: IncomingMessage, endpoint: Endpoint, rest: string, search: string, signal: AbortSignal, buffered: Buffer | null): Promise<Upstream> {
+async function attemptInMemory(ctx: ProxyContext, req: IncomingMessage, endpoint: Endpoint, rest: string, search: string, signal: AbortLike, buffered: Buffer | null): Promise<Upstream> {
   const { base, path } = target(ctx, endpoint, rest, search);
   const headers = forwardHeaders(req, { via: ctx.region });
   delete headers['authorization'];
@@ -214,6 +217,7 @@ async function attemptInMemory(ctx: ProxyContext, req: IncomingMessage, endpoint
       method: req.method ?? 'GET',
       headers: headers as Record<string, string | string[]>,
       body: buffered,
+      // undici takes any object with addEventListener as a signal (abort.ts: a Cancel is cheaper).
       signal,
     });
     return { status: r.statusCode, headers: r.headers, body: r.body, endpoint };
@@ -233,7 +237,7 @@ function attempt(
   endpoint: Endpoint,
   rest: string,
   search: string,
-  signal: AbortSignal,
+  signal: AbortLike,
   onBodyStart: () => void,
   onOverLimit: () => void,
 ): Promise<Upstream> {

@@ -3,6 +3,7 @@
  * service (created on first use from that service's config, or the defaults) and takes endpoints
  * from an injected source, normally `(name) => registry.endpoints(name)`.
  */
+import type { AbortLike } from './abort.js';
 import { resolvePolicy } from './config.js';
 import type { PolicyConfig } from './config.js';
 import type { Random } from './picker.js';
@@ -35,7 +36,7 @@ export class ServiceCaller<E extends PolicyEndpoint = PolicyEndpoint> {
     for (const [name, cfg] of Object.entries(opts.services ?? {})) resolvePolicy({ ...opts.defaults, ...cfg }, name);
   }
 
-  invoke<R extends ResponseLike>(service: string, request: ServiceRequest, attempt: (endpoint: E, ctx: AttemptContext) => Promise<R>, signal?: AbortSignal, order?: () => readonly E[]): Promise<R> {
+  invoke<R extends ResponseLike>(service: string, request: ServiceRequest, attempt: (endpoint: E, ctx: AttemptContext) => Promise<R>, signal?: AbortLike, order?: () => readonly E[]): Promise<R> {
     const o = this.observer;
     if (o === undefined) return this.policy(service).invoke(request, attempt, signal, order);
     const done = o.start(service);

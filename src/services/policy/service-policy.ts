@@ -13,6 +13,8 @@
  * layered policies cost about 25 µs a call against under 10 µs for this loop.
  */
 import { ErrorCode, MeridianError, isMeridianError } from '../../errors/mod.js';
+import { Cancel } from './abort.js';
+import type { AbortLike } from './abort.js';
 import { CallerGoneError, EndpointBreakers } from './breakers.js';
 import { RetryBudget } from './budget.js';
 import type { ResolvedPolicy } from './config.js';
@@ -68,7 +70,8 @@ export class ServicePolicy<E extends PolicyEndpoint = PolicyEndpoint> {
   async invoke<R extends ResponseLike>(
     request: ServiceRequest,
     attempt: (endpoint: E, ctx: AttemptContext) => Promise<R>,
-    signal?: AbortSignal,
+    /** The caller giving up (an AbortSignal, or a cheaper `Cancel`): attempts are aborted, no more are made. */
+    signal?: AbortLike,
     /** This request's own endpoint order (affinity, round robin); default: the service's. */
     order?: () => readonly E[],
   ): Promise<R> {
@@ -131,7 +134,7 @@ export class ServicePolicy<E extends PolicyEndpoint = PolicyEndpoint> {
   }
 
   /** One attempt: pick, then breaker → timeout → the transport. */
-  private async once<R extends ResponseLike>(attempt: (endpoint: E, ctx: AttemptContext) => Promise<R>, tried: Set<string>, n: number, endpoints: () => readonly E[], signal?: AbortSignal): Promise<R> {
+  private async once<R extends ResponseLike>(attempt: (endpoint: E, ctx: AttemptContext) => Promise<R>, tried: Set<string>, n: number, endpoints: () => readonly E[], signal?: AbortLike): Promise<R> {
     const all = endpoints();
     const endpoint = this.pick(all, tried);
     tried.add(endpoint.key);
@@ -164,11 +167,12 @@ export class ServicePolicy<E extends PolicyEndpoint = PolicyEndpoint> {
   /**
    * The per-attempt timeout, aggressive: the attempt's signal is aborted and the call rejects
    * with `SVC_TIMEOUT` at the deadline, whether or not the transport listens. (Hand-written
-   * rather than cockatiel's: one timer and one controller per attempt, no promise race; the
-   * policy layer is on every proxied request.)
+   * rather than cockatiel's: one timer and one `Cancel` per attempt, no promise race, and no
+   * AbortController unless the transport reads `signal`; the policy layer is on every proxied
+   * request.)
    */
-  private withTimeout<R>(endpoint: E, n: number, attempt: (endpoint: E, ctx: AttemptContext) => Promise<R>, signal?: AbortSignal): Promise<R> {
-    const ctrl = new AbortController();
+  private withTimeout<R>(endpoint: E, n: number, attempt: (endpoint: E, ctx: AttemptContext) => Promise<R>, signal?: AbortLike): Promise<R> {
+    const ctrl = new Cancel();
     return new Promise<R>((resolve, reject) => {
       let settled = false;
       const finish = (): boolean => {
@@ -193,7 +197,7 @@ export class ServicePolicy<E extends PolicyEndpoint = PolicyEndpoint> {
       signal?.addEventListener('abort', onCaller, { once: true });
       // A transport that throws synchronously rejects like one that rejects.
       Promise.resolve()
-        .then(() => attempt(endpoint, { signal: ctrl.signal, attempt: n }))
+        .then(() => attempt(endpoint, new Attempt(n, ctrl)))
         .then(
         (v) => finish() && resolve(v),
         (e: unknown) => finish() && reject(e as Error),
@@ -202,7 +206,7 @@ export class ServicePolicy<E extends PolicyEndpoint = PolicyEndpoint> {
   }
 
   /** Full-jitter exponential backoff before retry n+1: uniform in [0, min(max, base·2^(n-1))). */
-  private async backoff(made: number, signal?: AbortSignal): Promise<void> {
+  private async backoff(made: number, signal?: AbortLike): Promise<void> {
     this.counters.retries++;
     const r = this.policy.retries;
     const ms = Math.random() * Math.min(r.maxDelayMs, r.baseDelayMs * 2 ** (made - 1));
@@ -281,5 +285,17 @@ export class ServicePolicy<E extends PolicyEndpoint = PolicyEndpoint> {
     const keys = new Set(all.map((e) => e.key));
     this.outlier.retain(keys);
     this.breakers.retain(keys);
+  }
+}
+
+/** What an attempt gets: its number and its cancellation; `signal` (a real AbortSignal) on demand. */
+class Attempt implements AttemptContext {
+  constructor(
+    readonly attempt: number,
+    readonly cancel: Cancel,
+  ) {}
+
+  get signal(): AbortSignal {
+    return this.cancel.signal;
   }
 }

@@ -4,6 +4,7 @@
  * policy state as data (for `GET /v1/services/{name}`).
  */
 import { MeridianError } from '../../errors/mod.js';
+import type { AbortLike } from './abort.js';
 import type { RetryBudgetSnapshot } from './budget.js';
 import type { BreakerState } from './breakers.js';
 import type { ResolvedPolicy } from './config.js';
@@ -26,7 +27,6 @@ export interface ServiceRequest {
   /** Override: the caller knows better (e.g. a POST to a pure function). */
   readonly idempotent?: boolean;
 }
-
 /** Anything with an HTTP-like status; 5xx counts as a failure of the endpoint. */
 export interface ResponseLike {
   readonly status: number;
@@ -35,6 +35,11 @@ export interface ResponseLike {
 export interface AttemptContext {
   /** Aborted on timeout or when the caller gives up: pass it to the transport. */
   readonly signal: AbortSignal;
+  /**
+   * The same, cheaper (abort.ts): for a transport that takes any abort-event source (undici);
+   * `signal` is made only when read.
+   */
+  readonly cancel: AbortLike;
   /** 1 for the first attempt. */
   readonly attempt: number;
 }
