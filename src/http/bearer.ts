@@ -23,6 +23,11 @@ export class SecretMatcher {
   matches(presented: string | undefined): boolean {
     return presented !== undefined && timingSafeEqual(digest(presented), this.#digest);
   }
+
+  /** `matches` for a credential whose SHA-256 the caller already computed. */
+  matchesDigest(presented: Buffer): boolean {
+    return presented.length === this.#digest.length && timingSafeEqual(presented, this.#digest);
+  }
 }
 
 function digest(s: string): Buffer {

@@ -5,6 +5,7 @@
  * and compared in constant time. SHA-256 (not a slow hash) is enough: the secret is 256 random
  * bits, not a password anyone could guess.
  */
+import * as crypto from 'node:crypto';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /** A key as presented: `mrd_` + 16 hex digits + `_` + 43 base64url characters. */
@@ -37,9 +38,21 @@ export function keyId(token: string): string | undefined {
   return KEY_PATTERN.exec(token)?.[1];
 }
 
-/** Whether `token` hashes to `hash` (a stored `sha256:…`), in constant time. */
-export function keyMatches(token: string, digest: Buffer): boolean {
-  const presented = createHash('sha256').update(token).digest();
+// crypto.hash (Node ≥ 20.12) is one call, no Hash object: about a quarter of createHash's cost,
+// and a node hashes each request's credential.
+const oneShot = (crypto as { hash?: (alg: string, data: string, enc: 'buffer') => Buffer }).hash;
+
+/** SHA-256 of a string (UTF-8), raw. */
+export function sha256(s: string): Buffer {
+  return oneShot === undefined ? createHash('sha256').update(s).digest() : oneShot('sha256', s, 'buffer');
+}
+
+/**
+ * Whether `token` hashes to `digest` (a stored hash's raw digest), in constant time. `presented`
+ * is the token's SHA-256 when the caller already has it (the node hashes a request's credential
+ * once, for its rate limit and this check).
+ */
+export function keyMatches(token: string, digest: Buffer, presented: Buffer = sha256(token)): boolean {
   return presented.length === digest.length && timingSafeEqual(presented, digest);
 }
 

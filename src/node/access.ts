@@ -10,12 +10,18 @@
  * `/v1/workers`. The admin token is compared in constant time (both sides hashed); a key is
  * found by its id and its digest compared in constant time. A key-shaped credential that is
  * unknown, revoked or expired is `invalid` (401), never tried as a JWT.
+ *
+ * Per request the credential is hashed once (SHA-256), for the rate limit's key, the admin token
+ * and the API key comparison alike. A verified client JWT is remembered by that hash for up to
+ * `JWT_CACHE_MS` and never past its `exp` (bounded to `JWT_CACHE_MAX` tokens), so a client
+ * sending the same token on every request is verified about once a minute, not each time; API
+ * keys are not cached (their check is the hash compare, and a revoked key must fail at once).
  */
-import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { isMeridianError } from '../errors/mod.js';
 import { bearer, SecretMatcher } from '../http/bearer.js';
 import { clientAddress } from '../http/client-address.js';
+import { sha256 } from '../keys/key.js';
 import type { KeyRing } from '../keys/ring.js';
 import type { Scope } from '../keys/scopes.js';
 import type { Caller } from '../keys/caller.js';
@@ -35,15 +41,39 @@ export function operatorActor(caller: Caller): { kind: 'admin'; id?: string } {
   return caller.kind === 'key' ? { kind: 'admin', id: caller.id } : { kind: 'admin' };
 }
 
+/** How long a verified client JWT is remembered (never past its `exp`). */
+export const JWT_CACHE_MS = 60_000;
+/** Most verified JWTs remembered; past it the oldest is forgotten. */
+export const JWT_CACHE_MAX = 10_000;
+
+/** A request's bearer credential and its SHA-256, computed once per request (null: none). */
+interface Credential {
+  readonly token: string;
+  readonly digest: Buffer;
+}
+const CREDENTIAL = Symbol('meridian.credential');
+type WithCredential = IncomingMessage & { [CREDENTIAL]?: Credential | null };
+
+interface Remembered {
+  readonly caller: Extract<Caller, { kind: 'user' }>;
+  /** Epoch ms: the earlier of when it was verified + JWT_CACHE_MS and the token's expiry. */
+  readonly until: number;
+}
+
 export class AccessControl {
   readonly #admin: SecretMatcher | undefined;
+  /** Verified JWTs by the base64url of their SHA-256 (never the token itself). */
+  readonly #jwts = new Map<string, Remembered>();
+  readonly #clock: () => number;
 
   constructor(
     readonly auth: Authenticator,
     adminToken: string | undefined,
     readonly keys?: KeyRing,
+    opts: { readonly clock?: () => number } = {},
   ) {
     this.#admin = adminToken === undefined || adminToken === '' ? undefined : new SecretMatcher(adminToken);
+    this.#clock = opts.clock ?? Date.now;
   }
 
   /** True when this bearer value is the (deprecated) admin token. */
@@ -53,27 +83,50 @@ export class AccessControl {
 
   /** The bearer value as an operator credential; undefined when it is none (try it as a JWT). */
   operator(token: string): Operator | undefined {
-    if (this.isAdmin(token)) return { kind: 'admin' };
-    const k = this.keys?.check(token);
+    return this.#operator(token, sha256(token));
+  }
+
+  #operator(token: string, digest: Buffer): Operator | undefined {
+    if (this.#admin?.matchesDigest(digest) === true) return { kind: 'admin' };
+    const k = this.keys?.check(token, digest);
     if (k === undefined) return undefined;
     if (k.ok) return { kind: 'key', id: k.id, scopes: k.scopes };
     return { kind: 'invalid', reason: k.reason === 'expired' ? `API key ${k.id} has expired` : `API key ${k.id} is not known (revoked, or never issued)`, keyId: k.id, expired: k.reason === 'expired' };
   }
 
   async caller(req: IncomingMessage): Promise<Caller> {
-    const token = bearer(req.headers.authorization);
-    if (token === undefined) {
+    const c = credential(req);
+    if (c === null) {
       if (req.headers.authorization !== undefined) return { kind: 'invalid', reason: 'Authorization must be "Bearer <token>"' };
       return this.auth.dev ? { kind: 'dev' } : { kind: 'anonymous' };
     }
-    const op = this.operator(token);
+    const op = this.#operator(c.token, c.digest);
     if (op !== undefined) return op.kind === 'invalid' ? { kind: 'invalid', reason: op.reason, keyId: op.keyId } : op;
+    const id = c.digest.toString('base64url');
+    const now = this.#clock();
+    const seen = this.#jwts.get(id);
+    if (seen !== undefined) {
+      if (now < seen.until) return seen.caller;
+      this.#jwts.delete(id);
+    }
     try {
-      const id = await this.auth.verify(token);
-      return { kind: 'user', user: id.user, mayCall: id.canCall };
+      const who = await this.auth.verify(c.token);
+      const caller = { kind: 'user' as const, user: who.user, mayCall: who.canCall };
+      const until = Math.min(this.#clock() + JWT_CACHE_MS, who.expiresAt ?? 0);
+      if (until > this.#clock()) {
+        // Map order is insertion order: the first entry is the oldest.
+        if (this.#jwts.size >= JWT_CACHE_MAX) this.#jwts.delete(this.#jwts.keys().next().value!);
+        this.#jwts.set(id, { caller, until });
+      }
+      return caller;
     } catch (err) {
       return { kind: 'invalid', reason: isMeridianError(err) ? err.message : 'authentication failed' };
     }
+  }
+
+  /** Verified JWTs remembered now (tests). */
+  get rememberedTokens(): number {
+    return this.#jwts.size;
   }
 
   /**
@@ -83,7 +136,10 @@ export class AccessControl {
    */
   rateKey(req: IncomingMessage): string {
     const h = req.headers.authorization;
-    const who = h === undefined ? '-' : createHash('sha256').update(h).digest('base64url').slice(0, 16);
+    if (h === undefined) return `-|${clientAddress(req)}`;
+    const c = credential(req);
+    // The bearer's hash, shared with the credential check; a malformed header's own hash.
+    const who = (c === null ? sha256(h) : c.digest).toString('base64url', 0, 12);
     return `${who}|${clientAddress(req)}`;
   }
 
@@ -92,4 +148,16 @@ export class AccessControl {
     let p: Promise<Caller> | undefined;
     return { caller: () => (p ??= this.caller(req)) };
   }
+}
+
+/** The request's bearer token and its SHA-256, read and hashed on first use; null when none. */
+function credential(req: IncomingMessage): Credential | null {
+  const r = req as WithCredential;
+  let c = r[CREDENTIAL];
+  if (c === undefined) {
+    const token = bearer(req.headers.authorization);
+    c = token === undefined ? null : { token, digest: sha256(token) };
+    r[CREDENTIAL] = c;
+  }
+  return c;
 }
