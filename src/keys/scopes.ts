@@ -11,7 +11,7 @@
  * - `services`: calling services (`/v1/services/{s}/…`) and functions (`POST /v1/functions/{f}`,
  *   `GET /v1/invocations/{id}`) over HTTP, any name;
  * - `dlq`: the dead-letter queue (`/v1/dlq/…`: list, read, replay, delete);
- * - `erase`: the erasure endpoints, `POST /v1/erasures` and `GET /v1/erasures/{id}` (src/node/erasure-route.ts,
+ * - `erase`: the erasure endpoints, `POST /v1/erasures` and `GET /v1/erasures/{id}` (src/node/routes/erasures.ts,
  *   docs/residency.md "Erasure"); `GET /v1/erasures/keys` needs no credential.
  */
 import { ErrorCode, MeridianError } from '../errors/mod.js';

@@ -1,6 +1,6 @@
 /**
  * The edge's audit trail: `GET /v1/audit?limit=&before=&action=`, newest first, the same shape
- * as a region node's (src/node/audit-route.ts: `{ entries, next? }`), for API keys with the
+ * as a region node's (src/node/routes/audit.ts: `{ entries, next? }`), for API keys with the
  * `admin` scope (or the deprecated admin token; open with devAdmin, to loopback Hosts only, as
  * the other admin endpoints). admin.ts records into it: `region.down|up|drain` with their
  * outcome, and every refused admin request, folded per action and address per minute.
