@@ -2,11 +2,11 @@
  * The node's own bus, watched: up or down, from `bus.status()` (`disconnected`/`reconnecting`
  * mean down, `reconnected` up again).
  *
- * While it is down the node is not ready, refuses new WebSockets and answers HTTP requests that
- * need the bus 503 at once (server.ts). When it stays down for `graceMs` (two heartbeat
- * intervals: the time a client would take to give up on a silent connection) `onLost` runs once
- * for that outage: the node sends its clients to another region (drain.ts, `evacuate`). A blip
- * shorter than that moves nobody.
+ * While it is down the node is not ready, refuses new WebSockets (server.ts) and answers HTTP
+ * requests that need the bus 503 at once (routes/mod.ts). When it stays down for `graceMs` (two
+ * heartbeat intervals: the time a client would take to give up on a silent connection) `onLost`
+ * runs once for that outage (assemble.ts): the node sends its clients to another region
+ * (drain.ts, `evacuate`). A blip shorter than that moves nobody.
  */
 import type { ServerResponse } from 'node:http';
 import type { Bus, BusStatus } from '../bus/types.js';

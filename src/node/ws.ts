@@ -1,6 +1,7 @@
 /**
- * The WebSocket endpoint `/ws`: refusals before the upgrade (draining, down, bus lost, wrong path,
- * unknown protocol version), subprotocol negotiation, and a `Session` per accepted connection.
+ * The WebSocket endpoint `/ws`: refusals before the upgrade (an origin not configured, an unknown
+ * protocol version), subprotocol negotiation, and a `Session` per accepted connection. server.ts
+ * refuses first what is not about the connection itself: wrong path, rate, draining, down, bus lost.
  *
  * Version negotiation (docs/protocol.md): a client offering `meridian.v1` gets it; one offering
  * only other versions gets HTTP 400 with `{ name: "PROTOCOL_VERSION", supported }`; one offering
