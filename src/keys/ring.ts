@@ -108,10 +108,10 @@ export class KeyRing {
   /**
    * A presented bearer value: undefined when it is not shaped like an API key (`mrd_<id>_<secret>`:
    * treat it as another credential), else the key's verdict. `digest` is the token's SHA-256
-   * when the caller has it already (it is not computed again). Nothing is cached: a key removed
+   * (base64url) when the caller has it already (it is not computed again). Nothing is cached: a key removed
    * from the file is refused from the reload that notices it.
    */
-  check(token: string, digest?: Buffer): KeyCheck | undefined {
+  check(token: string, digest?: string): KeyCheck | undefined {
     const id = keyId(token);
     if (id === undefined) return undefined;
     const e = this.#keys.get(id);

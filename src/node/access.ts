@@ -49,7 +49,8 @@ export const JWT_CACHE_MAX = 10_000;
 /** A request's bearer credential and its SHA-256, computed once per request (null: none). */
 interface Credential {
   readonly token: string;
-  readonly digest: Buffer;
+  /** SHA-256, base64url. */
+  readonly digest: string;
 }
 const CREDENTIAL = Symbol('meridian.credential');
 type WithCredential = IncomingMessage & { [CREDENTIAL]?: Credential | null };
@@ -62,7 +63,7 @@ interface Remembered {
 
 export class AccessControl {
   readonly #admin: SecretMatcher | undefined;
-  /** Verified JWTs by the base64url of their SHA-256 (never the token itself). */
+  /** Verified JWTs by their SHA-256 (base64url; never the token itself). */
   readonly #jwts = new Map<string, Remembered>();
   readonly #clock: () => number;
 
@@ -86,8 +87,8 @@ export class AccessControl {
     return this.#operator(token, sha256(token));
   }
 
-  #operator(token: string, digest: Buffer): Operator | undefined {
-    if (this.#admin?.matchesDigest(digest) === true) return { kind: 'admin' };
+  #operator(token: string, digest: string): Operator | undefined {
+    if (this.#admin !== undefined && this.#admin.matchesDigest(Buffer.from(digest, 'base64url'))) return { kind: 'admin' };
     const k = this.keys?.check(token, digest);
     if (k === undefined) return undefined;
     if (k.ok) return { kind: 'key', id: k.id, scopes: k.scopes };
@@ -102,7 +103,7 @@ export class AccessControl {
     }
     const op = this.#operator(c.token, c.digest);
     if (op !== undefined) return op.kind === 'invalid' ? { kind: 'invalid', reason: op.reason, keyId: op.keyId } : op;
-    const id = c.digest.toString('base64url');
+    const id = c.digest;
     const now = this.#clock();
     const seen = this.#jwts.get(id);
     if (seen !== undefined) {
@@ -139,7 +140,7 @@ export class AccessControl {
     if (h === undefined) return `-|${clientAddress(req)}`;
     const c = credential(req);
     // The bearer's hash, shared with the credential check; a malformed header's own hash.
-    const who = (c === null ? sha256(h) : c.digest).toString('base64url', 0, 12);
+    const who = (c === null ? sha256(h) : c.digest).slice(0, 16);
     return `${who}|${clientAddress(req)}`;
   }
 

@@ -25,6 +25,20 @@ LOOPBACK.addAddress('::1', 'ipv6');
  * `::ffff:127.0.0.1`) as its IPv4 address.
  */
 export function normalHost(host: string): string {
+  let h = normal.get(host);
+  if (h === undefined) {
+    if (normal.size >= 1024) normal.clear();
+    h = normalize(host);
+    normal.set(host, h);
+  }
+  return h;
+}
+
+// The proxy checks its worker's host against the listeners on every request: the same few
+// spellings, each a handful of regular expressions and an isIP. Bounded; past it, started again.
+const normal = new Map<string, string>();
+
+function normalize(host: string): string {
   let h = host.replace(/^\[|\]$/g, '').toLowerCase().replace(/\.$/, '');
   if (isIP(h) === 6 && URL.canParse(`http://[${h}]/`)) h = new URL(`http://[${h}]/`).hostname.slice(1, -1);
   const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(h);
