@@ -31,6 +31,8 @@
 import type { HttpModule, RequestInfo } from '../src/module/http-module.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent, createServer } from 'node:http';
+import type { ServerResponse } from 'node:http';
+import { createHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -83,10 +85,33 @@ const rounds = Number(values.rounds);
 // Requests served by this role process, and its CPU time: CPU per request is the measure that
 // other load on the machine disturbs least (throughput on a shared 2-core box swings a lot).
 let served = 0;
+// Where a slow answer's time went, for the one-connection latency run (the role is told when it
+// starts): the event loop's delay (a busy or descheduled process answers late whatever it does),
+// and the time from the request reaching the modules to its answer's last byte handed to the
+// kernel (the proxy and the worker's round trip). Measured only in the latency run: the
+// listener per request would cost the throughput run's CPU figure.
+const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+const inner = createHistogram();
+let timing = false;
+function timed(res: ServerResponse): void {
+  if (!timing) return;
+  const t0 = performance.now();
+  res.once('finish', () => inner.record(Math.max(1, Math.round((performance.now() - t0) * 1000))));
+}
 function answerStats(): void {
-  process.on('message', () => {
+  process.on('message', (m: unknown) => {
+    if (m === 'time') {
+      timing = true;
+      inner.reset();
+      loopDelay.reset();
+      loopDelay.enable();
+    } else if (m === 'untime') {
+      timing = false;
+      loopDelay.disable();
+    }
     const c = process.cpuUsage();
-    process.send?.({ cpuUs: c.user + c.system, served });
+    const us = (h: { percentile(p: number): number }, p: number, scale: number): number => h.percentile(p) / scale;
+    process.send?.({ cpuUs: c.user + c.system, served, inner: { p50: us(inner, 50, 1000), p99: us(inner, 99, 1000) }, loop: { p50: us(loopDelay, 50, 1e6), p99: us(loopDelay, 99, 1e6), max: loopDelay.max / 1e6 } });
   });
 }
 
@@ -115,7 +140,7 @@ if (values.role === 'worker') {
   const services = servicesModules(workerToken, { egress: { allowLoopback: true } });
   // Counts the requests that reach the modules (the proxied ones), for CPU per request; it
   // takes none of them.
-  const counter: HttpModule = { name: 'bench-counter', handle: () => (served++, false) };
+  const counter: HttpModule = { name: 'bench-counter', handle: (_req, res) => (served++, timed(res), false) };
   const runtime = await startRegion({
     topology,
     region,
@@ -151,6 +176,7 @@ if (values.role === 'worker') {
   const beat = setInterval(() => void mod.registry.heartbeat('bench-1', { inFlight: 0 }).catch(() => undefined), 2000);
   const server = createServer((req, res) => {
     served++;
+    timed(res);
     const url = new URL(req.url ?? '/', 'http://node');
     Promise.resolve(mod.handle(req, res, url, OPERATOR))
       .then((took) => {
@@ -176,6 +202,7 @@ if (values.role === 'worker') {
     await listen(
       createServer((req, res) => {
         served++;
+        timed(res);
         proxy.web(req, res);
       }),
     ),
@@ -191,11 +218,18 @@ interface Side {
   readonly latency: WrkResult;
   /** CPU µs per request of the proxy process during the throughput run (Node sides only). */
   readonly cpuUsPerRequest?: number;
+  /** Meridian sides, latency run: inside the process (Stats.inner) and its event-loop delay. */
+  readonly inner?: Stats['inner'];
+  readonly loop?: Stats['loop'];
 }
 
 interface Stats {
   readonly cpuUs: number;
   readonly served: number;
+  /** In the latency run: request at the modules → answer handed to the kernel, ms. */
+  readonly inner?: { readonly p50: number; readonly p99: number };
+  /** In the latency run: event-loop delay, ms. */
+  readonly loop?: { readonly p50: number; readonly p99: number; readonly max: number };
 }
 
 async function measure(name: string, base: string, role?: Role<unknown>, headers?: Readonly<Record<string, string>>): Promise<Side> {
@@ -208,13 +242,15 @@ async function measure(name: string, base: string, role?: Role<unknown>, headers
   const before = role ? await role.ask<Stats>('stats') : undefined;
   const throughput = await wrk(url, { connections: concurrency, seconds, ...h });
   const after = role ? await role.ask<Stats>('stats') : undefined;
+  if (role) await role.ask('time');
   const latency = await wrk(url, { connections: 1, seconds: latencySeconds, ...h });
+  const timedStats = role ? await role.ask<Stats>('untime') : undefined;
   if (throughput.errors > 0 || latency.errors > 0) {
     const after = await fetch(url, { headers: { ...headers } });
     throw new Error(`${name}: ${throughput.errors + latency.errors} errors or non-2xx answers; now: ${after.status} ${await after.text()}`);
   }
   const cpu = before && after && after.served > before.served ? (after.cpuUs - before.cpuUs) / (after.served - before.served) : undefined;
-  return { name, throughput, latency, ...(cpu !== undefined ? { cpuUsPerRequest: cpu } : {}) };
+  return { name, throughput, latency, ...(cpu !== undefined ? { cpuUsPerRequest: cpu } : {}), ...(timedStats?.inner ? { inner: timedStats.inner, loop: timedStats.loop } : {}) };
 }
 
 interface NodeReady {
@@ -280,6 +316,7 @@ async function main(): Promise<void> {
         throughput: best((x) => x.throughput, (x) => x.throughput.rps),
         latency: best((x) => x.latency, (x) => -x.latency.p99),
         ...(cpus.length > 0 ? { cpuUsPerRequest: Math.min(...cpus) } : {}),
+        ...best((x) => (x.inner && x.loop ? { inner: x.inner, loop: x.loop } : {}), (x) => -x.latency.p99),
       };
     });
     const by = (n: string): Side | undefined => sides.find((s) => s.name === n);
@@ -297,9 +334,13 @@ async function main(): Promise<void> {
       s.cpuUsPerRequest === undefined ? '' : fmt(s.cpuUsPerRequest, 1),
       s.cpuUsPerRequest === undefined ? '' : fmt(1e6 / s.cpuUsPerRequest),
     ]);
+    const inside = sides.filter((s) => s.inner && s.loop).map((s) => [s.name, fmt(s.latency.p99, 3), fmt(s.inner!.p50, 3), fmt(s.inner!.p99, 3), fmt(s.loop!.p50, 3), fmt(s.loop!.p99, 3), fmt(s.loop!.max, 1)]);
     const detail = [
       `HTTP GET ${PATH}; throughput: wrk 1 thread, ${concurrency} connections, ${seconds} s; latency: 1 connection, ${latencySeconds} s; best of ${rounds} interleaved rounds (ms)`,
       table(['side', 'req/s', 'p50@load', 'p99@load', 'p50@1', 'p99@1', 'added p50', 'added p99', 'added p99@load', 'cpu µs/req', 'req/CPU-s'], rows),
+      '',
+      'Where the one-connection tail goes (that run, ms): inside = request at the proxy (node: at its modules) -> answer handed to the kernel, the worker round trip included; loop = interval of a 1 ms timer in the proxy process (1.0 = no delay)',
+      table(['side', 'p99@1', 'inside p50', 'inside p99', 'loop p50', 'loop p99', 'loop max'], inside),
     ].join('\n');
     const m = by('node');
     const alone = by('module');
