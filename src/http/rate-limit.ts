@@ -37,10 +37,14 @@ export class RateLimiter {
   take(key: string): Admission {
     const now = this.clock();
     this.#sweep(now);
-    const b = this.#buckets.get(key) ?? { tokens: this.options.burst, at: now };
-    b.tokens = Math.min(this.options.burst, b.tokens + ((now - b.at) / 1000) * this.options.ratePerSec);
-    b.at = now;
-    this.#buckets.set(key, b);
+    let b = this.#buckets.get(key);
+    if (b === undefined) {
+      b = { tokens: this.options.burst, at: now };
+      this.#buckets.set(key, b);
+    } else {
+      b.tokens = Math.min(this.options.burst, b.tokens + ((now - b.at) / 1000) * this.options.ratePerSec);
+      b.at = now;
+    }
     if (b.tokens >= 1) {
       b.tokens -= 1;
       return { ok: true };
