@@ -32,7 +32,7 @@ import type { HttpModule, RequestInfo } from '../src/module/http-module.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent, createServer } from 'node:http';
 import type { ServerResponse } from 'node:http';
-import { createHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
+import { PerformanceObserver, createHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -93,6 +93,11 @@ let served = 0;
 const loopDelay = monitorEventLoopDelay({ resolution: 1 });
 const inner = createHistogram();
 let timing = false;
+// GC pauses in the latency run: a request that arrives during one waits for it.
+let gcPauses: number[] = [];
+const gcWatch = new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) gcPauses.push(e.duration);
+});
 function timed(res: ServerResponse): void {
   if (!timing) return;
   const t0 = performance.now();
@@ -105,13 +110,16 @@ function answerStats(): void {
       inner.reset();
       loopDelay.reset();
       loopDelay.enable();
+      gcPauses = [];
+      gcWatch.observe({ entryTypes: ['gc'] });
     } else if (m === 'untime') {
       timing = false;
       loopDelay.disable();
+      gcWatch.disconnect();
     }
     const c = process.cpuUsage();
     const us = (h: { percentile(p: number): number }, p: number, scale: number): number => h.percentile(p) / scale;
-    process.send?.({ cpuUs: c.user + c.system, served, inner: { p50: us(inner, 50, 1000), p99: us(inner, 99, 1000) }, loop: { p50: us(loopDelay, 50, 1e6), p99: us(loopDelay, 99, 1e6), max: loopDelay.max / 1e6 } });
+    process.send?.({ cpuUs: c.user + c.system, served, inner: { p50: us(inner, 50, 1000), p99: us(inner, 99, 1000) }, loop: { p50: us(loopDelay, 50, 1e6), p99: us(loopDelay, 99, 1e6), max: loopDelay.max / 1e6 }, gc: { count: gcPauses.length, ms: gcPauses.reduce((a, b) => a + b, 0), max: Math.max(0, ...gcPauses) } });
   });
 }
 
@@ -221,6 +229,7 @@ interface Side {
   /** Meridian sides, latency run: inside the process (Stats.inner) and its event-loop delay. */
   readonly inner?: Stats['inner'];
   readonly loop?: Stats['loop'];
+  readonly gc?: Stats['gc'];
 }
 
 interface Stats {
@@ -230,6 +239,8 @@ interface Stats {
   readonly inner?: { readonly p50: number; readonly p99: number };
   /** In the latency run: event-loop delay, ms. */
   readonly loop?: { readonly p50: number; readonly p99: number; readonly max: number };
+  /** In the latency run: GC pauses, how many, their total and longest (ms). */
+  readonly gc?: { readonly count: number; readonly ms: number; readonly max: number };
 }
 
 async function measure(name: string, base: string, role?: Role<unknown>, headers?: Readonly<Record<string, string>>): Promise<Side> {
@@ -250,7 +261,7 @@ async function measure(name: string, base: string, role?: Role<unknown>, headers
     throw new Error(`${name}: ${throughput.errors + latency.errors} errors or non-2xx answers; now: ${after.status} ${await after.text()}`);
   }
   const cpu = before && after && after.served > before.served ? (after.cpuUs - before.cpuUs) / (after.served - before.served) : undefined;
-  return { name, throughput, latency, ...(cpu !== undefined ? { cpuUsPerRequest: cpu } : {}), ...(timedStats?.inner ? { inner: timedStats.inner, loop: timedStats.loop } : {}) };
+  return { name, throughput, latency, ...(cpu !== undefined ? { cpuUsPerRequest: cpu } : {}), ...(timedStats?.inner ? { inner: timedStats.inner, loop: timedStats.loop, gc: timedStats.gc } : {}) };
 }
 
 interface NodeReady {
@@ -316,7 +327,7 @@ async function main(): Promise<void> {
         throughput: best((x) => x.throughput, (x) => x.throughput.rps),
         latency: best((x) => x.latency, (x) => -x.latency.p99),
         ...(cpus.length > 0 ? { cpuUsPerRequest: Math.min(...cpus) } : {}),
-        ...best((x) => (x.inner && x.loop ? { inner: x.inner, loop: x.loop } : {}), (x) => -x.latency.p99),
+        ...best((x) => (x.inner && x.loop ? { inner: x.inner, loop: x.loop, gc: x.gc } : {}), (x) => -x.latency.p99),
       };
     });
     const by = (n: string): Side | undefined => sides.find((s) => s.name === n);
@@ -334,13 +345,13 @@ async function main(): Promise<void> {
       s.cpuUsPerRequest === undefined ? '' : fmt(s.cpuUsPerRequest, 1),
       s.cpuUsPerRequest === undefined ? '' : fmt(1e6 / s.cpuUsPerRequest),
     ]);
-    const inside = sides.filter((s) => s.inner && s.loop).map((s) => [s.name, fmt(s.latency.p99, 3), fmt(s.inner!.p50, 3), fmt(s.inner!.p99, 3), fmt(s.loop!.p50, 3), fmt(s.loop!.p99, 3), fmt(s.loop!.max, 1)]);
+    const inside = sides.filter((s) => s.inner && s.loop).map((s) => [s.name, fmt(s.latency.p99, 3), fmt(s.inner!.p50, 3), fmt(s.inner!.p99, 3), fmt(s.loop!.p50, 3), fmt(s.loop!.p99, 3), fmt(s.loop!.max, 1), s.gc === undefined ? '' : `${s.gc.count} / ${fmt(s.gc.ms, 1)} / ${fmt(s.gc.max, 2)}`]);
     const detail = [
       `HTTP GET ${PATH}; throughput: wrk 1 thread, ${concurrency} connections, ${seconds} s; latency: 1 connection, ${latencySeconds} s; best of ${rounds} interleaved rounds (ms)`,
       table(['side', 'req/s', 'p50@load', 'p99@load', 'p50@1', 'p99@1', 'added p50', 'added p99', 'added p99@load', 'cpu µs/req', 'req/CPU-s'], rows),
       '',
-      'Where the one-connection tail goes (that run, ms): inside = request at the proxy (node: at its modules) -> answer handed to the kernel, the worker round trip included; loop = interval of a 1 ms timer in the proxy process (1.0 = no delay)',
-      table(['side', 'p99@1', 'inside p50', 'inside p99', 'loop p50', 'loop p99', 'loop max'], inside),
+      'Where the one-connection tail goes (that run, ms): inside = request at the proxy (node: at its modules) -> answer handed to the kernel, the worker round trip included; loop = interval of a 1 ms timer in the proxy process (1.0 = no delay); gc = pauses in that run: count / total ms / longest ms',
+      table(['side', 'p99@1', 'inside p50', 'inside p99', 'loop p50', 'loop p99', 'loop max', 'gc'], inside),
     ].join('\n');
     const m = by('node');
     const alone = by('module');
