@@ -12,10 +12,10 @@
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import type { Socket } from 'node:net';
 import { ErrorCode } from '../../errors/mod.js';
 import type { EdgeContext } from './context.js';
 import { endToEnd, forwardHeaders } from '../../http/headers.js';
+import { pipeBodyOnConnect, relayAnswer } from '../../http/proxy.js';
 import { sendError } from '../../http/respond.js';
 import { locateClient, requestedAffinity, steer } from './steer.js';
 import type { Steering } from './steer.js';
@@ -48,7 +48,6 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
 const CORS_HEADERS = ['access-control-allow-origin', 'access-control-allow-credentials', 'access-control-expose-headers', 'access-control-allow-methods', 'access-control-allow-headers', 'access-control-max-age'];
 const UPSTREAM_DOWN = new Set([502, 503, 504]);
 const RESPONDED: Attempt = { kind: 'responded' };
-const noop = (): void => {};
 
 export function mayRetry(req: IncomingMessage): boolean {
   return IDEMPOTENT.has(req.method ?? '') || req.headers['idempotency-key'] !== undefined;
@@ -97,16 +96,7 @@ function attempt(ctx: EdgeContext, agents: Agents, req: IncomingMessage, res: Se
       up.destroy(new Error('upstream timeout'));
     });
     if (!hasBody(req)) up.end();
-    else {
-      up.on('socket', (s: Socket) => {
-        const send = (): void => {
-          bodyStarted = true;
-          req.pipe(up);
-        };
-        if (s.connecting) s.once('connect', send);
-        else send();
-      });
-    }
+    else pipeBodyOnConnect(req, up, () => (bodyStarted = true));
     up.on('response', (upRes) => {
       responded = true;
       const status = upRes.statusCode ?? 502;
@@ -115,14 +105,9 @@ function attempt(ctx: EdgeContext, agents: Agents, req: IncomingMessage, res: Se
       const headers = endToEnd(upRes.headers, ctx.options.cors === undefined ? [] : CORS_HEADERS);
       headers['x-meridian-region'] = region;
       res.writeHead(status, headers);
-      // pipe, not stream.pipeline: pipeline allocates an AbortController (and a DOMException
-      // when it ends) per response. A body the region cuts short cuts the client's response
-      // too, so the client sees a failed transfer, not a short one.
-      upRes.on('error', noop);
-      upRes.on('close', () => {
-        if (!upRes.complete) res.destroy();
-      });
-      upRes.pipe(res);
+      // A body the region cuts short cuts the client's response too (src/http/proxy.ts); the
+      // client gone first is handled by onClose above (the request is destroyed with it).
+      void relayAnswer(upRes, res);
       // The client went away before the answer arrived: its close has passed, so end here.
       if (res.destroyed) finish(RESPONDED);
     });

@@ -17,7 +17,6 @@ import { request as httpRequest } from 'node:http';
 import type { Agent as HttpAgent, IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Agent as HttpsAgent } from 'node:https';
 import { request as httpsRequest } from 'node:https';
-import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { Agent as UndiciAgent } from 'undici';
 import { egressError } from '../egress/policy.js';
@@ -30,6 +29,7 @@ import type { AbortLike } from '../policy/abort.js';
 import type { Endpoint, Registry } from '../registry/mod.js';
 import { declaredLength, hasBody, readBody, tooLarge } from '../../http/body.js';
 import { endToEnd, forwardHeaders, viaToken } from '../../http/headers.js';
+import { pipeBodyOnConnect, relayAnswer } from '../../http/proxy.js';
 import { sendServiceFailure, svcBodyLimit } from './failure.js';
 
 export interface ProxyContext {
@@ -128,7 +128,7 @@ export async function proxyService(ctx: ProxyContext, req: IncomingMessage, res:
     headers['x-meridian-via'] = ctx.region;
     res.writeHead(up.status, headers);
     const release = ctx.caller.policy(name).track(up.endpoint.key);
-    await relay(up.body, res);
+    await relayAnswer(up.body, res);
     release();
   } catch (err) {
     if (pending) drop(pending.body);
@@ -145,27 +145,6 @@ export async function proxyService(ctx: ProxyContext, req: IncomingMessage, res:
   } finally {
     res.off('close', onClose);
   }
-}
-
-/**
- * Stream the upstream body to the client. Plain `pipe` rather than `stream.pipeline`: pipeline
- * allocates and aborts an AbortController (a DOMException with a stack) per call, a visible share
- * of the proxy's CPU at tens of thousands of requests per second.
- */
-function relay(from: Readable, to: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      to.off('close', onClose);
-      resolve();
-    };
-    const onClose = (): void => {
-      if (!to.writableFinished) from.destroy();
-      done();
-    };
-    from.on('error', () => to.destroy());
-    to.once('close', onClose);
-    from.pipe(to);
-  });
 }
 
 /**
@@ -265,23 +244,18 @@ function attempt(
       settled = true;
       signal.removeEventListener('abort', onAbort);
     };
-    up.on('socket', (s: Socket) => {
-      const go = (): void => {
-        connected = true;
-        onBodyStart();
-        let size = 0;
-        req.on('data', (c: Buffer) => {
-          size += c.length;
-          if (size > ctx.maxBodyBytes) {
-            onOverLimit();
-            req.unpipe(up);
-            up.destroy(tooLarge(svcBodyLimit(ctx.maxBodyBytes)));
-          }
-        });
-        req.pipe(up);
-      };
-      if (s.connecting) s.once('connect', go);
-      else go();
+    pipeBodyOnConnect(req, up, () => {
+      connected = true;
+      onBodyStart();
+      let size = 0;
+      req.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > ctx.maxBodyBytes) {
+          onOverLimit();
+          req.unpipe(up);
+          up.destroy(tooLarge(svcBodyLimit(ctx.maxBodyBytes)));
+        }
+      });
     });
     up.on('response', (upRes) => {
       if (settled) return void upRes.destroy();
