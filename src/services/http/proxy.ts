@@ -178,17 +178,19 @@ function target(ctx: ProxyContext, endpoint: Endpoint, rest: string, search: str
   return { base, path: `${base.pathname.replace(/\/+$/, '')}${rest === '' ? '/' : rest}${search}` };
 }
 
+// The caller's credential is for this node, never for the worker. Left out of the copy rather
+// than deleted from it: a `delete` puts the object in dictionary mode (~0.7 µs more per request
+// to build and iterate). undici refuses content-length and expect (it frames the body itself).
+const STREAMED_DROP: readonly string[] = ['authorization'];
+const IN_MEMORY_DROP: readonly string[] = ['authorization', 'content-length', 'expect'];
+
 /**
  * An attempt whose request body is in memory (or absent), over undici: its client costs a
  * fraction of node:http's per request, and it is the path nearly every call takes.
  */
 async function attemptInMemory(ctx: ProxyContext, req: IncomingMessage, endpoint: Endpoint, rest: string, search: string, signal: AbortLike, buffered: Buffer | null): Promise<Upstream> {
   const { base, path } = target(ctx, endpoint, rest, search);
-  const headers = forwardHeaders(req, { via: ctx.region });
-  delete headers['authorization'];
-  // undici refuses these (it manages framing itself); the body is in memory.
-  delete headers['content-length'];
-  delete headers['expect'];
+  const headers = forwardHeaders(req, { via: ctx.region, drop: IN_MEMORY_DROP });
   try {
     const r = await ctx.agents.undici.request({
       origin: base.origin,
@@ -225,8 +227,7 @@ function attempt(
     let connected = false;
     let settled = false;
     const https = url.protocol === 'https:';
-    const headers = forwardHeaders(req, { via: ctx.region });
-    delete headers['authorization'];
+    const headers = forwardHeaders(req, { via: ctx.region, drop: STREAMED_DROP });
     const up = (https ? httpsRequest : httpRequest)({
       protocol: url.protocol,
       hostname: url.hostname,
