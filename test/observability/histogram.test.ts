@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Histogram, Registry } from 'prom-client';
 import { FastHistogram } from '../../src/observability/histogram.js';
+import { MAX_SERVICES, NodeMetrics } from '../../src/observability/metrics.js';
 
 const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.1, 1, 10];
 
@@ -60,5 +61,26 @@ describe('FastHistogram', () => {
     expect(() => new FastHistogram({ name: 'a', help: 'h', buckets: [2, 1] })).toThrow(/ascending/);
     expect(() => new FastHistogram({ name: 'b', help: 'h', buckets: [1], labelNames: ['le'] })).toThrow(/reserved/);
     expect(() => new FastHistogram({ name: 'c', help: 'h', buckets: [1], labelNames: ['x'] }).labels()).toThrow(/label values/);
+  });
+});
+
+describe('service call metrics (counted in plain numbers, pushed at scrape time)', () => {
+  it('counts calls by kind, service and outcome, times them, and folds names past the cap into "other"', async () => {
+    const m = new NodeMetrics({ region: 'r1', node: 'n1', regions: ['r1'] });
+    m.serviceCall('service', 'svc', 'ok', 0.002);
+    m.serviceCall('service', 'svc', 'ok', 0.02);
+    m.serviceCall('service', 'svc', 'timeout', 5);
+    m.serviceCall('function', 'svc', 'error', 0.001);
+    for (let i = 0; i < MAX_SERVICES + 5; i++) m.serviceCall('service', `many-${i}`, 'ok', 0.001);
+    const text = await m.registry.metrics();
+    const line = (name: string, labels: string): number => Number(new RegExp(`^${name}\\{${labels}[^}]*\\} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+    expect(line('meridian_service_calls_total', 'kind="service",service="svc",outcome="ok"')).toBe(2);
+    expect(line('meridian_service_calls_total', 'kind="service",service="svc",outcome="timeout"')).toBe(1);
+    expect(line('meridian_service_calls_total', 'kind="function",service="svc",outcome="error"')).toBe(1);
+    expect(line('meridian_service_call_duration_seconds_count', 'kind="service",service="svc"')).toBe(3);
+    expect(line('meridian_service_call_duration_seconds_bucket', 'le="0.025",kind="service",service="svc"')).toBe(2);
+    // svc took one of the cap's places: MAX_SERVICES - 1 of the many are named, the rest are "other".
+    expect(line('meridian_service_calls_total', 'kind="service",service="other",outcome="ok"')).toBe(6);
+    expect(text.match(/meridian_service_calls_total\{kind="service",service="many-/g)?.length).toBe(MAX_SERVICES - 1);
   });
 });
