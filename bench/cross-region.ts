@@ -26,7 +26,7 @@
  * in one invocation (lib/compare.ts), `--rounds` rounds of each (5 by default), a fresh server
  * process per measurement. Off: inert node metrics, none in messaging, no tracing SDK; on: the
  * nodes' metrics and a registered SDK that samples nothing (MERIDIAN_BENCH_TRACE_RATIO gives it
- * another ratio). This bench sends at a fixed rate, so its throughput does not move with a cost;
+ * another ratio, or `none`: metrics alone, no SDK). This bench sends at a fixed rate, so its throughput does not move with a cost;
  * what does is reported instead:
  *   - latency: the p50 and p99 above the link, median over the rounds per arm (and all the
  *     rounds' samples pooled), on minus off in ms and in % of off's latency above the link (not

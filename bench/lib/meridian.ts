@@ -61,15 +61,20 @@ export const envObservability: Observability = {
 /**
  * The two arms of `--metrics-compare`: off, and on with a registered SDK that samples nothing
  * (issue 13: "metrics on, and traces with a registered no-op SDK"); `MERIDIAN_BENCH_TRACE_RATIO`,
- * when set, gives the on arm another ratio.
+ * when set, gives the on arm another ratio, or `none`: metrics alone, no SDK (what the metrics
+ * cost apart from the SDK's own work per root span).
  */
 export function compareObservability(): { readonly off: Observability; readonly on: Observability } {
   const ratio = process.env['MERIDIAN_BENCH_TRACE_RATIO'];
-  return { off: { metrics: false, traceRatio: 0 }, on: { metrics: true, traceRatio: ratio === undefined ? 0 : Number(ratio) } };
+  return { off: { metrics: false, traceRatio: 0 }, on: { metrics: true, traceRatio: ratio === undefined ? 0 : ratio === 'none' ? NO_SDK : Number(ratio) } };
 }
+
+/** traceRatio of "metrics on, no tracing SDK registered". */
+const NO_SDK = -1;
 
 /** What a report says about a mode. */
 export function observabilityNote(o: Observability): string {
+  if (o.metrics && o.traceRatio < 0) return 'metrics on, no tracing SDK';
   return o.metrics ? `metrics on, tracing SDK registered (no exporter, recording ${o.traceRatio >= 1 ? 'every trace' : o.traceRatio <= 0 ? 'nothing' : `a ${o.traceRatio} share of traces`})` : 'metrics off (inert node metrics, none in messaging), no tracing SDK';
 }
 
@@ -78,23 +83,23 @@ export const benchMetricsNote = `${observabilityNote(envObservability)} (MERIDIA
 
 /** A mode as one command-line word for a role process (`off`, `on:0`, `on:0.01`), and back. */
 export function observabilityArg(o: Observability): string {
-  return o.metrics ? `on:${o.traceRatio}` : 'off';
+  return o.metrics ? `on:${o.traceRatio < 0 ? 'none' : o.traceRatio}` : 'off';
 }
 
 export function parseObservability(arg: string | undefined): Observability {
   if (arg === undefined) return envObservability;
   if (arg === 'off') return { metrics: false, traceRatio: 0 };
-  const m = /^on:([0-9.]+)$/.exec(arg);
-  if (m === null) throw new Error(`--observe ${arg}: expected off or on:<ratio>`);
-  return { metrics: true, traceRatio: Number(m[1]) };
+  const m = /^on:([0-9.]+|none)$/.exec(arg);
+  if (m === null) throw new Error(`--observe ${arg}: expected off, on:<ratio> or on:none`);
+  return { metrics: true, traceRatio: m[1] === 'none' ? NO_SDK : Number(m[1]) };
 }
 
 /** The ratio of the SDK this process registered (undefined: none). The SDK is global: one mode per process. */
 let registeredRatio: number | undefined;
 
 function registerTracing(o: Observability): void {
-  if (!o.metrics) {
-    if (registeredRatio !== undefined) throw new Error('metrics off asked in a process that registered a tracing SDK: run each mode in its own process');
+  if (!o.metrics || o.traceRatio < 0) {
+    if (registeredRatio !== undefined) throw new Error('no tracing SDK asked in a process that registered one: run each mode in its own process');
     return;
   }
   if (registeredRatio !== undefined) {
