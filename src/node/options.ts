@@ -118,7 +118,7 @@ export interface RegionNodeOptions {
   readonly outbound?: Partial<OutboundLimits>;
   /**
    * Announced in welcome; the client heartbeats this often. Default 5000. Also paces losing the
-   * bus: clients are moved once it has been down `2 × heartbeatMs` (server.ts, bus-watch.ts).
+   * bus: clients are moved once it has been down `2 × heartbeatMs` (assemble.ts, bus-watch.ts).
    */
   readonly heartbeatMs?: number;
   /** Silence after which a connection is closed 4502. Default 60 000. */
