@@ -18,7 +18,7 @@
  * keys are not cached (their check is the hash compare, and a revoked key must fail at once).
  */
 import type { IncomingMessage } from 'node:http';
-import { isMeridianError } from '../errors/mod.js';
+import { ErrorCode, MeridianError, isMeridianError } from '../errors/mod.js';
 import { bearer, SecretMatcher } from '../http/bearer.js';
 import { clientAddress } from '../http/client-address.js';
 import { sha256 } from '../keys/key.js';
@@ -26,7 +26,7 @@ import type { KeyRing } from '../keys/ring.js';
 import type { Scope } from '../keys/scopes.js';
 import type { Caller } from '../keys/caller.js';
 import type { RequestInfo } from '../module/http-module.js';
-import type { Authenticator } from './auth.js';
+import type { Authenticator, Identity } from './auth.js';
 
 /** An operator credential as established: the admin token, an API key, or a refused key. */
 export type Operator = Extract<Caller, { kind: 'admin' } | { kind: 'key' }> | { readonly kind: 'invalid'; readonly reason: string; readonly keyId: string; readonly expired: boolean };
@@ -56,7 +56,7 @@ const CREDENTIAL = Symbol('meridian.credential');
 type WithCredential = IncomingMessage & { [CREDENTIAL]?: Credential | null };
 
 interface Remembered {
-  readonly caller: Extract<Caller, { kind: 'user' }>;
+  readonly identity: Identity;
   /** Epoch ms: the earlier of when it was verified + JWT_CACHE_MS and the token's expiry. */
   readonly until: number;
 }
@@ -77,16 +77,6 @@ export class AccessControl {
     this.#clock = opts.clock ?? Date.now;
   }
 
-  /** True when this bearer value is the (deprecated) admin token. */
-  isAdmin(token: string): boolean {
-    return this.#admin?.matches(token) === true;
-  }
-
-  /** The bearer value as an operator credential; undefined when it is none (try it as a JWT). */
-  operator(token: string): Operator | undefined {
-    return this.#operator(token, sha256(token));
-  }
-
   #operator(token: string, digest: string): Operator | undefined {
     if (this.#admin !== undefined && this.#admin.matchesDigest(Buffer.from(digest, 'base64url'))) return { kind: 'admin' };
     const k = this.keys?.check(token, digest);
@@ -95,31 +85,45 @@ export class AccessControl {
     return { kind: 'invalid', reason: k.reason === 'expired' ? `API key ${k.id} has expired` : `API key ${k.id} is not known (revoked, or never issued)`, keyId: k.id, expired: k.reason === 'expired' };
   }
 
-  async caller(req: IncomingMessage): Promise<Caller> {
+  /** The request's bearer as an operator credential (hashed once per request); undefined: none, or not one. */
+  operatorOf(req: IncomingMessage): Operator | undefined {
     const c = credential(req);
-    if (c === null) {
+    return c === null ? undefined : this.#operator(c.token, c.digest);
+  }
+
+  /**
+   * The request's bearer verified as a client JWT, remembered by its hash for JWT_CACHE_MS (never
+   * past its expiry); throws the authenticator's typed error when it is not a valid token.
+   */
+  async verify(req: IncomingMessage): Promise<Identity> {
+    const c = credential(req);
+    if (c === null) throw new MeridianError(ErrorCode.AuthFailed, 'no bearer token');
+    const now = this.#clock();
+    const seen = this.#jwts.get(c.digest);
+    if (seen !== undefined) {
+      if (now < seen.until) return seen.identity;
+      this.#jwts.delete(c.digest);
+    }
+    const identity = await this.auth.verify(c.token);
+    const until = Math.min(this.#clock() + JWT_CACHE_MS, identity.expiresAt ?? 0);
+    if (until > this.#clock()) {
+      // Map order is insertion order: the first entry is the oldest.
+      if (this.#jwts.size >= JWT_CACHE_MAX) this.#jwts.delete(this.#jwts.keys().next().value!);
+      this.#jwts.set(c.digest, { identity, until });
+    }
+    return identity;
+  }
+
+  async caller(req: IncomingMessage): Promise<Caller> {
+    if (credential(req) === null) {
       if (req.headers.authorization !== undefined) return { kind: 'invalid', reason: 'Authorization must be "Bearer <token>"' };
       return this.auth.dev ? { kind: 'dev' } : { kind: 'anonymous' };
     }
-    const op = this.#operator(c.token, c.digest);
+    const op = this.operatorOf(req);
     if (op !== undefined) return op.kind === 'invalid' ? { kind: 'invalid', reason: op.reason, keyId: op.keyId } : op;
-    const id = c.digest;
-    const now = this.#clock();
-    const seen = this.#jwts.get(id);
-    if (seen !== undefined) {
-      if (now < seen.until) return seen.caller;
-      this.#jwts.delete(id);
-    }
     try {
-      const who = await this.auth.verify(c.token);
-      const caller = { kind: 'user' as const, user: who.user, mayCall: who.canCall };
-      const until = Math.min(this.#clock() + JWT_CACHE_MS, who.expiresAt ?? 0);
-      if (until > this.#clock()) {
-        // Map order is insertion order: the first entry is the oldest.
-        if (this.#jwts.size >= JWT_CACHE_MAX) this.#jwts.delete(this.#jwts.keys().next().value!);
-        this.#jwts.set(id, { caller, until });
-      }
-      return caller;
+      const who = await this.verify(req);
+      return { kind: 'user', user: who.user, mayCall: who.canCall };
     } catch (err) {
       return { kind: 'invalid', reason: isMeridianError(err) ? err.message : 'authentication failed' };
     }

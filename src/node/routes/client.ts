@@ -58,9 +58,10 @@ function refuse(c: RouteContext, req: IncomingMessage, res: ServerResponse, why:
 export async function principal(c: RouteContext, req: IncomingMessage, res: ServerResponse): Promise<Identity | 'dev' | undefined>;
 export async function principal(c: RouteContext, req: IncomingMessage, res: ServerResponse, scope: Scope): Promise<Identity | 'dev' | 'operator' | undefined>;
 export async function principal(c: RouteContext, req: IncomingMessage, res: ServerResponse, scope?: Scope): Promise<Identity | 'dev' | 'operator' | undefined> {
-  const token = bearer(req.headers.authorization);
-  if (token !== undefined) {
-    const op = c.access.operator(token);
+  // Hashed once per request (shared with the rate limit's key); a verified token is remembered
+  // (access.ts), as for the modules' callers.
+  if (bearer(req.headers.authorization) !== undefined) {
+    const op = c.access.operatorOf(req);
     if (op !== undefined) {
       if (op.kind === 'invalid') return refuse(c, req, res, op.expired ? 'expired' : 'invalid', op.reason, `key:${op.keyId}`);
       if (scope !== undefined && hasScope(op, scope)) return 'operator';
@@ -69,7 +70,7 @@ export async function principal(c: RouteContext, req: IncomingMessage, res: Serv
       return undefined;
     }
     try {
-      return await c.node.auth.verify(token);
+      return await c.access.verify(req);
     } catch (err) {
       const expired = isMeridianError(err) && err.code === ErrorCode.AuthExpired;
       return refuse(c, req, res, expired ? 'expired' : 'invalid', isMeridianError(err) ? err.message : 'authentication failed');
