@@ -26,8 +26,8 @@ export function sendWireError(res: ServerResponse, code: ErrorCode, message: str
   sendError(res, httpStatus(code), code, message);
 }
 
-/** A failure of messaging or presence: its wire error, or 500 (and logged) when it is a bug. */
-export function sendFailure(c: RouteContext, res: ServerResponse, err: unknown): void {
+/** A failure of messaging or presence: its wire error name (not src/http's sendFailure: the wire mapping, BUS_TIMEOUT → TIMEOUT…), or 500 (and logged) when it is a bug. */
+export function sendWireFailure(c: RouteContext, res: ServerResponse, err: unknown): void {
   if (isMeridianError(err)) return sendWireError(res, wireErrorName(err.code), err.message);
   c.node.onInternalError(err, 'http');
   sendWireError(res, ErrorCode.InternalError, 'the server failed to handle this request');

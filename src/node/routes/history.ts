@@ -7,7 +7,7 @@ import { ErrorCode } from '../../errors/mod.js';
 import { sendJson } from '../../http/respond.js';
 import { parseConversation, roomConversation } from '../../protocol/mod.js';
 import { mayRead, NOT_A_PARTICIPANT } from '../access-rules.js';
-import { decodeSegment, principal, sendFailure, sendWireError } from './client.js';
+import { decodeSegment, principal, sendWireFailure, sendWireError } from './client.js';
 import type { Route } from './route.js';
 
 /** An integer query parameter in [min, max], `dflt` when absent; a string says what is wrong. */
@@ -38,7 +38,7 @@ export const history: Route = {
     try {
       sendJson(res, 200, await c.node.messaging.history(conv.kind === 'room' ? roomConversation(conv.room) : id, { after, limit }));
     } catch (err) {
-      sendFailure(c, res, err);
+      sendWireFailure(c, res, err);
     }
   },
 };

@@ -11,7 +11,7 @@ import { sendError, sendJson } from '../../http/respond.js';
 import { checkId, parseClientFrame, tryDmConversation } from '../../protocol/mod.js';
 import type { RequestErrorName } from '../../protocol/mod.js';
 import { maySend, maySendAs } from '../access-rules.js';
-import { principal, sendFailure, sendWireError } from './client.js';
+import { principal, sendWireFailure, sendWireError } from './client.js';
 import type { Route } from './route.js';
 
 export const messages: Route = {
@@ -59,7 +59,7 @@ export const messages: Route = {
       const r = await c.node.messaging.send({ from: sender, to, body: f.body, clientMsgId: f.clientMsgId });
       sendJson(res, r.duplicate ? 200 : 201, { messageId: r.messageId, conversation: r.conversation, seq: r.seq, timestamp: r.timestamp, duplicate: r.duplicate });
     } catch (err) {
-      sendFailure(c, res, err);
+      sendWireFailure(c, res, err);
     }
   },
 };

@@ -9,7 +9,7 @@ import { ErrorCode } from '../../errors/mod.js';
 import { sendJson } from '../../http/respond.js';
 import { checkId } from '../../protocol/mod.js';
 import { mayQueryPresence, noRoomCapability } from '../access-rules.js';
-import { decodeSegment, principal, sendFailure, sendWireError } from './client.js';
+import { decodeSegment, principal, sendWireFailure, sendWireError } from './client.js';
 import type { Route } from './route.js';
 
 export const userPresence: Route = {
@@ -27,7 +27,7 @@ export const userPresence: Route = {
     try {
       sendJson(res, 200, await c.node.presence.user(user));
     } catch (err) {
-      sendFailure(c, res, err);
+      sendWireFailure(c, res, err);
     }
   },
 };
@@ -46,7 +46,7 @@ export const roomPresence: Route = {
     try {
       sendJson(res, 200, await c.node.presence.room(room, { limit: c.node.opts.maxPresenceMembers }));
     } catch (err) {
-      sendFailure(c, res, err);
+      sendWireFailure(c, res, err);
     }
   },
 };
